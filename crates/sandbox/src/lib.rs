@@ -4,8 +4,11 @@
 //! users point their own tools at them (`centralbridge sandbox`). Their wire types are their own: nothing
 //! here is shared with the client crates, so a field-name mistake on one side cannot cancel out.
 
+mod both;
 pub mod connectwise;
 pub mod faults;
 pub mod sophos;
 pub mod tls;
 pub mod world;
+
+pub use both::{ConnectWiseInfo, Sandbox, SandboxError, SandboxInfo, SandboxOptions, SophosInfo};

@@ -1,0 +1,169 @@
+//! Both emulators over one seeded MSP: what the demo, the `centralbridge sandbox` command, the
+//! benchmarks and end-to-end tests start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret as _;
+use serde::Serialize;
+
+use crate::connectwise::{CwConfig, CwEmulator};
+use crate::sophos::{ClockMode, SophosConfig, SophosEmulator};
+use crate::world::{World, WorldConfig};
+
+/// How to start the sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// The MSP to generate.
+    pub world: WorldConfig,
+    /// Where to bind the ConnectWise emulator (default `127.0.0.1:0`).
+    pub connectwise_bind: SocketAddr,
+    /// Where to bind the Sophos emulator (default `127.0.0.1:0`).
+    pub sophos_bind: SocketAddr,
+    /// Serve both over HTTPS with self-signed certificates written into this directory.
+    pub https_dir: Option<PathBuf>,
+    /// Added latency per call, on both emulators.
+    pub latency: Duration,
+    /// Generated alerts per tenant per hour of emulated time (0 turns the generator off).
+    pub alert_rate: f64,
+    /// `Some(speed)`: emulated Sophos time runs `speed` times faster than real time, so alerts keep
+    /// appearing and clearing on their own (the demo). `None`: time moves only when a test advances it.
+    pub realtime_speed: Option<f64>,
+    /// Start the Sophos clock at the real current time instead of the world's deterministic start.
+    pub start_now: bool,
+}
+
+impl SandboxOptions {
+    /// The demo's MSP: `customers` customers with usage in the current month, alerts flowing in real time.
+    pub fn demo(seed: u64, customers: usize) -> Self {
+        let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        let mut world = WorldConfig::demo(seed, (now.year(), now.month()));
+        world.customers = customers;
+        Self {
+            world,
+            connectwise_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sophos_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            https_dir: None,
+            latency: Duration::ZERO,
+            alert_rate: 0.5,
+            realtime_speed: Some(60.0),
+            start_now: true,
+        }
+    }
+}
+
+/// Errors starting the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    ConnectWise(#[from] crate::tls::ServeError),
+    #[error(transparent)]
+    Sophos(#[from] crate::sophos::SophosError),
+}
+
+/// Both emulators, running.
+#[derive(Clone)]
+pub struct Sandbox {
+    pub world: Arc<World>,
+    pub connectwise: CwEmulator,
+    pub sophos: SophosEmulator,
+}
+
+/// Where the sandbox listens and the credentials it accepts. These are the emulators' own test
+/// credentials, printed on purpose so users can point their own tools at the sandbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxInfo {
+    pub connectwise: ConnectWiseInfo,
+    pub sophos: SophosInfo,
+    pub tenants: usize,
+    pub companies: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectWiseInfo {
+    pub site: String,
+    pub api_base: String,
+    pub company_id: String,
+    pub public_key: String,
+    pub private_key: String,
+    pub client_id: String,
+    pub cert_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SophosInfo {
+    pub token_url: String,
+    pub global_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub partner_id: String,
+    pub cert_path: Option<PathBuf>,
+}
+
+impl Sandbox {
+    /// Generates the world and starts both emulators.
+    pub async fn spawn(opts: SandboxOptions) -> Result<Self, SandboxError> {
+        let world = Arc::new(World::generate(opts.world.clone()));
+        let mut cw = CwConfig::new(world.clone());
+        cw.bind = opts.connectwise_bind;
+        cw.https_cert_path = opts
+            .https_dir
+            .as_ref()
+            .map(|d| d.join("connectwise-cert.pem"));
+        let mut so = SophosConfig::new(world.clone());
+        so.bind = opts.sophos_bind;
+        so.https_cert_path = opts.https_dir.as_ref().map(|d| d.join("sophos-cert.pem"));
+        so.alert_rate = opts.alert_rate;
+        if let Some(speed) = opts.realtime_speed {
+            so.clock = ClockMode::Realtime { speed };
+        }
+        if opts.start_now {
+            so.start = Some(jiff::Timestamp::now());
+        }
+        let connectwise = CwEmulator::spawn(cw).await?;
+        let sophos = SophosEmulator::spawn(so).await?;
+        for faults in [connectwise.faults(), sophos.faults()] {
+            faults.set_latency(opts.latency);
+        }
+        Ok(Self {
+            world,
+            connectwise,
+            sophos,
+        })
+    }
+
+    /// URLs and credentials, for printing.
+    pub fn info(&self) -> SandboxInfo {
+        let cw = self.connectwise.credentials();
+        let so = self.sophos.credentials();
+        SandboxInfo {
+            connectwise: ConnectWiseInfo {
+                site: self.connectwise.site_url(),
+                api_base: self.connectwise.api_base(),
+                company_id: cw.company_id.clone(),
+                public_key: cw.public_key.clone(),
+                private_key: cw.private_key.expose_secret().to_owned(),
+                client_id: cw.client_id.clone(),
+                cert_path: self.connectwise.cert_path(),
+            },
+            sophos: SophosInfo {
+                token_url: self.sophos.token_url(),
+                global_url: self.sophos.global_url(),
+                client_id: so.client_id.clone(),
+                client_secret: so.client_secret.expose_secret().to_owned(),
+                partner_id: self.sophos.partner_id(),
+                cert_path: self.sophos.cert_path(),
+            },
+            tenants: self.world.tenants().count(),
+            companies: self.world.companies().count(),
+        }
+    }
+
+    /// Stops both servers.
+    pub async fn shutdown(self) {
+        self.connectwise.shutdown().await;
+        self.sophos.shutdown().await;
+    }
+}
