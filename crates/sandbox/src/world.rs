@@ -32,7 +32,13 @@ pub struct WorldConfig {
 impl WorldConfig {
     /// A small MSP, the demo's default.
     pub fn demo(seed: u64, usage_anchor: (i16, i8)) -> Self {
-        Self { seed, customers: 36, extra_companies: 6, extra_tenants: 4, usage_anchor }
+        Self {
+            seed,
+            customers: 36,
+            extra_companies: 6,
+            extra_tenants: 4,
+            usage_anchor,
+        }
     }
 }
 
@@ -153,30 +159,145 @@ pub struct BillingCode {
 /// product table; the last few are codes that table does not know (firewall and e-mail licences), so a
 /// usage sync must report them as unmapped.
 pub const BILLING_CODES: &[BillingCode] = &[
-    BillingCode { product_code: "CEP-MSP", sku: "CEPZ1CSMG", description: "Central Endpoint Protection - MSP Monthly", group: "User" },
-    BillingCode { product_code: "CIX-MSP", sku: "CIXZ1CSMG", description: "Central Intercept X - MSP Monthly", group: "User" },
-    BillingCode { product_code: "CIXA-MSP", sku: "CEAZ1CSMG", description: "Central Intercept X Advanced - MSP Monthly", group: "User" },
-    BillingCode { product_code: "CIXA-MSP-USR", sku: "CEAZ1CUMG", description: "Central Intercept X Advanced per User - MSP Monthly", group: "User" },
-    BillingCode { product_code: "XDR-MSP", sku: "XDRZ1CSMG", description: "Central Intercept X Advanced with XDR - MSP Monthly", group: "User" },
-    BillingCode { product_code: "MTRS-MSP", sku: "MTSZ1CSMG", description: "Central Intercept X Advanced with XDR and MTR Standard - MSP Monthly", group: "User" },
-    BillingCode { product_code: "MTRA-MSP", sku: "MTAZ1CSMG", description: "Central Intercept X Advanced with XDR and MTR Advanced - MSP Monthly", group: "User" },
-    BillingCode { product_code: "SMCS-MSP", sku: "SMSZ1CSMG", description: "Central Mobile Control Standard - MSP Monthly", group: "User" },
-    BillingCode { product_code: "SMCA-MSP", sku: "SMAZ1CSMG", description: "Central Mobile Control Advanced - MSP Monthly", group: "User" },
-    BillingCode { product_code: "EMPE-MSP", sku: "EPEZ1CSMG", description: "Central Portal Encryption Add-on for Email Advanced - MSP Monthly", group: "User" },
-    BillingCode { product_code: "SMSEC-MSP", sku: "SMYZ1CSMG", description: "Central Mobile Security - MSP Monthly", group: "User" },
-    BillingCode { product_code: "SVRP-MSP", sku: "SVPZ1CSMG", description: "Central Server Protection - MSP Monthly", group: "Server" },
-    BillingCode { product_code: "SVRIXA-MSP", sku: "SVAZ1CSMG", description: "Central Intercept X Advanced for Server - MSP Monthly", group: "Server" },
-    BillingCode { product_code: "SVRXDR-MSP", sku: "SVXZ1CSMG", description: "Central Intercept X Advanced for Server with XDR - MSP Monthly", group: "Server" },
-    BillingCode { product_code: "SVRMTRS-MSP", sku: "SVSZ1CSMG", description: "Intercept X Advanced for Server with XDR and MTR Standard - MSP Monthly", group: "Server" },
-    BillingCode { product_code: "SVRMTRA-MSP", sku: "SVMZ1CSMG", description: "Intercept X Advanced for Server with XDR and MTR Advanced - MSP Monthly", group: "Server" },
-    BillingCode { product_code: "CDE-MSP", sku: "CDEZ1CSMG", description: "Central Device Encryption - MSP Monthly", group: "User" },
-    BillingCode { product_code: "PHT-MSP", sku: "PHTZ1CSMG", description: "Central Phish Threat - MSP Monthly", group: "User" },
-    BillingCode { product_code: "WPS-MSP", sku: "WPSZ1CSMG", description: "Wireless Performance Standard - MSP Monthly", group: "Access Point" },
-    BillingCode { product_code: "WES-MSP", sku: "WESZ1CSMG", description: "Wireless Entry Standard - MSP Monthly", group: "Access Point" },
+    BillingCode {
+        product_code: "CEP-MSP",
+        sku: "CEPZ1CSMG",
+        description: "Central Endpoint Protection - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "CIX-MSP",
+        sku: "CIXZ1CSMG",
+        description: "Central Intercept X - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "CIXA-MSP",
+        sku: "CEAZ1CSMG",
+        description: "Central Intercept X Advanced - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "CIXA-MSP-USR",
+        sku: "CEAZ1CUMG",
+        description: "Central Intercept X Advanced per User - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "XDR-MSP",
+        sku: "XDRZ1CSMG",
+        description: "Central Intercept X Advanced with XDR - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "MTRS-MSP",
+        sku: "MTSZ1CSMG",
+        description: "Central Intercept X Advanced with XDR and MTR Standard - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "MTRA-MSP",
+        sku: "MTAZ1CSMG",
+        description: "Central Intercept X Advanced with XDR and MTR Advanced - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "SMCS-MSP",
+        sku: "SMSZ1CSMG",
+        description: "Central Mobile Control Standard - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "SMCA-MSP",
+        sku: "SMAZ1CSMG",
+        description: "Central Mobile Control Advanced - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "EMPE-MSP",
+        sku: "EPEZ1CSMG",
+        description: "Central Portal Encryption Add-on for Email Advanced - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "SMSEC-MSP",
+        sku: "SMYZ1CSMG",
+        description: "Central Mobile Security - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "SVRP-MSP",
+        sku: "SVPZ1CSMG",
+        description: "Central Server Protection - MSP Monthly",
+        group: "Server",
+    },
+    BillingCode {
+        product_code: "SVRIXA-MSP",
+        sku: "SVAZ1CSMG",
+        description: "Central Intercept X Advanced for Server - MSP Monthly",
+        group: "Server",
+    },
+    BillingCode {
+        product_code: "SVRXDR-MSP",
+        sku: "SVXZ1CSMG",
+        description: "Central Intercept X Advanced for Server with XDR - MSP Monthly",
+        group: "Server",
+    },
+    BillingCode {
+        product_code: "SVRMTRS-MSP",
+        sku: "SVSZ1CSMG",
+        description: "Intercept X Advanced for Server with XDR and MTR Standard - MSP Monthly",
+        group: "Server",
+    },
+    BillingCode {
+        product_code: "SVRMTRA-MSP",
+        sku: "SVMZ1CSMG",
+        description: "Intercept X Advanced for Server with XDR and MTR Advanced - MSP Monthly",
+        group: "Server",
+    },
+    BillingCode {
+        product_code: "CDE-MSP",
+        sku: "CDEZ1CSMG",
+        description: "Central Device Encryption - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "PHT-MSP",
+        sku: "PHTZ1CSMG",
+        description: "Central Phish Threat - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "WPS-MSP",
+        sku: "WPSZ1CSMG",
+        description: "Wireless Performance Standard - MSP Monthly",
+        group: "Access Point",
+    },
+    BillingCode {
+        product_code: "WES-MSP",
+        sku: "WESZ1CSMG",
+        description: "Wireless Entry Standard - MSP Monthly",
+        group: "Access Point",
+    },
     // Codes the integration's product table does not know.
-    BillingCode { product_code: "XGS-FW-MSP", sku: "XGFZ1CSMG", description: "XGS Firewall Xstream Protection - MSP Monthly", group: "Firewall" },
-    BillingCode { product_code: "CEMA-MSP", sku: "EMAZ1CSMG", description: "Central Email Advanced - MSP Monthly", group: "User" },
-    BillingCode { product_code: "ZTNA-MSP", sku: "ZTNZ1CSMG", description: "Central ZTNA - MSP Monthly", group: "User" },
+    BillingCode {
+        product_code: "XGS-FW-MSP",
+        sku: "XGFZ1CSMG",
+        description: "XGS Firewall Xstream Protection - MSP Monthly",
+        group: "Firewall",
+    },
+    BillingCode {
+        product_code: "CEMA-MSP",
+        sku: "EMAZ1CSMG",
+        description: "Central Email Advanced - MSP Monthly",
+        group: "User",
+    },
+    BillingCode {
+        product_code: "ZTNA-MSP",
+        sku: "ZTNZ1CSMG",
+        description: "Central ZTNA - MSP Monthly",
+        group: "User",
+    },
 ];
 
 /// Number of leading rows of [`BILLING_CODES`] that the integration's product table knows.
@@ -187,35 +308,143 @@ pub const AGREEMENT_TYPES: &[&str] = &["Managed Services", "Security", "Block Ti
 
 /// ConnectWise cities for company addresses (a company needs one address field).
 const CITIES: &[&str] = &[
-    "São Paulo", "Curitiba", "Porto Alegre", "Belo Horizonte", "Lisboa", "Austin", "Denver", "Leeds",
-    "München", "Köln", "Dublin", "Toronto", "Perth", "Cork", "Recife", "Florianópolis",
+    "São Paulo",
+    "Curitiba",
+    "Porto Alegre",
+    "Belo Horizonte",
+    "Lisboa",
+    "Austin",
+    "Denver",
+    "Leeds",
+    "München",
+    "Köln",
+    "Dublin",
+    "Toronto",
+    "Perth",
+    "Cork",
+    "Recife",
+    "Florianópolis",
 ];
 
 const REGIONS: &[(&str, &str)] = &[
-    ("us01", "US"), ("us03", "US"), ("eu01", "EU"), ("eu02", "DE"), ("ca01", "CA"), ("au01", "AU"),
-    ("jp01", "JP"), ("br01", "BR"), ("in01", "IN"),
+    ("us01", "US"),
+    ("us03", "US"),
+    ("eu01", "EU"),
+    ("eu02", "DE"),
+    ("ca01", "CA"),
+    ("au01", "AU"),
+    ("jp01", "JP"),
+    ("br01", "BR"),
+    ("in01", "IN"),
 ];
 
 /// First words of company names: surnames, places, invented brands. Several carry accents, apostrophes
 /// or quotes on purpose.
 const FIRST: &[&str] = &[
-    "Acme", "Blue Ridge", "O'Brien", "São João", "Müller", "Løvberg", "Ipê", "Araújo", "Concórdia",
-    "Pinnacle", "Harbor", "Northwind", "Contoso", "Fabrikam", "Tailspin", "Woodgrove", "Litware",
-    "Adventure", "Alpine", "Cascade", "Granite", "Summit", "Redwood", "Bellweather", "Coho", "Lamna",
-    "Margie's", "Wingtip", "Proseware", "Trey", "Humongous", "Lucerne", "Wide World", "Datum",
-    "Fourth Coffee", "Graphic", "Southridge", "Vanarsdel", "Relecloud", "Bayview", "Crestline",
-    "Évora", "Açaí", "Gonçalves", "Schröder", "Zürich", "Brønnøy", "Québec", "D'Angelo", "McAllister",
-    "St. Mary's", "Smith & Sons", "Baker \"Tech\"", "Ribeirão", "Três Rios", "Niterói", "Jundiaí",
-    "Oakridge", "Riverside", "Silverline", "Kingsbridge", "Maplewood", "Eastgate", "Westbrook",
+    "Acme",
+    "Blue Ridge",
+    "O'Brien",
+    "São João",
+    "Müller",
+    "Løvberg",
+    "Ipê",
+    "Araújo",
+    "Concórdia",
+    "Pinnacle",
+    "Harbor",
+    "Northwind",
+    "Contoso",
+    "Fabrikam",
+    "Tailspin",
+    "Woodgrove",
+    "Litware",
+    "Adventure",
+    "Alpine",
+    "Cascade",
+    "Granite",
+    "Summit",
+    "Redwood",
+    "Bellweather",
+    "Coho",
+    "Lamna",
+    "Margie's",
+    "Wingtip",
+    "Proseware",
+    "Trey",
+    "Humongous",
+    "Lucerne",
+    "Wide World",
+    "Datum",
+    "Fourth Coffee",
+    "Graphic",
+    "Southridge",
+    "Vanarsdel",
+    "Relecloud",
+    "Bayview",
+    "Crestline",
+    "Évora",
+    "Açaí",
+    "Gonçalves",
+    "Schröder",
+    "Zürich",
+    "Brønnøy",
+    "Québec",
+    "D'Angelo",
+    "McAllister",
+    "St. Mary's",
+    "Smith & Sons",
+    "Baker \"Tech\"",
+    "Ribeirão",
+    "Três Rios",
+    "Niterói",
+    "Jundiaí",
+    "Oakridge",
+    "Riverside",
+    "Silverline",
+    "Kingsbridge",
+    "Maplewood",
+    "Eastgate",
+    "Westbrook",
 ];
 
 /// Second words: what the company does.
 const SECOND: &[&str] = &[
-    "Dental", "Legal", "Accounting", "Logistics", "Engineering", "Construction", "Clinic", "Pharmacy",
-    "Realty", "Insurance", "Manufacturing", "Contabilidade", "Advocacia", "Transportes", "Construtora",
-    "Maschinenbau", "Consulting", "Architects", "Veterinary", "School", "Bakery", "Motors", "Hotels",
-    "Foods", "Imports", "Textiles", "Labs", "Partners", "Capital", "Media", "Energy", "Farms",
-    "Distribuidora", "Comércio", "Serviços", "Holdings",
+    "Dental",
+    "Legal",
+    "Accounting",
+    "Logistics",
+    "Engineering",
+    "Construction",
+    "Clinic",
+    "Pharmacy",
+    "Realty",
+    "Insurance",
+    "Manufacturing",
+    "Contabilidade",
+    "Advocacia",
+    "Transportes",
+    "Construtora",
+    "Maschinenbau",
+    "Consulting",
+    "Architects",
+    "Veterinary",
+    "School",
+    "Bakery",
+    "Motors",
+    "Hotels",
+    "Foods",
+    "Imports",
+    "Textiles",
+    "Labs",
+    "Partners",
+    "Capital",
+    "Media",
+    "Energy",
+    "Farms",
+    "Distribuidora",
+    "Comércio",
+    "Serviços",
+    "Holdings",
 ];
 
 /// Legal suffixes, with the spellings that differ between systems.
@@ -233,11 +462,26 @@ const SUFFIXES: &[&[&str]] = &[
 ];
 
 const AGREEMENT_NAMES: &[&str] = &[
-    "Managed Services", "Sophos MDR", "Security Bundle", "Endpoint Protection", "Monthly Support",
-    "Managed Security", "Backup & Security", "Gold Support",
+    "Managed Services",
+    "Sophos MDR",
+    "Security Bundle",
+    "Endpoint Protection",
+    "Monthly Support",
+    "Managed Security",
+    "Backup & Security",
+    "Gold Support",
 ];
 
-const DEVICE_PREFIX: &[&str] = &["PC", "LT", "WS", "DESKTOP", "LAPTOP", "RECEPCAO", "FINANCEIRO", "BÜRO"];
+const DEVICE_PREFIX: &[&str] = &[
+    "PC",
+    "LT",
+    "WS",
+    "DESKTOP",
+    "LAPTOP",
+    "RECEPCAO",
+    "FINANCEIRO",
+    "BÜRO",
+];
 
 impl World {
     /// Generates the MSP for `config`.
@@ -257,7 +501,11 @@ impl World {
             let company = has_company.then(|| {
                 let identifier = unique_identifier(&base, &mut used_identifiers);
                 let deleted = rng.random_ratio(1, 40);
-                let status = if rng.random_ratio(1, 25) { "Inactive" } else { "Active" };
+                let status = if rng.random_ratio(1, 25) {
+                    "Inactive"
+                } else {
+                    "Active"
+                };
                 let n_agreements = match rng.random_range(0..10) {
                     0 => 0,
                     1..=6 => 1,
@@ -272,11 +520,20 @@ impl World {
                             _ => "Active",
                         };
                         AgreementSeed {
-                            name: (*AGREEMENT_NAMES.choose(&mut rng).expect("non-empty")).to_owned()
-                                + if k > 0 && rng.random_bool(0.3) { " (old)" } else { "" },
+                            name: (*AGREEMENT_NAMES.choose(&mut rng).expect("non-empty"))
+                                .to_owned()
+                                + if k > 0 && rng.random_bool(0.3) {
+                                    " (old)"
+                                } else {
+                                    ""
+                                },
                             status,
                             type_name: AGREEMENT_TYPES.choose(&mut rng).expect("non-empty"),
-                            billing_cycle: if rng.random_ratio(1, 10) { "None" } else { "Monthly" },
+                            billing_cycle: if rng.random_ratio(1, 10) {
+                                "None"
+                            } else {
+                                "Monthly"
+                            },
                         }
                     })
                     .collect();
@@ -290,7 +547,11 @@ impl World {
                 }
             });
             let (tenant, variant) = if has_tenant {
-                let variant = if has_company { Some(pick_variant(&mut rng)) } else { None };
+                let variant = if has_company {
+                    Some(pick_variant(&mut rng))
+                } else {
+                    None
+                };
                 let name = match variant {
                     Some(v) => clip(&vary(&mut rng, &base, suffix_group, v), 100),
                     None => company_name.clone(),
@@ -302,7 +563,11 @@ impl World {
                     17..=18 => BillingType::TermNoAssistance,
                     _ => BillingType::Trial,
                 };
-                let usage = if billing == BillingType::Usage { usage_for(&mut rng) } else { Vec::new() };
+                let usage = if billing == BillingType::Usage {
+                    usage_for(&mut rng)
+                } else {
+                    Vec::new()
+                };
                 let n_devices = rng.random_range(3..=12);
                 let devices = (0..n_devices)
                     .map(|d| {
@@ -310,16 +575,31 @@ impl World {
                             (format!("SRV-{:02}", d + 1), "server")
                         } else {
                             let prefix = DEVICE_PREFIX.choose(&mut rng).expect("non-empty");
-                            (format!("{prefix}-{:03}", rng.random_range(1..=400)), "computer")
+                            (
+                                format!("{prefix}-{:03}", rng.random_range(1..=400)),
+                                "computer",
+                            )
                         }
                     })
                     .collect();
-                let tenant = TenantSeed { id: uuid_from(&mut rng), name, region, geography, billing, usage, devices };
+                let tenant = TenantSeed {
+                    id: uuid_from(&mut rng),
+                    name,
+                    region,
+                    geography,
+                    billing,
+                    usage,
+                    devices,
+                };
                 (Some(tenant), variant)
             } else {
                 (None, None)
             };
-            customers.push(Customer { company, tenant, variant });
+            customers.push(Customer {
+                company,
+                tenant,
+                variant,
+            });
         }
         World {
             config,
@@ -394,7 +674,10 @@ fn pick_variant(rng: &mut ChaCha8Rng) -> NameVariant {
     }
 }
 
-fn unique_base(rng: &mut ChaCha8Rng, used: &mut BTreeSet<String>) -> (String, Option<&'static [&'static str]>) {
+fn unique_base(
+    rng: &mut ChaCha8Rng,
+    used: &mut BTreeSet<String>,
+) -> (String, Option<&'static [&'static str]>) {
     for attempt in 0.. {
         let first = FIRST.choose(rng).expect("non-empty");
         let second = SECOND.choose(rng).expect("non-empty");
@@ -403,7 +686,11 @@ fn unique_base(rng: &mut ChaCha8Rng, used: &mut BTreeSet<String>) -> (String, Op
             base = format!("{base} {}", attempt % 97 + 2);
         }
         if used.insert(fold(&base)) {
-            let suffix = if rng.random_ratio(2, 3) { Some(*SUFFIXES.choose(rng).expect("non-empty")) } else { None };
+            let suffix = if rng.random_ratio(2, 3) {
+                Some(*SUFFIXES.choose(rng).expect("non-empty"))
+            } else {
+                None
+            };
             return (base, suffix);
         }
     }
@@ -411,7 +698,11 @@ fn unique_base(rng: &mut ChaCha8Rng, used: &mut BTreeSet<String>) -> (String, Op
 }
 
 fn unique_identifier(base: &str, used: &mut BTreeSet<String>) -> String {
-    let stem: String = strip_accents(base).chars().filter(char::is_ascii_alphanumeric).take(24).collect();
+    let stem: String = strip_accents(base)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(24)
+        .collect();
     let mut candidate = stem.clone();
     let mut n = 2;
     while !used.insert(candidate.to_ascii_lowercase()) {
@@ -428,12 +719,21 @@ fn join_name(base: &str, suffix: Option<&str>) -> String {
     }
 }
 
-fn vary(rng: &mut ChaCha8Rng, base: &str, suffix: Option<&'static [&'static str]>, variant: NameVariant) -> String {
+fn vary(
+    rng: &mut ChaCha8Rng,
+    base: &str,
+    suffix: Option<&'static [&'static str]>,
+    variant: NameVariant,
+) -> String {
     let canonical = join_name(base, suffix.map(|g| g[0]));
     match variant {
         NameVariant::Same => canonical,
         NameVariant::Case => {
-            if rng.random_bool(0.5) { canonical.to_uppercase() } else { canonical.to_lowercase() }
+            if rng.random_bool(0.5) {
+                canonical.to_uppercase()
+            } else {
+                canonical.to_lowercase()
+            }
         }
         NameVariant::AccentsStripped => strip_accents(&canonical),
         NameVariant::SuffixDropped => base.to_owned(),
@@ -443,11 +743,20 @@ fn vary(rng: &mut ChaCha8Rng, base: &str, suffix: Option<&'static [&'static str]
         },
         NameVariant::SuffixChanged => match suffix {
             Some(g) if g.len() > 1 => join_name(base, Some(g[rng.random_range(1..g.len())])),
-            _ => format!("{base}, {}", ["Inc.", "Ltda.", "LLC"].choose(rng).expect("non-empty")),
+            _ => format!(
+                "{base}, {}",
+                ["Inc.", "Ltda.", "LLC"].choose(rng).expect("non-empty")
+            ),
         },
         NameVariant::Punctuation => {
-            let p = canonical.replace(" & ", " and ").replace('\'', "").replace('"', "").replace('.', "");
-            if p == canonical { canonical.replace(' ', "-") } else { p }
+            let p = canonical
+                .replace(" & ", " and ")
+                .replace(['\'', '"', '.'], "");
+            if p == canonical {
+                canonical.replace(' ', "-")
+            } else {
+                p
+            }
         }
         NameVariant::Typo => typo(rng, &canonical),
     }
@@ -457,7 +766,9 @@ fn vary(rng: &mut ChaCha8Rng, base: &str, suffix: Option<&'static [&'static str]
 fn typo(rng: &mut ChaCha8Rng, name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let candidates: Vec<usize> = (1..chars.len().saturating_sub(2))
-        .filter(|&i| chars[i].is_alphabetic() && chars[i + 1].is_alphabetic() && chars[i] != chars[i + 1])
+        .filter(|&i| {
+            chars[i].is_alphabetic() && chars[i + 1].is_alphabetic() && chars[i] != chars[i + 1]
+        })
         .collect();
     match candidates.choose(rng) {
         Some(&i) => {
@@ -470,7 +781,11 @@ fn typo(rng: &mut ChaCha8Rng, name: &str) -> String {
 }
 
 fn clip(s: &str, max_chars: usize) -> String {
-    s.chars().take(max_chars).collect::<String>().trim_end().to_owned()
+    s.chars()
+        .take(max_chars)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
 }
 
 /// Lower-case, accent-free key for uniqueness checks.
@@ -503,7 +818,10 @@ pub fn strip_accents(s: &str) -> String {
 fn uuid_from(rng: &mut ChaCha8Rng) -> String {
     let mut b = [0u8; 16];
     rng.fill(&mut b);
-    uuid::Builder::from_random_bytes(b).into_uuid().hyphenated().to_string()
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -511,7 +829,13 @@ mod tests {
     use super::*;
 
     fn cfg(seed: u64) -> WorldConfig {
-        WorldConfig { seed, customers: 300, extra_companies: 20, extra_tenants: 10, usage_anchor: (2026, 11) }
+        WorldConfig {
+            seed,
+            customers: 300,
+            extra_companies: 20,
+            extra_tenants: 10,
+            usage_anchor: (2026, 11),
+        }
     }
 
     #[test]
@@ -530,13 +854,21 @@ mod tests {
         for c in w.companies() {
             assert!(c.name.chars().count() <= 50, "{}", c.name);
             assert!(c.identifier.len() <= 30, "{}", c.identifier);
-            assert!(ids.insert(c.identifier.to_lowercase()), "duplicate identifier {}", c.identifier);
+            assert!(
+                ids.insert(c.identifier.to_lowercase()),
+                "duplicate identifier {}",
+                c.identifier
+            );
         }
         assert_eq!(w.companies().count(), 320);
         assert_eq!(w.tenants().count(), 310);
         // Tricky names are present.
-        assert!(w.tenants().any(|t| t.name.chars().any(|c| !c.is_ascii())));
-        assert!(w.customers.iter().any(|c| c.variant == Some(NameVariant::Typo)));
+        assert!(w.tenants().any(|t| !t.name.is_ascii()));
+        assert!(
+            w.customers
+                .iter()
+                .any(|c| c.variant == Some(NameVariant::Typo))
+        );
     }
 
     #[test]
@@ -546,7 +878,10 @@ mod tests {
         assert!(w.has_usage_month(2026, 9));
         assert!(!w.has_usage_month(2026, 8));
         assert!(!w.has_usage_month(2026, 12));
-        let t = w.tenants().find(|t| !t.usage.is_empty()).expect("a usage tenant");
+        let t = w
+            .tenants()
+            .find(|t| !t.usage.is_empty())
+            .expect("a usage tenant");
         assert!(w.monthly_quantity(t, 0, 2026, 11) >= w.monthly_quantity(t, 0, 2026, 9));
     }
 }

@@ -1,0 +1,364 @@
+//! Fault knobs shared by both emulators: latency, rate limits, injected errors, slow commits.
+//!
+//! A [`Faults`] is a cheap, cloneable handle (an `Arc` inside): the emulator keeps one clone in its
+//! middleware, tests and benchmarks keep another and change the knobs while the server runs.
+//!
+//! Order of effects for one request: count it → added latency → rate limit (429) → injected fault (500)
+//! → the handler runs → for a successful POST, the "slow commit" delay. The handler has committed by
+//! then, so a client whose timeout is shorter than the delay sees a timeout although the record exists
+//! (the real cause of duplicate tickets in the field).
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Method, StatusCode, header};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The knob values. All off by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultSettings {
+    /// Added to every request before it is handled.
+    pub latency: Duration,
+    /// Requests allowed per rolling minute; above it the emulator answers 429. `None`: unlimited.
+    pub rate_limit_per_minute: Option<u32>,
+    /// Fixed `Retry-After` seconds for 429s; `None`: the seconds until the window frees a slot.
+    pub retry_after: Option<u64>,
+    /// Fraction (0.0..=1.0) of requests answered 500 without being handled.
+    pub fault_rate: f64,
+    /// Successful POSTs commit, then wait this long before answering.
+    pub slow_commit: Option<Duration>,
+}
+
+impl Default for FaultSettings {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            rate_limit_per_minute: None,
+            retry_after: None,
+            fault_rate: 0.0,
+            slow_commit: None,
+        }
+    }
+}
+
+/// Per-request counters, for benchmarks and for "the doctor wrote nothing" assertions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounts {
+    /// Every request seen by the middleware, including the ones answered 429/500 by a knob.
+    pub total: u64,
+    /// Requests with method POST, PUT, PATCH or DELETE (whatever their outcome).
+    pub writes: u64,
+    /// Writes answered with a 2xx status.
+    pub successful_writes: u64,
+    /// Answered 429 by the rate limit.
+    pub rate_limited: u64,
+    /// Answered 500 by the fault knob.
+    pub injected_faults: u64,
+    /// Keyed `"GET 200"`, `"POST 201"`, ...
+    pub by_method_status: BTreeMap<String, u64>,
+    /// Keyed by the vendor's route family (e.g. `"service/tickets"`).
+    pub by_family: BTreeMap<String, u64>,
+}
+
+impl RequestCounts {
+    /// Count for one method and status, e.g. `count("POST", 201)`.
+    pub fn count(&self, method: &str, status: u16) -> u64 {
+        self.by_method_status
+            .get(&format!("{} {status}", method.to_ascii_uppercase()))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+type RateLimitedFn = dyn Fn(u64) -> Response + Send + Sync;
+type ServerErrorFn = dyn Fn() -> Response + Send + Sync;
+type FamilyFn = dyn Fn(&Method, &str) -> String + Send + Sync;
+
+/// How a vendor answers the knobs' synthetic errors, and how it groups routes for the counters.
+#[derive(Clone)]
+pub struct VendorResponses {
+    rate_limited: Arc<RateLimitedFn>,
+    server_error: Arc<ServerErrorFn>,
+    family: Arc<FamilyFn>,
+}
+
+impl VendorResponses {
+    /// `rate_limited(retry_after_secs)` builds the 429 (the middleware adds `Retry-After` and forces the
+    /// status); `server_error()` builds the 500 (status forced too).
+    pub fn new(
+        rate_limited: impl Fn(u64) -> Response + Send + Sync + 'static,
+        server_error: impl Fn() -> Response + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            rate_limited: Arc::new(rate_limited),
+            server_error: Arc::new(server_error),
+            family: Arc::new(|_, path| path.trim_matches('/').to_ascii_lowercase()),
+        }
+    }
+
+    /// Groups request paths for [`RequestCounts::by_family`] (default: the lower-cased path).
+    pub fn with_family(
+        mut self,
+        family: impl Fn(&Method, &str) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.family = Arc::new(family);
+        self
+    }
+}
+
+impl fmt::Debug for VendorResponses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VendorResponses { .. }")
+    }
+}
+
+struct Inner {
+    settings: Mutex<FaultSettings>,
+    rng: Mutex<ChaCha8Rng>,
+    window: Mutex<VecDeque<Instant>>,
+    counts: Mutex<RequestCounts>,
+}
+
+/// The knob set. Clone it freely; all clones share state.
+#[derive(Clone)]
+pub struct Faults {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Faults")
+            .field("settings", &self.settings())
+            .finish()
+    }
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave the data inconsistent: keep going.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+impl Faults {
+    /// All knobs off; `seed` drives the fault-rate RNG so runs are reproducible.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings: Mutex::new(FaultSettings::default()),
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+                window: Mutex::new(VecDeque::new()),
+                counts: Mutex::new(RequestCounts::default()),
+            }),
+        }
+    }
+
+    /// The current knob values.
+    pub fn settings(&self) -> FaultSettings {
+        lock(&self.inner.settings).clone()
+    }
+
+    /// Changes several knobs at once.
+    pub fn update(&self, f: impl FnOnce(&mut FaultSettings)) {
+        f(&mut lock(&self.inner.settings));
+    }
+
+    /// Turns every knob off (counters are kept).
+    pub fn reset(&self) {
+        *lock(&self.inner.settings) = FaultSettings::default();
+        lock(&self.inner.window).clear();
+    }
+
+    /// Adds `latency` to every request.
+    pub fn set_latency(&self, latency: Duration) {
+        self.update(|s| s.latency = latency);
+    }
+
+    /// Allows `per_minute` requests per rolling minute (`None`: unlimited). Resets the window.
+    pub fn set_rate_limit(&self, per_minute: Option<u32>) {
+        self.update(|s| s.rate_limit_per_minute = per_minute);
+        lock(&self.inner.window).clear();
+    }
+
+    /// Fixes the `Retry-After` seconds of 429s (`None`: computed from the window).
+    pub fn set_retry_after(&self, secs: Option<u64>) {
+        self.update(|s| s.retry_after = secs);
+    }
+
+    /// Answers this fraction of requests with 500 (clamped to 0.0..=1.0).
+    pub fn set_fault_rate(&self, rate: f64) {
+        let rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        self.update(|s| s.fault_rate = rate);
+    }
+
+    /// Successful POSTs wait `delay` after committing (`None`: off).
+    pub fn set_slow_commit(&self, delay: Option<Duration>) {
+        self.update(|s| s.slow_commit = delay);
+    }
+
+    /// A copy of the counters.
+    pub fn counts(&self) -> RequestCounts {
+        lock(&self.inner.counts).clone()
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_counts(&self) {
+        *lock(&self.inner.counts) = RequestCounts::default();
+    }
+
+    /// Wraps `router` (all of its routes) in the fault middleware.
+    pub fn apply(&self, router: Router, responses: VendorResponses) -> Router {
+        let state = MiddlewareState {
+            faults: self.clone(),
+            responses,
+        };
+        router.layer(middleware::from_fn_with_state(state, fault_middleware))
+    }
+
+    /// Returns `Some(retry_after)` when the request must be refused, else records it in the window.
+    fn rate_check(&self, limit: u32, fixed: Option<u64>) -> Option<u64> {
+        let now = Instant::now();
+        let mut window = lock(&self.inner.window);
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
+            window.pop_front();
+        }
+        if window.len() < limit as usize {
+            window.push_back(now);
+            return None;
+        }
+        let computed = window
+            .front()
+            .map(|t| {
+                WINDOW
+                    .saturating_sub(now.duration_since(*t))
+                    .as_secs_f64()
+                    .ceil() as u64
+            })
+            .unwrap_or(60)
+            .max(1);
+        Some(fixed.unwrap_or(computed))
+    }
+
+    fn roll_fault(&self, rate: f64) -> bool {
+        rate > 0.0 && lock(&self.inner.rng).random_bool(rate.clamp(0.0, 1.0))
+    }
+
+    fn record(
+        &self,
+        method: &Method,
+        family: String,
+        status: StatusCode,
+        f: impl FnOnce(&mut RequestCounts),
+    ) {
+        let is_write = matches!(
+            *method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        );
+        let mut c = lock(&self.inner.counts);
+        c.total += 1;
+        if is_write {
+            c.writes += 1;
+            if status.is_success() {
+                c.successful_writes += 1;
+            }
+        }
+        *c.by_method_status
+            .entry(format!("{method} {}", status.as_u16()))
+            .or_default() += 1;
+        *c.by_family.entry(family).or_default() += 1;
+        f(&mut c);
+    }
+}
+
+#[derive(Clone)]
+struct MiddlewareState {
+    faults: Faults,
+    responses: VendorResponses,
+}
+
+async fn fault_middleware(State(st): State<MiddlewareState>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let family = (st.responses.family)(&method, req.uri().path());
+    let settings = st.faults.settings();
+    if !settings.latency.is_zero() {
+        tokio::time::sleep(settings.latency).await;
+    }
+    if let Some(limit) = settings.rate_limit_per_minute
+        && let Some(retry_after) = st.faults.rate_check(limit, settings.retry_after)
+    {
+        let mut resp = (st.responses.rate_limited)(retry_after);
+        *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        st.faults
+            .record(&method, family, resp.status(), |c| c.rate_limited += 1);
+        return resp;
+    }
+    if st.faults.roll_fault(settings.fault_rate) {
+        let mut resp = (st.responses.server_error)();
+        *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        st.faults
+            .record(&method, family, resp.status(), |c| c.injected_faults += 1);
+        return resp;
+    }
+    let resp = next.run(req).await;
+    st.faults.record(&method, family, resp.status(), |_| {});
+    if method == Method::POST
+        && resp.status().is_success()
+        && let Some(delay) = settings.slow_commit
+    {
+        tokio::time::sleep(delay).await;
+    }
+    resp.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_window_refuses_above_the_limit() {
+        let f = Faults::new(1);
+        assert_eq!(f.rate_check(2, None), None);
+        assert_eq!(f.rate_check(2, None), None);
+        let retry = f.rate_check(2, None).expect("third request refused");
+        assert!((59..=60).contains(&retry), "{retry}");
+        assert_eq!(f.rate_check(2, Some(30)), Some(30));
+    }
+
+    #[test]
+    fn fault_rate_is_deterministic_and_bounded() {
+        let roll = |seed| {
+            let f = Faults::new(seed);
+            (0..1000).filter(|_| f.roll_fault(0.25)).count()
+        };
+        assert_eq!(roll(5), roll(5));
+        let n = roll(5);
+        assert!((150..350).contains(&n), "{n}");
+        let f = Faults::new(1);
+        assert!(!(0..100).any(|_| f.roll_fault(0.0)));
+        f.set_fault_rate(7.0);
+        assert_eq!(f.settings().fault_rate, 1.0);
+    }
+}
