@@ -1,0 +1,163 @@
+//! Helpers shared by the Sophos emulator tests: spawn, get a token, call with raw HTTP, redact.
+#![allow(dead_code)]
+
+use sandbox::sophos::{SophosConfig, SophosEmulator};
+use sandbox::world::{World, WorldConfig};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A small deterministic MSP for snapshots.
+pub fn small_world() -> Arc<World> {
+    Arc::new(World::generate(WorldConfig {
+        seed: 42,
+        customers: 12,
+        extra_companies: 2,
+        extra_tenants: 2,
+        usage_anchor: (2026, 10),
+    }))
+}
+
+pub fn world_of(customers: usize, seed: u64) -> Arc<World> {
+    Arc::new(World::generate(WorldConfig {
+        seed,
+        customers,
+        extra_companies: 0,
+        extra_tenants: 0,
+        usage_anchor: (2026, 10),
+    }))
+}
+
+pub struct Env {
+    pub emu: SophosEmulator,
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+pub async fn spawn_with(cfg: SophosConfig) -> Env {
+    let emu = SophosEmulator::spawn(cfg).await.expect("emulator starts");
+    let http = reqwest::Client::new();
+    let token = token(&emu, &http).await;
+    Env { emu, http, token }
+}
+
+pub async fn spawn() -> Env {
+    spawn_with(SophosConfig::new(small_world())).await
+}
+
+/// A fresh access token through the form grant.
+pub async fn token(emu: &SophosEmulator, http: &reqwest::Client) -> String {
+    let creds = emu.credentials();
+    let resp = http
+        .post(emu.token_url())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", creds.client_id.as_str()),
+            ("client_secret", creds.client_secret.expose_secret()),
+            ("scope", "token"),
+        ])
+        .send()
+        .await
+        .expect("token call");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+impl Env {
+    /// GET on the global API with Bearer and X-Partner-ID.
+    pub async fn partner_get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.emu.global_url()))
+            .bearer_auth(&self.token)
+            .header("X-Partner-ID", self.emu.partner_id())
+            .send()
+            .await
+            .expect("request");
+        split(resp).await
+    }
+
+    /// GET on a tenant's apiHost with Bearer and X-Tenant-ID.
+    pub async fn tenant_get(&self, tenant: &str, path: &str) -> (u16, Value) {
+        let host = self.emu.tenant_api_host(tenant).expect("known tenant");
+        let resp = self
+            .http
+            .get(format!("{host}{path}"))
+            .bearer_auth(&self.token)
+            .header("X-Tenant-ID", tenant)
+            .send()
+            .await
+            .expect("request");
+        split(resp).await
+    }
+
+    /// POST JSON on a tenant's apiHost.
+    pub async fn tenant_post(&self, tenant: &str, path: &str, body: &Value) -> (u16, Value) {
+        let host = self.emu.tenant_api_host(tenant).expect("known tenant");
+        let resp = self
+            .http
+            .post(format!("{host}{path}"))
+            .bearer_auth(&self.token)
+            .header("X-Tenant-ID", tenant)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        split(resp).await
+    }
+
+    /// The first tenant whose alerts the partner may read and that has at least one open alert.
+    pub fn readable_tenant_with_alerts(&self) -> String {
+        self.emu
+            .world()
+            .tenants()
+            .find(|t| t.billing.alerts_readable() && !self.emu.alerts(&t.id).is_empty())
+            .expect("a readable tenant with alerts")
+            .id
+            .clone()
+    }
+
+    /// Replaces volatile values (tokens, ids of one request, the port) with placeholders.
+    pub fn redact(&self, v: Value) -> Value {
+        redact(v, &self.emu.global_url())
+    }
+}
+
+pub async fn split(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, v)
+}
+
+pub fn redact(v: Value, base: &str) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let volatile = matches!(
+                        k.as_str(),
+                        "access_token"
+                            | "refresh_token"
+                            | "trackingId"
+                            | "correlationId"
+                            | "requestId"
+                    );
+                    let v = if volatile && v.is_string() {
+                        Value::String(format!("[{k}]"))
+                    } else {
+                        redact(v, base)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(|v| redact(v, base)).collect()),
+        Value::String(s) => Value::String(s.replace(base, "http://emulator")),
+        other => other,
+    }
+}
