@@ -3,9 +3,11 @@
 //! A [`Faults`] is a cheap, cloneable handle (an `Arc` inside): the emulator keeps one clone in its
 //! middleware, tests and benchmarks keep another and change the knobs while the server runs.
 //!
-//! Order of effects for one request: count it → added latency → rate limit (429) → injected fault (500)
-//! → the handler runs → for a successful POST, the "slow commit" delay. The handler has committed by
-//! then, so a client whose timeout is shorter than the delay sees a timeout although the record exists
+//! Order of effects for one request: count it → added latency → rate limit (429) → injected per-route
+//! status ([`Injection`]: any status, the vendor's body or a raw one such as a gateway's HTML page) →
+//! random fault (500) → the handler runs → for a successful POST, the "slow commit" delay. The handler
+//! has committed by then, so a client whose timeout is shorter than the delay sees a timeout although
+//! the record exists
 //! (the real cause of duplicate tickets in the field).
 
 use axum::Router;
@@ -120,7 +122,61 @@ impl fmt::Debug for VendorResponses {
     }
 }
 
+/// A status injected on matching requests, before they reach the handler (nothing is committed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injection {
+    /// Only requests with this method (`None`: any).
+    pub method: Option<Method>,
+    /// Only requests whose path contains this text, compared case-insensitively (`""`: any).
+    pub path_contains: String,
+    pub status: StatusCode,
+    /// The body to send as is: JSON when it parses as JSON, otherwise `text/html` (gateways answer
+    /// with HTML pages). `None`: the vendor's own server-error body.
+    pub body: Option<String>,
+    /// How many matching requests to answer this way (`None`: until removed).
+    pub remaining: Option<u32>,
+}
+
+impl Injection {
+    /// Answers every request whose path contains `path_contains` with `status` and the vendor's body.
+    pub fn new(path_contains: impl Into<String>, status: u16) -> Self {
+        Self {
+            method: None,
+            path_contains: path_contains.into(),
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body: None,
+            remaining: None,
+        }
+    }
+
+    /// Only for this method.
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// With this raw body (e.g. a gateway's HTML page).
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// For the next `n` matching requests only.
+    pub fn times(mut self, n: u32) -> Self {
+        self.remaining = Some(n);
+        self
+    }
+
+    fn matches(&self, method: &Method, path: &str) -> bool {
+        self.method.as_ref().is_none_or(|m| m == method)
+            && path
+                .to_ascii_lowercase()
+                .contains(&self.path_contains.to_ascii_lowercase())
+    }
+}
+
 struct Inner {
+    injections: Mutex<Vec<Injection>>,
     settings: Mutex<FaultSettings>,
     rng: Mutex<ChaCha8Rng>,
     window: Mutex<VecDeque<Instant>>,
@@ -159,6 +215,7 @@ impl Faults {
     pub fn new(seed: u64) -> Self {
         Self {
             inner: Arc::new(Inner {
+                injections: Mutex::new(Vec::new()),
                 settings: Mutex::new(FaultSettings::default()),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
                 window: Mutex::new(VecDeque::new()),
@@ -177,8 +234,33 @@ impl Faults {
         f(&mut lock(&self.inner.settings));
     }
 
-    /// Turns every knob off (counters are kept).
+    /// Adds a per-route injected status (checked in the order added, after the rate limit).
+    pub fn inject(&self, injection: Injection) {
+        lock(&self.inner.injections).push(injection);
+    }
+
+    /// Removes every injected status.
+    pub fn clear_injections(&self) {
+        lock(&self.inner.injections).clear();
+    }
+
+    /// The first injection matching this request, consuming one of its uses.
+    fn take_injection(&self, method: &Method, path: &str) -> Option<Injection> {
+        let mut list = lock(&self.inner.injections);
+        let i = list.iter().position(|inj| inj.matches(method, path))?;
+        let found = list[i].clone();
+        if let Some(n) = &mut list[i].remaining {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                list.remove(i);
+            }
+        }
+        Some(found)
+    }
+
+    /// Turns every knob off, injections included (counters are kept).
     pub fn reset(&self) {
+        lock(&self.inner.injections).clear();
         *lock(&self.inner.settings) = FaultSettings::default();
         lock(&self.inner.window).clear();
     }
@@ -315,6 +397,23 @@ async fn fault_middleware(State(st): State<MiddlewareState>, req: Request, next:
             .record(&method, family, resp.status(), |c| c.rate_limited += 1);
         return resp;
     }
+    if let Some(inj) = st.faults.take_injection(&method, req.uri().path()) {
+        let mut resp = match inj.body {
+            None => (st.responses.server_error)(),
+            Some(body) => {
+                let kind = if serde_json::from_str::<serde_json::Value>(&body).is_ok() {
+                    "application/json"
+                } else {
+                    "text/html"
+                };
+                ([(header::CONTENT_TYPE, kind)], body).into_response()
+            }
+        };
+        *resp.status_mut() = inj.status;
+        st.faults
+            .record(&method, family, resp.status(), |c| c.injected_faults += 1);
+        return resp;
+    }
     if st.faults.roll_fault(settings.fault_rate) {
         let mut resp = (st.responses.server_error)();
         *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
@@ -336,6 +435,34 @@ async fn fault_middleware(State(st): State<MiddlewareState>, req: Request, next:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn injections_match_method_and_path_and_run_out() {
+        let f = Faults::new(1);
+        f.inject(
+            Injection::new("/Common/V1/alerts", 503)
+                .method(Method::GET)
+                .times(2),
+        );
+        assert!(
+            f.take_injection(&Method::POST, "/region/eu01/common/v1/alerts")
+                .is_none()
+        );
+        assert!(
+            f.take_injection(&Method::GET, "/partner/v1/tenants")
+                .is_none()
+        );
+        let got = f.take_injection(&Method::GET, "/region/eu01/common/v1/alerts");
+        assert_eq!(got.map(|i| i.status), Some(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(
+            f.take_injection(&Method::GET, "/region/eu01/common/v1/alerts")
+                .is_some()
+        );
+        assert!(
+            f.take_injection(&Method::GET, "/region/eu01/common/v1/alerts")
+                .is_none()
+        );
+    }
 
     #[test]
     fn rate_window_refuses_above_the_limit() {

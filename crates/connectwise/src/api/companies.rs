@@ -1,0 +1,81 @@
+use crate::client::{Client, CwStream, PageMode};
+use crate::conditions::{Conditions, Query, quote, safe_substring};
+use crate::error::CwError;
+use crate::models::{Company, Contact};
+
+impl Client {
+    /// Every company matching `query`, streamed forward-only (pageSize from the config, 1000 by
+    /// default). Includes deleted companies unless the query excludes them.
+    pub fn companies(&self, query: impl Into<Query>) -> CwStream<Company> {
+        self.stream(
+            "company/companies".into(),
+            query.into(),
+            PageMode::ForwardOnly,
+        )
+    }
+
+    /// All matching companies in memory.
+    pub async fn search_companies(&self, query: impl Into<Query>) -> Result<Vec<Company>, CwError> {
+        self.collect(self.companies(query)).await
+    }
+
+    pub async fn company(&self, id: i64) -> Result<Company, CwError> {
+        self.get(&format!("company/companies/{id}"), Vec::new())
+            .await
+    }
+
+    pub async fn count_companies(&self, query: impl Into<Query>) -> Result<i64, CwError> {
+        self.count("company/companies/count", query.into()).await
+    }
+
+    /// Companies (not deleted) whose name is exactly `name` (case-insensitive). Works for any name,
+    /// including ones with both quote characters (filters on a safe substring, then compares here).
+    pub async fn find_companies_by_name(&self, name: &str) -> Result<Vec<Company>, CwError> {
+        self.find_exact("name", name, |c: &Company| c.name.as_deref())
+            .await
+    }
+
+    /// The company (not deleted) with this `identifier`, if any.
+    pub async fn find_company_by_identifier(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<Company>, CwError> {
+        Ok(self
+            .find_exact("identifier", identifier, |c: &Company| {
+                c.identifier.as_deref()
+            })
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn find_exact(
+        &self,
+        field: &str,
+        value: &str,
+        get: impl Fn(&Company) -> Option<&str>,
+    ) -> Result<Vec<Company>, CwError> {
+        let base = Conditions::new().eq_bool("deletedFlag", false);
+        let cond = if quote(value).is_some() {
+            base.eq(field, value)
+        } else if let Some(part) = safe_substring(value) {
+            base.contains(field, part)
+        } else {
+            return Ok(Vec::new());
+        };
+        let found = self.search_companies(cond).await?;
+        Ok(found
+            .into_iter()
+            .filter(|c| get(c).is_some_and(|v| v.trim().eq_ignore_ascii_case(value.trim())))
+            .collect())
+    }
+
+    /// `company/contacts` (the seed role cannot read them; used by the permission check).
+    pub fn contacts(&self, query: impl Into<Query>) -> CwStream<Contact> {
+        self.stream("company/contacts".into(), query.into(), PageMode::Navigable)
+    }
+
+    pub async fn count_contacts(&self, query: impl Into<Query>) -> Result<i64, CwError> {
+        self.count("company/contacts/count", query.into()).await
+    }
+}

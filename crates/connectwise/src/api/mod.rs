@@ -1,0 +1,10 @@
+//! Typed calls per resource, as methods on [`crate::Client`].
+
+mod companies;
+mod finance;
+mod procurement;
+mod service;
+mod system;
+
+pub use system::ReportQuery;
+mod tickets;

@@ -1,0 +1,75 @@
+use crate::client::{Client, PageMode};
+use crate::conditions::{Conditions, Query, quote};
+use crate::error::CwError;
+use crate::models::{Board, BoardItem, BoardStatus, BoardSubtype, BoardType, Priority, Source};
+
+impl Client {
+    async fn list_small<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        path: String,
+    ) -> Result<Vec<T>, CwError> {
+        self.collect(self.stream(path, Query::new(), PageMode::Navigable))
+            .await
+    }
+
+    pub async fn boards(&self) -> Result<Vec<Board>, CwError> {
+        self.list_small("service/boards".into()).await
+    }
+
+    pub async fn board(&self, id: i64) -> Result<Board, CwError> {
+        self.get(&format!("service/boards/{id}"), Vec::new()).await
+    }
+
+    pub async fn board_statuses(&self, board_id: i64) -> Result<Vec<BoardStatus>, CwError> {
+        self.list_small(format!("service/boards/{board_id}/statuses"))
+            .await
+    }
+
+    pub async fn board_types(&self, board_id: i64) -> Result<Vec<BoardType>, CwError> {
+        self.list_small(format!("service/boards/{board_id}/types"))
+            .await
+    }
+
+    pub async fn board_subtypes(&self, board_id: i64) -> Result<Vec<BoardSubtype>, CwError> {
+        self.list_small(format!("service/boards/{board_id}/subtypes"))
+            .await
+    }
+
+    pub async fn board_items(&self, board_id: i64) -> Result<Vec<BoardItem>, CwError> {
+        self.list_small(format!("service/boards/{board_id}/items"))
+            .await
+    }
+
+    pub async fn priorities(&self) -> Result<Vec<Priority>, CwError> {
+        self.list_small("service/priorities".into()).await
+    }
+
+    pub async fn sources(&self) -> Result<Vec<Source>, CwError> {
+        self.list_small("service/sources".into()).await
+    }
+
+    /// Create a ticket source (e.g. "Sophos Central"); found again by name after an ambiguous failure.
+    pub async fn create_source(&self, source: &Source) -> Result<Source, CwError> {
+        let Some(name) = source.name.clone().filter(|n| quote(n).is_some()) else {
+            return self.post("service/sources", source).await;
+        };
+        self.create_with_lookup("service/sources", source, || {
+            let name = name.clone();
+            async move {
+                let found: Vec<Source> = self
+                    .collect(self.stream(
+                        "service/sources".into(),
+                        Conditions::new().eq("name", name.as_str()).into(),
+                        PageMode::Navigable,
+                    ))
+                    .await?;
+                Ok(found.into_iter().find(|s| {
+                    s.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                }))
+            }
+        })
+        .await
+    }
+}

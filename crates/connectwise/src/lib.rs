@@ -1,0 +1,25 @@
+//! Typed client for the ConnectWise PSA (Manage) REST API, as used by centralbridge.
+//!
+//! One [`Client`] per site: it discovers the codebase (and rediscovers it after a 404 from a moved
+//! codebase), sends the auth and `clientId` headers, limits concurrency and rate, retries 429 (honouring
+//! `Retry-After`), 5xx and transport errors (never a POST blindly: see
+//! [`Client::create_with_lookup`]), streams lists page by page, and maps every failure to [`CwError`].
+
+mod api;
+mod client;
+pub mod conditions;
+pub mod config;
+pub mod error;
+mod messages;
+pub mod models;
+pub mod paging;
+mod retry;
+pub mod roles;
+mod verify;
+
+pub use api::ReportQuery;
+pub use client::{Client, CwStream, Stats, to_body};
+pub use conditions::{CondValue, Conditions, Query};
+pub use config::{CwConfig, Note, RetryPolicy, normalize_site};
+pub use error::{CwError, FieldError};
+pub use secrecy::SecretString;

@@ -1,0 +1,823 @@
+//! The client against the in-process ConnectWise emulator: every resource, paging, permissions,
+//! rate limits, codebase moves and slow POSTs.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use connectwise::models::*;
+use connectwise::{Client, Conditions, CwError, Query, RetryPolicy};
+use futures::TryStreamExt;
+use sandbox::connectwise::{
+    Access, CwConfig as EmuConfig, CwCredentials, CwEmulator, Level as RoleLevel, Role,
+    RoleFunction, Table,
+};
+use serde_json::Value;
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(10),
+        jitter: true,
+        lookup_attempts: 3,
+    }
+}
+
+fn config_for(emu: &CwEmulator, creds: &CwCredentials) -> connectwise::CwConfig {
+    let mut cfg = connectwise::CwConfig::new(
+        emu.site_url(),
+        creds.company_id.clone(),
+        creds.public_key.clone(),
+        creds.private_key.clone(),
+        creds.client_id.clone(),
+    );
+    cfg.allow_http = true;
+    cfg.requests_per_second = 1000;
+    cfg.timeout = Duration::from_secs(20);
+    cfg.retry = fast_retry();
+    cfg
+}
+
+async fn demo() -> (CwEmulator, Client) {
+    let emu = CwEmulator::spawn(EmuConfig::demo(7))
+        .await
+        .expect("emulator");
+    let cw = Client::connect(config_for(&emu, &emu.credentials()))
+        .await
+        .expect("connect");
+    (emu, cw)
+}
+
+fn id_of(v: &Value) -> i64 {
+    v["id"].as_i64().expect("id")
+}
+
+#[tokio::test]
+async fn connect_discovers_codebase_and_checks_credentials() {
+    let (emu, cw) = demo().await;
+    assert_eq!(cw.codebase(), emu.codebase());
+    let info = cw.system_info().await.expect("system info");
+    assert!(info.version.is_some());
+    let ci = Client::company_info(&config_for(&emu, &emu.credentials()))
+        .await
+        .unwrap()
+        .expect("known company");
+    assert_eq!(ci.codebase.as_deref(), Some(emu.codebase().as_str()));
+
+    let mut unknown = config_for(&emu, &emu.credentials());
+    unknown.company_id = "nosuchcompany".into();
+    assert_eq!(Client::company_info(&unknown).await.unwrap(), None);
+    let err = Client::connect(unknown).await.unwrap_err();
+    assert!(matches!(err, CwError::InvalidConfig { .. }), "{err:?}");
+
+    let mut bad = config_for(&emu, &emu.credentials());
+    bad.private_key = "wrong".to_string().into();
+    let cw_bad = Client::connect(bad).await.unwrap();
+    let err = cw_bad.company(250).await.unwrap_err();
+    assert!(matches!(err, CwError::Auth { .. }), "{err:?}");
+    assert!(!err.to_string().contains("wrong"));
+
+    let mut plain = config_for(&emu, &emu.credentials());
+    plain.allow_http = false;
+    assert!(matches!(
+        Client::connect(plain).await.unwrap_err(),
+        CwError::InvalidConfig { .. }
+    ));
+}
+
+#[tokio::test]
+async fn companies_read_count_and_hostile_names() {
+    let (emu, cw) = demo().await;
+    let stored = emu.records(Table::Companies);
+    let all: Vec<Company> = cw.companies(()).try_collect().await.unwrap();
+    assert_eq!(all.len(), stored.len());
+    assert_eq!(cw.count_companies(()).await.unwrap() as usize, stored.len());
+    let first = &stored[0];
+    let c = cw.company(id_of(first)).await.unwrap();
+    assert_eq!(c.name.as_deref(), first["name"].as_str());
+    assert!(matches!(
+        cw.company(999_999).await.unwrap_err(),
+        CwError::NotFound { .. }
+    ));
+
+    // Every live company is found by its exact name, whatever quotes it holds.
+    let mut hostile = 0;
+    for rec in stored
+        .iter()
+        .filter(|r| r["deletedFlag"] != Value::Bool(true))
+    {
+        let name = rec["name"].as_str().unwrap();
+        if name.contains('\'') || name.contains('"') || name.contains('&') {
+            hostile += 1;
+        }
+        let found = cw.find_companies_by_name(name).await.unwrap();
+        assert!(found.iter().any(|c| c.id == Some(id_of(rec))), "{name:?}");
+        assert!(found.iter().all(|c| c.deleted_flag != Some(true)));
+    }
+    assert!(hostile > 0, "the demo world should hold hostile names");
+
+    // Both quote kinds at once: not expressible with '=', still found through the fallback.
+    let nasty = "O'Brien \"Tech\" & Co";
+    let id = emu.insert_record(
+        Table::Companies,
+        serde_json::json!({"identifier": "OBrienTech", "name": nasty, "deletedFlag": false, "types": []}),
+    );
+    assert!(matches!(
+        Conditions::new().eq("name", nasty).build(),
+        Err(CwError::Unquotable { .. })
+    ));
+    let found = cw.find_companies_by_name(nasty).await.unwrap();
+    assert_eq!(
+        found.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![Some(id)]
+    );
+    let by_ident = cw.find_company_by_identifier("OBrienTech").await.unwrap();
+    assert_eq!(by_ident.and_then(|c| c.id), Some(id));
+}
+
+#[tokio::test]
+async fn paging_2500_records_both_ways() {
+    let emu = CwEmulator::spawn(EmuConfig::sized(11, 2600)).await.unwrap();
+    let cw = Client::connect(config_for(&emu, &emu.credentials()))
+        .await
+        .unwrap();
+    let want: Vec<i64> = emu.records(Table::Companies).iter().map(id_of).collect();
+    assert!(want.len() >= 2500, "only {} companies", want.len());
+
+    // Forward-only, pageSize 1000: ids strictly ascending, all of them, one request per page.
+    let before = emu.request_counts().total;
+    let fwd: Vec<i64> = cw
+        .companies(())
+        .map_ok(|c| c.id.unwrap())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(fwd, want);
+    let pages = emu.request_counts().total - before;
+    assert!(
+        pages <= want.len().div_ceil(1000) as u64 + 1,
+        "{pages} requests"
+    );
+
+    // Navigable (orderBy forces it): the same set.
+    let nav: Vec<i64> = cw
+        .companies(Query::new().order_by("id desc"))
+        .map_ok(|c| c.id.unwrap())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(nav.len(), want.len());
+    assert_eq!(
+        nav.iter().copied().collect::<BTreeSet<_>>(),
+        want.iter().copied().collect()
+    );
+    assert!(nav.windows(2).all(|w| w[0] > w[1]));
+
+    // Small pages keep the conditions on every page.
+    let mut small = config_for(&emu, &emu.credentials());
+    small.page_size = 97;
+    let cw_small = Client::connect(small).await.unwrap();
+    let live = Conditions::new().eq_bool("deletedFlag", false);
+    let want_live = cw.count_companies(live.clone()).await.unwrap() as usize;
+    let fwd_live: Vec<Company> = cw_small
+        .companies(live.clone())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(fwd_live.len(), want_live);
+    assert!(fwd_live.iter().all(|c| c.deleted_flag == Some(false)));
+    let nav_live: Vec<Company> = cw_small
+        .companies(Query::new().conditions(live).order_by("name"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(nav_live.len(), want_live);
+}
+
+#[tokio::test]
+async fn agreements_additions_and_patch() {
+    let (emu, cw) = demo().await;
+    let agr = emu
+        .records(Table::Agreements)
+        .into_iter()
+        .find(|a| a["cancelledFlag"] == Value::Bool(false) && a["prorateFlag"] != Value::Bool(true))
+        .expect("an active agreement");
+    let agr_id = id_of(&agr);
+    let company_id = agr["company"]["id"].as_i64().unwrap();
+    let list = cw.agreements_for_company(company_id, false).await.unwrap();
+    assert!(list.iter().any(|a| a.id == Some(agr_id)));
+    assert!(list.iter().all(|a| a.cancelled_flag == Some(false)));
+    assert_eq!(cw.agreement(agr_id).await.unwrap().id, Some(agr_id));
+    assert!(!cw.agreement_types().await.unwrap().is_empty());
+
+    let product = emu
+        .records(Table::Catalog)
+        .into_iter()
+        .next()
+        .expect("catalog item");
+    let product_id = id_of(&product);
+    let existing = cw
+        .find_addition_for_product(agr_id, product_id)
+        .await
+        .unwrap();
+    let addition = match existing {
+        Some(a) => a,
+        None => cw
+            .create_addition(
+                agr_id,
+                &Addition {
+                    product: Some(Reference::id(product_id)),
+                    quantity: Some(20.0),
+                    bill_customer: Some(BillCustomer::Billable),
+                    effective_date: Some("2026-12-01T00:00:00Z".parse().unwrap()),
+                    description: Some("Sophos Central Intercept X Advanced".into()),
+                    ..Addition::default()
+                },
+            )
+            .await
+            .unwrap(),
+    };
+    let add_id = addition.id.unwrap();
+    let patched = cw
+        .patch_addition(agr_id, add_id, &[PatchOp::replace("quantity", 25)])
+        .await
+        .unwrap();
+    assert_eq!(patched.quantity, Some(25.0));
+    assert_eq!(
+        cw.addition(agr_id, add_id).await.unwrap().quantity,
+        Some(25.0)
+    );
+    let stored = emu.additions(agr_id);
+    assert_eq!(
+        stored.iter().find(|a| id_of(a) == add_id).unwrap()["quantity"].as_f64(),
+        Some(25.0)
+    );
+    assert!(
+        cw.additions(agr_id, ())
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.id == Some(add_id))
+    );
+
+    // A sub-path patch is the false 200: caught.
+    let err = cw
+        .patch_addition(
+            agr_id,
+            add_id,
+            &[PatchOp::replace("product/identifier", "SOMETHING-ELSE")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CwError::PatchNotApplied { fields, .. } if fields == &["product/identifier"]),
+        "{err:?}"
+    );
+
+    // An invoiced period is refused with its own error.
+    emu.set_invoiced_through(agr_id, Some("2099-01-01T00:00:00Z".parse().unwrap()));
+    let err = cw
+        .patch_addition(agr_id, add_id, &[PatchOp::replace("quantity", 30)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CwError::InvoicedPeriod { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn catalog_and_procurement_setup() {
+    let (_emu, cw) = demo().await;
+    let category = cw
+        .create_procurement_category(&ProcurementCategory {
+            name: Some("Sophos Test".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        cw.procurement_categories()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.id == category.id)
+    );
+    let sub = cw
+        .create_procurement_subcategory(&ProcurementSubcategory {
+            name: Some("Endpoint".into()),
+            category: Some(Reference::id(category.id.unwrap())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        cw.procurement_subcategories(category.id.unwrap())
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == sub.id)
+    );
+    let ptype = cw
+        .create_product_type(&ProductType {
+            name: Some("Sophos Licence".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        cw.product_types()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.id == ptype.id)
+    );
+    let maker = cw
+        .create_manufacturer(&Manufacturer {
+            name: Some("Sophos Test Maker".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        cw.manufacturers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.id == maker.id)
+    );
+
+    let item = CatalogItem {
+        identifier: Some("SOPHOS-TEST-1".into()),
+        description: Some("Sophos test product".into()),
+        customer_description: Some("Test".into()),
+        subcategory: Some(Reference::id(sub.id.unwrap())),
+        type_: Some(Reference::id(ptype.id.unwrap())),
+        manufacturer: Some(Reference::id(maker.id.unwrap())),
+        product_class: Some(ProductClass::NonInventory),
+        price: Some(4.5),
+        ..Default::default()
+    };
+    let created = cw.create_catalog_item(&item).await.unwrap();
+    let found = cw
+        .find_catalog_item("sophos-test-1")
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(found.id, created.id);
+    assert_eq!(
+        cw.catalog_item(created.id.unwrap()).await.unwrap().price,
+        Some(4.5)
+    );
+    let patched = cw
+        .patch_catalog_item(created.id.unwrap(), &[PatchOp::replace("price", 5.25)])
+        .await
+        .unwrap();
+    assert_eq!(patched.price, Some(5.25));
+    assert!(cw.count_catalog(()).await.unwrap() >= 1);
+    let err = cw.create_catalog_item(&item).await.unwrap_err();
+    assert!(
+        matches!(&err, CwError::Validation { code, .. } if code == "ObjectExists"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn service_setup_tables() {
+    let (_emu, cw) = demo().await;
+    let boards = cw.boards().await.unwrap();
+    let board = boards.first().expect("a board").id.unwrap();
+    assert_eq!(cw.board(board).await.unwrap().id, Some(board));
+    let statuses = cw.board_statuses(board).await.unwrap();
+    assert!(statuses.iter().any(|s| s.closed_status == Some(true)));
+    assert!(statuses.iter().any(|s| s.closed_status == Some(false)));
+    cw.board_types(board).await.unwrap();
+    cw.board_subtypes(board).await.unwrap();
+    cw.board_items(board).await.unwrap();
+    assert!(!cw.priorities().await.unwrap().is_empty());
+    let src = cw
+        .create_source(&Source {
+            name: Some("Sophos Central Test".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(cw.sources().await.unwrap().iter().any(|s| s.id == src.id));
+}
+
+async fn new_ticket(emu: &CwEmulator, cw: &Client, xref: &str) -> Ticket {
+    let company = id_of(&emu.records(Table::Companies)[0]);
+    let board = cw.boards().await.unwrap()[0].id.unwrap();
+    let status = cw
+        .board_statuses(board)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.closed_status == Some(false))
+        .unwrap();
+    let t = Ticket {
+        summary: Some("Sophos: PC-001 is out of date".into()),
+        company: Some(Reference::id(company)),
+        board: Some(Reference::id(board)),
+        status: Some(Reference::id(status.id.unwrap())),
+        external_x_ref: Some(xref.into()),
+        initial_description: Some("Alert type: Event::Endpoint::OutOfDate".into()),
+        process_notifications: Some(false),
+        ..Ticket::default()
+    };
+    cw.create_ticket(&t).await.unwrap()
+}
+
+#[tokio::test]
+async fn tickets_notes_members_reports() {
+    let (emu, cw) = demo().await;
+    let xref = "00000000-0000-4000-8000-00000000a001";
+    let t = new_ticket(&emu, &cw, xref).await;
+    let id = t.id.unwrap();
+    assert_eq!(
+        cw.ticket(id).await.unwrap().external_x_ref.as_deref(),
+        Some(xref)
+    );
+    assert_eq!(
+        cw.find_ticket_by_external_xref(xref)
+            .await
+            .unwrap()
+            .and_then(|t| t.id),
+        Some(id)
+    );
+    assert_eq!(cw.find_ticket_by_external_xref("nope").await.unwrap(), None);
+    let hidden = emu.ticket_hidden_fields(id).unwrap();
+    assert_eq!(
+        hidden["initialDescription"],
+        "Alert type: Event::Endpoint::OutOfDate"
+    );
+
+    let patched = cw
+        .patch_ticket(id, &[PatchOp::replace("summary", "Sophos: updated")])
+        .await
+        .unwrap();
+    assert_eq!(patched.summary.as_deref(), Some("Sophos: updated"));
+    let found = cw
+        .search_tickets(&Conditions::new().eq("summary", "Sophos: updated"))
+        .await
+        .unwrap();
+    assert!(found.iter().any(|t| t.id == Some(id)));
+    // Long conditions go through POST …/search.
+    let many: Vec<String> = (0..150)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    let long = Conditions::new().is_in("externalXRef", many.iter().chain([&xref.to_string()]));
+    assert!(
+        cw.search_tickets(&long)
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.id == Some(id))
+    );
+    assert!(cw.count_tickets(()).await.unwrap() >= 1);
+    let streamed: Vec<Ticket> = cw.tickets(()).try_collect().await.unwrap();
+    assert!(streamed.iter().any(|t| t.id == Some(id)));
+
+    let notes_before = emu.notes(id).len();
+    let note = cw
+        .create_ticket_note(id, &TicketNote::detail("Alert repeated"))
+        .await
+        .unwrap();
+    assert!(
+        cw.ticket_notes(id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|n| n.id == note.id)
+    );
+    assert_eq!(emu.notes(id).len(), notes_before + 1);
+    let err = cw
+        .create_ticket_note(
+            id,
+            &TicketNote {
+                text: Some("no flag".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CwError::Validation { .. }), "{err:?}");
+
+    // The seed role cannot close tickets: the error names the missing function.
+    let closed = cw
+        .board_statuses(t.board.unwrap().id.unwrap())
+        .await
+        .unwrap();
+    let closed = closed
+        .iter()
+        .find(|s| s.closed_status == Some(true))
+        .unwrap();
+    let err = cw.close_ticket(id, closed.id.unwrap()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Service Desk > Close Service Tickets"),
+        "{err}"
+    );
+
+    let me = cw
+        .member_by_identifier(&emu.credentials().member_identifier)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(me.license_class, Some(LicenseClass::Api));
+    assert_eq!(cw.member(me.id.unwrap()).await.unwrap().id, me.id);
+    assert!(cw.count_members(()).await.unwrap() >= 1);
+
+    let reports = cw.reports().await.unwrap();
+    let name = reports
+        .first()
+        .and_then(|r| r.name.clone())
+        .expect("a report");
+    let data = cw
+        .report_data(&name, &connectwise::ReportQuery::default())
+        .await
+        .unwrap();
+    assert!(!data.columns.is_empty());
+    assert!(data.rows.iter().all(|r| r.len() == data.columns.len()));
+    let count = cw.report_count(&name, None).await.unwrap();
+    assert!(count >= data.rows.len() as i64);
+    assert_eq!(
+        cw.report_columns(&name).await.unwrap().0.len(),
+        data.columns.len()
+    );
+}
+
+#[tokio::test]
+async fn each_missing_role_row_gives_a_named_403() {
+    let (emu, _) = demo().await;
+    let company = id_of(&emu.records(Table::Companies)[0]);
+    let agr = id_of(&emu.records(Table::Agreements)[0]);
+    let product = id_of(&emu.records(Table::Catalog)[0]);
+
+    use RoleFunction as F;
+    use RoleLevel as L;
+    let cases: Vec<(F, L, &str)> = vec![
+        (
+            F::CompanyMaintenance,
+            L::Inquire,
+            "Companies > Company Maintenance: Inquire Level",
+        ),
+        (
+            F::Agreements,
+            L::Inquire,
+            "Finance > Agreements: Inquire Level",
+        ),
+        (F::Agreements, L::Add, "Finance > Agreements: Add Level"),
+        (F::Agreements, L::Edit, "Finance > Agreements: Edit Level"),
+        (
+            F::ProductCatalog,
+            L::Inquire,
+            "Procurement > Product Catalog: Inquire Level",
+        ),
+        (
+            F::ProductCatalog,
+            L::Add,
+            "Procurement > Product Catalog: Add Level",
+        ),
+        (
+            F::ProductCatalog,
+            L::Edit,
+            "Procurement > Product Catalog: Edit Level",
+        ),
+        (F::TableSetup, L::Add, "System > Table Setup: Add Level"),
+        (
+            F::MemberMaintenance,
+            L::Inquire,
+            "System > Member Maintenance: Inquire Level",
+        ),
+        (
+            F::ServiceTickets,
+            L::Inquire,
+            "Service Desk > Service Tickets: Inquire Level",
+        ),
+        (
+            F::ServiceTickets,
+            L::Add,
+            "Service Desk > Service Tickets: Add Level",
+        ),
+        (
+            F::ServiceTickets,
+            L::Edit,
+            "Service Desk > Service Tickets: Edit Level",
+        ),
+        (
+            F::ApiReports,
+            L::Inquire,
+            "System > API Reports: Inquire Level",
+        ),
+    ];
+    let (ticket, addition) = {
+        let cw = Client::connect(config_for(&emu, &emu.credentials()))
+            .await
+            .unwrap();
+        let add = cw
+            .create_addition(
+                agr,
+                &Addition {
+                    product: Some(Reference::id(product)),
+                    quantity: Some(1.0),
+                    bill_customer: Some(BillCustomer::Billable),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        (
+            new_ticket(&emu, &cw, "role-test").await.id.unwrap(),
+            add.id.unwrap(),
+        )
+    };
+    for (i, (function, level, want)) in cases.into_iter().enumerate() {
+        let creds = emu.add_member(
+            &format!("role{i}"),
+            Role::seed().with(function, level, Access::None),
+        );
+        let cw = Client::connect(config_for(&emu, &creds)).await.unwrap();
+        let err = match (function, level) {
+            (F::CompanyMaintenance, _) => cw.company(company).await.map(|_| ()),
+            (F::Agreements, L::Inquire) => cw.agreement(agr).await.map(|_| ()),
+            (F::Agreements, L::Add) => cw
+                .create_addition(
+                    agr,
+                    &Addition {
+                        product: Some(Reference::id(product)),
+                        quantity: Some(1.0),
+                        bill_customer: Some(BillCustomer::Billable),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map(|_| ()),
+            (F::Agreements, _) => cw
+                .patch_addition(agr, addition, &[PatchOp::replace("quantity", 3)])
+                .await
+                .map(|_| ()),
+            (F::ProductCatalog, L::Inquire) => cw.catalog_item(product).await.map(|_| ()),
+            (F::ProductCatalog, L::Add) => cw
+                .create_catalog_item(&CatalogItem {
+                    identifier: Some("X-403".into()),
+                    description: Some("x".into()),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            (F::ProductCatalog, _) => cw
+                .patch_catalog_item(product, &[PatchOp::replace("price", 1.0)])
+                .await
+                .map(|_| ()),
+            (F::TableSetup, _) => cw
+                .create_manufacturer(&Manufacturer {
+                    name: Some("M403".into()),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            (F::MemberMaintenance, _) => cw.member(creds.member_id).await.map(|_| ()),
+            (F::ServiceTickets, L::Inquire) => cw.ticket(ticket).await.map(|_| ()),
+            (F::ServiceTickets, L::Add) => cw
+                .create_ticket_note(ticket, &TicketNote::internal("x"))
+                .await
+                .map(|_| ()),
+            (F::ServiceTickets, _) => cw
+                .patch_ticket(ticket, &[PatchOp::replace("summary", "x")])
+                .await
+                .map(|_| ()),
+            (F::ApiReports, _) => cw.reports().await.map(|_| ()),
+            _ => unreachable!(),
+        }
+        .unwrap_err();
+        match &err {
+            CwError::Permission {
+                function: Some(f), ..
+            } => assert_eq!(f, want),
+            other => panic!("{want}: {other:?}"),
+        }
+        assert!(err.to_string().contains(want));
+    }
+    // Contacts are not in the seed role at all.
+    let cw = Client::connect(config_for(&emu, &emu.credentials()))
+        .await
+        .unwrap();
+    let err = cw.count_contacts(()).await.unwrap_err();
+    assert!(
+        matches!(&err, CwError::Permission { function: Some(f), .. } if f == "Companies > Contacts: Inquire Level"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_honours_retry_after() {
+    let (emu, cw) = demo().await;
+    emu.faults().set_retry_after(Some(1));
+    emu.faults().set_rate_limit(Some(1));
+    cw.company(250).await.unwrap();
+    let faults = emu.faults().clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        faults.set_rate_limit(None);
+    });
+    let started = Instant::now();
+    cw.company(250).await.unwrap();
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
+    assert_eq!(emu.request_counts().rate_limited, 1);
+    assert_eq!(cw.stats().retries, 1);
+
+    // A Retry-After above the allowed maximum is reported, not waited for.
+    emu.faults().set_retry_after(Some(3600));
+    emu.faults().set_rate_limit(Some(1));
+    cw.company(250).await.unwrap();
+    let err = cw.company(250).await.unwrap_err();
+    assert!(
+        matches!(err, CwError::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 3600)
+    );
+}
+
+#[tokio::test]
+async fn server_errors_retry_reads_but_never_blind_posts() {
+    let (emu, cw) = demo().await;
+    emu.faults().set_fault_rate(1.0);
+    let before = emu.request_counts().total;
+    let err = cw.company(250).await.unwrap_err();
+    assert!(
+        matches!(err, CwError::Server { status: 500, .. }),
+        "{err:?}"
+    );
+    assert_eq!(emu.request_counts().total - before, 4);
+
+    // A POST without a lookup key goes once.
+    let before = emu.request_counts().by_method_status.clone();
+    let posts = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .filter(|(k, _)| k.starts_with("POST"))
+            .map(|(_, v)| v)
+            .sum::<u64>()
+    };
+    let err = cw
+        .create_ticket(&Ticket {
+            summary: Some("no xref".into()),
+            company: Some(Reference::id(250)),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_ambiguous());
+    assert_eq!(
+        posts(&emu.request_counts().by_method_status) - posts(&before),
+        1
+    );
+    emu.faults().set_fault_rate(0.0);
+}
+
+#[tokio::test]
+async fn codebase_moved_is_rediscovered() {
+    let (emu, cw) = demo().await;
+    cw.company(250).await.unwrap();
+    emu.move_codebase("v2026_1");
+    let c = cw.company(250).await.unwrap();
+    assert_eq!(c.id, Some(250));
+    assert_eq!(cw.codebase(), "v2026_1/");
+    assert_eq!(cw.stats().rediscoveries, 1);
+    // A real missing record does not loop.
+    assert!(matches!(
+        cw.company(987_654).await.unwrap_err(),
+        CwError::NotFound { .. }
+    ));
+
+    // With a pinned codebase the move is reported.
+    let mut pinned = config_for(&emu, &emu.credentials());
+    pinned.codebase_override = Some("v2026_1/".into());
+    let cw_pinned = Client::connect(pinned).await.unwrap();
+    emu.move_codebase("v2027_1");
+    let err = cw_pinned.company(250).await.unwrap_err();
+    assert!(
+        matches!(&err, CwError::CodebaseMoved { new, .. } if new == "v2027_1/"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn slow_post_makes_no_duplicate() {
+    let emu = CwEmulator::spawn(EmuConfig::demo(7)).await.unwrap();
+    let mut cfg = config_for(&emu, &emu.credentials());
+    cfg.timeout = Duration::from_millis(700);
+    let cw = Client::connect(cfg).await.unwrap();
+    let board = cw.boards().await.unwrap()[0].id.unwrap();
+    emu.faults().set_slow_commit(Some(Duration::from_secs(2)));
+    let xref = "00000000-0000-4000-8000-00000000b002";
+    let t = Ticket {
+        summary: Some("Sophos: slow".into()),
+        company: Some(Reference::id(250)),
+        board: Some(Reference::id(board)),
+        external_x_ref: Some(xref.into()),
+        ..Default::default()
+    };
+    let created = cw.create_ticket(&t).await.unwrap();
+    assert_eq!(created.external_x_ref.as_deref(), Some(xref));
+    assert_eq!(emu.tickets_by_xref(xref).len(), 1);
+    assert!(cw.stats().lookups >= 1);
+    emu.faults().set_slow_commit(None);
+}
