@@ -1,0 +1,654 @@
+//! Configuration: a TOML file (default `<user config dir>/centralbridge/config.toml`), overridden by
+//! `CENTRALBRIDGE_<SECTION>_<KEY>` environment variables, then by command-line flags such as
+//! `--database`. Everything is checked on load against [`SCHEMA`]; the first problem is reported with
+//! the key (or variable) named and the fix. Secrets never live here: they are stored encrypted in the
+//! database by `centralbridge connect`.
+//!
+//! To add a setting: add a field to the section struct below and one line to [`SCHEMA`].
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::messages;
+
+/// The environment variable naming the config file (same as `--config`).
+pub const CONFIG_ENV: &str = "CENTRALBRIDGE_CONFIG";
+const ENV_PREFIX: &str = "CENTRALBRIDGE_";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub secrets: SecretsConfig,
+    pub connectwise: ConnectwiseConfig,
+    pub sophos: SophosConfig,
+    pub service: ServiceConfig,
+    pub sync: SyncConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// A SQLite file path / `sqlite://` URL, or a `postgres://` URL. Default: a file in the data dir.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The master key file. Default: `master.key` in the data dir.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectwiseConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SophosConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub token_url: String,
+    pub api_url: String,
+}
+
+impl Default for SophosConfig {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            token_url: "https://id.sophos.com/api/v2/oauth2/token".into(),
+            api_url: "https://api.central.sophos.com".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// Dashboard and API address.
+    pub listen: String,
+    /// Prometheus metrics address; off when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// How often usage is pushed to agreements (e.g. "1h", "30m").
+    pub usage_interval: String,
+    /// How often alerts are turned into tickets (e.g. "2m").
+    pub alerts_interval: String,
+    /// How many customers are worked on at once.
+    pub concurrency: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            usage_interval: "1h".into(),
+            alerts_interval: "2m".into(),
+            concurrency: 4,
+        }
+    }
+}
+
+/// What a key holds, for checking and for converting environment strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Path,
+    /// A database location, checked like `Store::open` would.
+    Database,
+    HttpUrl,
+    SocketAddr,
+    Duration,
+    /// 1..=256
+    Count,
+}
+
+pub struct KeySpec {
+    pub section: &'static str,
+    pub key: &'static str,
+    pub kind: Kind,
+    pub example: &'static str,
+}
+
+const fn spec(
+    section: &'static str,
+    key: &'static str,
+    kind: Kind,
+    example: &'static str,
+) -> KeySpec {
+    KeySpec {
+        section,
+        key,
+        kind,
+        example,
+    }
+}
+
+/// Every key the config accepts.
+pub const SCHEMA: &[KeySpec] = &[
+    spec(
+        "database",
+        "url",
+        Kind::Database,
+        "\"postgres://centralbridge:PASSWORD@db.internal/centralbridge\"",
+    ),
+    spec(
+        "secrets",
+        "key_file",
+        Kind::Path,
+        "\"/etc/centralbridge/master.key\"",
+    ),
+    spec(
+        "connectwise",
+        "site",
+        Kind::Text,
+        "\"api-na.myconnectwise.net\"",
+    ),
+    spec("connectwise", "company_id", Kind::Text, "\"mymsp\""),
+    spec("connectwise", "public_key", Kind::Text, "\"AbCdEf123456\""),
+    spec(
+        "connectwise",
+        "client_id",
+        Kind::Text,
+        "\"3f2a...-guid-from-developer.connectwise.com\"",
+    ),
+    spec("sophos", "client_id", Kind::Text, "\"0b1c2d3e-...\""),
+    spec(
+        "sophos",
+        "token_url",
+        Kind::HttpUrl,
+        "\"https://id.sophos.com/api/v2/oauth2/token\"",
+    ),
+    spec(
+        "sophos",
+        "api_url",
+        Kind::HttpUrl,
+        "\"https://api.central.sophos.com\"",
+    ),
+    spec("service", "listen", Kind::SocketAddr, "\"127.0.0.1:8080\""),
+    spec(
+        "service",
+        "metrics_listen",
+        Kind::SocketAddr,
+        "\"127.0.0.1:9184\"",
+    ),
+    spec("sync", "usage_interval", Kind::Duration, "\"1h\""),
+    spec("sync", "alerts_interval", Kind::Duration, "\"2m\""),
+    spec("sync", "concurrency", Kind::Count, "4"),
+];
+
+/// Secrets people may try to put in the config; refused with a pointer to `connect`.
+const FORBIDDEN: &[(&str, &str, &str)] = &[
+    (
+        "connectwise",
+        "private_key",
+        "centralbridge connect connectwise",
+    ),
+    ("sophos", "client_secret", "centralbridge connect sophos"),
+];
+
+fn sections() -> Vec<&'static str> {
+    let mut out: Vec<&str> = SCHEMA.iter().map(|s| s.section).collect();
+    out.dedup();
+    out
+}
+
+fn keys_of(section: &str) -> Vec<&'static str> {
+    SCHEMA
+        .iter()
+        .filter(|s| s.section == section)
+        .map(|s| s.key)
+        .collect()
+}
+
+fn find(section: &str, key: &str) -> Option<&'static KeySpec> {
+    SCHEMA.iter().find(|s| s.section == section && s.key == key)
+}
+
+/// A configuration problem. Shown as is; exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Where the config file is and whether it was there.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigSource {
+    pub path: PathBuf,
+    /// The user named it (flag or env), so it must exist.
+    pub explicit: bool,
+    pub loaded: bool,
+    /// Names of the `CENTRALBRIDGE_*` variables that changed a setting.
+    pub env_overrides: Vec<String>,
+}
+
+/// Standard directories.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Dirs {
+    pub fn detect() -> Self {
+        match directories::ProjectDirs::from("", "", "centralbridge") {
+            Some(d) => Dirs {
+                config_dir: d.config_dir().to_path_buf(),
+                data_dir: d.data_dir().to_path_buf(),
+            },
+            // No home directory (e.g. a bare service account): use the working directory.
+            None => Dirs {
+                config_dir: PathBuf::from("."),
+                data_dir: PathBuf::from("."),
+            },
+        }
+    }
+
+    pub fn default_config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+    pub fn default_database(&self) -> PathBuf {
+        self.data_dir.join("centralbridge.db")
+    }
+    pub fn default_key_file(&self) -> PathBuf {
+        self.data_dir.join("master.key")
+    }
+}
+
+/// Loads the config: `explicit_path` (from `--config` or `CENTRALBRIDGE_CONFIG`) must exist; the
+/// default path may be missing (defaults apply). `env` is the process environment (passed in so tests
+/// can use their own).
+pub fn load(
+    explicit_path: Option<&Path>,
+    dirs: &Dirs,
+    env: &[(String, String)],
+) -> Result<(Config, ConfigSource), ConfigError> {
+    let (path, explicit) = match explicit_path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (dirs.default_config_file(), false),
+    };
+    let mut table = match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .parse::<toml::Table>()
+            .map_err(|e| ConfigError(messages::config_syntax(&path, &e.to_string())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => toml::Table::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError(messages::config_missing(&path)));
+        }
+        Err(e) => return Err(ConfigError(messages::config_unreadable(&path, &e))),
+    };
+    let loaded = path.exists();
+    let origin = path.display().to_string();
+    check_table(&table, &origin)?;
+    let env_overrides = apply_env(&mut table, env)?;
+    let config: Config = toml::Value::Table(table)
+        .try_into()
+        // The checks above cover every key and type, so this is a bug if it happens; still no panic.
+        .map_err(|e: toml::de::Error| {
+            ConfigError(messages::config_syntax(&path, &e.to_string()))
+        })?;
+    Ok((
+        config,
+        ConfigSource {
+            path,
+            explicit,
+            loaded,
+            env_overrides,
+        },
+    ))
+}
+
+fn check_table(table: &toml::Table, origin: &str) -> Result<(), ConfigError> {
+    for (section, value) in table {
+        let toml::Value::Table(inner) = value else {
+            return Err(ConfigError(if sections().contains(&section.as_str()) {
+                messages::config_section_not_table(origin, section)
+            } else {
+                messages::config_top_level_key(origin, section, &sections())
+            }));
+        };
+        if !sections().contains(&section.as_str()) {
+            return Err(ConfigError(messages::config_unknown_section(
+                origin,
+                section,
+                &sections(),
+            )));
+        }
+        for (key, value) in inner {
+            check_value(section, key, value, origin)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_value(
+    section: &str,
+    key: &str,
+    value: &toml::Value,
+    origin: &str,
+) -> Result<(), ConfigError> {
+    if let Some((_, _, command)) = FORBIDDEN
+        .iter()
+        .find(|(s, k, _)| *s == section && *k == key)
+    {
+        return Err(ConfigError(messages::config_secret_in_file(
+            origin, section, key, command,
+        )));
+    }
+    let Some(spec) = find(section, key) else {
+        return Err(ConfigError(messages::config_unknown_key(
+            origin,
+            section,
+            key,
+            &keys_of(section),
+        )));
+    };
+    let name = format!("{section}.{key}");
+    let wrong_type = |expected: &str| {
+        ConfigError(messages::config_wrong_type(
+            origin,
+            &name,
+            expected,
+            spec.example,
+        ))
+    };
+    match spec.kind {
+        Kind::Count => {
+            let Some(n) = value.as_integer() else {
+                return Err(wrong_type("a whole number"));
+            };
+            if !(1..=256).contains(&n) {
+                return Err(ConfigError(messages::config_bad_value(
+                    origin,
+                    &name,
+                    &n.to_string(),
+                    "it must be between 1 and 256",
+                    spec.example,
+                )));
+            }
+        }
+        kind => {
+            let Some(text) = value.as_str() else {
+                return Err(wrong_type("a string in quotes"));
+            };
+            if let Err(reason) = check_text(kind, text) {
+                let shown = if kind == Kind::Database {
+                    engine::store::redact_url(text)
+                } else {
+                    text.to_owned()
+                };
+                return Err(ConfigError(messages::config_bad_value(
+                    origin,
+                    &name,
+                    &shown,
+                    &reason,
+                    spec.example,
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_text(kind: Kind, text: &str) -> Result<(), String> {
+    match kind {
+        Kind::Text | Kind::Path => {
+            if text.trim().is_empty() {
+                Err("it is empty".into())
+            } else {
+                Ok(())
+            }
+        }
+        Kind::Database => engine::store::Target::parse(text)
+            .map(|_| ())
+            .map_err(|_| "it is neither a file path nor a sqlite:// or postgres:// URL".into()),
+        Kind::HttpUrl => match url::Url::parse(text) {
+            Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(()),
+            Ok(u) => Err(format!(
+                "`{}` URLs are not supported; use https",
+                u.scheme()
+            )),
+            Err(e) => Err(format!("it is not a URL ({e})")),
+        },
+        Kind::SocketAddr => text
+            .parse::<std::net::SocketAddr>()
+            .map(|_| ())
+            .map_err(|_| "it is not an IP address and port".into()),
+        Kind::Duration => parse_duration(text)
+            .map(|_| ())
+            .ok_or_else(|| "it is not a positive duration".into()),
+        Kind::Count => Ok(()),
+    }
+}
+
+/// "90s", "5m", "1h 30m", or ISO 8601 ("PT1H").
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let d: jiff::SignedDuration = text.trim().parse().ok()?;
+    if d.is_positive() {
+        std::time::Duration::try_from(d).ok()
+    } else {
+        None
+    }
+}
+
+/// Applies `CENTRALBRIDGE_<SECTION>_<KEY>` variables; returns the names of those applied.
+fn apply_env(
+    table: &mut toml::Table,
+    env: &[(String, String)],
+) -> Result<Vec<String>, ConfigError> {
+    let mut applied = Vec::new();
+    let mut vars: Vec<&(String, String)> = env.iter().collect();
+    vars.sort();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let lower = rest.to_ascii_lowercase();
+        let Some(section) = sections()
+            .into_iter()
+            .find(|s| lower.starts_with(&format!("{s}_")))
+        else {
+            // Other CENTRALBRIDGE_* variables (MASTER_KEY, CONFIG, TEST_PG_URL, ...) are not settings.
+            continue;
+        };
+        let key = &lower[section.len() + 1..];
+        let toml_value = match find(section, key).map(|s| s.kind) {
+            Some(Kind::Count) => match value.trim().parse::<i64>() {
+                Ok(n) => toml::Value::Integer(n),
+                Err(_) => {
+                    return Err(ConfigError(messages::config_wrong_type(
+                        name,
+                        &format!("{section}.{key}"),
+                        "a whole number",
+                        "4",
+                    )));
+                }
+            },
+            _ => toml::Value::String(value.clone()),
+        };
+        check_value(section, key, &toml_value, name)?;
+        let entry = table
+            .entry(section.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(inner) = entry {
+            inner.insert(key.to_owned(), toml_value);
+        }
+        applied.push(name.clone());
+    }
+    Ok(applied)
+}
+
+impl Config {
+    /// The config as it may be shown: the database password is replaced by `***`.
+    pub fn redacted(&self) -> Config {
+        let mut shown = self.clone();
+        shown.database.url = shown.database.url.as_deref().map(engine::store::redact_url);
+        shown
+    }
+
+    /// The database location to use: `[database] url` or the default file.
+    pub fn database_target(&self, dirs: &Dirs) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => dirs.default_database().to_string_lossy().into_owned(),
+        }
+    }
+
+    pub fn key_file(&self, dirs: &Dirs) -> PathBuf {
+        self.secrets
+            .key_file
+            .clone()
+            .unwrap_or_else(|| dirs.default_key_file())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs(tmp: &Path) -> Dirs {
+        Dirs {
+            config_dir: tmp.join("config"),
+            data_dir: tmp.join("data"),
+        }
+    }
+
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        load(Some(&path), &dirs(tmp.path()), &env).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn defaults_when_the_default_file_is_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (config, source) = load(None, &dirs(tmp.path()), &[]).unwrap();
+        assert_eq!(config, Config::default());
+        assert!(!source.loaded && !source.explicit);
+    }
+
+    #[test]
+    fn reads_sections_and_env_overrides_win() {
+        let config = load_text(
+            "[sophos]\nclient_id = \"abc\"\n[sync]\nconcurrency = 8\n",
+            &[
+                ("CENTRALBRIDGE_SYNC_CONCURRENCY", "2"),
+                ("CENTRALBRIDGE_SERVICE_METRICS_LISTEN", "127.0.0.1:9184"),
+                ("CENTRALBRIDGE_MASTER_KEY", "ignored"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.sophos.client_id.as_deref(), Some("abc"));
+        assert_eq!(config.sync.concurrency, 2);
+        assert_eq!(
+            config.service.metrics_listen.as_deref(),
+            Some("127.0.0.1:9184")
+        );
+        assert_eq!(config.service.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_fix() {
+        let err = load_text("[sophos]\nclientid = \"abc\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("sophos.clientid") && err.contains("client_id"),
+            "{err}"
+        );
+        let err = load_text("[sync]\nconcurrency = \"four\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("sync.concurrency") && err.contains("whole number"),
+            "{err}"
+        );
+        let err = load_text("[service]\nlisten = \"localhost\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("service.listen") && err.contains("127.0.0.1:8080"),
+            "{err}"
+        );
+        let err = load_text("[servcie]\nlisten = \"x\"\n", &[]).unwrap_err().0;
+        assert!(
+            err.contains("[servcie]") && err.contains("service"),
+            "{err}"
+        );
+        let err = load_text("[connectwise]\nprivate_key = \"zzz-secret\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("connectwise.private_key") && err.contains("connect"),
+            "{err}"
+        );
+        assert!(!err.contains("zzz-secret"));
+        let err = load_text("", &[("CENTRALBRIDGE_SYNC_USAGE_INTERVAL", "soon")])
+            .unwrap_err()
+            .0;
+        assert!(err.contains("CENTRALBRIDGE_SYNC_USAGE_INTERVAL"), "{err}");
+        let err = load_text("[database]\nurl = \"mysql://u:pw@h/d\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("database.url") && !err.contains("pw@"),
+            "{err}"
+        );
+        let err = load_text("[sync\n", &[]).unwrap_err().0;
+        assert!(err.contains("not valid TOML"), "{err}");
+    }
+
+    #[test]
+    fn redacts_the_database_password() {
+        let config = load_text("[database]\nurl = \"postgres://cb:hunter2@db/cb\"\n", &[]).unwrap();
+        let shown = toml::to_string(&config.redacted()).unwrap();
+        assert!(
+            !shown.contains("hunter2") && shown.contains("cb:***@db"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("90s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("1h 30m"),
+            Some(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(parse_duration("-5m"), None);
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

@@ -1,0 +1,55 @@
+//! Logging: human-readable lines on stderr by default, JSON lines with `--log-format json`.
+//! `RUST_LOG` (if set) replaces the level chosen with `-v`.
+
+use std::io::IsTerminal as _;
+
+use clap::ValueEnum;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Our crates log at info by default, debug with `-v`, trace with `-vv`; `-vvv` traces everything.
+fn default_filter(verbose: u8) -> String {
+    let ours = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let others = if verbose >= 3 { "trace" } else { "warn" };
+    [
+        "centralbridge",
+        "engine",
+        "connectwise",
+        "sophos",
+        "sandbox",
+    ]
+    .iter()
+    .fold(others.to_owned(), |acc, c| format!("{acc},{c}={ours}"))
+}
+
+pub fn init(format: LogFormat, verbose: u8) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => EnvFilter::new(v),
+        _ => EnvFilter::new(default_filter(verbose)),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests calling main twice) is harmless, so its error is ignored.
+    let _ = match format {
+        LogFormat::Human => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .flatten_event(true)
+            .try_init(),
+    };
+}

@@ -1,0 +1,113 @@
+//! Text shown to MSP engineers by the binary, in one place (so it can be translated). Each error is one
+//! paragraph: what is wrong, then "Fix:" and what to do.
+
+use std::path::Path;
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure while working (a vendor API or the database failed mid-way)
+  2  usage or configuration error (bad flags, bad config, unusable database, wrong master key)";
+
+pub fn config_syntax(path: &Path, detail: &str) -> String {
+    format!(
+        "the config file {} is not valid TOML: {}. Fix: correct the line shown, or move the file \
+         away to start from the defaults",
+        path.display(),
+        detail.trim_end()
+    )
+}
+
+pub fn config_missing(path: &Path) -> String {
+    format!(
+        "the config file {} does not exist (it was named by --config or CENTRALBRIDGE_CONFIG). \
+         Fix: create it (see README.md, \"Configuration\"), or leave out --config to use the default \
+         location",
+        path.display()
+    )
+}
+
+pub fn config_unreadable(path: &Path, err: &std::io::Error) -> String {
+    format!(
+        "cannot read the config file {}: {err}. Fix: check that it is a file this user may read",
+        path.display()
+    )
+}
+
+pub fn config_unknown_section(origin: &str, section: &str, known: &[&str]) -> String {
+    format!(
+        "{origin}: unknown section [{section}]. Fix: remove it or correct its name; the sections \
+         are {}",
+        list(known, "[", "]")
+    )
+}
+
+pub fn config_section_not_table(origin: &str, section: &str) -> String {
+    format!(
+        "{origin}: `{section}` must be a section ([{section}] followed by its keys), not a single \
+         value. Fix: write it as a [{section}] section"
+    )
+}
+
+pub fn config_top_level_key(origin: &str, key: &str, known: &[&str]) -> String {
+    format!(
+        "{origin}: unknown key `{key}` outside any section. Fix: every setting belongs to a section \
+         ({}); move it under the right one or remove it",
+        list(known, "[", "]")
+    )
+}
+
+pub fn config_unknown_key(origin: &str, section: &str, key: &str, known: &[&str]) -> String {
+    format!(
+        "{origin}: unknown key `{section}.{key}`. Fix: remove it or correct its name; the keys of \
+         [{section}] are {}",
+        list(known, "`", "`")
+    )
+}
+
+pub fn config_wrong_type(origin: &str, name: &str, expected: &str, example: &str) -> String {
+    format!("{origin}: `{name}` must be {expected}. Fix: write it like {name} = {example}")
+}
+
+pub fn config_bad_value(
+    origin: &str,
+    name: &str,
+    value: &str,
+    reason: &str,
+    example: &str,
+) -> String {
+    format!(
+        "{origin}: `{name}` = \"{value}\" is not usable: {reason}. Fix: write it like {example}"
+    )
+}
+
+pub fn config_secret_in_file(origin: &str, section: &str, key: &str, command: &str) -> String {
+    format!(
+        "{origin}: `{section}.{key}` must not be in the configuration: secrets are stored encrypted \
+         in the database, never in plain text. Fix: remove it from there and store it with \
+         `{command}`"
+    )
+}
+
+pub fn key_file_created(path: &Path) -> String {
+    format!(
+        "created a new master key at {}; back it up: without it the stored credentials cannot be \
+         decrypted",
+        path.display()
+    )
+}
+
+pub fn store_missing(location: &str) -> String {
+    format!(
+        "there is no database at {location} yet. Fix: create it with `centralbridge store init`, or \
+         point --database at the right one"
+    )
+}
+
+fn list(items: &[&str], open: &str, close: &str) -> String {
+    items
+        .iter()
+        .map(|i| format!("{open}{i}{close}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

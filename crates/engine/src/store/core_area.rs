@@ -1,0 +1,575 @@
+//! The core area: connections (with encrypted secrets), settings, audit log, sync runs, customer
+//! status and leases.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::Row as _;
+
+use super::{
+    KEY_CHECK, Result, StoreError, from_ms, json_text, key_check_blob, ms_after, parse_json,
+    store_area, to_ms,
+};
+use crate::secrets;
+
+/// Which vendor a stored connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionKind {
+    Connectwise,
+    Sophos,
+}
+
+impl ConnectionKind {
+    pub const ALL: [ConnectionKind; 2] = [ConnectionKind::Connectwise, ConnectionKind::Sophos];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionKind::Connectwise => "connectwise",
+            ConnectionKind::Sophos => "sophos",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "connectwise" => Ok(ConnectionKind::Connectwise),
+            "sophos" => Ok(ConnectionKind::Sophos),
+            other => Err(StoreError::Corrupt {
+                what: "connections.kind".into(),
+                reason: format!("unknown kind `{other}`"),
+            }),
+        }
+    }
+
+    /// Associated data binding the encrypted secret to its row and column.
+    fn secret_aad(self) -> String {
+        secrets::aad("connections", self.as_str(), "secret")
+    }
+}
+
+/// A stored connection: non-secret settings (site, ids, URLs) plus the one secret (ConnectWise
+/// private key or Sophos client secret), decrypted. `Debug` redacts the secret.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub kind: ConnectionKind,
+    pub settings: Value,
+    pub secret: SecretString,
+    pub updated_at: Timestamp,
+}
+
+/// A stored connection without its secret (nothing is decrypted).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionSummary {
+    pub kind: ConnectionKind,
+    pub settings: Value,
+    pub updated_at: Timestamp,
+}
+
+/// An audit entry to append. `before`/`after` are JSON snapshots of the changed thing and must never
+/// contain secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAudit {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub reason: String,
+}
+
+/// Filters for [`CoreStore::list_audit`]; `None` means "any". Results are newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub subject: Option<String>,
+    /// Inclusive.
+    pub since: Option<Timestamp>,
+    /// Exclusive.
+    pub until: Option<Timestamp>,
+    /// Default 100.
+    pub limit: Option<u32>,
+}
+
+/// How a sync run ended (or that it has not yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    Running,
+    Ok,
+    /// Some customers failed; the others went through.
+    Partial,
+    Failed,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Running => "running",
+            RunOutcome::Ok => "ok",
+            RunOutcome::Partial => "partial",
+            RunOutcome::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "running" => RunOutcome::Running,
+            "ok" => RunOutcome::Ok,
+            "partial" => RunOutcome::Partial,
+            "failed" => RunOutcome::Failed,
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "sync_runs.outcome".into(),
+                    reason: format!("unknown outcome `{other}`"),
+                });
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncRun {
+    pub id: i64,
+    pub job: String,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub outcome: RunOutcome,
+    pub counts: Value,
+    pub error: Option<String>,
+}
+
+/// The last result of one job for one customer (Sophos tenant).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerStatus {
+    pub tenant_id: String,
+    pub job: String,
+    pub last_run_at: Timestamp,
+    pub ok: bool,
+    pub counts: Value,
+    pub error: Option<String>,
+    /// What the engineer should do about `error`.
+    pub advice: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    pub job: String,
+    pub holder: String,
+    pub expires_at: Timestamp,
+}
+
+fn audit_from_row(
+    id: i64,
+    at: i64,
+    fields: [String; 4],
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<AuditEntry> {
+    let [actor, action, subject, reason] = fields;
+    Ok(AuditEntry {
+        id,
+        at: from_ms(at)?,
+        actor,
+        action,
+        subject,
+        before: before
+            .map(|t| parse_json("audit_log.before", &t))
+            .transpose()?,
+        after: after
+            .map(|t| parse_json("audit_log.after", &t))
+            .transpose()?,
+        reason,
+    })
+}
+
+store_area! {
+    /// Connections, settings, audit log, sync runs, customer status and leases.
+    pub trait CoreStore {
+        /// A setting's JSON value.
+        async fn get_setting(&self, key: &str) -> Result<Option<Value>> {
+            let text: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+            text.map(|t| parse_json("settings.value", &t)).transpose()
+        }
+
+        /// Sets (inserts or replaces) a setting.
+        async fn set_setting(&self, key: &str, value: &Value) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(json_text(value)?)
+            .bind(to_ms(Timestamp::now()))
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        /// Removes a setting; true if it existed.
+        async fn delete_setting(&self, key: &str) -> Result<bool> {
+            let done = sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        /// All settings, by key.
+        async fn list_settings(&self) -> Result<Vec<(String, Value)>> {
+            let rows = sqlx::query("SELECT key, value FROM settings ORDER BY key")
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let key: String = r.try_get("key")?;
+                    let value: String = r.try_get("value")?;
+                    Ok((key, parse_json("settings.value", &value)?))
+                })
+                .collect()
+        }
+
+        /// Saves a connection, encrypting `secret` with the store's master key. Replaces any previous
+        /// connection of that kind. (Callers record the change in the audit log, without the secret.)
+        async fn save_connection(
+            &self,
+            kind: ConnectionKind,
+            settings: &Value,
+            secret: &SecretString,
+        ) -> Result<()> {
+            let sealed = secrets::encrypt_secret(&self.key, secret, &kind.secret_aad())?;
+            let check = key_check_blob(&self.key)?;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("INSERT INTO store_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(KEY_CHECK)
+                .bind(check)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO connections (kind, settings, secret, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (kind) DO UPDATE SET settings = excluded.settings, \
+                 secret = excluded.secret, updated_at = excluded.updated_at",
+            )
+            .bind(kind.as_str())
+            .bind(json_text(settings)?)
+            .bind(sealed)
+            .bind(to_ms(Timestamp::now()))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// Loads a connection and decrypts its secret.
+        async fn load_connection(&self, kind: ConnectionKind) -> Result<Option<Connection>> {
+            let row = sqlx::query("SELECT settings, secret, updated_at FROM connections WHERE kind = $1")
+                .bind(kind.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let settings: String = row.try_get("settings")?;
+            let sealed: Vec<u8> = row.try_get("secret")?;
+            let updated_at: i64 = row.try_get("updated_at")?;
+            let secret = secrets::decrypt_secret(&self.key, &sealed, &kind.secret_aad())
+                .map_err(|e| match e {
+                    secrets::SecretError::WrongKey => StoreError::WrongMasterKey,
+                    other => StoreError::Secret(other),
+                })?;
+            Ok(Some(Connection {
+                kind,
+                settings: parse_json("connections.settings", &settings)?,
+                secret,
+                updated_at: from_ms(updated_at)?,
+            }))
+        }
+
+        /// The stored connections without their secrets.
+        async fn list_connections(&self) -> Result<Vec<ConnectionSummary>> {
+            let rows = sqlx::query("SELECT kind, settings, updated_at FROM connections ORDER BY kind")
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let kind: String = r.try_get("kind")?;
+                    let settings: String = r.try_get("settings")?;
+                    let updated_at: i64 = r.try_get("updated_at")?;
+                    Ok(ConnectionSummary {
+                        kind: ConnectionKind::parse(&kind)?,
+                        settings: parse_json("connections.settings", &settings)?,
+                        updated_at: from_ms(updated_at)?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Removes a connection; true if it existed.
+        async fn delete_connection(&self, kind: ConnectionKind) -> Result<bool> {
+            let done = sqlx::query("DELETE FROM connections WHERE kind = $1")
+                .bind(kind.as_str())
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        /// Appends an audit entry and returns its id.
+        async fn append_audit(&self, entry: &NewAudit) -> Result<i64> {
+            let before = entry.before.as_ref().map(json_text).transpose()?;
+            let after = entry.after.as_ref().map(json_text).transpose()?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO audit_log (at, actor, action, subject, before, after, reason) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(to_ms(entry.at))
+            .bind(&entry.actor)
+            .bind(&entry.action)
+            .bind(&entry.subject)
+            .bind(before)
+            .bind(after)
+            .bind(&entry.reason)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(id)
+        }
+
+        /// Audit entries matching `filter`, newest first.
+        async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+            let rows = sqlx::query(
+                "SELECT id, at, actor, action, subject, before, after, reason FROM audit_log \
+                 WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
+                 AND ($3 IS NULL OR subject = $3) AND ($4 IS NULL OR at >= $4) \
+                 AND ($5 IS NULL OR at < $5) \
+                 ORDER BY id DESC LIMIT $6",
+            )
+            .bind(filter.actor.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(filter.subject.as_deref())
+            .bind(filter.since.map(to_ms))
+            .bind(filter.until.map(to_ms))
+            .bind(i64::from(filter.limit.unwrap_or(100)))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    audit_from_row(
+                        r.try_get("id")?,
+                        r.try_get("at")?,
+                        [
+                            r.try_get("actor")?,
+                            r.try_get("action")?,
+                            r.try_get("subject")?,
+                            r.try_get("reason")?,
+                        ],
+                        r.try_get("before")?,
+                        r.try_get("after")?,
+                    )
+                })
+                .collect()
+        }
+
+        /// Records the start of a run of `job`; returns the run id.
+        async fn start_sync_run(&self, job: &str, at: Timestamp) -> Result<i64> {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO sync_runs (job, started_at, outcome, counts) VALUES ($1, $2, $3, $4) \
+                 RETURNING id",
+            )
+            .bind(job)
+            .bind(to_ms(at))
+            .bind(RunOutcome::Running.as_str())
+            .bind("{}")
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(id)
+        }
+
+        /// Records how run `id` ended. False if there is no such run.
+        async fn finish_sync_run(
+            &self,
+            id: i64,
+            at: Timestamp,
+            outcome: RunOutcome,
+            counts: &Value,
+            error: Option<&str>,
+        ) -> Result<bool> {
+            let done = sqlx::query(
+                "UPDATE sync_runs SET finished_at = $2, outcome = $3, counts = $4, error = $5 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(to_ms(at))
+            .bind(outcome.as_str())
+            .bind(json_text(counts)?)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        /// Recent runs, newest first, of one job or of all.
+        async fn list_sync_runs(&self, job: Option<&str>, limit: u32) -> Result<Vec<SyncRun>> {
+            let rows = sqlx::query(
+                "SELECT id, job, started_at, finished_at, outcome, counts, error FROM sync_runs \
+                 WHERE ($1 IS NULL OR job = $1) ORDER BY started_at DESC, id DESC LIMIT $2",
+            )
+            .bind(job)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let finished: Option<i64> = r.try_get("finished_at")?;
+                    let outcome: String = r.try_get("outcome")?;
+                    let counts: String = r.try_get("counts")?;
+                    Ok(SyncRun {
+                        id: r.try_get("id")?,
+                        job: r.try_get("job")?,
+                        started_at: from_ms(r.try_get("started_at")?)?,
+                        finished_at: finished.map(from_ms).transpose()?,
+                        outcome: RunOutcome::parse(&outcome)?,
+                        counts: parse_json("sync_runs.counts", &counts)?,
+                        error: r.try_get("error")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Inserts or replaces the status of one job for one customer.
+        async fn upsert_customer_status(&self, status: &CustomerStatus) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO customer_status (tenant_id, job, last_run_at, ok, counts, error, advice) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (tenant_id, job) DO UPDATE SET last_run_at = excluded.last_run_at, \
+                 ok = excluded.ok, counts = excluded.counts, error = excluded.error, \
+                 advice = excluded.advice",
+            )
+            .bind(&status.tenant_id)
+            .bind(&status.job)
+            .bind(to_ms(status.last_run_at))
+            .bind(status.ok)
+            .bind(json_text(&status.counts)?)
+            .bind(status.error.as_deref())
+            .bind(status.advice.as_deref())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        /// Customer statuses of one job or of all, by tenant then job.
+        async fn list_customer_status(&self, job: Option<&str>) -> Result<Vec<CustomerStatus>> {
+            let rows = sqlx::query(
+                "SELECT tenant_id, job, last_run_at, ok, counts, error, advice FROM customer_status \
+                 WHERE ($1 IS NULL OR job = $1) ORDER BY tenant_id, job",
+            )
+            .bind(job)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let counts: String = r.try_get("counts")?;
+                    Ok(CustomerStatus {
+                        tenant_id: r.try_get("tenant_id")?,
+                        job: r.try_get("job")?,
+                        last_run_at: from_ms(r.try_get("last_run_at")?)?,
+                        ok: r.try_get("ok")?,
+                        counts: parse_json("customer_status.counts", &counts)?,
+                        error: r.try_get("error")?,
+                        advice: r.try_get("advice")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Takes the lease on `job` for `holder` until `now + ttl`, if it is free, expired, or already
+        /// held by `holder` (then it is extended). One atomic statement on both backends: the
+        /// conditional upsert locks the row, so two holders can never both get it.
+        async fn acquire_lease(
+            &self,
+            job: &str,
+            holder: &str,
+            now: Timestamp,
+            ttl: Duration,
+        ) -> Result<bool> {
+            let got: Option<String> = sqlx::query_scalar(
+                "INSERT INTO leases (job, holder, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, \
+                 expires_at = excluded.expires_at \
+                 WHERE leases.holder = excluded.holder OR leases.expires_at <= $4 \
+                 RETURNING holder",
+            )
+            .bind(job)
+            .bind(holder)
+            .bind(ms_after(now, ttl))
+            .bind(to_ms(now))
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(got.is_some())
+        }
+
+        /// Extends a lease `holder` still holds (not expired). False if it was lost.
+        async fn renew_lease(
+            &self,
+            job: &str,
+            holder: &str,
+            now: Timestamp,
+            ttl: Duration,
+        ) -> Result<bool> {
+            let done = sqlx::query(
+                "UPDATE leases SET expires_at = $3 WHERE job = $1 AND holder = $2 AND expires_at > $4",
+            )
+            .bind(job)
+            .bind(holder)
+            .bind(ms_after(now, ttl))
+            .bind(to_ms(now))
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        /// Gives a lease up. False if `holder` did not hold it.
+        async fn release_lease(&self, job: &str, holder: &str) -> Result<bool> {
+            let done = sqlx::query("DELETE FROM leases WHERE job = $1 AND holder = $2")
+                .bind(job)
+                .bind(holder)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        /// Who holds `job` at `now`, if anyone.
+        async fn lease_holder(&self, job: &str, now: Timestamp) -> Result<Option<Lease>> {
+            let row = sqlx::query(
+                "SELECT job, holder, expires_at FROM leases WHERE job = $1 AND expires_at > $2",
+            )
+            .bind(job)
+            .bind(to_ms(now))
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(|r| {
+                Ok(Lease {
+                    job: r.try_get("job")?,
+                    holder: r.try_get("holder")?,
+                    expires_at: from_ms(r.try_get("expires_at")?)?,
+                })
+            })
+            .transpose()
+        }
+    }
+}
