@@ -97,10 +97,12 @@ impl Default for ServiceConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncConfig {
-    /// How often usage is pushed to agreements (e.g. "1h", "30m").
+    /// How often Sophos tenants and ConnectWise companies and agreements are re-read (Sophos: 24 h).
+    pub refresh_interval: String,
+    /// How often usage is pushed to agreements (Sophos: every 24 h).
     pub usage_interval: String,
-    /// How often alerts are turned into tickets (e.g. "2m").
-    pub alerts_interval: String,
+    /// How often alerts are turned into tickets and tickets checked for closing.
+    pub tickets_interval: String,
     /// How many customers are worked on at once.
     pub concurrency: u32,
 }
@@ -108,8 +110,9 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         Self {
-            usage_interval: "1h".into(),
-            alerts_interval: "2m".into(),
+            refresh_interval: "24h".into(),
+            usage_interval: "24h".into(),
+            tickets_interval: "60s".into(),
             concurrency: 4,
         }
     }
@@ -198,8 +201,9 @@ pub const SCHEMA: &[KeySpec] = &[
         Kind::SocketAddr,
         "\"127.0.0.1:9184\"",
     ),
-    spec("sync", "usage_interval", Kind::Duration, "\"1h\""),
-    spec("sync", "alerts_interval", Kind::Duration, "\"2m\""),
+    spec("sync", "refresh_interval", Kind::Duration, "\"24h\""),
+    spec("sync", "usage_interval", Kind::Duration, "\"24h\""),
+    spec("sync", "tickets_interval", Kind::Duration, "\"60s\""),
     spec("sync", "concurrency", Kind::Count, "4"),
 ];
 
