@@ -318,7 +318,7 @@ impl Client {
     }
 
     /// One HTTP attempt. Ok for any status; Err only for transport trouble.
-    async fn attempt(
+    pub(crate) async fn attempt(
         &self,
         codebase: &str,
         req: &Req,

@@ -13,6 +13,7 @@ pub mod error;
 mod messages;
 pub mod models;
 pub mod paging;
+pub mod probe;
 mod retry;
 pub mod roles;
 mod verify;

@@ -84,7 +84,9 @@ pub async fn save_connectwise(
 ) -> Result<(), ConnectionError> {
     let value = serde_json::to_value(settings)
         .map_err(|e| ConnectionError::Corrupt(ConnectionKind::Connectwise, e.to_string()))?;
-    store.save_connection(ConnectionKind::Connectwise, &value, private_key).await?;
+    store
+        .save_connection(ConnectionKind::Connectwise, &value, private_key)
+        .await?;
     Ok(())
 }
 
@@ -96,25 +98,33 @@ pub async fn save_sophos(
 ) -> Result<(), ConnectionError> {
     let value = serde_json::to_value(settings)
         .map_err(|e| ConnectionError::Corrupt(ConnectionKind::Sophos, e.to_string()))?;
-    store.save_connection(ConnectionKind::Sophos, &value, client_secret).await?;
+    store
+        .save_connection(ConnectionKind::Sophos, &value, client_secret)
+        .await?;
     Ok(())
 }
 
 /// The stored ConnectWise client configuration (secret decrypted).
 pub async fn connectwise_config(store: &Store) -> Result<CwConfig, ConnectionError> {
     let kind = ConnectionKind::Connectwise;
-    let conn = store.load_connection(kind).await?.ok_or(ConnectionError::Missing(kind))?;
-    let settings: ConnectWiseSettings =
-        serde_json::from_value(conn.settings).map_err(|e| ConnectionError::Corrupt(kind, e.to_string()))?;
+    let conn = store
+        .load_connection(kind)
+        .await?
+        .ok_or(ConnectionError::Missing(kind))?;
+    let settings: ConnectWiseSettings = serde_json::from_value(conn.settings)
+        .map_err(|e| ConnectionError::Corrupt(kind, e.to_string()))?;
     Ok(settings.client_config(conn.secret))
 }
 
 /// The stored Sophos client configuration (secret decrypted).
 pub async fn sophos_config(store: &Store) -> Result<SophosConfig, ConnectionError> {
     let kind = ConnectionKind::Sophos;
-    let conn = store.load_connection(kind).await?.ok_or(ConnectionError::Missing(kind))?;
-    let settings: SophosSettings =
-        serde_json::from_value(conn.settings).map_err(|e| ConnectionError::Corrupt(kind, e.to_string()))?;
+    let conn = store
+        .load_connection(kind)
+        .await?
+        .ok_or(ConnectionError::Missing(kind))?;
+    let settings: SophosSettings = serde_json::from_value(conn.settings)
+        .map_err(|e| ConnectionError::Corrupt(kind, e.to_string()))?;
     Ok(settings.client_config(conn.secret))
 }
 
@@ -126,6 +136,291 @@ pub async fn connectwise_client(store: &Store) -> Result<connectwise::Client, Co
 /// A connected Sophos client built from the stored connection (token + whoami).
 pub async fn sophos_client(store: &Store) -> Result<sophos::Client, ConnectionError> {
     Ok(sophos::Client::connect(sophos_config(store).await?).await?)
+}
+
+/// A value the user gives to `connect`, to say which one is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectField {
+    Site,
+    CompanyId,
+    PublicKey,
+    PrivateKey,
+    ClientId,
+    Codebase,
+    SophosClientId,
+    SophosClientSecret,
+    SophosUrl,
+}
+
+/// Why a connection was not saved: the value at fault (when known) and what to do.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectProblem {
+    pub field: Option<ConnectField>,
+    pub message: String,
+}
+
+impl ConnectProblem {
+    fn new(field: ConnectField, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+    fn other(message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// The site as the API needs it (`https://api-na.myconnectwise.net`) and what was corrected.
+pub fn check_site(input: &str, allow_http: bool) -> Result<(String, Vec<String>), ConnectProblem> {
+    let (origin, notes) = connectwise::normalize_site(input, allow_http)
+        .map_err(|e| ConnectProblem::new(ConnectField::Site, messages::bad_site(&e.to_string())))?;
+    let mut notes: Vec<String> = notes.into_iter().map(|n| n.0).collect();
+    let typed = input.trim().trim_end_matches('/');
+    let host = origin.split("://").nth(1).unwrap_or(&origin);
+    if notes.is_empty() && !typed.eq_ignore_ascii_case(host) && !typed.eq_ignore_ascii_case(&origin)
+    {
+        notes.push(messages::site_used(host, typed));
+    }
+    notes.dedup();
+    Ok((origin, notes))
+}
+
+/// The login company id: a word, not a URL or a record number.
+pub fn check_company_id(input: &str) -> Result<(String, Vec<String>), ConnectProblem> {
+    let v = input.trim();
+    let bad =
+        |why: &str| ConnectProblem::new(ConnectField::CompanyId, messages::bad_company_id(v, why));
+    if v.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if v.contains("://") || v.contains('/') || v.contains('.') {
+        return Err(bad("it looks like a web address"));
+    }
+    if v.chars().any(|c| c.is_whitespace() || c == '+' || c == ':') {
+        return Err(bad("it contains spaces, '+' or ':'"));
+    }
+    let mut notes = Vec::new();
+    if v.chars().all(|c| c.is_ascii_digit()) {
+        notes.push(messages::numeric_company_id(v));
+    }
+    Ok((v.to_owned(), notes))
+}
+
+fn key_shape(v: &str) -> bool {
+    (8..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// The API member's public key: letters and digits (16 on ConnectWise cloud).
+pub fn check_public_key(input: &str) -> Result<String, ConnectProblem> {
+    let v = input.trim();
+    if !key_shape(v) {
+        return Err(ConnectProblem::new(
+            ConnectField::PublicKey,
+            messages::bad_key("public", v.is_empty()),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// The private key: same shape, and not the public key again. `Ok(Some(question))` when it looks
+/// wrong but might be right (the caller asks the user).
+pub fn check_private_key(private: &str, public: &str) -> Result<Option<String>, ConnectProblem> {
+    let v = private.trim();
+    if !key_shape(v) {
+        return Err(ConnectProblem::new(
+            ConnectField::PrivateKey,
+            messages::bad_key("private", v.is_empty()),
+        ));
+    }
+    if v == public.trim() {
+        return Err(ConnectProblem::new(
+            ConnectField::PrivateKey,
+            messages::PRIVATE_IS_PUBLIC,
+        ));
+    }
+    if v.eq_ignore_ascii_case(public.trim())
+        || (v.len() >= 12 && public.trim().starts_with(&v[..12]))
+    {
+        return Ok(Some(messages::PRIVATE_LOOKS_PUBLIC.to_owned()));
+    }
+    Ok(None)
+}
+
+/// The clientId: a GUID from ConnectWise's developer portal.
+pub fn check_client_id(input: &str) -> Result<String, ConnectProblem> {
+    let v = input.trim().trim_matches(|c| c == '{' || c == '}');
+    if v.is_empty() {
+        return Err(ConnectProblem::new(
+            ConnectField::ClientId,
+            messages::CLIENT_ID_MISSING,
+        ));
+    }
+    uuid::Uuid::parse_str(v)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| ConnectProblem::new(ConnectField::ClientId, messages::bad_client_id(v)))
+}
+
+/// What a successful ConnectWise connection test found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectWiseTest {
+    pub origin: String,
+    pub codebase: String,
+    pub company_name: Option<String>,
+    /// Corrections made to what was typed, to show the user.
+    pub notes: Vec<String>,
+}
+
+/// Tests `settings` + `private_key` against ConnectWise: the site answers, the company id is known,
+/// the keys and clientId are accepted. Reads only.
+pub async fn test_connectwise(
+    settings: &ConnectWiseSettings,
+    private_key: &SecretString,
+) -> Result<ConnectWiseTest, ConnectProblem> {
+    let (origin, notes) = check_site(&settings.site, settings.allow_http)?;
+    let mut cfg = settings.client_config(private_key.clone());
+    cfg.site = origin.clone();
+    cfg.retry = connectwise::RetryPolicy::none();
+    cfg.timeout = std::time::Duration::from_secs(30);
+    let info = match connectwise::Client::company_info(&cfg).await {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            return Err(ConnectProblem::new(
+                ConnectField::CompanyId,
+                messages::unknown_company(&settings.company_id, &origin),
+            ));
+        }
+        Err(e @ (connectwise::CwError::Transport { .. } | connectwise::CwError::Server { .. }))
+        | Err(e @ connectwise::CwError::NotFound { .. }) => {
+            return Err(ConnectProblem::new(
+                ConnectField::Site,
+                messages::site_unreachable(&origin, &e.to_string()),
+            ));
+        }
+        Err(e) => return Err(ConnectProblem::new(ConnectField::Site, e.to_string())),
+    };
+    let client = connectwise::Client::connect(cfg)
+        .await
+        .map_err(|e| ConnectProblem::new(ConnectField::Site, e.to_string()))?;
+    let answer = client.probe_read("system/info").await;
+    match &answer.error {
+        None | Some(connectwise::CwError::Permission { .. }) => {}
+        Some(connectwise::CwError::Auth { .. }) => {
+            return Err(ConnectProblem::new(
+                ConnectField::PrivateKey,
+                messages::KEYS_REFUSED,
+            ));
+        }
+        Some(connectwise::CwError::Validation { message, .. })
+            if message.to_ascii_lowercase().contains("clientid") =>
+        {
+            return Err(ConnectProblem::new(
+                ConnectField::ClientId,
+                messages::client_id_refused(message),
+            ));
+        }
+        Some(connectwise::CwError::NotFound { .. }) if settings.codebase.is_some() => {
+            return Err(ConnectProblem::new(
+                ConnectField::Codebase,
+                messages::bad_codebase(&client.codebase()),
+            ));
+        }
+        Some(
+            e @ (connectwise::CwError::Transport { .. } | connectwise::CwError::Server { .. }),
+        ) => {
+            return Err(ConnectProblem::new(
+                ConnectField::Site,
+                messages::site_unreachable(&origin, &e.to_string()),
+            ));
+        }
+        Some(e) => return Err(ConnectProblem::other(e.to_string())),
+    }
+    Ok(ConnectWiseTest {
+        origin,
+        codebase: client.codebase(),
+        company_name: info.company_name,
+        notes,
+    })
+}
+
+/// Tests the connection and, only if it works, saves it (replacing the previous one in one
+/// transaction). On any failure the stored connection is left as it was.
+pub async fn connect_connectwise(
+    store: &Store,
+    settings: &ConnectWiseSettings,
+    private_key: &SecretString,
+) -> Result<ConnectWiseTest, ConnectProblem> {
+    let test = test_connectwise(settings, private_key).await?;
+    let mut saved = settings.clone();
+    saved.site = test.origin.clone();
+    save_connectwise(store, &saved, private_key)
+        .await
+        .map_err(|e| ConnectProblem::other(e.to_string()))?;
+    Ok(test)
+}
+
+/// What a successful Sophos connection test found.
+#[derive(Debug, Clone, Serialize)]
+pub struct SophosTest {
+    pub partner_id: String,
+}
+
+/// Tests the Sophos credential: token, whoami = partner. Reads only.
+pub async fn test_sophos(
+    settings: &SophosSettings,
+    client_secret: &SecretString,
+) -> Result<SophosTest, ConnectProblem> {
+    if settings.client_id.trim().is_empty() {
+        return Err(ConnectProblem::new(
+            ConnectField::SophosClientId,
+            messages::SOPHOS_CLIENT_ID_MISSING,
+        ));
+    }
+    let mut cfg = settings.client_config(client_secret.clone());
+    cfg.retry = sophos::RetryPolicy::none();
+    match sophos::Client::connect(cfg).await {
+        Ok(c) => Ok(SophosTest {
+            partner_id: c.partner_id().to_owned(),
+        }),
+        Err(sophos::SophosError::Auth { code, .. }) => {
+            let field = match code.as_deref() {
+                Some(c) if c.contains("client_id") || c.contains("clientid") => {
+                    ConnectField::SophosClientId
+                }
+                _ => ConnectField::SophosClientSecret,
+            };
+            Err(ConnectProblem::new(field, messages::SOPHOS_REFUSED))
+        }
+        Err(sophos::SophosError::NotPartner { id_type }) => Err(ConnectProblem::new(
+            ConnectField::SophosClientId,
+            messages::sophos_not_partner(&id_type),
+        )),
+        Err(
+            e @ (sophos::SophosError::InvalidConfig { .. } | sophos::SophosError::Transport { .. }),
+        ) => Err(ConnectProblem::new(
+            ConnectField::SophosUrl,
+            messages::sophos_unreachable(&settings.token_url, &e.to_string()),
+        )),
+        Err(e) => Err(ConnectProblem::other(e.to_string())),
+    }
+}
+
+/// Tests the Sophos credential and, only if it works, saves it.
+pub async fn connect_sophos(
+    store: &Store,
+    settings: &SophosSettings,
+    client_secret: &SecretString,
+) -> Result<SophosTest, ConnectProblem> {
+    let test = test_sophos(settings, client_secret).await?;
+    save_sophos(store, settings, client_secret)
+        .await
+        .map_err(|e| ConnectProblem::other(e.to_string()))?;
+    Ok(test)
 }
 
 /// User-facing text of this module.
@@ -148,6 +443,92 @@ pub mod messages {
             "The stored {} connection could not be read ({detail}). Run `centralbridge connect {}` again to replace it.",
             kind.as_str(),
             kind.as_str()
+        )
+    }
+
+    pub fn bad_site(detail: &str) -> String {
+        format!(
+            "The ConnectWise site is not usable: {detail} Use the address you open ConnectWise with, e.g. na.myconnectwise.net."
+        )
+    }
+
+    pub fn site_used(api_host: &str, typed: &str) -> String {
+        format!("using {api_host} instead of {typed}")
+    }
+
+    pub fn bad_company_id(v: &str, why: &str) -> String {
+        format!(
+            "The company id '{v}' is not usable ({why}): it is the company you type on the ConnectWise login page, e.g. 'examplemsp'."
+        )
+    }
+
+    pub fn numeric_company_id(v: &str) -> String {
+        format!(
+            "The company id '{v}' is a number; the login company id is usually a word (the company you type on the ConnectWise login page)."
+        )
+    }
+
+    pub fn bad_key(which: &str, empty: bool) -> String {
+        let what = if empty {
+            "is missing"
+        } else {
+            "does not look like a ConnectWise API key (8-64 letters and digits)"
+        };
+        format!(
+            "The {which} key {what}. Keys are created for the API member in ConnectWise: System > Members > API Members > (the member) > API Keys."
+        )
+    }
+
+    pub const PRIVATE_IS_PUBLIC: &str = "The private key is the same as the public key: paste the private key, shown only once when the API key was created. If it is lost, create a new API key: System > Members > API Members > (the member) > API Keys.";
+    pub const PRIVATE_LOOKS_PUBLIC: &str = "The private key looks like the public key (same start). Did you paste the public key twice?";
+
+    pub const CLIENT_ID_MISSING: &str = "The clientId is missing. It is the integration's GUID from ConnectWise's developer portal (developer.connectwise.com > ClientID); ConnectWise requires it on every API call.";
+
+    pub fn bad_client_id(v: &str) -> String {
+        format!(
+            "The clientId '{v}' is not a GUID. Get it from ConnectWise's developer portal: developer.connectwise.com > ClientID."
+        )
+    }
+
+    pub fn client_id_refused(detail: &str) -> String {
+        format!(
+            "ConnectWise refused the clientId ({detail}). Get a valid one from developer.connectwise.com > ClientID."
+        )
+    }
+
+    pub fn unknown_company(id: &str, origin: &str) -> String {
+        format!(
+            "The company id {id} is not known on this site ({origin}): it is the company you type on the ConnectWise login page."
+        )
+    }
+
+    pub fn site_unreachable(origin: &str, detail: &str) -> String {
+        format!(
+            "The ConnectWise site {origin} does not answer ({detail}). Check the site: it is the address you open ConnectWise with, e.g. na.myconnectwise.net."
+        )
+    }
+
+    pub const KEYS_REFUSED: &str = "The public/private key pair was refused: create a new API key for the API member (System > Members > API Members > API Keys) and enter both keys again.";
+
+    pub fn bad_codebase(cb: &str) -> String {
+        format!(
+            "The codebase '{cb}' does not exist on this site: leave --codebase out to discover it."
+        )
+    }
+
+    pub const SOPHOS_CLIENT_ID_MISSING: &str = "The Sophos client id is missing: create an API credential in Sophos Central Partner: Settings & policies > API Credentials.";
+    pub const SOPHOS_SECRET_MISSING: &str = "The Sophos client secret is missing: it is shown once when the API credential is created in Sophos Central Partner: Settings & policies > API Credentials.";
+    pub const SOPHOS_REFUSED: &str = "The Sophos client secret was refused — create a new credential in Sophos Central Partner: Settings & policies > API Credentials.";
+
+    pub fn sophos_not_partner(id_type: &str) -> String {
+        format!(
+            "This Sophos credential belongs to a {id_type}, not to the partner: create it in Sophos Central Partner: Settings & policies > API Credentials."
+        )
+    }
+
+    pub fn sophos_unreachable(url: &str, detail: &str) -> String {
+        format!(
+            "Sophos Central at {url} cannot be reached ({detail}). Check --token-url/--api-url (leave them out for Sophos production)."
         )
     }
 }
