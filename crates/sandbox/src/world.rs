@@ -492,10 +492,19 @@ impl World {
         let mut used_identifiers = BTreeSet::new();
         let total = config.customers + config.extra_companies + config.extra_tenants;
         let mut customers = Vec::with_capacity(total);
+        let mut bases: Vec<String> = Vec::with_capacity(config.customers);
         for i in 0..total {
-            let (base, suffix_group) = unique_base(&mut rng, &mut used_names);
+            let (mut base, suffix_group) = unique_base(&mut rng, &mut used_names);
             let has_company = i < config.customers + config.extra_companies;
             let has_tenant = i < config.customers || i >= config.customers + config.extra_companies;
+            if i < config.customers {
+                bases.push(base.clone());
+            } else if has_company && i % 2 == 0 && !bases.is_empty() {
+                // Every other extra company is a near-duplicate of a customer's company ("Acme Dental"
+                // and "Acme Dental Holdings"), as real PSAs have. Derived without the RNG, so every other
+                // generated value stays the same.
+                base = near_duplicate(&bases[(i * 7) % bases.len()], i);
+            }
             let suffix = suffix_group.map(|g| g[0]);
             let company_name = clip(&join_name(&base, suffix), 50);
             let company = has_company.then(|| {
@@ -712,6 +721,12 @@ fn unique_identifier(base: &str, used: &mut BTreeSet<String>) -> String {
     candidate
 }
 
+/// A name close to `base` but not the same company.
+fn near_duplicate(base: &str, i: usize) -> String {
+    const QUALIFIERS: &[&str] = &["Holdings", "Group", "Filial Sul", "Services"];
+    format!("{base} {}", QUALIFIERS[i % QUALIFIERS.len()])
+}
+
 fn join_name(base: &str, suffix: Option<&str>) -> String {
     match suffix {
         Some(s) => format!("{base} {s}"),
@@ -862,7 +877,14 @@ mod tests {
         }
         assert_eq!(w.companies().count(), 320);
         assert_eq!(w.tenants().count(), 310);
-        // Tricky names are present.
+        // Tricky names are present, near-duplicates among them.
+        let names: Vec<&str> = w.companies().map(|c| c.name.as_str()).collect();
+        assert!(
+            names.iter().any(|n| [" Group", " Filial Sul", " Services"]
+                .iter()
+                .any(|q| n.contains(q))),
+            "no near-duplicate company"
+        );
         assert!(w.tenants().any(|t| !t.name.is_ascii()));
         assert!(
             w.customers
