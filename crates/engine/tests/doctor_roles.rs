@@ -331,3 +331,52 @@ async fn wrong_keys_are_named_and_every_row_is_skipped() {
         CheckStatus::Skipped
     );
 }
+
+/// A server that does restrict setup-table reads (a role whose Table Setup is customised) answers 403:
+/// then the row fails with its fix, and passes again (as unverified) once the level is restored.
+#[tokio::test]
+async fn table_setup_inquire_fails_when_the_server_refuses_the_read() {
+    let emu = emulator().await;
+    emu.set_setup_reads_need_inquire(true);
+    let member = emu.credentials().member_id;
+    emu.set_role_level(
+        member,
+        RoleFunction::TableSetup,
+        Level::Inquire,
+        Access::None,
+    );
+    let r = run(&emu, &DoctorOptions::default()).await;
+    let c = r.check("cw.role.table_setup.inquire").unwrap();
+    assert_eq!(c.status, CheckStatus::Fail, "{}", table(&r));
+    assert_eq!(
+        c.fix.as_deref(),
+        Some(
+            "System > Security Roles > (the API member's role) > System > Table Setup: set Inquire Level = All"
+        )
+    );
+    let mut failing = cw_failures(&r);
+    failing.retain(|f| f != "cw.role.contacts.inquire");
+    assert_eq!(
+        failing,
+        vec!["cw.role.table_setup.inquire".to_owned()],
+        "{}",
+        table(&r)
+    );
+
+    emu.set_role_level(
+        member,
+        RoleFunction::TableSetup,
+        Level::Inquire,
+        Access::All,
+    );
+    let r = run(&emu, &DoctorOptions::default()).await;
+    let c = r.check("cw.role.table_setup.inquire").unwrap();
+    assert_eq!(c.status, CheckStatus::Unverified, "{}", table(&r));
+    assert!(
+        cw_failures(&r)
+            .iter()
+            .all(|f| f == "cw.role.contacts.inquire"),
+        "{}",
+        table(&r)
+    );
+}

@@ -325,6 +325,13 @@ async fn check_row(
                     (s, d)
                 }
             }
+            Probe::OpenRead(path, reason) => {
+                let a = client.probe_read(path).await;
+                match judge(&a, level, row, Some(path)) {
+                    (CheckStatus::Pass, _) => (CheckStatus::Unverified, (*reason).to_owned()),
+                    other => other,
+                }
+            }
             Probe::Unprovable(reason) => (CheckStatus::Unverified, (*reason).to_owned()),
         };
         let (status, detail) = if !required && status != CheckStatus::Pass {

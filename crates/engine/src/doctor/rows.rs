@@ -53,6 +53,9 @@ pub enum Probe {
     Add(&'static str),
     /// `PATCH path` with a failing `test` op; `{id}` is a record id from the row's read probe.
     Edit(&'static str),
+    /// `GET path?pageSize=1` on a table the server may answer to anyone: a 403 proves the level is
+    /// missing, a success proves nothing (the reason is shown).
+    OpenRead(&'static str, &'static str),
     /// Cannot be proven without changing data or at all; the reason is shown.
     Unprovable(&'static str),
 }
@@ -91,8 +94,8 @@ impl RoleRow {
 }
 
 const TABLE_SETUP_READ: &str = "Setup tables answer reads to any API member, whatever the role says \
-     (ConnectWise Developer Guide), so a read cannot show whether Inquire Level is set. The \
-     integration's reads of setup tables work either way.";
+     (ConnectWise Developer Guide), so a successful read cannot show whether Inquire Level is set. The \
+     read worked, so the integration's reads of setup tables work.";
 
 const CLOSE_UNPROVABLE: &str = "Proving it would mean moving a real ticket to a closed status; the \
      check never changes data. The first auto-resolve that is refused is reported with this fix.";
@@ -150,7 +153,10 @@ pub const ROLE_ROWS: &[RoleRow] = &[
                 RoleLevel::Edit,
                 Probe::Edit("procurement/manufacturers/{id}"),
             ),
-            (RoleLevel::Inquire, Probe::Unprovable(TABLE_SETUP_READ)),
+            (
+                RoleLevel::Inquire,
+                Probe::OpenRead("procurement/manufacturers", TABLE_SETUP_READ),
+            ),
         ],
     },
     RoleRow {

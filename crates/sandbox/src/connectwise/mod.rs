@@ -165,6 +165,9 @@ pub(crate) struct Settings {
     pub require_client_id: bool,
     pub min_api_version: Option<String>,
     pub page_size_max: u32,
+    /// Setup-table reads need System > Table Setup: Inquire (off by default: the guide says setup
+    /// tables answer reads to anyone; a role's Table Setup "Customize" list can restrict them).
+    pub setup_reads_need_inquire: bool,
 }
 
 pub(crate) struct Shared {
@@ -290,6 +293,7 @@ impl CwEmulator {
                 require_client_id: cfg.require_client_id,
                 min_api_version: cfg.min_api_version.clone(),
                 page_size_max: cfg.page_size_max.max(1),
+                setup_reads_need_inquire: false,
             }),
             site_url: RwLock::new(String::new()),
             company_id: cfg.company_id.clone(),
@@ -379,6 +383,16 @@ impl CwEmulator {
         let mut cb = new.trim_matches('/').to_owned();
         cb.push('/');
         self.shared.write().codebase = cb;
+    }
+
+    /// Makes setup-table reads require System > Table Setup: Inquire (default off, as the guide says
+    /// setup tables answer reads to any member; on, as a role whose Table Setup is restricted).
+    pub fn set_setup_reads_need_inquire(&self, on: bool) {
+        self.shared
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .setup_reads_need_inquire = on;
     }
 
     /// Turns the `clientId` requirement on or off.

@@ -296,7 +296,7 @@ fn method_allowed(method: &Method, route: &Route) -> bool {
 }
 
 /// The function a route is governed by; `None` when any authenticated member may call it.
-fn function_for(method: &Method, route: &Route) -> Option<RoleFunction> {
+fn function_for(method: &Method, route: &Route, open_setup_reads: bool) -> Option<RoleFunction> {
     match route {
         Route::SystemInfo => None,
         Route::Reports
@@ -310,8 +310,11 @@ fn function_for(method: &Method, route: &Route) -> Option<RoleFunction> {
         | Route::Search { table, .. }
         | Route::Item { table, .. } => {
             let sp = spec(*table);
-            // Setup tables answer reads to anyone [guide].
-            if sp.setup && (*method == Method::GET || matches!(route, Route::Search { .. })) {
+            // Setup tables answer reads to anyone [guide], unless the knob restricts them.
+            if open_setup_reads
+                && sp.setup
+                && (*method == Method::GET || matches!(route, Route::Search { .. }))
+            {
                 None
             } else {
                 Some(sp.function)
@@ -384,7 +387,7 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     }
     let level =
         level_for(&method, &route).ok_or_else(|| ApiError::method_not_allowed(method.as_str()))?;
-    if let Some(function) = function_for(&method, &route)
+    if let Some(function) = function_for(&method, &route, !settings.setup_reads_need_inquire)
         && !caller.role.allows(function, level)
     {
         return Err(ApiError::security());
