@@ -3,10 +3,12 @@
 mod cli;
 mod cmd;
 mod config;
+mod dashboard;
 mod error;
 mod logging;
 mod messages;
 mod output;
+mod service;
 
 use std::process::ExitCode;
 

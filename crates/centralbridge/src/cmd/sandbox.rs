@@ -96,9 +96,8 @@ impl Render for SandboxInfo {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
-    if !(args.alert_rate.is_finite() && args.alert_rate >= 0.0)
-        || !(args.speed.is_finite() && args.speed >= 0.0)
-    {
+    let non_negative = |x: f64| x.is_finite() && x >= 0.0;
+    if !non_negative(args.alert_rate) || !non_negative(args.speed) {
         return Err(CliError::usage(
             "--alert-rate and --speed take a number of 0 or more.",
         ));

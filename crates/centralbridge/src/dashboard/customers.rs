@@ -1,0 +1,785 @@
+//! Customers: every Sophos customer with its ConnectWise company, agreement, switches and last sync
+//! status; filters and search; the error detail with advice; mapping edit with company autocomplete;
+//! suggestions confirmed with one click; refresh and sync now.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use engine::mapping::{
+    self, CustomerFilter, CustomerRow, MappingInput, SuggestOptions, Suggestion,
+};
+use engine::store::{CustomerStatus, MappingStore as _};
+use serde::Deserialize;
+
+use super::{ACTOR, Chrome, audit, fail, note, render, show_time};
+use crate::service::Job;
+use crate::service::auth::Session;
+use crate::service::http::Shared;
+use crate::service::messages;
+
+/// Companies offered by the autocomplete.
+const HITS: usize = 8;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Filter {
+    #[serde(default = "all")]
+    view: String,
+    #[serde(default = "both")]
+    status: String,
+    #[serde(default)]
+    q: String,
+}
+
+fn all() -> String {
+    "all".into()
+}
+fn both() -> String {
+    "both".into()
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Self {
+            view: all(),
+            status: both(),
+            q: String::new(),
+        }
+    }
+}
+
+pub struct FilterView {
+    view: String,
+    status: String,
+    q: String,
+    /// The filter as a query string (for the table's reload).
+    query: String,
+}
+
+pub struct SuggestionView {
+    company_id: i64,
+    name: String,
+    score: String,
+}
+
+pub struct RowView {
+    tenant_id: String,
+    tenant_name: String,
+    billing: String,
+    company: Option<String>,
+    agreement: Option<String>,
+    mapped: bool,
+    usage_sync: bool,
+    ticket_sync: bool,
+    /// `ok`, `failed` or `never`.
+    status: &'static str,
+    when: Option<String>,
+    warnings: usize,
+    suggestion: Option<SuggestionView>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "customers.html")]
+struct CustomersPage {
+    chrome: Chrome,
+    filter: FilterView,
+    rows: Vec<RowView>,
+    total: usize,
+    jobs_line: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "customers_table.html")]
+struct CustomersTable {
+    filter: FilterView,
+    rows: Vec<RowView>,
+    total: usize,
+}
+
+#[derive(askama::Template)]
+#[template(path = "customer_row.html")]
+struct CustomerRowTpl {
+    row: RowView,
+}
+
+fn billing_label(b: Option<&str>) -> String {
+    match b {
+        Some("usage") => "MSP Flex (monthly)".into(),
+        Some("term") => "Term".into(),
+        Some("trial") => "Trial".into(),
+        Some(other) => other.to_owned(),
+        None => String::new(),
+    }
+}
+
+/// The row's status from the last usage and ticket runs: failed if either failed.
+fn status_of(statuses: &[CustomerStatus]) -> (&'static str, Option<String>) {
+    let relevant: Vec<&CustomerStatus> = statuses
+        .iter()
+        .filter(|s| s.job == engine::usage::JOB || s.job == engine::tickets::JOB)
+        .collect();
+    let when = relevant
+        .iter()
+        .map(|s| s.last_run_at)
+        .max()
+        .map(|t| format!("{} UTC", show_time(t)));
+    if relevant.iter().any(|s| !s.ok) {
+        ("failed", when)
+    } else if relevant.is_empty() {
+        ("never", None)
+    } else {
+        ("ok", when)
+    }
+}
+
+fn row_view(r: &CustomerRow, suggestion: Option<&Suggestion>) -> RowView {
+    let (status, when) = status_of(&r.status);
+    let mapping = r.mapping.as_ref();
+    RowView {
+        tenant_id: r.tenant.id.clone(),
+        tenant_name: r.tenant.name.clone(),
+        billing: billing_label(r.tenant.billing_type.as_deref()),
+        company: r
+            .company
+            .as_ref()
+            .map(|c| format!("{} (#{})", c.name, c.id)),
+        agreement: r.agreement.as_ref().map(|a| match &a.type_name {
+            Some(t) => format!("{} · {t}", a.name),
+            None => a.name.clone(),
+        }),
+        mapped: mapping.is_some(),
+        usage_sync: mapping.is_some_and(|m| m.usage_sync),
+        ticket_sync: mapping.is_some_and(|m| m.ticket_sync),
+        status,
+        when,
+        warnings: r.warnings.len(),
+        suggestion: if mapping.is_none() {
+            suggestion.and_then(|s| {
+                let best = s.best()?;
+                Some(SuggestionView {
+                    company_id: best.company_id,
+                    name: best.name.clone(),
+                    score: format!("{:.0}% match", best.score * 100.0),
+                })
+            })
+        } else {
+            None
+        },
+    }
+}
+
+fn keep(row: &RowView, billing: Option<&str>, f: &Filter) -> bool {
+    let view_ok = match f.view.as_str() {
+        "usage" => billing == Some("usage"),
+        "unmapped" => !row.mapped,
+        _ => true,
+    };
+    let status_ok = match f.status.as_str() {
+        "ok" => row.status == "ok",
+        "failed" => row.status == "failed",
+        _ => true,
+    };
+    view_ok && status_ok
+}
+
+async fn rows(app: &Shared, f: &Filter) -> Result<(Vec<RowView>, usize), String> {
+    let search = Some(f.q.trim().to_owned()).filter(|q| !q.is_empty());
+    let all = mapping::list_customers(&app.store, &CustomerFilter::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let total = all.len();
+    let listed = if search.is_some() {
+        mapping::list_customers(
+            &app.store,
+            &CustomerFilter {
+                search,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?
+    } else {
+        all
+    };
+    let suggestions: HashMap<String, Suggestion> =
+        mapping::suggest(&app.store, &SuggestOptions::default())
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s.tenant_id.clone(), s))
+            .collect();
+    let out = listed
+        .iter()
+        .map(|r| {
+            (
+                row_view(r, suggestions.get(&r.tenant.id)),
+                r.tenant.billing_type.clone(),
+            )
+        })
+        .filter(|(v, b)| keep(v, b.as_deref(), f))
+        .map(|(v, _)| v)
+        .collect();
+    Ok((out, total))
+}
+
+async fn one_row(app: &Shared, tenant_id: &str) -> Option<RowView> {
+    let listed = mapping::list_customers(
+        &app.store,
+        &CustomerFilter {
+            search: Some(tenant_id.to_owned()),
+            include_gone: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .ok()?;
+    let r = listed.into_iter().find(|r| r.tenant.id == tenant_id)?;
+    let suggestion = if r.mapping.is_none() {
+        mapping::suggest(
+            &app.store,
+            &SuggestOptions {
+                tenant_id: Some(tenant_id.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .ok()
+        .and_then(|s| s.into_iter().next())
+    } else {
+        None
+    };
+    Some(row_view(&r, suggestion.as_ref()))
+}
+
+fn filter_view(f: &Filter) -> FilterView {
+    let query = serde_urlencoded::to_string([
+        ("view", f.view.as_str()),
+        ("status", f.status.as_str()),
+        ("q", f.q.as_str()),
+    ])
+    .unwrap_or_default();
+    FilterView {
+        view: f.view.clone(),
+        status: f.status.clone(),
+        q: f.q.clone(),
+        query,
+    }
+}
+
+fn jobs_line(app: &Shared) -> String {
+    Job::ALL
+        .iter()
+        .filter_map(|j| {
+            let s = app.scheduler.state(*j)?;
+            Some(if s.running {
+                format!("{}: running", j.title())
+            } else if s.pending {
+                format!("{}: waiting to start", j.title())
+            } else if let Some(o) = s.last_outcome {
+                format!("{}: {o}", j.title())
+            } else {
+                format!("{}: not run here yet", j.title())
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+pub async fn page(
+    State(app): State<Shared>,
+    Extension(session): Extension<Session>,
+    headers: HeaderMap,
+    Query(f): Query<Filter>,
+) -> Response {
+    let (rows, total) = match rows(&app, &f).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let filter = filter_view(&f);
+    // htmx asks for the table only (filters, search, reload after a change).
+    if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
+        return render(&CustomersTable {
+            filter,
+            rows,
+            total,
+        });
+    }
+    render(&CustomersPage {
+        chrome: Chrome::new(&session, "customers"),
+        filter,
+        rows,
+        total,
+        jobs_line: jobs_line(&app),
+    })
+}
+
+pub async fn run_job(State(app): State<Shared>, Path(job): Path<String>) -> Response {
+    let Some(job) = Job::parse(&job) else {
+        return fail(format!("There is no job called “{job}”."));
+    };
+    if !app.scheduler.trigger(job) {
+        return fail(messages::job_not_here(job.title()));
+    }
+    audit(
+        &app,
+        "dashboard.job",
+        &format!("job:{}", job.name()),
+        "run requested from the dashboard",
+    )
+    .await;
+    note(messages::job_requested(job.title()))
+}
+
+// --- error detail --------------------------------------------------------------------------------
+
+pub struct StatusView {
+    job: String,
+    ok: bool,
+    when: String,
+    error: Option<String>,
+    advice: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "customer_detail.html")]
+struct DetailTpl {
+    tenant_name: String,
+    statuses: Vec<StatusView>,
+    warnings: Vec<(String, String)>,
+}
+
+fn job_title(job: &str) -> String {
+    Job::parse(job)
+        .map(|j| j.title().to_owned())
+        .unwrap_or_else(|| job.to_owned())
+}
+
+pub async fn error_detail(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
+    let listed = match mapping::list_customers(
+        &app.store,
+        &CustomerFilter {
+            search: Some(tenant.clone()),
+            include_gone: true,
+            ..Default::default()
+        },
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let Some(r) = listed.into_iter().find(|r| r.tenant.id == tenant) else {
+        return fail("This customer is not known (any more).");
+    };
+    render(&DetailTpl {
+        tenant_name: r.tenant.name.clone(),
+        statuses: r
+            .status
+            .iter()
+            .map(|s| StatusView {
+                job: job_title(&s.job),
+                ok: s.ok,
+                when: show_time(s.last_run_at),
+                error: s.error.clone(),
+                advice: s.advice.clone(),
+            })
+            .collect(),
+        warnings: r
+            .warnings
+            .iter()
+            .map(|w| (w.message.clone(), w.advice.clone()))
+            .collect(),
+    })
+}
+
+// --- switches ------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct Toggle {
+    #[serde(default)]
+    on: String,
+}
+
+async fn toggle(
+    app: &Shared,
+    tenant: &str,
+    usage: Option<bool>,
+    tickets: Option<bool>,
+) -> Response {
+    match mapping::set_switches(&app.store, ACTOR, tenant, usage, tickets).await {
+        Ok(_) => match one_row(app, tenant).await {
+            Some(row) => render(&CustomerRowTpl { row }),
+            None => fail("This customer is not known (any more)."),
+        },
+        Err(e) => {
+            // Keep the row as it was and show why in the detail panel.
+            let mut resp = fail(&e);
+            resp.headers_mut()
+                .insert("hx-retarget", HeaderValue::from_static("#detail"));
+            resp.headers_mut()
+                .insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+            resp
+        }
+    }
+}
+
+pub async fn toggle_usage(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    Form(t): Form<Toggle>,
+) -> Response {
+    toggle(&app, &tenant, Some(t.on == "true"), None).await
+}
+
+pub async fn toggle_tickets(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    Form(t): Form<Toggle>,
+) -> Response {
+    toggle(&app, &tenant, None, Some(t.on == "true")).await
+}
+
+// --- sync now ------------------------------------------------------------------------------------
+
+/// Runs the usage sync for one customer now, under the usage job's lease (so it never overlaps a
+/// scheduled run, here or in another process).
+pub async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
+    use engine::store::CoreStore as _;
+    let holder = format!("{}-dashboard", app.holder);
+    let job = engine::usage::JOB;
+    let ttl = std::time::Duration::from_secs(300);
+    match app
+        .store
+        .acquire_lease(job, &holder, jiff::Timestamp::now(), ttl)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return fail(
+                "A usage sync is running right now; this customer is part of it. Look again in a minute.",
+            );
+        }
+        Err(e) => return fail(e),
+    }
+    let result = async {
+        let cw = engine::connections::connectwise_client(&app.store)
+            .await
+            .map_err(|e| e.to_string())?;
+        let so = engine::connections::sophos_client(&app.store)
+            .await
+            .map_err(|e| e.to_string())?;
+        let r = engine::usage::sync_customer_now(&app.store, &cw, &so, &tenant, ACTOR)
+            .await
+            .map_err(|e| e.to_string());
+        crate::service::metrics::connectwise_stats(&cw.stats());
+        crate::service::metrics::sophos_stats(&so.stats());
+        r
+    }
+    .await;
+    let _ = app.store.release_lease(job, &holder).await;
+    let mut resp = match result {
+        Ok(report) => {
+            let c = report.customers.first();
+            match c {
+                Some(c) if c.error.is_some() => fail(format!(
+                    "Usage sync of {} failed: {} {}",
+                    c.tenant_name,
+                    c.error.clone().unwrap_or_default(),
+                    c.advice.clone().unwrap_or_default()
+                )),
+                Some(c) => note(format!(
+                    "Usage sync of {} done: {} additions created, {} updated, {} cancelled, {} unchanged.",
+                    c.tenant_name,
+                    c.counts.created,
+                    c.counts.updated,
+                    c.counts.cancelled,
+                    c.counts.unchanged
+                )),
+                None => note("Usage sync done: nothing to do for this customer."),
+            }
+        }
+        Err(e) => fail(e),
+    };
+    resp.headers_mut()
+        .insert("hx-trigger", HeaderValue::from_static("customers-changed"));
+    resp
+}
+
+// --- mapping edit --------------------------------------------------------------------------------
+
+pub struct AgreementView {
+    id: i64,
+    label: String,
+    usable: bool,
+    selected: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "mapping_form.html")]
+struct MappingForm {
+    tenant_id: String,
+    tenant_name: String,
+    current: Option<String>,
+    error: Option<String>,
+    query: String,
+    /// (id, label) of the chosen company.
+    company: Option<(i64, String)>,
+    agreements: Vec<AgreementView>,
+    usage_sync: bool,
+    ticket_sync: bool,
+    mapped: bool,
+}
+
+async fn mapping_form(
+    app: &Shared,
+    tenant: &str,
+    company_id: Option<i64>,
+    error: Option<String>,
+) -> Response {
+    let Some(row) = one_row(app, tenant).await else {
+        return fail("This customer is not known (any more).");
+    };
+    let current = app.store.get_mapping(tenant).await.ok().flatten();
+    let company_id = company_id.or(current.as_ref().map(|m| m.company_id));
+    let mut company = None;
+    let mut agreements = Vec::new();
+    if let Some(cid) = company_id {
+        let name = match app.store.get_company(cid).await {
+            Ok(Some(c)) => format!("{} (#{})", c.name, c.id),
+            _ => format!("#{cid}"),
+        };
+        company = Some((cid, name));
+        let chosen = current
+            .as_ref()
+            .filter(|m| m.company_id == cid)
+            .and_then(|m| m.agreement_id);
+        let options = mapping::agreements_for_company(&app.store, cid, false)
+            .await
+            .unwrap_or_default();
+        let first_usable = options.iter().find(|a| a.usable()).map(|a| a.id);
+        let selected = chosen.or(first_usable);
+        agreements = options
+            .iter()
+            .map(|a| {
+                let mine = Some(a.id) == chosen;
+                let mut label = a.name.clone();
+                if let Some(t) = &a.type_name {
+                    label.push_str(&format!(" · {t}"));
+                }
+                if a.expired {
+                    label.push_str(" (expired)");
+                }
+                if let Some(u) = a.used_by.as_ref().filter(|_| !mine) {
+                    label.push_str(&format!(" (used by another customer: {u})"));
+                }
+                AgreementView {
+                    id: a.id,
+                    label,
+                    usable: a.usable() || mine,
+                    selected: Some(a.id) == selected,
+                }
+            })
+            .collect();
+    }
+    render(&MappingForm {
+        tenant_id: tenant.to_owned(),
+        tenant_name: row.tenant_name.clone(),
+        current: row.company.clone().map(|c| match &row.agreement {
+            Some(a) => format!("{c}, agreement {a}"),
+            None => c,
+        }),
+        error,
+        query: String::new(),
+        company,
+        agreements,
+        usage_sync: current.as_ref().map(|m| m.usage_sync).unwrap_or(true),
+        ticket_sync: current.as_ref().map(|m| m.ticket_sync).unwrap_or(true),
+        mapped: current.is_some(),
+    })
+}
+
+pub async fn edit(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
+    mapping_form(&app, &tenant, None, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HitsQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub struct HitView {
+    id: i64,
+    name: String,
+    identifier: String,
+    inactive: bool,
+    taken: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "company_hits.html")]
+struct HitsTpl {
+    tenant_id: String,
+    too_short: bool,
+    hits: Vec<HitView>,
+}
+
+pub async fn company_hits(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    Query(q): Query<HitsQuery>,
+) -> Response {
+    // As in Sophos's own picker: nothing before 2 characters.
+    if q.q.trim().chars().count() < 2 {
+        return render(&HitsTpl {
+            tenant_id: tenant,
+            too_short: true,
+            hits: Vec::new(),
+        });
+    }
+    let hits = match mapping::search_companies(&app.store, &q.q, HITS).await {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    render(&HitsTpl {
+        hits: hits
+            .into_iter()
+            .map(|h| HitView {
+                taken: h.mapped_tenant_id.as_deref().is_some_and(|t| t != tenant),
+                id: h.id,
+                name: h.name,
+                identifier: h.identifier,
+                inactive: h.inactive,
+            })
+            .collect(),
+        tenant_id: tenant,
+        too_short: false,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChooseQuery {
+    company_id: i64,
+}
+
+pub async fn choose(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    Query(q): Query<ChooseQuery>,
+) -> Response {
+    mapping_form(&app, &tenant, Some(q.company_id), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MappingFormData {
+    company_id: i64,
+    #[serde(default)]
+    agreement_id: String,
+    #[serde(default)]
+    usage_sync: Option<String>,
+    #[serde(default)]
+    ticket_sync: Option<String>,
+}
+
+fn changed() -> HeaderValue {
+    HeaderValue::from_static("customers-changed")
+}
+
+pub async fn save_mapping(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    Form(f): Form<MappingFormData>,
+) -> Response {
+    let agreement_id = f.agreement_id.trim().parse::<i64>().ok();
+    let input = MappingInput {
+        tenant_id: tenant.clone(),
+        company_id: f.company_id,
+        agreement_id,
+        clear_agreement: agreement_id.is_none(),
+        usage_sync: Some(f.usage_sync.as_deref() == Some("true") && agreement_id.is_some()),
+        ticket_sync: Some(f.ticket_sync.as_deref() == Some("true")),
+        replace: true,
+    };
+    match mapping::set_mapping(&app.store, ACTOR, &input).await {
+        Ok(change) => {
+            let company = app
+                .store
+                .get_company(f.company_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|c| c.name)
+                .unwrap_or_else(|| format!("#{}", f.company_id));
+            let mut text = format!("Saved: this customer is now mapped to {company}.");
+            if f.usage_sync.as_deref() == Some("true") && agreement_id.is_none() {
+                text.push_str(" Usage sync stays off until an agreement is chosen.");
+            }
+            if !change.changed() {
+                text = "Nothing changed.".to_owned();
+            }
+            let mut resp = note(text);
+            resp.headers_mut().insert("hx-trigger", changed());
+            resp
+        }
+        Err(e) => mapping_form(&app, &tenant, Some(f.company_id), Some(e.to_string())).await,
+    }
+}
+
+pub async fn unmap(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
+    match mapping::clear_mapping(&app.store, ACTOR, &tenant).await {
+        Ok(_) => {
+            let mut resp = note("The mapping was removed.");
+            resp.headers_mut().insert("hx-trigger", changed());
+            resp
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AcceptForm {
+    company_id: i64,
+}
+
+/// Confirms a suggestion with one click: the suggested company, its only usable agreement (if
+/// exactly one), both switches on where possible.
+pub async fn accept(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    Form(f): Form<AcceptForm>,
+) -> Response {
+    let options = mapping::agreements_for_company(&app.store, f.company_id, false)
+        .await
+        .unwrap_or_default();
+    let usable: Vec<i64> = options
+        .iter()
+        .filter(|a| a.usable())
+        .map(|a| a.id)
+        .collect();
+    let agreement_id = (usable.len() == 1).then(|| usable[0]);
+    let input = MappingInput {
+        tenant_id: tenant.clone(),
+        company_id: f.company_id,
+        agreement_id,
+        clear_agreement: false,
+        usage_sync: Some(agreement_id.is_some()),
+        ticket_sync: Some(true),
+        replace: false,
+    };
+    match mapping::set_mapping(&app.store, ACTOR, &input).await {
+        Ok(_) => {
+            let mut text = "Suggestion confirmed.".to_owned();
+            if agreement_id.is_none() {
+                text.push_str(
+                    " The company has no single active agreement: choose one with “Edit mapping” to turn usage sync on.",
+                );
+            }
+            let mut resp = note(text);
+            resp.headers_mut().insert("hx-trigger", changed());
+            resp
+        }
+        Err(e) => fail(e),
+    }
+}

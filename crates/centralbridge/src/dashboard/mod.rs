@@ -1,0 +1,161 @@
+//! The dashboard: server-rendered HTML (askama templates in `templates/`), htmx for partial updates.
+//! Pages: Customers, Products, Tickets, Connection, Activity. Every action is a POST carrying the
+//! session's CSRF token (checked in `service::http`); nothing here ever renders a secret.
+
+mod activity;
+mod connection;
+mod customers;
+mod products;
+mod tickets;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use engine::store::{CoreStore as _, NewAudit};
+
+use crate::service::AppState;
+use crate::service::auth::Session;
+use crate::service::http::Shared;
+
+/// Who the audit log names for dashboard actions.
+pub const ACTOR: &str = "dashboard";
+
+/// What every page's frame needs.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub csrf: String,
+    pub active: &'static str,
+    pub flash: Option<String>,
+}
+
+impl Chrome {
+    pub fn new(session: &Session, active: &'static str) -> Self {
+        Self {
+            csrf: session.csrf.clone(),
+            active,
+            flash: None,
+        }
+    }
+}
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/customers") }))
+        .route("/activity", get(activity::page))
+        .route("/connection", get(connection::page))
+        .route("/connection/doctor", post(connection::rerun))
+        .route("/jobs/{job}/run", post(customers::run_job))
+        .route("/customers", get(customers::page))
+        .route("/customers/{tenant}/error", get(customers::error_detail))
+        .route(
+            "/customers/{tenant}/usage-sync",
+            post(customers::toggle_usage),
+        )
+        .route(
+            "/customers/{tenant}/ticket-sync",
+            post(customers::toggle_tickets),
+        )
+        .route("/customers/{tenant}/sync-now", post(customers::sync_now))
+        .route("/customers/{tenant}/edit", get(customers::edit))
+        .route(
+            "/customers/{tenant}/companies",
+            get(customers::company_hits),
+        )
+        .route("/customers/{tenant}/choose", get(customers::choose))
+        .route("/customers/{tenant}/mapping", post(customers::save_mapping))
+        .route("/customers/{tenant}/unmap", post(customers::unmap))
+        .route("/customers/{tenant}/accept", post(customers::accept))
+        .route("/products", get(products::page))
+        .route("/products/{product}/select", post(products::toggle))
+        .route("/products/{product}/catalog", get(products::catalog_hits))
+        .route("/products/{product}/map", post(products::map))
+        .route("/products/add-to-psa", post(products::add_to_psa))
+        .route("/tickets", get(tickets::page))
+        .route("/tickets/settings", post(tickets::save))
+}
+
+/// Renders a template, or a plain error page if rendering fails.
+pub fn render<T: askama::Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(error_html("The page could not be drawn.")),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    message: &'a str,
+}
+
+pub fn error_html(message: &str) -> String {
+    askama::Template::render(&ErrorPage { message })
+        .unwrap_or_else(|_| "The page could not be drawn.".to_owned())
+}
+
+/// An error shown in a page (full page) or in place (htmx fragment).
+pub fn fail(message: impl std::fmt::Display) -> Response {
+    let text = message.to_string();
+    (
+        StatusCode::OK,
+        Html(format!(
+            "<div class=\"error\" role=\"alert\">{}</div>",
+            escape(&text)
+        )),
+    )
+        .into_response()
+}
+
+/// A short confirmation shown in place.
+pub fn note(message: impl std::fmt::Display) -> Response {
+    Html(format!(
+        "<div class=\"flash\" role=\"status\">{}</div>",
+        escape(&message.to_string())
+    ))
+    .into_response()
+}
+
+/// HTML-escapes text for the few fragments built without a template.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Records a dashboard action in the audit log (mapping changes are audited by the engine).
+pub async fn audit(app: &AppState, action: &str, subject: &str, reason: &str) {
+    let entry = NewAudit {
+        at: jiff::Timestamp::now(),
+        actor: ACTOR.to_owned(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        before: None,
+        after: None,
+        reason: reason.to_owned(),
+    };
+    if let Err(e) = app.store.append_audit(&entry).await {
+        tracing::warn!(error = %e, "cannot write the audit log");
+    }
+}
+
+/// A timestamp as people read it (UTC, to the second).
+pub fn show_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}

@@ -1,0 +1,71 @@
+//! What the service and the dashboard say to people, in one place (for translation).
+
+pub fn lease_lost(job: &str) -> String {
+    format!(
+        "{job} stopped: another centralbridge process took over the job's lease (this one could not renew it in time). \
+         The other process carries on; nothing was done twice."
+    )
+}
+
+pub fn abandoned(job: &str) -> String {
+    format!(
+        "{job} was stopped because the service shut down before it finished. The next run picks up where it stopped."
+    )
+}
+
+pub fn not_connected_job(job: &str, detail: &str) -> String {
+    format!("{job} could not start: {detail}")
+}
+
+pub const LOGIN_FAILED: &str = "That password is not right.";
+pub const LOGIN_NO_PASSWORD: &str = "No password is set yet. Open the setup link that `centralbridge serve` printed when it started.";
+pub const SETUP_BAD_TOKEN: &str = "This setup link is not valid (it is used up, or the service restarted). \
+     Restart `centralbridge serve` to get a new one, or log in with the password already set.";
+pub const SETUP_MISMATCH: &str = "The two passwords are not the same.";
+pub const CSRF_REFUSED: &str = "This request was refused because it did not carry this page's security token (CSRF). \
+     Reload the page and try again.";
+pub const ORIGIN_REFUSED: &str = "This request came from another site and was refused.";
+
+pub fn setup_too_short(min: usize) -> String {
+    format!("Choose a password of at least {min} characters.")
+}
+
+pub fn job_requested(job: &str) -> String {
+    format!("{job} requested. It starts as soon as no other run of it is going on.")
+}
+
+pub fn job_not_here(job: &str) -> String {
+    format!("{job} is not scheduled by this service, so it cannot be started from here.")
+}
+
+pub fn serve_started(url: &str) -> String {
+    format!("centralbridge is serving the dashboard on {url} (Ctrl-C stops it).")
+}
+
+pub fn serve_setup(url: &str) -> String {
+    format!(
+        "No dashboard password is set yet. Open this one-time link to set it:\n  {url}\n\
+         (it works until a password is set or the service restarts)"
+    )
+}
+
+pub fn metrics_started(addr: &str) -> String {
+    format!("Prometheus metrics on http://{addr}/metrics")
+}
+
+pub fn listen_failed(addr: &str, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "Cannot listen on {addr}: {e}. Fix: choose another address with --listen (or `[service] listen`), \
+         or stop what uses that port."
+    )
+}
+
+pub fn metrics_failed(addr: &str, e: &str) -> String {
+    format!(
+        "Cannot serve metrics on {addr}: {e}. Fix: choose another address with --metrics-listen \
+         (or `[service] metrics_listen`)."
+    )
+}
+
+pub const SHUTTING_DOWN: &str =
+    "Stopping: no new runs start; a run in progress may take a few seconds to finish.";

@@ -1,0 +1,86 @@
+//! Prometheus metrics, served on their own listener (never the dashboard's).
+//!
+//! - `centralbridge_sync_runs_total{job, outcome}`
+//! - `centralbridge_vendor_requests_total{vendor, status}`
+//! - `centralbridge_rate_limit_waits_total{vendor}`
+//! - `centralbridge_alerts_ticketed_total`
+
+use std::net::SocketAddr;
+
+use metrics::counter;
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+/// Starts the exporter's HTTP listener on `addr` (inside the current tokio runtime).
+pub fn install(addr: SocketAddr) -> Result<(), String> {
+    PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .install()
+        .map_err(|e| e.to_string())?;
+    describe();
+    Ok(())
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "centralbridge_sync_runs_total",
+        "Sync runs by job and outcome"
+    );
+    metrics::describe_counter!(
+        "centralbridge_vendor_requests_total",
+        "Requests to the vendor APIs by vendor and HTTP status"
+    );
+    metrics::describe_counter!(
+        "centralbridge_rate_limit_waits_total",
+        "Times a request waited for the vendor's rate limit"
+    );
+    metrics::describe_counter!(
+        "centralbridge_alerts_ticketed_total",
+        "Sophos alerts that opened a ConnectWise ticket"
+    );
+}
+
+pub fn sync_run(job: &'static str, outcome: &'static str) {
+    counter!("centralbridge_sync_runs_total", "job" => job, "outcome" => outcome).increment(1);
+}
+
+pub fn vendor_requests(vendor: &'static str, status: String, n: u64) {
+    if n > 0 {
+        counter!("centralbridge_vendor_requests_total", "vendor" => vendor, "status" => status)
+            .increment(n);
+    }
+}
+
+pub fn rate_limit_waits(vendor: &'static str, n: u64) {
+    if n > 0 {
+        counter!("centralbridge_rate_limit_waits_total", "vendor" => vendor).increment(n);
+    }
+}
+
+pub fn alerts_ticketed(n: u64) {
+    if n > 0 {
+        counter!("centralbridge_alerts_ticketed_total").increment(n);
+    }
+}
+
+/// Adds what a ConnectWise client did to the counters.
+pub fn connectwise_stats(stats: &connectwise::Stats) {
+    // Keys are "METHOD status" (or "METHOD transport"): count by status only.
+    let mut by_status = std::collections::BTreeMap::<String, u64>::new();
+    for (key, n) in &stats.by_status {
+        let status = key.rsplit(' ').next().unwrap_or(key).to_owned();
+        *by_status.entry(status).or_default() += n;
+    }
+    for (status, n) in by_status {
+        vendor_requests("connectwise", status, n);
+    }
+}
+
+/// Adds what a Sophos client did to the counters.
+pub fn sophos_stats(stats: &sophos::Stats) {
+    for per_status in stats.requests.values() {
+        for (status, n) in per_status {
+            vendor_requests("sophos", status.to_string(), *n);
+        }
+    }
+    rate_limit_waits("sophos", stats.rate_limit_waits);
+}

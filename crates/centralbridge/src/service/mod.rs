@@ -1,0 +1,187 @@
+//! The long-running service behind `centralbridge serve` and `centralbridge demo`: the scheduler
+//! (company refresh, usage sync, ticket sync, each through a lease in the store), the dashboard with
+//! `/healthz`, and Prometheus metrics on a separate listener.
+
+pub mod auth;
+pub mod http;
+pub mod jobs;
+pub mod messages;
+pub mod metrics;
+pub mod scheduler;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::secrets::MasterKey;
+use engine::store::Store;
+use secrecy::ExposeSecret as _;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use auth::Auth;
+pub use scheduler::{Job, JobRunner, SchedulerHandle, SchedulerOptions};
+
+/// What every dashboard handler can reach.
+pub struct AppState {
+    pub store: Store,
+    pub auth: Arc<Auth>,
+    pub scheduler: SchedulerHandle,
+    /// Add `Secure` to cookies (when served behind HTTPS).
+    pub secure_cookies: bool,
+    /// Lease holder name of this process (the dashboard's own runs add a suffix).
+    pub holder: String,
+    /// The last doctor report shown on the Connection page.
+    pub doctor: tokio::sync::Mutex<Option<(jiff::Timestamp, engine::doctor::DoctorReport)>>,
+}
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub scheduler: SchedulerOptions,
+    pub secure_cookies: bool,
+}
+
+/// A lease holder name unique to this process: host, process id and a random part.
+pub fn holder_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let random = auth::random_token();
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &random[..8.min(random.len())]
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Listen(String),
+    #[error("{0}")]
+    Metrics(String),
+}
+
+/// The running service.
+pub struct Running {
+    /// The dashboard's address (with the real port when 0 was asked).
+    pub addr: SocketAddr,
+    pub auth: Arc<Auth>,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    jobs: JoinSet<()>,
+}
+
+impl Running {
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The one-time link to set the dashboard password, if none is set yet.
+    pub async fn setup_url(&self) -> Option<String> {
+        match self.auth.has_password().await {
+            Ok(false) => Some(format!(
+                "{}/setup?token={}",
+                self.url(),
+                self.auth.setup_token().expose_secret()
+            )),
+            _ => None,
+        }
+    }
+
+    /// Stops scheduling, lets a running job finish (up to the grace period, then abandons it and
+    /// releases its lease), then stops the web server.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.jobs.join_next().await.is_some() {}
+        // The server stops accepting at once and gives open requests a moment.
+        match tokio::time::timeout(Duration::from_secs(5), &mut self.server).await {
+            Ok(_) => {}
+            Err(_) => self.server.abort(),
+        }
+    }
+}
+
+/// Starts the service: metrics listener (if asked), scheduler and dashboard.
+pub async fn start(
+    store: Store,
+    master: MasterKey,
+    opts: ServiceOptions,
+    runner: Arc<dyn JobRunner>,
+) -> Result<Running, ServiceError> {
+    if let Some(addr) = opts.metrics_listen {
+        metrics::install(addr)
+            .map_err(|e| ServiceError::Metrics(messages::metrics_failed(&addr.to_string(), &e)))?;
+        tracing::info!("{}", messages::metrics_started(&addr.to_string()));
+    }
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| ServiceError::Listen(messages::listen_failed(&opts.listen.to_string(), &e)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServiceError::Listen(messages::listen_failed(&opts.listen.to_string(), &e)))?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (scheduler, jobs) = scheduler::start(
+        store.clone(),
+        runner,
+        opts.scheduler.clone(),
+        shutdown_rx.clone(),
+    );
+    let auth = Arc::new(Auth::new(store.clone(), master));
+    let state = Arc::new(AppState {
+        store,
+        auth: auth.clone(),
+        scheduler: scheduler.clone(),
+        secure_cookies: opts.secure_cookies,
+        holder: opts.scheduler.holder.clone(),
+        doctor: tokio::sync::Mutex::new(None),
+    });
+    let app = http::router(state);
+    let mut stop = shutdown_rx;
+    let server = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "the dashboard server stopped");
+        }
+    });
+    Ok(Running {
+        addr,
+        auth,
+        shutdown: shutdown_tx,
+        server,
+        jobs,
+    })
+}
+
+/// Waits for Ctrl-C or (on Unix) SIGTERM.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,345 @@
+//! The dashboard in a real browser (headless Chromium through chromedriver, driven by fantoccini),
+//! against `centralbridge demo` on a small seeded MSP: log in, filter customers, open an error's
+//! advice, toggle ticket sync, map a customer through the company autocomplete, run "sync now" and
+//! see the result; and a request without the CSRF token is refused.
+//!
+//! Needs `/usr/bin/chromedriver` and Chromium (`apt-get install chromium chromium-driver`). Without
+//! them the test says plainly that it did not run, and passes -- unless `CI=true`.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use engine::mapping::{self, SuggestOptions};
+use engine::secrets::MasterKey;
+use engine::store::Store;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const PASSWORD: &str = "browser-test-password";
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find_chromedriver() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("CHROMEDRIVER") {
+        return Some(PathBuf::from(p));
+    }
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn chromium() -> Option<PathBuf> {
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the demo and returns it with the dashboard URL.
+fn start_demo(dir: &Path) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_centralbridge"))
+        .args(["demo", "--customers", "12", "--listen", "127.0.0.1:0"])
+        .args(["--tickets-every", "2s", "--dir"])
+        .arg(dir)
+        .env("CENTRALBRIDGE_DEMO_PASSWORD", PASSWORD)
+        .env_remove("CENTRALBRIDGE_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the demo");
+    let stdout = child.stdout.take().unwrap();
+    let child = Killed(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("the demo printed its dashboard URL");
+        if let Some(url) = line.strip_prefix("Dashboard: ") {
+            return (child, url.trim().to_owned());
+        }
+    }
+}
+
+async fn wait_text(c: &Client, css: &str, want: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+            && t.contains(want)
+        {
+            return t;
+        }
+        if Instant::now() >= deadline {
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let page = c.source().await.unwrap_or_default();
+            panic!("`{css}` never showed “{want}” on {url}:\n{page}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_a_browser() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let (Some(driver), Some(browser)) = (find_chromedriver(), chromium()) else {
+        assert!(
+            !ci,
+            "CI=true but chromedriver/chromium are missing: apt-get install chromium chromium-driver"
+        );
+        eprintln!(
+            "browser test did not run: chromedriver or chromium not found (apt-get install chromium chromium-driver)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_demo, url) = start_demo(dir.path());
+
+    let port = free_port();
+    let _driver = Killed(
+        Command::new(&driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": browser,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--window-size=1400,1000",
+                     format!("--user-data-dir={}", profile.path().display())],
+        }),
+    );
+    let webdriver = format!("http://127.0.0.1:{port}");
+    let mut client = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&webdriver)
+            .await
+        {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let c = client.expect("chromedriver answered");
+    let result = scenario(&c, &url, dir.path()).await;
+    let _ = c.close().await;
+    result.unwrap();
+}
+
+async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::error::CmdError> {
+    // Log in (a wrong password first).
+    c.goto(&format!("{url}/customers")).await?;
+    assert!(c.current_url().await?.path().starts_with("/login"));
+    c.find(Locator::Id("password"))
+        .await?
+        .send_keys("wrong password")
+        .await?;
+    c.find(Locator::Id("login")).await?.click().await?;
+    wait_text(c, "#login-error", "not right").await;
+    c.find(Locator::Id("password"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    c.find(Locator::Id("login")).await?.click().await?;
+    let all = wait_text(c, "#customer-count", "customers").await;
+    assert_eq!(c.current_url().await?.path(), "/customers");
+
+    // Filter: failed only, then back to both.
+    c.find(Locator::Id("filter-status"))
+        .await?
+        .select_by_value("failed")
+        .await?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = c.find(Locator::Id("customer-count")).await?.text().await?;
+        if now != all {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the filter never changed the table"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rows = c.find_all(Locator::Css("#customers tbody tr[id]")).await?;
+    assert!(!rows.is_empty(), "the demo has customers whose sync failed");
+    for r in &rows {
+        assert!(r.text().await?.contains("Failed"));
+    }
+
+    // The error icon opens the error and the advice.
+    c.find(Locator::Css("#customers .error-icon"))
+        .await?
+        .click()
+        .await?;
+    let detail = wait_text(c, "#detail", "How to fix it").await;
+    assert!(detail.contains("What happened"), "{detail}");
+
+    c.find(Locator::Id("filter-status"))
+        .await?
+        .select_by_value("both")
+        .await?;
+    wait_text(c, "#customer-count", &all).await;
+
+    // Toggle ticket sync on a mapped customer.
+    let toggle = c.find(Locator::Css("#customers .ticket-toggle")).await?;
+    let row_id = c
+        .find(Locator::XPath(
+            "(//*[@id='customers']//button[contains(@class,'ticket-toggle')])[1]/ancestor::tr",
+        ))
+        .await?
+        .attr("id")
+        .await?
+        .unwrap();
+    let before = toggle.text().await?;
+    toggle.click().await?;
+    let flipped = if before == "On" { "Off" } else { "On" };
+    wait_text(c, &format!("#{row_id} .ticket-toggle"), flipped).await;
+
+    // Map an unmapped customer through the autocomplete: its best suggestion, typed in.
+    let key =
+        MasterKey::from_base64(&std::fs::read_to_string(dir.join("master.key")).unwrap()).unwrap();
+    let store = Store::open(&dir.join("centralbridge.db").to_string_lossy(), key)
+        .await
+        .unwrap();
+    let suggestions = mapping::suggest(&store, &SuggestOptions::default())
+        .await
+        .unwrap();
+    let (tenant_id, company) = suggestions
+        .iter()
+        .find_map(|s| s.best().map(|b| (s.tenant_id.clone(), b.name.clone())))
+        .expect("an unmapped customer with a candidate company");
+    store.close().await;
+    c.find(Locator::Css(&format!("#row-{tenant_id} .edit-mapping")))
+        .await?
+        .click()
+        .await?;
+    let search = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("company-search"))
+        .await?;
+    search
+        .send_keys(&company.chars().take(1).collect::<String>())
+        .await?;
+    wait_text(c, "#company-hits", "at least 2").await;
+    search
+        .send_keys(&company.chars().skip(1).take(4).collect::<String>())
+        .await?;
+    let hit = wait_text(c, "#company-hits", &company).await;
+    assert!(!hit.is_empty());
+    let hits = c
+        .find_all(Locator::Css("#company-hits .company-hit"))
+        .await?;
+    let mut clicked = false;
+    for h in hits {
+        if h.text().await?.starts_with(&company) && h.is_enabled().await? {
+            h.click().await?;
+            clicked = true;
+            break;
+        }
+    }
+    assert!(clicked, "the suggested company {company} was offered");
+    wait_text(c, "#chosen-company", &company).await;
+    c.find(Locator::Id("save-mapping")).await?.click().await?;
+    wait_text(c, "#detail", "Saved").await;
+    wait_text(c, &format!("#row-{tenant_id}"), &company).await;
+
+    // Sync now on a customer with usage sync on, and see the result.
+    c.find(Locator::Css("#customers .sync-now"))
+        .await?
+        .click()
+        .await?;
+    let done = wait_text(c, "#detail", "Usage sync").await;
+    assert!(done.contains("done") || done.contains("failed"), "{done}");
+
+    // The Connection and Activity pages render; the mapping is in the audit log.
+    c.goto(&format!("{url}/activity?action=mapping.set"))
+        .await?;
+    wait_text(c, "#activity", "dashboard").await;
+    c.goto(&format!("{url}/connection")).await?;
+    wait_text(c, "#doctor", "Sophos Central").await;
+
+    // A request without the CSRF token is refused, the same request with it goes through.
+    let cookie = c.get_named_cookie("cb_session").await?;
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(format!("{url}/jobs/tickets/run"))
+        .header("cookie", format!("cb_session={}", cookie.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("CSRF"));
+    let page = http
+        .get(format!("{url}/customers"))
+        .header("cookie", format!("cb_session={}", cookie.value()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split("X-CSRF-Token\": \"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let ok = http
+        .post(format!("{url}/jobs/tickets/run"))
+        .header("cookie", format!("cb_session={}", cookie.value()))
+        .header("x-csrf-token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    Ok(())
+}

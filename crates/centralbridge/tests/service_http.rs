@@ -1,0 +1,259 @@
+//! `centralbridge serve` over HTTP, without a browser: first-start setup link, login, session cookie
+//! flags, CSRF and same-origin refusals, `/healthz`, metrics on their own listener, and no secret in
+//! any page.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use engine::connections::{self, ConnectWiseSettings};
+use engine::secrets::MasterKey;
+use engine::store::Store;
+use reqwest::redirect::Policy;
+use secrecy::{ExposeSecret as _, SecretString};
+
+const SECRET: &str = "TOPSECRET-private-key-0123456789";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            let value = v
+                .split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches(&format!("{name}="))
+                .to_owned();
+            (value, v.to_owned())
+        })
+}
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.split(&marker)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_login_csrf_health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cb.db").to_string_lossy().into_owned();
+    let key = MasterKey::generate().unwrap();
+    {
+        // A stored connection whose secret must never show (its site does not answer: jobs fail).
+        let store = Store::open(&db, key.clone()).await.unwrap();
+        connections::save_connectwise(
+            &store,
+            &ConnectWiseSettings {
+                site: "http://127.0.0.1:9".into(),
+                company_id: "acme".into(),
+                public_key: "pub".into(),
+                client_id: "client".into(),
+                codebase: None,
+                allow_http: true,
+            },
+            &SecretString::from(SECRET),
+        )
+        .await
+        .unwrap();
+        store.close().await;
+    }
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let metrics_port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_centralbridge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .args(["--tickets-every", "1s", "--jobs", "tickets"])
+        .env("CENTRALBRIDGE_CONFIG", &config)
+        .env("CENTRALBRIDGE_MASTER_KEY", key.to_base64().expose_secret())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _child = Proc(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut base = None;
+    let setup = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("serve printed its URLs");
+        if let Some(rest) = line.split("dashboard on ").nth(1) {
+            base = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if line.trim_start().contains("/setup?token=") {
+            break line.trim().to_owned();
+        }
+    };
+    let base = base.expect("the dashboard URL");
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+
+    // Health, without a session.
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    // Pages need a session.
+    let r = http.get(format!("{base}/customers")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    // A wrong setup token is refused.
+    let r = http
+        .get(format!("{base}/setup?token=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // First start: the printed one-time link sets the password and logs in.
+    let page = http.get(&setup).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (pre, _) = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
+    let html = page.text().await.unwrap();
+    let token = field(&html, "token");
+    let form = [
+        ("_prelogin", pre.as_str()),
+        ("token", token.as_str()),
+        ("password", "a long enough password"),
+        ("confirm", "a long enough password"),
+    ];
+    // Without the pre-login cookie (a forged cross-site form) it is refused.
+    let r = http
+        .post(format!("{base}/setup"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(format!("{base}/setup"))
+        .header("cookie", format!("cb_prelogin={pre}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    let (session, flags) = cookie_from(&r, "cb_session").expect("session cookie");
+    assert!(
+        flags.contains("HttpOnly") && flags.contains("SameSite=Strict"),
+        "{flags}"
+    );
+    let cookie = format!("cb_session={session}");
+    // The link is used up.
+    let r = http.get(&setup).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Every page renders, and none shows the stored secret.
+    let mut csrf = String::new();
+    for page in ["customers", "products", "tickets", "connection", "activity"] {
+        let r = http
+            .get(format!("{base}/{page}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+        let html = r.text().await.unwrap();
+        assert!(!html.contains(SECRET), "{page} shows the secret");
+        csrf = field(&html, "_csrf");
+    }
+    assert_eq!(csrf.len(), 64);
+
+    // Actions need the CSRF token; a cross-site Origin is refused even with it.
+    let run = format!("{base}/jobs/tickets/run");
+    let r = http
+        .post(&run)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(&run)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", "0".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(&run)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(&run)
+        .header("cookie", &cookie)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Ticket sync requested"));
+    // A tampered session is no session.
+    let r = http
+        .get(format!("{base}/customers"))
+        .header("cookie", format!("cb_session=x{session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+
+    // Metrics on their own listener: the failing ticket runs are counted.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = match http
+            .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            .send()
+            .await
+        {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains("centralbridge_sync_runs_total{job=\"tickets\",outcome=\"failed\"}") {
+            assert!(!text.contains(SECRET));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no sync run metric:\n{text}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The dashboard does not serve metrics.
+    let r = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_ne!(r.status(), 200);
+}

@@ -1,0 +1,234 @@
+//! Two `centralbridge serve` processes on one store share the scheduled jobs without ever running one
+//! job twice at once: proven from the `sync_runs` table (no two runs of a job overlap in time), with
+//! both processes doing some of the work, and both stopping cleanly on SIGTERM (no run left
+//! "running", no lease left behind).
+//!
+//! PostgreSQL (the supported multi-process setup) runs when `CENTRALBRIDGE_TEST_PG_URL` is set
+//! (`.ci/run` sets it); otherwise it says it did not run (and fails with `CI=true`). The same test
+//! runs on one SQLite file everywhere.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use engine::connections::{self, ConnectWiseSettings, SophosSettings};
+use engine::mapping::{self, AcceptOptions, RefreshOptions};
+use engine::secrets::MasterKey;
+use engine::store::{CoreStore as _, RunOutcome, Store};
+use engine::tickets::{self, SettingsInput};
+use sandbox::{Sandbox, SandboxOptions};
+use secrecy::{ExposeSecret as _, SecretString};
+use sqlx::Connection as _;
+
+const PG_URL_ENV: &str = "CENTRALBRIDGE_TEST_PG_URL";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn prepare(store: &Store, sb: &Sandbox) {
+    let info = sb.info();
+    let cw = &info.connectwise;
+    connections::save_connectwise(
+        store,
+        &ConnectWiseSettings {
+            site: sb.connectwise.site_url(),
+            company_id: cw.company_id.clone(),
+            public_key: cw.public_key.clone(),
+            client_id: cw.client_id.clone(),
+            codebase: None,
+            allow_http: true,
+        },
+        &SecretString::from(cw.private_key.clone()),
+    )
+    .await
+    .unwrap();
+    connections::save_sophos(
+        store,
+        &SophosSettings {
+            client_id: info.sophos.client_id.clone(),
+            token_url: sb.sophos.token_url(),
+            global_url: sb.sophos.global_url(),
+        },
+        &SecretString::from(info.sophos.client_secret.clone()),
+    )
+    .await
+    .unwrap();
+    let cwc = connections::connectwise_client(store).await.unwrap();
+    let soc = connections::sophos_client(store).await.unwrap();
+    mapping::refresh(
+        store,
+        Some(&soc),
+        Some(&cwc),
+        "",
+        &RefreshOptions::default(),
+    )
+    .await
+    .unwrap();
+    let accept = AcceptOptions {
+        usage_sync: true,
+        ticket_sync: true,
+        ..Default::default()
+    };
+    mapping::accept(store, "test", &accept).await.unwrap();
+    engine::usage::select_all(store, "test").await.unwrap();
+    let board = tickets::choices(&cwc, None).await.unwrap().boards[0].id;
+    let input = SettingsInput {
+        board: Some(board.to_string()),
+        auto: true,
+        ..Default::default()
+    };
+    tickets::update_settings(store, &cwc, &input, "test")
+        .await
+        .unwrap();
+}
+
+fn serve(target: &str, key: &MasterKey, config: &Path) -> Proc {
+    Proc(
+        Command::new(env!("CARGO_BIN_EXE_centralbridge"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", target])
+            .args([
+                "--refresh-every",
+                "1s",
+                "--usage-every",
+                "1s",
+                "--tickets-every",
+                "1s",
+            ])
+            .args(["--lease", "3s", "--grace", "10s", "-v"])
+            .env("CENTRALBRIDGE_CONFIG", config)
+            .env("CENTRALBRIDGE_MASTER_KEY", key.to_base64().expose_secret())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start centralbridge serve"),
+    )
+}
+
+fn stop(p: &mut Proc) -> (bool, String) {
+    let pid = p.0.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = p.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut log = String::new();
+    if let Some(mut e) = p.0.stderr.take() {
+        let _ = e.read_to_string(&mut log);
+    }
+    (status.success(), log)
+}
+
+async fn two_processes(target: String) {
+    let sb = Sandbox::spawn(SandboxOptions::demo(3, 10)).await.unwrap();
+    let key = MasterKey::generate().unwrap();
+    let store = Store::open(&target, key.clone()).await.unwrap();
+    prepare(&store, &sb).await;
+    let before = store.list_sync_runs(None, 10_000).await.unwrap().len();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut a = serve(&target, &key, &config);
+    let mut b = serve(&target, &key, &config);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let (a_ok, a_log) = stop(&mut a);
+    let (b_ok, b_log) = stop(&mut b);
+    assert!(a_ok, "first serve failed:\n{a_log}");
+    assert!(b_ok, "second serve failed:\n{b_log}");
+
+    let runs = store.list_sync_runs(None, 10_000).await.unwrap();
+    assert!(
+        runs.len() >= before + 6,
+        "the two processes ran too little: {} runs\n{a_log}\n{b_log}",
+        runs.len() - before
+    );
+    for job in ["refresh", "usage", "tickets"] {
+        let mut of_job: Vec<_> = runs.iter().filter(|r| r.job == job).collect();
+        assert!(of_job.len() >= 2, "{job} ran {} times", of_job.len());
+        of_job.sort_by_key(|r| (r.started_at, r.id));
+        for r in &of_job {
+            assert_ne!(
+                r.outcome,
+                RunOutcome::Running,
+                "a {job} run was left running: {r:?}"
+            );
+        }
+        for pair in of_job.windows(2) {
+            let (prev, next) = (pair[0], pair[1]);
+            let prev_end = prev.finished_at.expect("finished");
+            assert!(
+                prev_end <= next.started_at,
+                "two {job} runs overlap: {prev:?} and {next:?}"
+            );
+        }
+        assert!(
+            store
+                .lease_holder(job, jiff::Timestamp::now())
+                .await
+                .unwrap()
+                .is_none(),
+            "the {job} lease was not released"
+        );
+    }
+    // Both processes took part (the lease hands each job to whoever is free).
+    let started = |log: &str| log.matches("run started").count();
+    assert!(
+        started(&a_log) > 0 && started(&b_log) > 0,
+        "one process did nothing:\n{a_log}\n{b_log}"
+    );
+    store.close().await;
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_on_postgres_never_run_a_job_twice_at_once() {
+    let Ok(base) = std::env::var(PG_URL_ENV) else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but {PG_URL_ENV} is not set"
+        );
+        eprintln!("PostgreSQL tests did not run: set {PG_URL_ENV} to run them");
+        return;
+    };
+    let name = format!("cb_service_{}", uuid_like());
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&format!("/{name}"));
+    two_processes(url.to_string()).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_on_one_sqlite_file_never_run_a_job_twice_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("cb.db").to_string_lossy().into_owned();
+    two_processes(target).await;
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
