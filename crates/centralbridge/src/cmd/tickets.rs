@@ -1,0 +1,496 @@
+//! `centralbridge tickets settings show|set`, `tickets list`, and `sync tickets` (called from
+//! `cmd/sync.rs`): Sophos alerts into ConnectWise tickets.
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use engine::tickets::{
+    self, CycleReport, LinkRow, Recurrence, SettingsInput, SyncOptions, TicketError, TicketSettings,
+};
+use serde::Serialize;
+
+use crate::cli::Ctx;
+use crate::error::CliError;
+use crate::output::Render;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Show or change where tickets go and which alerts create them
+    Settings(SettingsArgs),
+    /// Recent alert -> ticket links
+    List(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SettingsArgs {
+    #[command(subcommand)]
+    action: SettingsAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsAction {
+    /// Print the ticket settings (with --choices, also what ConnectWise offers)
+    Show {
+        /// Also list boards, statuses, types, priorities and sources from ConnectWise
+        #[arg(long)]
+        choices: bool,
+    },
+    /// Change settings; names or ids are checked against ConnectWise
+    Set(Box<SetArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+struct SetArgs {
+    /// Service board (name or id)
+    #[arg(long)]
+    board: Option<String>,
+    /// Status of new tickets
+    #[arg(long)]
+    new_status: Option<String>,
+    /// Status when the alert clears in Sophos (a closed one needs Close Service Tickets)
+    #[arg(long)]
+    clear_status: Option<String>,
+    /// Open status used instead when the API member may not close tickets
+    #[arg(long)]
+    resolved_status: Option<String>,
+    /// Priority per severity, e.g. --priority high="Priority 1 - Emergency Response" (repeatable)
+    #[arg(long = "priority", value_name = "SEVERITY=PRIORITY")]
+    priorities: Vec<String>,
+    /// Ticket type ("" to clear)
+    #[arg(long = "type")]
+    type_: Option<String>,
+    #[arg(long)]
+    subtype: Option<String>,
+    #[arg(long)]
+    item: Option<String>,
+    /// Ticket source, e.g. "Sophos Central"
+    #[arg(long)]
+    source: Option<String>,
+    /// Severities that create tickets, comma-separated (default high,medium)
+    #[arg(long, value_delimiter = ',')]
+    severities: Option<Vec<String>>,
+    /// Products that create tickets, comma-separated ("" for all)
+    #[arg(long, value_delimiter = ',')]
+    products: Option<Vec<String>>,
+    /// Categories that create tickets, comma-separated ("" for all)
+    #[arg(long, value_delimiter = ',')]
+    categories: Option<Vec<String>>,
+    /// Company (id or identifier) for customers without a mapping
+    #[arg(long, conflicts_with = "skip_unmapped")]
+    fallback_company: Option<String>,
+    /// Skip (and count) alerts of unmapped customers instead
+    #[arg(long)]
+    skip_unmapped: bool,
+    /// On a recurrence after the ticket was resolved: new-ticket (default) or reopen
+    #[arg(long, value_parser = parse_recurrence)]
+    recurrence: Option<Recurrence>,
+    /// Acknowledge the Sophos alert when its ticket is closed in ConnectWise (on|off)
+    #[arg(long, value_parser = parse_on_off)]
+    acknowledge: Option<bool>,
+    /// Device link pattern with {tenant_id}, {device_id}, {device_type}
+    #[arg(long)]
+    device_url: Option<String>,
+    /// Seconds between ticket sync cycles when the service runs
+    #[arg(long)]
+    interval: Option<u64>,
+    /// Fill unset statuses, priorities, type and source from the board
+    #[arg(long)]
+    auto: bool,
+}
+
+fn parse_recurrence(s: &str) -> Result<Recurrence, String> {
+    match s {
+        "new-ticket" | "new" => Ok(Recurrence::NewTicket),
+        "reopen" => Ok(Recurrence::Reopen),
+        _ => Err("use new-ticket or reopen".into()),
+    }
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err("use on or off".into()),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// How many links
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Only this tenant (id)
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+/// `sync tickets` arguments.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Print the plan and stop: nothing is written
+    #[arg(long)]
+    dry_run: bool,
+    /// Run one cycle and exit (default: repeat every interval until Ctrl-C)
+    #[arg(long)]
+    once: bool,
+}
+
+fn ticket_err(e: TicketError) -> CliError {
+    match e {
+        TicketError::NotConfigured | TicketError::Settings(_) | TicketError::Connection(_) => {
+            CliError::usage(e.to_string())
+        }
+        other => CliError::failure(other.to_string()),
+    }
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    match args.action {
+        Action::Settings(s) => match s.action {
+            SettingsAction::Show { choices } => show(ctx, choices).await,
+            SettingsAction::Set(a) => set(ctx, *a).await,
+        },
+        Action::List(a) => list(ctx, a).await,
+    }
+}
+
+#[derive(Serialize)]
+struct SettingsView {
+    settings: TicketSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    choices: Option<tickets::Choices>,
+}
+
+fn pick(p: &Option<tickets::Pick>) -> String {
+    p.as_ref()
+        .map_or("-".to_owned(), |p| format!("{} ({})", p.name, p.id))
+}
+
+impl Render for SettingsView {
+    fn human(&self) -> String {
+        let s = &self.settings;
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec!["Setting", "Value"]);
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "all".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        for (k, v) in [
+            ("Board", pick(&s.board)),
+            ("New status", pick(&s.new_status)),
+            ("Clear status", pick(&s.clear_status)),
+            ("Resolved status (fallback)", pick(&s.resolved_status)),
+            ("Priority high", pick(&s.priorities.high)),
+            ("Priority medium", pick(&s.priorities.medium)),
+            ("Priority low", pick(&s.priorities.low)),
+            (
+                "Type / subtype / item",
+                format!(
+                    "{} / {} / {}",
+                    pick(&s.type_),
+                    pick(&s.subtype),
+                    pick(&s.item)
+                ),
+            ),
+            ("Source", pick(&s.source)),
+            ("Severities", list(&s.severities)),
+            ("Products", list(&s.products)),
+            ("Categories", list(&s.categories)),
+            (
+                "Unmapped customers",
+                match (&s.fallback_company, s.skip_unmapped) {
+                    (Some(c), false) => format!("fallback company {} ({})", c.name, c.id),
+                    _ => "skipped and counted".to_owned(),
+                },
+            ),
+            ("Recurrence", format!("{:?}", s.recurrence)),
+            (
+                "Acknowledge on close",
+                if s.acknowledge_on_close {
+                    "on".into()
+                } else {
+                    "off".into()
+                },
+            ),
+            ("Device link", s.device_url_pattern.clone()),
+            ("Interval", format!("{} s", s.interval_s)),
+        ] {
+            t.add_row(vec![k.to_owned(), v]);
+        }
+        let mut out = format!("{t}\n");
+        if let Some(c) = &self.choices {
+            let names = |v: &[tickets::Pick]| {
+                v.iter()
+                    .map(|p| format!("{} ({})", p.name, p.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push_str(&format!("Boards: {}\n", names(&c.boards)));
+            let st: Vec<String> = c
+                .statuses
+                .iter()
+                .map(|(p, closed)| {
+                    format!(
+                        "{} ({}){}",
+                        p.name,
+                        p.id,
+                        if *closed { " [closed]" } else { "" }
+                    )
+                })
+                .collect();
+            out.push_str(&format!("Statuses: {}\n", st.join(", ")));
+            out.push_str(&format!(
+                "Types: {}\nSubtypes: {}\nItems: {}\n",
+                names(&c.types),
+                names(&c.subtypes),
+                names(&c.items)
+            ));
+            out.push_str(&format!(
+                "Priorities: {}\nSources: {}\n",
+                names(&c.priorities),
+                names(&c.sources)
+            ));
+        }
+        if !s.is_configured() {
+            out.push_str(&engine::tickets::messages::not_configured());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+async fn show(ctx: &Ctx, with_choices: bool) -> Result<(), CliError> {
+    let (store, _) = ctx.open_store().await?;
+    let settings = tickets::load_settings(&store).await.map_err(ticket_err)?;
+    let choices = if with_choices {
+        let cw = engine::connections::connectwise_client(&store)
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        Some(
+            tickets::choices(&cw, settings.board.as_ref().map(|b| b.id))
+                .await
+                .map_err(ticket_err)?,
+        )
+    } else {
+        None
+    };
+    store.close().await;
+    ctx.out.emit(&SettingsView { settings, choices })
+}
+
+async fn set(ctx: &Ctx, a: SetArgs) -> Result<(), CliError> {
+    let mut priorities = Vec::new();
+    for p in &a.priorities {
+        let (sev, name) = p.split_once('=').ok_or_else(|| {
+            CliError::usage(format!(
+                "--priority needs SEVERITY=PRIORITY, e.g. high=\"Priority 1\" (got \"{p}\")"
+            ))
+        })?;
+        priorities.push((sev.to_owned(), name.to_owned()));
+    }
+    let input = SettingsInput {
+        board: a.board,
+        new_status: a.new_status,
+        clear_status: a.clear_status,
+        resolved_status: a.resolved_status,
+        priorities,
+        type_: a.type_,
+        subtype: a.subtype,
+        item: a.item,
+        source: a.source,
+        products: a.products,
+        categories: a.categories,
+        severities: a.severities,
+        fallback_company: a.fallback_company,
+        skip_unmapped: a.skip_unmapped.then_some(true),
+        recurrence: a.recurrence,
+        acknowledge_on_close: a.acknowledge,
+        device_url_pattern: a.device_url,
+        interval_s: a.interval,
+        auto: a.auto,
+        ..SettingsInput::default()
+    };
+    let (store, _) = ctx.open_store().await?;
+    let cw = engine::connections::connectwise_client(&store)
+        .await
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let settings = tickets::update_settings(&store, &cw, &input, &super::sync::actor())
+        .await
+        .map_err(ticket_err)?;
+    store.close().await;
+    ctx.out.emit(&SettingsView {
+        settings,
+        choices: None,
+    })
+}
+
+#[derive(Serialize)]
+struct LinksView {
+    links: Vec<LinkRow>,
+}
+
+impl Render for LinksView {
+    fn human(&self) -> String {
+        if self.links.is_empty() {
+            return "No alert has made a ticket yet.".to_owned();
+        }
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec![
+            "Raised",
+            "Alert",
+            "Ticket",
+            "Role",
+            "Alert state",
+            "Ticket state",
+            "Summary",
+        ]);
+        for r in &self.links {
+            t.add_row(vec![
+                r.link
+                    .raised_at
+                    .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default(),
+                r.link.alert_id.clone(),
+                r.link
+                    .ticket_id
+                    .map(|t| format!("#{t}"))
+                    .unwrap_or_else(|| "-".into()),
+                r.link.role.to_string(),
+                r.link.alert_state.to_string(),
+                r.ticket
+                    .as_ref()
+                    .map(|t| t.state.to_string())
+                    .unwrap_or_default(),
+                r.link.summary.clone(),
+            ]);
+        }
+        format!("{t}\n")
+    }
+}
+
+async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
+    let (store, _) = ctx.open_store().await?;
+    let links = tickets::recent_links(&store, a.tenant.as_deref(), a.limit)
+        .await
+        .map_err(ticket_err)?;
+    store.close().await;
+    ctx.out.emit(&LinksView { links })
+}
+
+struct ReportView<'a>(&'a CycleReport);
+
+impl Serialize for ReportView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl Render for ReportView<'_> {
+    fn human(&self) -> String {
+        let r = self.0;
+        let c = &r.totals;
+        let mut out = format!(
+            "Ticket sync{}: {} created, {} noted, {} reopened, {} resolved, {} acknowledged, {} closed in ConnectWise, {} skipped (unmapped)\n",
+            if r.dry_run {
+                " (dry run: nothing was written)"
+            } else {
+                ""
+            },
+            c.created,
+            c.noted,
+            c.reopened,
+            c.resolved,
+            c.acknowledged,
+            c.closed_in_connectwise,
+            c.skipped_unmapped
+        );
+        if r.dry_run {
+            let mut t = Table::new();
+            t.load_style(UTF8_FULL_CONDENSED);
+            t.set_header(vec!["Customer", "Operation", "Detail"]);
+            for tr in &r.tenants {
+                for op in &tr.plan {
+                    t.add_row(vec![
+                        tr.name.clone(),
+                        op.kind().to_owned(),
+                        serde_json::to_string(op).unwrap_or_default(),
+                    ]);
+                }
+            }
+            out.push_str(&format!("{t}\n"));
+        }
+        for tr in r.tenants.iter().filter(|t| !t.ok) {
+            out.push_str(&format!(
+                "✗ {}: {}\n  {}\n",
+                tr.name,
+                tr.error.as_deref().unwrap_or("failed"),
+                tr.advice.as_deref().unwrap_or("")
+            ));
+        }
+        for w in &r.warnings {
+            out.push_str(&format!("! {w}\n"));
+        }
+        out.push_str(&format!(
+            "API calls: Sophos {}, ConnectWise {}\n",
+            r.api_calls.sophos, r.api_calls.connectwise
+        ));
+        out
+    }
+}
+
+/// `centralbridge sync tickets [--dry-run] [--once]`.
+pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
+    let (store, _) = ctx.open_store().await?;
+    let cw = engine::connections::connectwise_client(&store)
+        .await
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let sophos = engine::connections::sophos_client(&store)
+        .await
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let opts = SyncOptions {
+        dry_run: a.dry_run,
+        actor: super::sync::actor(),
+        ..SyncOptions::default()
+    };
+    loop {
+        let report = tickets::run_cycle(&store, &cw, &sophos, &opts)
+            .await
+            .map_err(ticket_err)?;
+        ctx.out.emit(&ReportView(&report))?;
+        let failed = report
+            .tenants
+            .iter()
+            .filter(|t| !t.ok && !t.waiting)
+            .count();
+        if a.once || a.dry_run {
+            store.close().await;
+            if failed > 0 {
+                return Err(CliError::failure(format!(
+                    "{failed} customer(s) failed; see the error and advice above (or `centralbridge status --failed`)."
+                )));
+            }
+            return Ok(());
+        }
+        let interval = tickets::load_settings(&store)
+            .await
+            .map_err(ticket_err)?
+            .interval_s
+            .max(1);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(interval)) => {}
+            _ = tokio::signal::ctrl_c() => { store.close().await; return Ok(()); }
+        }
+    }
+}

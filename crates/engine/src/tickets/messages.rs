@@ -1,0 +1,107 @@
+//! User-facing text of ticket sync (plain English, one place, so a translation can follow).
+
+/// Advice for a tenant whose alerts Sophos refuses (403).
+pub fn forbidden_advice(tenant: &str, billing_type: Option<&str>) -> String {
+    match billing_type {
+        Some("trial") => format!(
+            "Sophos does not let partners read the alerts of trial customer \"{tenant}\". Tickets start once the \
+             customer converts (Sophos Central Partner > Customers). Ticket sync will try again later."
+        ),
+        _ => format!(
+            "Sophos refused access to the alerts of \"{tenant}\". For a term customer, turn on Partner Assistance \
+             (Sophos Central Partner > Customers > {tenant} > Partner Assistance); a trial customer cannot be read \
+             until it converts. Ticket sync will try again later."
+        ),
+    }
+}
+
+pub const FORBIDDEN_ERROR: &str = "no access to this customer's alerts (403)";
+
+/// Advice for skipped alerts of an unmapped tenant.
+pub fn unmapped_advice(tenant: &str) -> String {
+    format!(
+        "\"{tenant}\" is not mapped to a ConnectWise company, so its alerts were skipped. Map it \
+         (`centralbridge map set --tenant ...`) or set a fallback company \
+         (`centralbridge tickets settings set --fallback-company ...`)."
+    )
+}
+
+pub fn unmapped_error(n: u64) -> String {
+    format!("{n} alert(s) skipped: customer not mapped and no fallback company")
+}
+
+pub fn not_configured() -> String {
+    "Ticket sync is not set up yet: choose at least a ConnectWise board, e.g. `centralbridge tickets settings set \
+     --board \"Security Alerts\" --auto` (fills the statuses and priorities from the board)."
+        .to_owned()
+}
+
+pub fn close_permission_warning(status: &str, fallback: Option<&str>) -> String {
+    match fallback {
+        Some(f) => format!(
+            "The ConnectWise API member may not close tickets (Service Desk > Close Service Tickets: Edit Level), so \
+             cleared alerts moved their tickets to \"{f}\" instead of \"{status}\". Grant that level in System > \
+             Security Roles to close them."
+        ),
+        None => format!(
+            "The ConnectWise API member may not close tickets (Service Desk > Close Service Tickets: Edit Level) and \
+             no open \"resolved\" status is set, so tickets of cleared alerts stayed in their status instead of \
+             \"{status}\". Grant that level in System > Security Roles, or choose one with \
+             `centralbridge tickets settings set --resolved-status ...`."
+        ),
+    }
+}
+
+pub fn ack_not_allowed(alert_id: &str, ticket_id: i64) -> String {
+    format!(
+        "Ticket #{ticket_id} was closed in ConnectWise, but Sophos does not allow acknowledging alert {alert_id}; \
+         acknowledge it in Sophos Central if it is resolved."
+    )
+}
+
+/// The message sent with `acknowledge`.
+pub fn ack_message(ticket_id: i64) -> String {
+    format!("Ticket {ticket_id} closed in ConnectWise")
+}
+
+pub fn tenant_failed_advice() -> String {
+    "Ticket sync will try this customer again in the next cycle; run `centralbridge doctor` if it keeps failing."
+        .to_owned()
+}
+
+// Ticket and note texts (they end up in ConnectWise, read by the MSP's technicians).
+
+pub const UNMAPPED_PREFIX: &str = "Unmapped";
+
+pub fn repeat_note(
+    alert_id: &str,
+    severity: &str,
+    event: &str,
+    device: &str,
+    raised: &str,
+    description: &str,
+) -> String {
+    format!(
+        "The same problem was reported again by Sophos Central.\n\nEvent: {event}\nSeverity: {severity}\nDevice: \
+         {device}\nRaised: {raised}\nDescription: {description}\nSophos alert id: {alert_id}"
+    )
+}
+
+pub fn reopen_note(alert_id: &str, event: &str, device: &str, raised: &str) -> String {
+    format!(
+        "Reopened: the problem came back in Sophos Central.\n\nEvent: {event}\nDevice: {device}\nRaised: \
+         {raised}\nSophos alert id: {alert_id}"
+    )
+}
+
+pub fn resolution_note(alert_ids: &[String]) -> String {
+    format!(
+        "Resolved in Sophos Central: the alert is no longer open there (cleared or acknowledged).\n\nSophos alert \
+         id(s): {}",
+        alert_ids.join(", ")
+    )
+}
+
+pub fn previous_ticket_line(previous: i64) -> String {
+    format!("This problem happened before: see ticket #{previous}.")
+}

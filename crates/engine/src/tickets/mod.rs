@@ -1,0 +1,85 @@
+//! Ticket sync: Sophos Central alerts into ConnectWise service tickets, exactly once.
+//!
+//! - [`settings`]: board, statuses, priorities, filters, fallback company (checked against ConnectWise).
+//! - [`plan`]: the pure planner (new ticket / note on the group's ticket / resolve / acknowledge /
+//!   reopen-or-new / skip).
+//! - [`sync`]: one cycle (read -> plan -> apply with a journal in the store).
+//! - [`content`]: summary, description and notes.
+//!
+//! Entry points for the CLI, the service and the dashboard: [`run_cycle`], [`load_settings`],
+//! [`update_settings`], [`choices`], [`recent_links`].
+
+pub mod content;
+pub mod messages;
+pub mod plan;
+pub mod settings;
+pub mod sync;
+
+use serde::Serialize;
+
+pub use plan::{Destination, Op, SkipReason, TenantTarget, TenantView, plan_tenant};
+pub use settings::{
+    Choices, Pick, Priorities, Recurrence, SettingsInput, TicketSettings, choices, load_settings,
+    resolve_input, save_settings, update_settings,
+};
+pub use sync::{
+    ApiCalls, Counts, Created, CycleReport, SyncOptions, TenantReport, load_targets, run_cycle,
+    run_cycle_for,
+};
+
+use crate::store::{AlertLink, OwnedTicket, Store, StoreError, TicketStore as _};
+
+/// The job name in `sync_runs`, `customer_status` and leases.
+pub const JOB: &str = "tickets";
+
+/// Why ticket sync (or a settings change) failed. Display is plain English.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketError {
+    #[error("{}", messages::not_configured())]
+    NotConfigured,
+    #[error("{0}")]
+    Settings(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ConnectWise(#[from] connectwise::CwError),
+    #[error(transparent)]
+    Sophos(#[from] sophos::SophosError),
+    #[error(transparent)]
+    Connection(#[from] crate::connections::ConnectionError),
+    /// The test hook stopped the cycle (as a crash would).
+    #[error("ticket sync was interrupted")]
+    Interrupted,
+}
+
+/// One alert and its ticket, for `tickets list` and the dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkRow {
+    #[serde(flatten)]
+    pub link: AlertLink,
+    pub ticket: Option<OwnedTicket>,
+}
+
+/// The newest alert -> ticket links (of one tenant or all), newest first.
+pub async fn recent_links(
+    store: &Store,
+    tenant_id: Option<&str>,
+    limit: u32,
+) -> Result<Vec<LinkRow>, TicketError> {
+    let mut out = Vec::new();
+    for link in store.recent_alert_links(tenant_id, limit).await? {
+        let ticket = match link.ticket_id {
+            Some(t) => store.owned_ticket(t).await?,
+            None => None,
+        };
+        out.push(LinkRow { link, ticket });
+    }
+    Ok(out)
+}
+
+/// Runs one cycle now with the stored connections ("sync now" in the dashboard, `sync tickets`).
+pub async fn run_now(store: &Store, opts: &SyncOptions) -> Result<CycleReport, TicketError> {
+    let cw = crate::connections::connectwise_client(store).await?;
+    let sophos = crate::connections::sophos_client(store).await?;
+    run_cycle(store, &cw, &sophos, opts).await
+}

@@ -1,0 +1,829 @@
+//! Ticket sync against both emulators: exactly once through faults and crashes, consolidation,
+//! recurrence, clears, two-way close, unmapped and forbidden tenants, summary limits.
+
+#[macro_use]
+#[allow(unused_macros)]
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::TestStore;
+use engine::mapping::{MappingInput, set_mapping};
+use engine::store::{CompanyRecord, TenantRecord};
+use engine::store::{CoreStore as _, MappingStore as _, TicketState, TicketStore as _};
+use engine::tickets::{self, Recurrence, SettingsInput, SyncOptions, TicketError};
+use futures::TryStreamExt as _;
+use sandbox::connectwise::{
+    Access, CwConfig as CwEmuConfig, CwEmulator, Level, RoleFunction, Table,
+};
+use sandbox::sophos::{AlertKind, AlertSpec, SophosConfig as SoEmuConfig, SophosEmulator};
+use sandbox::world::{World, WorldConfig};
+use serde_json::Value;
+
+struct Env {
+    t: TestStore,
+    cw_emu: CwEmulator,
+    so_emu: SophosEmulator,
+    cw: connectwise::Client,
+    sophos: sophos::Client,
+    /// (tenant id, tenant name, company id) of the mapped customers.
+    mapped: Vec<(String, String, i64)>,
+    /// Tenants without a company.
+    unmapped: Vec<(String, String)>,
+}
+
+fn fast_cw_retry() -> connectwise::RetryPolicy {
+    connectwise::RetryPolicy {
+        max_attempts: 4,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+        max_retry_after: Duration::from_secs(5),
+        jitter: true,
+        lookup_attempts: 3,
+    }
+}
+
+async fn cw_client(emu: &CwEmulator, timeout: Duration) -> connectwise::Client {
+    let creds = emu.credentials();
+    let mut cfg = connectwise::CwConfig::new(
+        emu.site_url(),
+        creds.company_id.clone(),
+        creds.public_key.clone(),
+        creds.private_key.clone(),
+        creds.client_id.clone(),
+    );
+    cfg.allow_http = true;
+    cfg.requests_per_second = 10_000;
+    cfg.timeout = timeout;
+    cfg.retry = fast_cw_retry();
+    connectwise::Client::connect(cfg).await.expect("cw connect")
+}
+
+/// Tenants and companies into the mapping store, as a refresh does (written here one batch at a time:
+/// the mapping helper's combined refresh hit "database is locked" on SQLite when this was written).
+async fn load_directory(
+    store: &engine::store::Store,
+    sophos: &sophos::Client,
+    cw: &connectwise::Client,
+) {
+    let now = jiff::Timestamp::now();
+    let tenants: Vec<sophos::models::Tenant> =
+        sophos.tenants().try_collect().await.expect("tenants");
+    let recs: Vec<TenantRecord> = tenants
+        .into_iter()
+        .map(|t| TenantRecord {
+            name: t.display_name().to_owned(),
+            billing_type: t.billing_type.as_ref().map(|b| b.as_str().to_owned()),
+            data_region: t.data_region.clone(),
+            api_host: t.api_host.clone(),
+            status: t.status.clone(),
+            id: t.id,
+            first_seen: now,
+            last_seen: now,
+            gone: false,
+        })
+        .collect();
+    store
+        .upsert_tenants(&recs, now)
+        .await
+        .expect("tenants stored");
+    let companies: Vec<connectwise::models::Company> =
+        cw.companies(()).try_collect().await.expect("companies");
+    let recs: Vec<CompanyRecord> = companies
+        .into_iter()
+        .filter_map(|c| {
+            Some(CompanyRecord {
+                id: c.id?,
+                identifier: c.identifier.clone().unwrap_or_default(),
+                name: c.name.clone().unwrap_or_default(),
+                status: None,
+                deleted: c.deleted_flag.unwrap_or(false),
+                inactive: false,
+                first_seen: now,
+                last_seen: now,
+                gone: false,
+            })
+        })
+        .collect();
+    store
+        .upsert_companies(&recs, now)
+        .await
+        .expect("companies stored");
+}
+
+async fn env_with(customers: usize, cw_timeout: Duration) -> Env {
+    let world = Arc::new(World::generate(WorldConfig {
+        seed: 42,
+        customers,
+        extra_companies: 0,
+        extra_tenants: 1,
+        usage_anchor: (2026, 11),
+    }));
+    let mut so_cfg = SoEmuConfig::new(world.clone());
+    so_cfg.alert_rate = 0.0;
+    so_cfg.alert_backlog = Duration::ZERO;
+    let so_emu = SophosEmulator::spawn(so_cfg)
+        .await
+        .expect("sophos emulator");
+    let cw_emu = CwEmulator::spawn(CwEmuConfig::new(world.clone()))
+        .await
+        .expect("cw emulator");
+    let creds = so_emu.credentials();
+    let mut scfg = sophos::SophosConfig::new(creds.client_id, creds.client_secret);
+    scfg.token_url = so_emu.token_url();
+    scfg.global_url = so_emu.global_url();
+    scfg.requests_per_second = 10_000.0;
+    scfg.retry.base_delay = Duration::from_millis(5);
+    let sophos = sophos::Client::connect(scfg).await.expect("sophos connect");
+    let cw = cw_client(&cw_emu, cw_timeout).await;
+    let t = TestStore::sqlite().await;
+    load_directory(&t.store, &sophos, &cw).await;
+    let companies = t.store.list_companies(true).await.expect("companies");
+    let mut mapped = Vec::new();
+    let mut unmapped = Vec::new();
+    for c in &world.customers {
+        let Some(tenant) = &c.tenant else { continue };
+        // Every tenant readable unless a test says otherwise.
+        so_emu.set_forbidden(&tenant.id, false).expect("tenant");
+        match &c.company {
+            Some(co) => {
+                let company = companies
+                    .iter()
+                    .find(|x| x.identifier == co.identifier)
+                    .expect("company refreshed");
+                set_mapping(
+                    &t.store,
+                    "test",
+                    &MappingInput {
+                        tenant_id: tenant.id.clone(),
+                        company_id: company.id,
+                        ticket_sync: Some(true),
+                        ..MappingInput::default()
+                    },
+                )
+                .await
+                .expect("map");
+                mapped.push((tenant.id.clone(), tenant.name.clone(), company.id));
+            }
+            None => unmapped.push((tenant.id.clone(), tenant.name.clone())),
+        }
+    }
+    let input = SettingsInput {
+        board: Some("Security Alerts".into()),
+        auto: true,
+        ..SettingsInput::default()
+    };
+    tickets::update_settings(&t.store, &cw, &input, "test")
+        .await
+        .expect("settings");
+    Env {
+        t,
+        cw_emu,
+        so_emu,
+        cw,
+        sophos,
+        mapped,
+        unmapped,
+    }
+}
+
+async fn env() -> Env {
+    env_with(3, Duration::from_secs(20)).await
+}
+
+impl Env {
+    fn opts() -> SyncOptions {
+        SyncOptions {
+            actor: "test".into(),
+            ..SyncOptions::default()
+        }
+    }
+
+    async fn cycle(&self) -> tickets::CycleReport {
+        tickets::run_cycle(&self.t.store, &self.cw, &self.sophos, &Self::opts())
+            .await
+            .expect("cycle")
+    }
+
+    async fn cycle_with(&self, opts: &SyncOptions) -> Result<tickets::CycleReport, TicketError> {
+        tickets::run_cycle(&self.t.store, &self.cw, &self.sophos, opts).await
+    }
+
+    async fn set(&self, input: SettingsInput) {
+        tickets::update_settings(&self.t.store, &self.cw, &input, "test")
+            .await
+            .expect("settings");
+    }
+
+    fn raise(&self, tenant: usize, kind: AlertKind, device: usize) -> String {
+        self.so_emu
+            .inject_alert(
+                &self.mapped[tenant].0,
+                AlertSpec::new(kind).on_device(device),
+            )
+            .expect("inject")
+    }
+
+    /// Tickets whose externalXRef is `alert`.
+    fn tickets_for(&self, alert: &str) -> Vec<Value> {
+        self.cw_emu.tickets_by_xref(alert)
+    }
+
+    fn ticket_id(&self, alert: &str) -> i64 {
+        let t = self.tickets_for(alert);
+        assert_eq!(t.len(), 1, "exactly one ticket for {alert}: {t:?}");
+        t[0]["id"].as_i64().expect("id")
+    }
+
+    /// Every ticket created by ticket sync (externalXRef set), by xref.
+    fn our_tickets(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for t in self.cw_emu.records(Table::Tickets) {
+            if let Some(x) = t["externalXRef"].as_str() {
+                *m.entry(x.to_owned()).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    fn assert_no_duplicates(&self) {
+        for (x, n) in self.our_tickets() {
+            assert_eq!(n, 1, "alert {x} has {n} tickets");
+        }
+    }
+
+    fn grant_close(&self) {
+        let member = self.cw_emu.credentials().member_id;
+        self.cw_emu.set_role_level(
+            member,
+            RoleFunction::CloseServiceTickets,
+            Level::Edit,
+            Access::All,
+        );
+    }
+}
+
+fn note_texts(emu: &CwEmulator, ticket: i64) -> Vec<String> {
+    emu.notes(ticket)
+        .iter()
+        .filter_map(|n| n["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_alerts_become_tickets_with_content() {
+    let e = env().await;
+    let a = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
+    let low = e.raise(1, AlertKind::UpdateFailure, 0); // low: not selected by default
+    let r = e.cycle().await;
+    assert_eq!(r.totals.created, 1, "{r:?}");
+    // The severity filter is applied by Sophos: the low alert is not even listed.
+    assert_eq!(r.totals.listed, 1);
+    assert!(e.tickets_for(&low).is_empty());
+    let id = e.ticket_id(&a);
+    let t = e.cw_emu.record(Table::Tickets, id).expect("ticket");
+    let summary = t["summary"].as_str().expect("summary");
+    assert!(
+        summary.starts_with("[High] Real-time protection disabled on "),
+        "{summary}"
+    );
+    assert!(summary.ends_with(&e.mapped[0].1), "{summary}");
+    assert_eq!(t["company"]["id"].as_i64(), Some(e.mapped[0].2));
+    assert_eq!(t["board"]["name"].as_str(), Some("Security Alerts"));
+    assert_eq!(t["status"]["name"].as_str(), Some("New"));
+    assert_eq!(
+        t["priority"]["name"].as_str(),
+        Some("Priority 1 - Emergency Response")
+    );
+    let hidden = e.cw_emu.ticket_hidden_fields(id).expect("hidden");
+    let desc = hidden["initialDescription"].as_str().expect("description");
+    for needle in [
+        "Customer (tenant): ",
+        "Device: ",
+        "Type: Event::Endpoint::RealTimeProtectionDisabled",
+        "Category: protection",
+        "Severity: High",
+        "Raised: ",
+        "Device in Sophos Central: https://central.sophos.com/",
+        &a,
+    ] {
+        assert!(desc.contains(needle), "{needle} missing from {desc}");
+    }
+    // A second cycle changes nothing.
+    let r2 = e.cycle().await;
+    assert_eq!(r2.totals.created + r2.totals.noted, 0, "{r2:?}");
+    e.assert_no_duplicates();
+    // Audited, and the customer status says so.
+    let audit =
+        e.t.store
+            .list_audit(&engine::store::AuditFilter {
+                action: Some("ticket.create".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    assert_eq!(audit.len(), 1);
+    let st =
+        e.t.store
+            .list_customer_status(Some("tickets"))
+            .await
+            .unwrap();
+    assert!(
+        st.iter()
+            .any(|s| s.tenant_id == e.mapped[0].0 && s.ok && s.counts["open_alerts_ticketed"] == 1),
+        "{st:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ticket_per_alert_through_server_errors() {
+    let e = env().await;
+    let mut alerts = Vec::new();
+    for i in 0..3 {
+        alerts.push(e.raise(i, AlertKind::RealTimeProtectionDisabled, 0));
+        alerts.push(e.raise(i, AlertKind::ThreatDetected, 1));
+    }
+    e.cw_emu.faults().set_fault_rate(0.35);
+    for _ in 0..12 {
+        let _ = e.cycle_with(&Env::opts()).await;
+        if alerts.iter().all(|a| e.tickets_for(a).len() == 1)
+            && e.t
+                .store
+                .owned_tickets_in_state(TicketState::Open)
+                .await
+                .unwrap()
+                .len()
+                == alerts.len()
+        {
+            break;
+        }
+    }
+    e.cw_emu.faults().set_fault_rate(0.0);
+    e.cycle().await;
+    for a in &alerts {
+        assert_eq!(e.tickets_for(a).len(), 1, "alert {a}");
+    }
+    e.assert_no_duplicates();
+    assert!(
+        e.cw_emu.request_counts().injected_faults > 0,
+        "the fault knob did inject 500s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_post_that_commits_makes_one_ticket() {
+    let e = env_with(2, Duration::from_millis(700)).await;
+    let a = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
+    e.cw_emu
+        .faults()
+        .set_slow_commit(Some(Duration::from_millis(1500)));
+    let r = e.cycle_with(&Env::opts()).await;
+    e.cw_emu.faults().set_slow_commit(None);
+    // Whatever the first cycle saw, the next one settles it, with one ticket.
+    let _ = r;
+    e.cycle().await;
+    assert_eq!(e.tickets_for(&a).len(), 1);
+    e.assert_no_duplicates();
+    assert_eq!(
+        e.t.store.alert_link(&a).await.unwrap().unwrap().ticket_id,
+        Some(e.ticket_id(&a))
+    );
+}
+
+/// Phase A: create + consolidation note; phase B: clear -> resolve, and close in CW -> acknowledge.
+async fn crash_scenario(k: usize) -> Option<usize> {
+    let e = env_with(2, Duration::from_secs(20)).await;
+    e.grant_close();
+    let a1 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
+    let a2 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0); // same device + type: a note
+    let b1 = e.raise(1, AlertKind::ThreatDetected, 0);
+    let crash = SyncOptions {
+        stop_after: Some(k),
+        ..Env::opts()
+    };
+    let first = e.cycle_with(&crash).await;
+    let interrupted_a = matches!(first, Err(TicketError::Interrupted));
+    e.cycle().await;
+    assert_eq!(e.tickets_for(&a1).len(), 1, "k={k}");
+    assert!(
+        e.tickets_for(&a2).is_empty(),
+        "k={k}: a repeat makes no ticket"
+    );
+    assert_eq!(e.tickets_for(&b1).len(), 1, "k={k}");
+    let ta = e.ticket_id(&a1);
+    let repeat_notes = note_texts(&e.cw_emu, ta)
+        .iter()
+        .filter(|t| t.contains(&a2))
+        .count();
+    assert_eq!(repeat_notes, 1, "k={k}: one note for the repeat");
+    e.assert_no_duplicates();
+
+    // Phase B.
+    e.so_emu.clear_alert(&e.mapped[0].0, &a1);
+    e.so_emu.clear_alert(&e.mapped[0].0, &a2);
+    let tb = e.ticket_id(&b1);
+    assert!(e.cw_emu.close_ticket(tb));
+    let second = e.cycle_with(&crash).await;
+    let interrupted_b = matches!(second, Err(TicketError::Interrupted));
+    e.cycle().await;
+    let resolution_notes = e
+        .cw_emu
+        .notes(ta)
+        .iter()
+        .filter(|n| n["resolutionFlag"] == Value::Bool(true))
+        .count();
+    assert_eq!(resolution_notes, 1, "k={k}: one resolution note");
+    assert_eq!(
+        e.cw_emu.record(Table::Tickets, ta).unwrap()["closedFlag"],
+        Value::Bool(true),
+        "k={k}"
+    );
+    assert_eq!(
+        e.so_emu.acknowledged(),
+        vec![b1.clone()],
+        "k={k}: acknowledged once"
+    );
+    e.assert_no_duplicates();
+    (interrupted_a || interrupted_b).then_some(k)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_at_every_step_then_rerun_makes_no_duplicates() {
+    let mut k = 0;
+    while crash_scenario(k).await.is_some() {
+        k += 1;
+        assert!(k < 200, "the crash hook never ran out of steps");
+    }
+    assert!(k >= 8, "the scenario has many steps ({k})");
+    println!("crash points tested: {k}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeats_are_noted_and_recurrence_opens_a_new_ticket_referencing_the_old() {
+    let e = env().await;
+    // The seed role may not close tickets: clear moves to the open "Resolved" status and says why.
+    let a1 = e.raise(0, AlertKind::PuaDetected, 0);
+    e.cycle().await;
+    let a2 = e.raise(0, AlertKind::PuaDetected, 0);
+    let r = e.cycle().await;
+    assert_eq!((r.totals.created, r.totals.noted), (0, 1), "{r:?}");
+    let t1 = e.ticket_id(&a1);
+    assert!(note_texts(&e.cw_emu, t1).iter().any(|t| t.contains(&a2)));
+    e.so_emu.clear_alert(&e.mapped[0].0, &a1);
+    let r = e.cycle().await;
+    assert_eq!(r.totals.resolved, 0, "one of two alerts still open: {r:?}");
+    assert_eq!(r.totals.cleared, 1);
+    e.so_emu.clear_alert(&e.mapped[0].0, &a2);
+    let r = e.cycle().await;
+    assert_eq!(r.totals.resolved, 1, "{r:?}");
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("Close Service Tickets")),
+        "{:?}",
+        r.warnings
+    );
+    let t = e.cw_emu.record(Table::Tickets, t1).unwrap();
+    assert_eq!(t["status"]["name"].as_str(), Some("Resolved"));
+    assert_eq!(t["closedFlag"], Value::Bool(false));
+    assert!(
+        e.cw_emu
+            .notes(t1)
+            .iter()
+            .any(|n| n["resolutionFlag"] == Value::Bool(true))
+    );
+    // Recurrence: a new ticket that names the old one.
+    let a3 = e.raise(0, AlertKind::PuaDetected, 0);
+    let r = e.cycle().await;
+    assert_eq!(r.totals.created, 1, "{r:?}");
+    let t3 = e.ticket_id(&a3);
+    assert_ne!(t3, t1);
+    let desc = e.cw_emu.ticket_hidden_fields(t3).unwrap()["initialDescription"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(desc.contains(&format!("#{t1}")), "{desc}");
+    let st = e.t.store.owned_ticket(t3).await.unwrap().unwrap();
+    assert_eq!(st.previous_ticket_id, Some(t1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurrence_reopens_when_set() {
+    let e = env().await;
+    e.grant_close();
+    e.set(SettingsInput {
+        recurrence: Some(Recurrence::Reopen),
+        ..SettingsInput::default()
+    })
+    .await;
+    let a1 = e.raise(0, AlertKind::Isolation, 0);
+    e.cycle().await;
+    let t1 = e.ticket_id(&a1);
+    e.so_emu.clear_alert(&e.mapped[0].0, &a1);
+    e.cycle().await;
+    assert_eq!(
+        e.cw_emu.record(Table::Tickets, t1).unwrap()["closedFlag"],
+        Value::Bool(true),
+        "closed when permitted"
+    );
+    let a2 = e.raise(0, AlertKind::Isolation, 0);
+    let r = e.cycle().await;
+    assert_eq!((r.totals.created, r.totals.reopened), (0, 1), "{r:?}");
+    assert!(e.tickets_for(&a2).is_empty());
+    let t = e.cw_emu.record(Table::Tickets, t1).unwrap();
+    assert_eq!(t["status"]["name"].as_str(), Some("New"));
+    assert_eq!(t["closedFlag"], Value::Bool(false));
+    assert!(
+        note_texts(&e.cw_emu, t1)
+            .iter()
+            .any(|n| n.starts_with("Reopened") && n.contains(&a2))
+    );
+    assert_eq!(
+        e.t.store.owned_ticket(t1).await.unwrap().unwrap().state,
+        TicketState::Open
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_closed_in_connectwise_acknowledges_the_alert() {
+    let e = env().await;
+    let a = e.raise(1, AlertKind::HealthStatus, 0);
+    e.cycle().await;
+    let t = e.ticket_id(&a);
+    assert!(e.cw_emu.close_ticket(t));
+    let r = e.cycle().await;
+    assert_eq!(
+        (r.totals.closed_in_connectwise, r.totals.acknowledged),
+        (1, 1),
+        "{r:?}"
+    );
+    assert_eq!(e.so_emu.acknowledged(), vec![a.clone()]);
+    let action = e
+        .so_emu
+        .actions()
+        .into_iter()
+        .find(|x| x.alert_id == a)
+        .expect("action");
+    assert_eq!(
+        action.message.as_deref(),
+        Some(format!("Ticket {t} closed in ConnectWise").as_str())
+    );
+    assert!(e.so_emu.alerts(&e.mapped[1].0).iter().all(|x| x.id != a));
+    let audit =
+        e.t.store
+            .list_audit(&engine::store::AuditFilter {
+                action: Some("alert.acknowledge".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    assert_eq!(audit.len(), 1);
+    // Nothing more happens afterwards (no resolve of a closed ticket, no second ack).
+    let r = e.cycle().await;
+    assert_eq!(r.totals.acknowledged + r.totals.resolved, 0, "{r:?}");
+    // Turned off: a closed ticket leaves the alert alone.
+    e.set(SettingsInput {
+        acknowledge_on_close: Some(false),
+        ..SettingsInput::default()
+    })
+    .await;
+    let b = e.raise(1, AlertKind::ThreatDetected, 1);
+    e.cycle().await;
+    assert!(e.cw_emu.close_ticket(e.ticket_id(&b)));
+    e.cycle().await;
+    assert_eq!(e.so_emu.acknowledged(), vec![a]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmapped_tenant_goes_to_the_fallback_company_or_is_counted() {
+    let e = env().await;
+    let (tenant, name) = e.unmapped[0].clone();
+    // Without a fallback the alert is skipped, counted and reported.
+    e.set(SettingsInput {
+        skip_unmapped: Some(true),
+        ..SettingsInput::default()
+    })
+    .await;
+    let a = e
+        .so_emu
+        .inject_alert(
+            &tenant,
+            AlertSpec::new(AlertKind::RealTimeProtectionDisabled),
+        )
+        .unwrap();
+    let r = e.cycle().await;
+    assert_eq!(r.totals.skipped_unmapped, 1, "{r:?}");
+    assert!(e.tickets_for(&a).is_empty());
+    let st =
+        e.t.store
+            .list_customer_status(Some("tickets"))
+            .await
+            .unwrap();
+    let s = st
+        .iter()
+        .find(|s| s.tenant_id == tenant)
+        .expect("status of the unmapped tenant");
+    assert!(
+        !s.ok && s.error.as_deref().unwrap_or("").contains("skipped"),
+        "{s:?}"
+    );
+    assert!(
+        s.advice.as_deref().unwrap_or("").contains("map set"),
+        "{s:?}"
+    );
+    // With a fallback company, the next alert gets a ticket there, with the prefix.
+    let fallback = e.mapped[2].2;
+    e.set(SettingsInput {
+        fallback_company: Some(fallback.to_string()),
+        ..SettingsInput::default()
+    })
+    .await;
+    let b = e
+        .so_emu
+        .inject_alert(&tenant, AlertSpec::new(AlertKind::ThreatDetected))
+        .unwrap();
+    e.cycle().await;
+    let id = e.ticket_id(&b);
+    let t = e.cw_emu.record(Table::Tickets, id).unwrap();
+    assert_eq!(t["company"]["id"].as_i64(), Some(fallback));
+    let summary = t["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!("[Unmapped: {name}] [High]")),
+        "{summary}"
+    );
+    // A bad fallback is refused with a clear message.
+    let err = tickets::update_settings(
+        &e.t.store,
+        &e.cw,
+        &SettingsInput {
+            fallback_company: Some("NoSuchCompany".into()),
+            ..SettingsInput::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("NoSuchCompany"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_tenant_is_marked_and_others_proceed() {
+    let e = env().await;
+    let (bad, bad_name, _) = e.mapped[0].clone();
+    let a = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
+    let b = e.raise(1, AlertKind::RealTimeProtectionDisabled, 0);
+    e.so_emu.set_forbidden(&bad, true).unwrap();
+    let r = e.cycle().await;
+    assert_eq!(r.outcome, engine::store::RunOutcome::Partial);
+    assert!(e.tickets_for(&a).is_empty());
+    assert_eq!(e.tickets_for(&b).len(), 1);
+    let rep = r.tenants.iter().find(|t| t.tenant_id == bad).unwrap();
+    assert!(rep.forbidden && !rep.ok);
+    assert!(
+        rep.advice
+            .as_deref()
+            .unwrap()
+            .contains("Partner Assistance"),
+        "{rep:?}"
+    );
+    let cursor = e.t.store.ticket_cursor(&bad).await.unwrap().unwrap();
+    assert!(cursor.forbidden && cursor.next_retry_at.is_some());
+    let st =
+        e.t.store
+            .list_customer_status(Some("tickets"))
+            .await
+            .unwrap();
+    let s = st.iter().find(|s| s.tenant_id == bad).unwrap();
+    assert!(!s.ok && s.advice.as_deref().unwrap().contains(&bad_name));
+    // Not polled again until the retry time.
+    let before = e.so_emu.request_counts().total;
+    let r = e.cycle().await;
+    assert!(
+        r.tenants
+            .iter()
+            .find(|t| t.tenant_id == bad)
+            .unwrap()
+            .waiting
+    );
+    let _ = before;
+    // Once the retry is due and access is back, its alert gets a ticket.
+    e.so_emu.set_forbidden(&bad, false).unwrap();
+    let mut c = e.t.store.ticket_cursor(&bad).await.unwrap().unwrap();
+    c.next_retry_at = Some(jiff::Timestamp::now() - Duration::from_secs(1));
+    e.t.store.put_ticket_cursor(&c).await.unwrap();
+    e.cycle().await;
+    assert_eq!(e.tickets_for(&a).len(), 1);
+    assert!(
+        !e.t.store
+            .ticket_cursor(&bad)
+            .await
+            .unwrap()
+            .unwrap()
+            .forbidden
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_with_multibyte_names_fit_the_limit() {
+    let e = env().await;
+    let (tenant, _, _) = e.mapped[0].clone();
+    let mut rec = e.t.store.get_tenant(&tenant).await.unwrap().unwrap();
+    rec.name = "Ribeirão Três Rios Açaí Distribuição de Alimentos Orgânicos Ltda 🍇🍍 Filial São José dos Campos 👩‍👩‍👧".into();
+    e.t.store
+        .upsert_tenants(&[rec.clone()], jiff::Timestamp::now())
+        .await
+        .unwrap();
+    let a = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
+    e.cycle().await;
+    let t = e.cw_emu.record(Table::Tickets, e.ticket_id(&a)).unwrap();
+    let s = t["summary"].as_str().unwrap();
+    assert!(
+        s.chars().count() <= 100 && s.encode_utf16().count() <= 100,
+        "{s}"
+    );
+    assert!(s.ends_with('…'), "{s}");
+    assert!(s.contains("Ribeirão Três"), "{s}");
+    assert!(!s.contains('\u{FFFD}'));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_writes_nothing() {
+    let e = env().await;
+    let a = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
+    let before = e.cw_emu.snapshot();
+    let r = e
+        .cycle_with(&SyncOptions {
+            dry_run: true,
+            ..Env::opts()
+        })
+        .await
+        .unwrap();
+    assert!(r.tenants.iter().any(|t| {
+        t.plan
+            .iter()
+            .any(|op| matches!(op, tickets::Op::CreateTicket { alert_id, .. } if *alert_id == a))
+    }));
+    assert_eq!(e.cw_emu.snapshot(), before);
+    assert!(e.t.store.alert_link(&a).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_are_checked_against_connectwise() {
+    let e = env().await;
+    let err = tickets::update_settings(
+        &e.t.store,
+        &e.cw,
+        &SettingsInput {
+            board: Some("Nope".into()),
+            ..SettingsInput::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("Nope") && err.contains("Security Alerts"),
+        "{err}"
+    );
+    let err = tickets::update_settings(
+        &e.t.store,
+        &e.cw,
+        &SettingsInput {
+            new_status: Some("Closed".into()),
+            ..SettingsInput::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("closed status"), "{err}");
+    let err = tickets::update_settings(
+        &e.t.store,
+        &e.cw,
+        &SettingsInput {
+            priorities: vec![("high".into(), "Urgent!".into())],
+            ..SettingsInput::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("Priority 1 - Emergency Response"), "{err}");
+    // By id works too; the stored settings keep id and name.
+    let s = tickets::load_settings(&e.t.store).await.unwrap();
+    let board = s.board.clone().unwrap();
+    e.set(SettingsInput {
+        board: Some(board.id.to_string()),
+        clear_status: Some("completed".into()),
+        ..SettingsInput::default()
+    })
+    .await;
+    let s = tickets::load_settings(&e.t.store).await.unwrap();
+    assert_eq!(s.clear_status.unwrap().name, "Completed");
+    assert_eq!(s.severities, vec!["high", "medium"]);
+}
