@@ -3,8 +3,10 @@
 //!
 //! A run is: take the job's lease in the store -> run (renewing the lease meanwhile) -> make sure the
 //! run is in `sync_runs` with its outcome -> give the lease back. When is a job due? When its last run
-//! in the store (by any process) finished at least one interval ago, so processes share the work
-//! instead of each running every job. If the lease is lost while running (another process took it
+//! in the store (by any process) started at least one interval ago, so processes share the work
+//! instead of each running every job. Start to start, not end to start: a ticket cycle that takes 50 s
+//! of a 60 s interval still polls every tenant once a minute (a run longer than the interval is
+//! followed at once by the next, never overlapped). If the lease is lost while running (another process took it
 //! after it expired), the run is abandoned at once: the engine's journals make that safe.
 
 use std::collections::BTreeMap;
@@ -241,7 +243,7 @@ impl JobLoop {
         let Some(last) = last else {
             return Duration::ZERO;
         };
-        let since = last.finished_at.unwrap_or(last.started_at);
+        let since = last.started_at;
         let next = since
             .checked_add(
                 jiff::SignedDuration::try_from(self.every).unwrap_or(jiff::SignedDuration::MAX),
