@@ -116,6 +116,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let sandbox = Sandbox::spawn(sb_opts)
         .await
         .map_err(|e| fail("the emulators could not start", e))?;
+    let own_company = add_own_company(&sandbox);
     let info = sandbox.info();
     done(&format!(
         "{} ConnectWise companies, {} Sophos tenants; data in {}",
@@ -131,7 +132,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         key.persist(path)?;
     }
 
-    let result = first_cycle(&store, &sandbox, &info).await;
+    let result = first_cycle(&store, &sandbox, &info, own_company).await;
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -215,6 +216,7 @@ async fn first_cycle(
     store: &Store,
     sandbox: &Sandbox,
     info: &sandbox::SandboxInfo,
+    own_company: Option<i64>,
 ) -> Result<Summary, CliError> {
     let mut summary = Summary::default();
 
@@ -404,6 +406,8 @@ async fn first_cycle(
         &cw_client,
         &SettingsInput {
             board: Some(board.id.to_string()),
+            // Alerts of customers nobody has mapped yet go to the MSP's own company, so none is dropped.
+            fallback_company: own_company.map(|id| id.to_string()),
             auto: true,
             ..Default::default()
         },
@@ -433,6 +437,32 @@ async fn first_cycle(
     }
     done(&format!("board “{}”: {}", board.name, r.summary));
     Ok(summary)
+}
+
+/// Every ConnectWise site holds the MSP's own company; the emulated one gets it here so the demo can use
+/// it as the ticket fallback for customers not mapped yet. `None` if the emulator has no company status.
+fn add_own_company(sandbox: &Sandbox) -> Option<i64> {
+    use sandbox::connectwise::Table as CwTable;
+    let status = sandbox
+        .connectwise
+        .records(CwTable::CompanyStatuses)
+        .into_iter()
+        .find(|s| s["name"] == "Active")?;
+    let record = serde_json::json!({
+        "identifier": "BridgewaterIT",
+        "name": sandbox.world.partner_name,
+        "status": {"id": status["id"], "name": status["name"]},
+        "types": [],
+        "addressLine1": "1 Harbour Street",
+        "city": "Curitiba",
+        "deletedFlag": false,
+        "customFields": [],
+    });
+    Some(
+        sandbox
+            .connectwise
+            .insert_record(CwTable::Companies, record),
+    )
 }
 
 fn progress() -> Option<indicatif::ProgressBar> {
