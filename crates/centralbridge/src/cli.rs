@@ -58,6 +58,28 @@ pub enum Command {
     Store(cmd::store::Args),
     /// Run the ConnectWise and Sophos emulators standalone over a seeded MSP (URLs and credentials printed)
     Sandbox(cmd::sandbox::Args),
+    /// Run a sync job now (usage: licence usage into agreement additions)
+    Sync(cmd::sync::Args),
+    /// The Sophos product table: selection, billing codes, ConnectWise catalog items
+    Products(cmd::products::Args),
+    /// Per customer: last run of each sync job, ok or failed, with the error and advice
+    Status(cmd::status::Args),
+    /// Benchmarks on the sandbox (usage: calls vs floor, wall time, memory)
+    Bench(cmd::bench::Args),
+    /// Ticket sync settings and recent alert -> ticket links
+    Tickets(cmd::tickets::Args),
+    /// Connect to ConnectWise or Sophos Central: values are checked, the connection tested, then saved
+    Connect(cmd::connect::Args),
+    /// Check both connections and every ConnectWise permission the integration needs (changes nothing)
+    Doctor(cmd::doctor::Args),
+    /// Read all Sophos tenants and ConnectWise companies and agreements now (the service does it every 24 h)
+    Refresh(cmd::refresh::Args),
+    /// Map Sophos customers to ConnectWise companies and agreements: suggest, accept, set, clear, list, export, import
+    Map(cmd::map::Args),
+    /// Run the service: schedules, dashboard, /healthz and metrics, until Ctrl-C or SIGTERM
+    Serve(cmd::serve::Args),
+    /// The whole job end to end against the built-in emulators, then the dashboard (no setup needed)
+    Demo(cmd::demo::Args),
 }
 
 /// Runs one command.
@@ -66,6 +88,17 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Config(args) => cmd::config::run(ctx, args).await,
         Command::Store(args) => cmd::store::run(ctx, args).await,
         Command::Sandbox(args) => cmd::sandbox::run(ctx, args).await,
+        Command::Sync(args) => cmd::sync::run(ctx, args).await,
+        Command::Products(args) => cmd::products::run(ctx, args).await,
+        Command::Status(args) => cmd::status::run(ctx, args).await,
+        Command::Bench(args) => cmd::bench::run(ctx, args).await,
+        Command::Tickets(args) => cmd::tickets::run(ctx, args).await,
+        Command::Connect(args) => cmd::connect::run(ctx, args).await,
+        Command::Doctor(args) => cmd::doctor::run(ctx, args).await,
+        Command::Refresh(args) => cmd::refresh::run(ctx, args).await,
+        Command::Map(args) => cmd::map::run(ctx, args).await,
+        Command::Serve(args) => cmd::serve::run(ctx, args).await,
+        Command::Demo(args) => cmd::demo::run(ctx, args).await,
     }
 }
 

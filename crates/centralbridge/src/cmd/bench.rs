@@ -1,0 +1,513 @@
+//! `centralbridge bench usage`: the usage sync on a sandbox of N tenants with a per-call latency;
+//! prints API calls per vendor against the floor F, wall time and peak memory, for a first run and
+//! for an unchanged re-run (which must write nothing).
+//!
+//! The emulators run in this process (so the peak RSS printed includes them: it is an upper bound
+//! for the sync's own).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use engine::store::{Mapping, MappingSource, MappingStore as _, MappingWrite, NewAudit, Store};
+use engine::usage::{self, Month, SyncOptions, SyncReport};
+use sandbox::connectwise::{CwConfig, CwEmulator};
+use sandbox::sophos::{SophosConfig, SophosEmulator};
+use sandbox::world::{World, WorldConfig};
+use serde::Serialize;
+
+use crate::cli::Ctx;
+use crate::error::CliError;
+use crate::output::Render;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Usage sync on a sandbox: calls vs the floor, wall time, peak memory, then an unchanged re-run
+    Usage(UsageArgs),
+    /// Ticket sync: alert -> ticket latency p50/p99, API calls per cycle, duplicates
+    Tickets(super::bench_tickets::Args),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UsageArgs {
+    /// Sophos tenants (each a ConnectWise company; about 70% are monthly with ~6 products)
+    #[arg(long, default_value_t = 5000)]
+    tenants: usize,
+    /// Added latency per API call, in milliseconds (both emulators)
+    #[arg(long, default_value_t = 50)]
+    latency_ms: u64,
+    /// Customers synced at once
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seed of the generated MSP
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Run the emulators inside this process instead of a `centralbridge sandbox` child process
+    /// (the peak RSS then includes them)
+    #[arg(long)]
+    in_process: bool,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    match args.action {
+        Action::Usage(a) => usage_bench(ctx, a).await,
+        Action::Tickets(a) => super::bench_tickets::run(ctx, a).await,
+    }
+}
+
+/// One run's figures.
+#[derive(Debug, Serialize)]
+pub struct RunFigures {
+    pub label: String,
+    pub sophos_calls: u64,
+    pub connectwise_calls: u64,
+    pub connectwise_writes: u64,
+    pub sophos_floor: u64,
+    pub connectwise_floor: u64,
+    pub calls_over_floor: f64,
+    pub wall_seconds: f64,
+    pub peak_rss_mb: f64,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed_customers: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub tenants: usize,
+    pub latency_ms: u64,
+    pub monthly_customers: usize,
+    pub usage_lines: u64,
+    pub mapped_agreements: usize,
+    /// Peak RSS after the setup (refresh, mapping), before the first sync.
+    pub setup_peak_rss_mb: f64,
+    pub runs: Vec<RunFigures>,
+    pub note: &'static str,
+}
+
+/// Where the emulators run, and how to reach them.
+struct Endpoints {
+    cw_site: String,
+    cw_company: String,
+    cw_public: String,
+    cw_private: String,
+    cw_client_id: String,
+    token_url: String,
+    global_url: String,
+    sophos_id: String,
+    sophos_secret: String,
+}
+
+const NOTE_IN_PROCESS: &str =
+    "emulators in this process: the peak RSS includes both emulators and their data";
+const NOTE_CHILD: &str = "emulators in a `centralbridge sandbox` child process: the peak RSS is the sync's own \
+     (with the refresh and mapping that precede it)";
+
+impl Render for BenchReport {
+    fn human(&self) -> String {
+        let mut out = format!(
+            "usage sync benchmark: {} tenants ({} monthly, {} usage lines, {} mapped agreements), {} ms per call\n",
+            self.tenants,
+            self.monthly_customers,
+            self.usage_lines,
+            self.mapped_agreements,
+            self.latency_ms
+        );
+        out.push_str(&format!(
+            "peak RSS after setup (refresh + mapping, before the sync): {:.0} MB\n",
+            self.setup_peak_rss_mb
+        ));
+        for r in &self.runs {
+            out.push_str(&format!(
+                "{:<10} Sophos calls {} (floor {}), ConnectWise calls {} (floor {}, writes {}), calls/F {:.3}, \
+                 wall {:.1} s, peak RSS {:.0} MB; {} created, {} updated, {} unchanged, {} failed customers\n",
+                r.label,
+                r.sophos_calls,
+                r.sophos_floor,
+                r.connectwise_calls,
+                r.connectwise_floor,
+                r.connectwise_writes,
+                r.calls_over_floor,
+                r.wall_seconds,
+                r.peak_rss_mb,
+                r.created,
+                r.updated,
+                r.unchanged,
+                r.failed_customers
+            ));
+        }
+        out.push_str(&format!("({})\n", self.note));
+        out
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn fail(what: &str) -> impl Fn(String) -> CliError + '_ {
+    move |e| CliError::failure(format!("{what}: {e}"))
+}
+
+async fn usage_bench(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
+    let now = jiff::tz::Offset::UTC.to_datetime(jiff::Timestamp::now());
+    // The month the sandbox has usage for: `centralbridge sandbox` anchors usage at the current month.
+    let month = Month {
+        year: now.year(),
+        month: now.month(),
+    };
+    let world = World::generate(WorldConfig {
+        seed: a.seed,
+        customers: a.tenants,
+        extra_companies: 0,
+        extra_tenants: 0,
+        usage_anchor: (month.year, month.month),
+    });
+    let dir = std::env::temp_dir().join(format!(
+        "centralbridge-bench-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let result = if a.in_process {
+        let world = Arc::new(world);
+        let cw_emu = CwEmulator::spawn(CwConfig::new(world.clone()))
+            .await
+            .map_err(|e| fail("ConnectWise emulator")(e.to_string()))?;
+        let mut scfg = SophosConfig::new(world.clone());
+        scfg.alert_rate = 0.0;
+        let sophos_emu = SophosEmulator::spawn(scfg)
+            .await
+            .map_err(|e| fail("Sophos emulator")(e.to_string()))?;
+        let c = cw_emu.credentials();
+        let s = sophos_emu.credentials();
+        let ends = Endpoints {
+            cw_site: cw_emu.site_url(),
+            cw_company: c.company_id.clone(),
+            cw_public: c.public_key.clone(),
+            cw_private: secrecy::ExposeSecret::expose_secret(&c.private_key).to_owned(),
+            cw_client_id: c.client_id.clone(),
+            token_url: sophos_emu.token_url(),
+            global_url: sophos_emu.global_url(),
+            sophos_id: s.client_id.clone(),
+            sophos_secret: secrecy::ExposeSecret::expose_secret(&s.client_secret).to_owned(),
+        };
+        let latency = Duration::from_millis(a.latency_ms);
+        cw_emu.faults().set_latency(latency);
+        sophos_emu.faults().set_latency(latency);
+        let r = bench_in(&a, &world, month, &ends, &dir, NOTE_IN_PROCESS).await;
+        cw_emu.shutdown().await;
+        sophos_emu.shutdown().await;
+        r
+    } else {
+        let mut child = spawn_sandbox(&a)?;
+        let r = match read_endpoints(&mut child).await {
+            Ok(ends) => bench_in(&a, &world, month, &ends, &dir, NOTE_CHILD).await,
+            Err(e) => Err(e),
+        };
+        // Our own child, by its handle.
+        let _ = child.kill();
+        let _ = child.wait();
+        r
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = result?;
+    let bad = report.runs.iter().any(|r| r.failed_customers > 0)
+        || report.runs.get(1).is_some_and(|r| r.connectwise_writes > 0);
+    ctx.out.emit(&report)?;
+    if bad {
+        return Err(CliError::failure(
+            "the benchmark's sync had failed customers, or the unchanged re-run wrote to ConnectWise",
+        ));
+    }
+    Ok(())
+}
+
+fn spawn_sandbox(a: &UsageArgs) -> Result<std::process::Child, CliError> {
+    let exe = std::env::current_exe().map_err(|e| fail("locating centralbridge")(e.to_string()))?;
+    std::process::Command::new(exe)
+        .args([
+            "sandbox",
+            "--json",
+            "--extra-companies",
+            "0",
+            "--extra-tenants",
+            "0",
+        ])
+        .args(["--alert-rate", "0", "--speed", "0"])
+        .args(["--customers", &a.tenants.to_string()])
+        .args(["--seed", &a.seed.to_string()])
+        .args(["--latency-ms", &a.latency_ms.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| fail("starting `centralbridge sandbox`")(e.to_string()))
+}
+
+/// The sandbox prints its URLs and credentials as one JSON line.
+async fn read_endpoints(child: &mut std::process::Child) -> Result<Endpoints, CliError> {
+    use std::io::BufRead as _;
+    let out = child
+        .stdout
+        .take()
+        .ok_or_else(|| fail("sandbox")("no stdout".to_owned()))?;
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .map(|_| line)
+    })
+    .await
+    .map_err(|e| fail("sandbox")(e.to_string()))?
+    .map_err(|e| fail("sandbox")(e.to_string()))?;
+    if line.trim().is_empty() {
+        return Err(fail("sandbox")(
+            "it exited before printing its URLs".to_owned(),
+        ));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| fail("sandbox output")(e.to_string()))?;
+    let s = |path: &[&str]| -> Result<String, CliError> {
+        let mut cur = &v;
+        for p in path {
+            cur = &cur[*p];
+        }
+        cur.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| fail("sandbox output")(format!("missing {}", path.join("."))))
+    };
+    Ok(Endpoints {
+        cw_site: s(&["connectwise", "site"])?,
+        cw_company: s(&["connectwise", "company_id"])?,
+        cw_public: s(&["connectwise", "public_key"])?,
+        cw_private: s(&["connectwise", "private_key"])?,
+        cw_client_id: s(&["connectwise", "client_id"])?,
+        token_url: s(&["sophos", "token_url"])?,
+        global_url: s(&["sophos", "global_url"])?,
+        sophos_id: s(&["sophos", "client_id"])?,
+        sophos_secret: s(&["sophos", "client_secret"])?,
+    })
+}
+
+fn cw_writes(stats: &connectwise::Stats) -> u64 {
+    stats
+        .by_status
+        .iter()
+        .filter(|(k, _)| {
+            ["POST", "PATCH", "PUT", "DELETE"]
+                .iter()
+                .any(|m| k.starts_with(m))
+        })
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+async fn bench_in(
+    a: &UsageArgs,
+    world: &World,
+    month: Month,
+    ends: &Endpoints,
+    dir: &std::path::Path,
+    note: &'static str,
+) -> Result<BenchReport, CliError> {
+    let key = engine::secrets::MasterKey::generate().map_err(|e| fail("key")(e.to_string()))?;
+    let store = Store::open(&dir.join("bench.db").to_string_lossy(), key).await?;
+    let mut cfg = connectwise::CwConfig::new(
+        ends.cw_site.clone(),
+        ends.cw_company.clone(),
+        ends.cw_public.clone(),
+        secrecy::SecretString::from(ends.cw_private.clone()),
+        ends.cw_client_id.clone(),
+    );
+    cfg.allow_http = true;
+    cfg.max_concurrency = a.concurrency.max(1);
+    cfg.requests_per_second = 100_000;
+    let cw = connectwise::Client::connect(cfg)
+        .await
+        .map_err(|e| fail("ConnectWise client")(e.to_string()))?;
+    let mut scfg = sophos::SophosConfig::new(
+        ends.sophos_id.clone(),
+        secrecy::SecretString::from(ends.sophos_secret.clone()),
+    );
+    scfg.token_url = ends.token_url.clone();
+    scfg.global_url = ends.global_url.clone();
+    scfg.requests_per_second = 100_000.0;
+    scfg.max_concurrency = 16;
+    scfg.page_size.usage = 1000;
+    scfg.page_size.tenants = 100;
+    let sophos = sophos::Client::connect(scfg)
+        .await
+        .map_err(|e| fail("Sophos client")(e.to_string()))?;
+
+    // Setup (not measured): refresh, map every customer to its true company and first active
+    // agreement with usage sync on, select every product.
+    engine::mapping::refresh(&store, Some(&sophos), Some(&cw), "", &Default::default())
+        .await
+        .map_err(|e| fail("refresh")(e.to_string()))?;
+    let mapped = map_true_pairs(&store, world).await?;
+    usage::select_all(&store, "bench")
+        .await
+        .map_err(|e| fail("select")(e.to_string()))?;
+
+    let monthly = world
+        .customers
+        .iter()
+        .filter(|c| {
+            c.tenant
+                .as_ref()
+                .is_some_and(|t| t.billing == sandbox::world::BillingType::Usage)
+                && c.company
+                    .as_ref()
+                    .is_some_and(|co| co.agreements.iter().any(|a| a.status == "Active"))
+        })
+        .count();
+    let usage_lines: u64 = world.tenants().map(|t| t.usage.len() as u64).sum::<u64>() + 2;
+    let setup_peak_rss_mb = peak_rss_mb();
+    let mut runs = Vec::new();
+    for label in ["first run", "re-run"] {
+        let cw_before = cw.stats();
+        let so_before = sophos.stats().total_requests();
+        let started = Instant::now();
+        let report = usage::run(
+            &store,
+            &cw,
+            &sophos,
+            &SyncOptions {
+                month: Some(month),
+                concurrency: a.concurrency,
+                actor: "bench".into(),
+                ..SyncOptions::default()
+            },
+        )
+        .await
+        .map_err(|e| fail("usage sync")(e.to_string()))?;
+        let wall = started.elapsed().as_secs_f64();
+        let cw_after = cw.stats();
+        let cw_calls = cw_after.requests - cw_before.requests;
+        let so_calls = sophos.stats().total_requests() - so_before;
+        let first = label == "first run";
+        let floors = floor(&report, mapped, usage_lines, first);
+        let total_floor = floors.0 + floors.1;
+        runs.push(RunFigures {
+            label: label.to_owned(),
+            sophos_calls: so_calls,
+            connectwise_calls: cw_calls,
+            connectwise_writes: cw_writes(&cw_after) - cw_writes(&cw_before),
+            sophos_floor: floors.0,
+            connectwise_floor: floors.1,
+            calls_over_floor: (so_calls + cw_calls) as f64 / total_floor.max(1) as f64,
+            wall_seconds: wall,
+            peak_rss_mb: peak_rss_mb(),
+            created: report.counts.created,
+            updated: report.counts.updated,
+            unchanged: report.counts.unchanged,
+            failed_customers: report.failed_customers,
+        });
+    }
+    store.close().await;
+    Ok(BenchReport {
+        tenants: a.tenants,
+        latency_ms: a.latency_ms,
+        monthly_customers: monthly,
+        usage_lines,
+        mapped_agreements: mapped,
+        setup_peak_rss_mb,
+        runs,
+        note,
+    })
+}
+
+/// The floor F (Sophos, ConnectWise) for a run: pages of the usage listing; agreement listing pages
+/// (200 ids per call) + one additions read per monthly agreement + each changed addition; on the
+/// first run also one catalog lookup and one create per product and the Sophos setup entries
+/// (4 lists, 1 subcategory list, 4 creates).
+fn floor(report: &SyncReport, mapped: usize, usage_lines: u64, first: bool) -> (u64, u64) {
+    let sophos = usage_lines.div_ceil(1000).max(1);
+    let reads = report
+        .customers
+        .iter()
+        .filter(|c| c.outcome != usage::CustomerOutcome::Skipped)
+        .count() as u64;
+    let listing = (mapped as u64).div_ceil(200);
+    let writes = report.counts.writes() as u64;
+    let catalog = if first {
+        2 * report.catalog.len() as u64 + 9
+    } else {
+        0
+    };
+    (sophos, listing + reads + writes + catalog)
+}
+
+async fn map_true_pairs(store: &Store, world: &World) -> Result<usize, CliError> {
+    let now = jiff::Timestamp::now();
+    let customers = store.list_customers().await?;
+    let known: std::collections::HashSet<&str> =
+        customers.iter().map(|c| c.tenant.id.as_str()).collect();
+    let mut writes = Vec::new();
+    for c in &world.customers {
+        let (Some(company), Some(tenant)) = (&c.company, &c.tenant) else {
+            continue;
+        };
+        if !known.contains(tenant.id.as_str()) {
+            continue;
+        }
+        let Some(co) = store
+            .find_companies_by_identifier(&company.identifier)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        let Some(agreement) = store
+            .list_agreements_of(co.id)
+            .await?
+            .into_iter()
+            .find(|a| a.status.as_deref() == Some("Active") && !a.cancelled)
+        else {
+            continue;
+        };
+        writes.push(MappingWrite {
+            tenant_id: tenant.id.clone(),
+            after: Some(Mapping {
+                tenant_id: tenant.id.clone(),
+                company_id: co.id,
+                agreement_id: Some(agreement.id),
+                usage_sync: true,
+                ticket_sync: false,
+                source: MappingSource::Manual,
+                confirmed_by: "bench".into(),
+                confirmed_at: now,
+            }),
+            audit: NewAudit {
+                at: now,
+                actor: "bench".into(),
+                action: "mapping.set".into(),
+                subject: format!("tenant:{}", tenant.id),
+                before: None,
+                after: None,
+                reason: "benchmark: the world's true pairing".into(),
+            },
+        });
+    }
+    let n = writes.len();
+    for chunk in writes.chunks(500) {
+        store.write_mappings(chunk).await?;
+    }
+    Ok(n)
+}

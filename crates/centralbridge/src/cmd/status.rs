@@ -1,0 +1,148 @@
+//! `centralbridge status`: per customer, the last result of each sync job (usage, tickets, ...), with
+//! the error and advice of a failure.
+//!
+//! Every job writes the core `customer_status` table (one row per tenant and job); this command
+//! groups the rows by tenant, so a new job shows up as one more column without changes here.
+
+use std::collections::BTreeMap;
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use engine::store::{CoreStore as _, MappingStore as _};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cli::Ctx;
+use crate::error::CliError;
+use crate::output::Render;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only customers whose last run of some job failed
+    #[arg(long)]
+    failed: bool,
+    /// Only this job (usage, tickets, ...)
+    #[arg(long)]
+    job: Option<String>,
+}
+
+/// One job's last result for a customer.
+#[derive(Debug, Serialize)]
+pub struct JobStatus {
+    pub job: String,
+    pub last_run_at: jiff::Timestamp,
+    pub ok: bool,
+    pub counts: Value,
+    pub error: Option<String>,
+    pub advice: Option<String>,
+}
+
+/// A customer's row.
+#[derive(Debug, Serialize)]
+pub struct CustomerRow {
+    pub tenant_id: String,
+    pub tenant: String,
+    pub company: Option<String>,
+    pub jobs: Vec<JobStatus>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct StatusView(Vec<CustomerRow>);
+
+/// A short summary of a job's counts: the non-zero numbers.
+fn summarize(counts: &Value) -> String {
+    let Value::Object(m) = counts else {
+        return String::new();
+    };
+    m.iter()
+        .filter_map(|(k, v)| match v.as_u64() {
+            Some(n) if n > 0 && !k.ends_with("_id") => Some(format!("{n} {}", k.replace('_', " "))),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Render for StatusView {
+    fn human(&self) -> String {
+        if self.0.is_empty() {
+            return "No sync has run yet (or nothing matches).\n".to_owned();
+        }
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec![
+            "Tenant", "Company", "Job", "Last run", "Result", "Counts",
+        ]);
+        let mut problems = String::new();
+        for c in &self.0 {
+            for j in &c.jobs {
+                t.add_row(vec![
+                    c.tenant.clone(),
+                    c.company.clone().unwrap_or_else(|| "-".to_owned()),
+                    j.job.clone(),
+                    j.last_run_at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+                    if j.ok { "ok" } else { "FAILED" }.to_owned(),
+                    summarize(&j.counts),
+                ]);
+                if let Some(e) = &j.error {
+                    problems.push_str(&format!(
+                        "{} ({}): {e}\n  advice: {}\n",
+                        c.tenant,
+                        j.job,
+                        j.advice.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
+        }
+        format!("{t}\n{problems}")
+    }
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let (store, _) = ctx.open_store().await?;
+    let rows = store.list_customer_status(args.job.as_deref()).await?;
+    let names: BTreeMap<String, (String, Option<String>)> = store
+        .list_customers()
+        .await?
+        .into_iter()
+        .map(|c| {
+            (
+                c.tenant.id.clone(),
+                (c.tenant.name, c.company.map(|co| co.name)),
+            )
+        })
+        .collect();
+    store.close().await;
+    let mut by_tenant: BTreeMap<String, CustomerRow> = BTreeMap::new();
+    for s in rows {
+        let text = |k: &str| s.counts.get(k).and_then(Value::as_str).map(str::to_owned);
+        let (tenant, company) = names.get(&s.tenant_id).cloned().unwrap_or_else(|| {
+            (
+                text("tenant_name").unwrap_or_else(|| s.tenant_id.clone()),
+                text("company_name"),
+            )
+        });
+        let row = by_tenant
+            .entry(s.tenant_id.clone())
+            .or_insert_with(|| CustomerRow {
+                tenant_id: s.tenant_id.clone(),
+                tenant,
+                company,
+                jobs: Vec::new(),
+            });
+        row.jobs.push(JobStatus {
+            job: s.job,
+            last_run_at: s.last_run_at,
+            ok: s.ok,
+            counts: s.counts,
+            error: s.error,
+            advice: s.advice,
+        });
+    }
+    let mut out: Vec<CustomerRow> = by_tenant.into_values().collect();
+    if args.failed {
+        out.retain(|c| c.jobs.iter().any(|j| !j.ok));
+    }
+    out.sort_by_key(|c| c.tenant.to_lowercase());
+    ctx.out.emit(&StatusView(out))
+}

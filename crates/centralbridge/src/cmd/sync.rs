@@ -1,0 +1,254 @@
+//! `centralbridge sync`: the sync jobs run on demand. `sync usage` bills licence usage as agreement
+//! additions; (`sync tickets` is added by the ticket sync).
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use engine::usage::{self, CustomerOutcome, Month, OpKind, SyncOptions, SyncReport};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::Ctx;
+use crate::error::CliError;
+use crate::output::Render;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Bill each mapped customer's Sophos licence usage as ConnectWise agreement additions
+    Usage(UsageArgs),
+    /// Sophos alerts into ConnectWise tickets (one cycle with --once; --dry-run prints the plan)
+    Tickets(super::tickets::SyncArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UsageArgs {
+    /// Print the plan (every operation with its reason) and stop: nothing is written
+    #[arg(long)]
+    dry_run: bool,
+    /// Billing month to sync [default: the previous month]
+    #[arg(long, value_name = "YYYY-MM")]
+    month: Option<String>,
+    /// Only this customer (tenant id or name, company id or name); repeatable
+    #[arg(long = "customer", value_name = "CUSTOMER")]
+    customers: Vec<String>,
+    /// Recreate additions centralbridge created that were deleted in ConnectWise
+    #[arg(long)]
+    recreate: bool,
+    /// Customers synced at once
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Also list unchanged products in the plan table
+    #[arg(long)]
+    all: bool,
+}
+
+/// Who the audit log names: the OS user.
+pub fn actor() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "centralbridge".to_owned())
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    match args.action {
+        Action::Usage(a) => run_usage(ctx, a).await,
+        Action::Tickets(a) => super::tickets::run_sync(ctx, a).await,
+    }
+}
+
+/// A progress bar on stderr, hidden when stdout is not a terminal or with `--json`.
+pub fn progress_bar(ctx: &Ctx, what: &str) -> Option<ProgressBar> {
+    if ctx.out.json || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    Some(bar)
+}
+
+async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
+    let month = a
+        .month
+        .as_deref()
+        .map(Month::parse)
+        .transpose()
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let (store, _) = ctx.open_store().await?;
+    let cw = engine::connections::connectwise_client(&store)
+        .await
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let mut scfg = engine::connections::sophos_config(&store)
+        .await
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    // One usage listing at the largest page the API allows.
+    scfg.page_size.usage = 1000;
+    scfg.page_size.tenants = 100;
+    let sophos = sophos::Client::connect(scfg)
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    let bar = progress_bar(ctx, "usage sync");
+    let progress: Option<usage::ProgressFn> = bar.clone().map(|b| {
+        Arc::new(move |done: usize, total: usize| {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        }) as usage::ProgressFn
+    });
+    let opts = SyncOptions {
+        month,
+        customers: a.customers,
+        dry_run: a.dry_run,
+        recreate: a.recreate,
+        actor: actor(),
+        concurrency: a.concurrency,
+        progress,
+        ..SyncOptions::default()
+    };
+    let report = usage::run(&store, &cw, &sophos, &opts)
+        .await
+        .map_err(|e| match e {
+            usage::UsageError::NoSuchCustomer(_) | usage::UsageError::BadMonth(_) => {
+                CliError::usage(e.to_string())
+            }
+            other => CliError::failure(other.to_string()),
+        });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let report = report?;
+    store.close().await;
+    let view = ReportView { report, all: a.all };
+    ctx.out.emit(&view)?;
+    if view.report.failed_customers > 0 {
+        return Err(CliError::failure(format!(
+            "{} customer(s) failed; see the error and advice above (or `centralbridge status --failed`).",
+            view.report.failed_customers
+        )));
+    }
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct ReportView {
+    #[serde(flatten)]
+    report: SyncReport,
+    #[serde(skip)]
+    all: bool,
+}
+
+fn qty(q: Option<f64>) -> String {
+    match q {
+        Some(q) if q.fract() == 0.0 => format!("{q:.0}"),
+        Some(q) => q.to_string(),
+        None => "-".to_owned(),
+    }
+}
+
+impl Render for ReportView {
+    fn human(&self) -> String {
+        let r = &self.report;
+        let mut out = String::new();
+        out.push_str(&format!(
+            "Usage sync for {}{}\n",
+            r.month,
+            if r.dry_run {
+                " (dry run: nothing was written)"
+            } else {
+                ""
+            }
+        ));
+        for c in &r.catalog {
+            if c.action != "already linked" {
+                out.push_str(&format!(
+                    "catalog: {} -> item {} ({})\n",
+                    c.product, c.catalog_item_id, c.action
+                ));
+            }
+        }
+        for p in &r.catalog_to_create {
+            out.push_str(&format!("catalog: {p} would be created\n"));
+        }
+        let mut table = Table::new();
+        table.load_style(UTF8_FULL_CONDENSED);
+        table.set_header(vec![
+            "Customer",
+            "Agreement",
+            "Product",
+            "Operation",
+            "Before",
+            "After",
+            "Reason",
+        ]);
+        let mut rows = 0;
+        for c in &r.customers {
+            for op in &c.ops {
+                if op.kind == OpKind::Skip && !self.all {
+                    continue;
+                }
+                rows += 1;
+                table.add_row(vec![
+                    c.tenant_name.clone(),
+                    op.agreement_id.to_string(),
+                    op.product.clone(),
+                    op.kind.as_str().to_owned(),
+                    qty(op.before),
+                    qty(op.after),
+                    op.reason.clone(),
+                ]);
+            }
+        }
+        if rows > 0 {
+            out.push_str(&format!("{table}\n"));
+        } else {
+            out.push_str("No changes planned.\n");
+        }
+        for c in &r.customers {
+            for u in &c.unmapped {
+                out.push_str(&format!("{}: {}\n", c.tenant_name, u.message));
+            }
+            if let Some(n) = &c.note {
+                out.push_str(&format!("{}: {n}\n", c.tenant_name));
+            }
+            if c.outcome == CustomerOutcome::Failed {
+                out.push_str(&format!(
+                    "FAILED {}: {}\n  advice: {}\n",
+                    c.tenant_name,
+                    c.error.as_deref().unwrap_or(""),
+                    c.advice.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        let k = &r.counts;
+        out.push_str(&format!(
+            "{} customers ({} failed): {} created, {} updated, {} cancelled, {} adopted, {} unchanged, \
+             {} conflicts, {} removed in ConnectWise, {} unmapped codes",
+            r.customers.len(),
+            r.failed_customers,
+            k.created,
+            k.updated,
+            k.cancelled,
+            k.adopted,
+            k.unchanged,
+            k.conflicts,
+            k.removed_in_cw,
+            k.unmapped_codes
+        ));
+        if r.lines_without_tenant > 0 {
+            out.push_str(&format!(
+                "; {} usage lines belong to no tenant (device subscriptions) and are not billed",
+                r.lines_without_tenant
+            ));
+        }
+        out.push('\n');
+        out
+    }
+}

@@ -1,0 +1,284 @@
+//! `products`, `sync usage`, `status` and `bench usage` as a user runs them, against emulators
+//! started by the test.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use engine::connections::{ConnectWiseSettings, SophosSettings};
+use engine::secrets::{MASTER_KEY_ENV, MasterKey};
+use engine::store::{Mapping, MappingSource, MappingStore as _, MappingWrite, NewAudit, Store};
+use sandbox::connectwise::CwEmulator;
+use sandbox::sophos::SophosEmulator;
+use sandbox::world::{World, WorldConfig};
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+    key: String,
+    cw: CwEmulator,
+    _sophos: SophosEmulator,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let world = Arc::new(World::generate(WorldConfig {
+            seed: 41,
+            customers: 10,
+            extra_companies: 0,
+            extra_tenants: 0,
+            usage_anchor: (2026, 11),
+        }));
+        let cw = CwEmulator::spawn(sandbox::connectwise::CwConfig::new(world.clone()))
+            .await
+            .unwrap();
+        let mut sc = sandbox::sophos::SophosConfig::new(world.clone());
+        sc.alert_rate = 0.0;
+        let sophos = SophosEmulator::spawn(sc).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("cb.db");
+        let key = MasterKey::generate().unwrap();
+        let store = Store::open(&db.to_string_lossy(), key.clone())
+            .await
+            .unwrap();
+        let c = cw.credentials();
+        engine::connections::save_connectwise(
+            &store,
+            &ConnectWiseSettings {
+                site: cw.site_url(),
+                company_id: c.company_id.clone(),
+                public_key: c.public_key.clone(),
+                client_id: c.client_id.clone(),
+                codebase: None,
+                allow_http: true,
+            },
+            &c.private_key,
+        )
+        .await
+        .unwrap();
+        let s = sophos.credentials();
+        engine::connections::save_sophos(
+            &store,
+            &SophosSettings {
+                client_id: s.client_id.clone(),
+                token_url: sophos.token_url(),
+                global_url: sophos.global_url(),
+            },
+            &s.client_secret,
+        )
+        .await
+        .unwrap();
+        // Refresh, then map every customer to its true company and first active agreement.
+        let cwc = engine::connections::connectwise_client(&store)
+            .await
+            .unwrap();
+        let soc = engine::connections::sophos_client(&store).await.unwrap();
+        engine::mapping::refresh(&store, Some(&soc), Some(&cwc), "", &Default::default())
+            .await
+            .unwrap();
+        let now = jiff::Timestamp::now();
+        let mut writes = Vec::new();
+        for cust in &world.customers {
+            let (Some(co), Some(t)) = (&cust.company, &cust.tenant) else {
+                continue;
+            };
+            let Some(company) = store
+                .find_companies_by_identifier(&co.identifier)
+                .await
+                .unwrap()
+                .into_iter()
+                .next()
+            else {
+                continue;
+            };
+            let Some(agr) = store
+                .list_agreements_of(company.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|a| a.status.as_deref() == Some("Active"))
+            else {
+                continue;
+            };
+            writes.push(MappingWrite {
+                tenant_id: t.id.clone(),
+                after: Some(Mapping {
+                    tenant_id: t.id.clone(),
+                    company_id: company.id,
+                    agreement_id: Some(agr.id),
+                    usage_sync: true,
+                    ticket_sync: false,
+                    source: MappingSource::Manual,
+                    confirmed_by: "test".into(),
+                    confirmed_at: now,
+                }),
+                audit: NewAudit {
+                    at: now,
+                    actor: "test".into(),
+                    action: "mapping.set".into(),
+                    subject: t.id.clone(),
+                    before: None,
+                    after: None,
+                    reason: "test".into(),
+                },
+            });
+        }
+        assert!(writes.len() >= 3);
+        store.write_mappings(&writes).await.unwrap();
+        store.close().await;
+        Env {
+            key: key.to_base64().expose_secret().to_owned(),
+            dir,
+            db,
+            cw,
+            _sophos: sophos,
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_centralbridge"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("CENTRALBRIDGE_") || name == "RUST_LOG" {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env(MASTER_KEY_ENV, &self.key)
+            .arg("--database")
+            .arg(&self.db)
+            .args(args);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn select_dry_run_sync_status() {
+    let e = Env::new().await;
+
+    let o = e.run(&["products", "select", "--all"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Sophos_Intercept_X_Advanced"));
+    assert!(text(&o).contains("Do not change it in ConnectWise"));
+
+    let o = e.run(&["products", "select", "Sophos_Nope"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("centralbridge products list"));
+
+    let writes = e.cw.request_counts().writes;
+    let o = e
+        .run(&["sync", "usage", "--dry-run", "--month", "2026-11", "--json"])
+        .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["dry_run"], Value::Bool(true));
+    assert!(plan["counts"]["created"].as_u64().unwrap() > 0);
+    assert!(plan["customers"][0]["ops"].is_array());
+    assert_eq!(e.cw.request_counts().writes, writes, "the dry run wrote");
+
+    let o = e
+        .run(&["sync", "usage", "--dry-run", "--month", "2026-11"])
+        .await;
+    assert!(
+        text(&o).contains("dry run: nothing was written"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("no addition for this product yet"));
+
+    let o = e.run(&["sync", "usage", "--month", "2026-11"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("created"), "{}", text(&o));
+    assert!(e.cw.request_counts().writes > writes);
+
+    let o = e
+        .run(&["sync", "usage", "--month", "2026-11", "--json"])
+        .await;
+    let again: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(again["counts"]["created"], 0);
+    assert_eq!(again["counts"]["updated"], 0);
+
+    let o = e.run(&["status", "--json"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let status: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = status.as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r["jobs"][0]["job"] == "usage" && r["jobs"][0]["ok"] == true)
+    );
+    let o = e.run(&["status", "--failed"]).await;
+    assert!(text(&o).contains("No sync has run yet (or nothing matches)"));
+
+    let o = e.run(&["sync", "usage", "--month", "2026-13"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    let o = e
+        .run(&[
+            "sync",
+            "usage",
+            "--month",
+            "2026-11",
+            "--customer",
+            "nobody at all",
+        ])
+        .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_customer_fails_with_advice_and_exit_1() {
+    let e = Env::new().await;
+    assert!(
+        e.run(&["products", "select", "--all"])
+            .await
+            .status
+            .success()
+    );
+    // Every agreement invoiced through the month: every create is refused.
+    for a in e.cw.records(sandbox::connectwise::Table::Agreements) {
+        e.cw.set_invoiced_through(
+            a["id"].as_i64().unwrap(),
+            Some("2026-11-30T00:00:00Z".parse().unwrap()),
+        );
+    }
+    let o = e.run(&["sync", "usage", "--month", "2026-11"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("proration"), "{}", text(&o));
+    let o = e.run(&["status", "--failed"]).await;
+    assert!(text(&o).contains("FAILED"));
+    assert!(text(&o).contains("advice:"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_smoke() {
+    let e = Env::new().await;
+    let o = e
+        .run(&[
+            "bench",
+            "usage",
+            "--tenants",
+            "30",
+            "--latency-ms",
+            "0",
+            "--json",
+        ])
+        .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["runs"][1]["connectwise_writes"], 0);
+    assert!(r["runs"][0]["calls_over_floor"].as_f64().unwrap() <= 1.1);
+    assert!(r["runs"][1]["calls_over_floor"].as_f64().unwrap() <= 1.1);
+}

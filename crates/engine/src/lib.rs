@@ -1,0 +1,14 @@
+//! centralbridge's domain. It never sees vendor JSON: it works on the typed values of the `connectwise`
+//! and `sophos` client crates, and keeps its state in a [`store::Store`].
+//!
+//! Every sync is read -> plan -> apply: planning is a pure function, applying records each operation
+//! in the store before and after it runs.
+
+pub mod connections;
+pub mod mapping;
+pub mod secrets;
+pub mod store;
+pub mod products;
+pub mod usage;
+pub mod tickets;
+pub mod doctor;

@@ -1,0 +1,401 @@
+//! The usage area: selected products and their catalog items, our links to agreement additions, and
+//! the journal of write operations (recorded before and after each one runs).
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row as _;
+
+use super::{NewAudit, Result, StoreError, from_ms, json_text, store_area, to_ms};
+
+/// A product's selection and catalog link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageProductRow {
+    pub identifier: String,
+    pub selected: bool,
+    pub catalog_item_id: Option<i64>,
+    pub catalog_identifier: Option<String>,
+    /// `created` or `mapped`.
+    pub link_source: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+/// Our link from (agreement, product) to the addition that bills it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdditionLink {
+    pub agreement_id: i64,
+    pub product: String,
+    pub tenant_id: String,
+    pub addition_id: i64,
+    pub catalog_item_id: i64,
+    /// We created it (false: we adopted one the user had made).
+    pub created_by_us: bool,
+    /// The quantity we last wrote or saw.
+    pub quantity: f64,
+    pub cancelled_by_us: bool,
+}
+
+/// Journal state of one write operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalState {
+    Planned,
+    Started,
+    Done,
+    Failed,
+    /// A later run settled it (a `started` row whose outcome was unknown, or a `planned` one that
+    /// never ran).
+    Resolved,
+}
+
+impl JournalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalState::Planned => "planned",
+            JournalState::Started => "started",
+            JournalState::Done => "done",
+            JournalState::Failed => "failed",
+            JournalState::Resolved => "resolved",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "planned" => JournalState::Planned,
+            "started" => JournalState::Started,
+            "done" => JournalState::Done,
+            "failed" => JournalState::Failed,
+            "resolved" => JournalState::Resolved,
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "usage_journal.state".into(),
+                    reason: format!("unknown state `{other}`"),
+                });
+            }
+        })
+    }
+}
+
+/// A journal row to insert (state `planned`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJournalEntry {
+    pub run_id: Option<i64>,
+    pub tenant_id: String,
+    pub agreement_id: i64,
+    pub product: String,
+    /// The operation kind (`create`, `update_quantity`, `cancel`, `adopt`).
+    pub kind: String,
+    pub addition_id: Option<i64>,
+    pub before_qty: Option<f64>,
+    pub after_qty: Option<f64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JournalEntry {
+    pub id: i64,
+    pub run_id: Option<i64>,
+    pub tenant_id: String,
+    pub agreement_id: i64,
+    pub product: String,
+    pub kind: String,
+    pub addition_id: Option<i64>,
+    pub before_qty: Option<f64>,
+    pub after_qty: Option<f64>,
+    pub reason: String,
+    pub state: JournalState,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Builds a [`JournalEntry`] from a row of either backend.
+macro_rules! journal_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        let state: String = r.try_get("state")?;
+        Ok::<JournalEntry, StoreError>(JournalEntry {
+            id: r.try_get("id")?,
+            run_id: r.try_get("run_id")?,
+            tenant_id: r.try_get("tenant_id")?,
+            agreement_id: r.try_get("agreement_id")?,
+            product: r.try_get("product")?,
+            kind: r.try_get("kind")?,
+            addition_id: r.try_get("addition_id")?,
+            before_qty: r.try_get("before_qty")?,
+            after_qty: r.try_get("after_qty")?,
+            reason: r.try_get("reason")?,
+            state: JournalState::parse(&state)?,
+            error: r.try_get("error")?,
+            created_at: from_ms(r.try_get("created_at")?)?,
+            updated_at: from_ms(r.try_get("updated_at")?)?,
+        })
+    }};
+}
+
+macro_rules! journal_columns {
+    () => {
+        "id, run_id, tenant_id, agreement_id, product, kind, addition_id, before_qty, after_qty, \
+         reason, state, error, created_at, updated_at"
+    };
+}
+
+store_area! {
+    /// Selected products, catalog links, addition links and the usage journal.
+    pub trait UsageStore {
+        /// Every product row (only products the user has touched have one).
+        async fn list_usage_products(&self) -> Result<Vec<UsageProductRow>> {
+            let rows = sqlx::query(
+                "SELECT identifier, selected, catalog_item_id, catalog_identifier, link_source, updated_at \
+                 FROM usage_products ORDER BY identifier",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(UsageProductRow {
+                        identifier: r.try_get("identifier")?,
+                        selected: r.try_get("selected")?,
+                        catalog_item_id: r.try_get("catalog_item_id")?,
+                        catalog_identifier: r.try_get("catalog_identifier")?,
+                        link_source: r.try_get("link_source")?,
+                        updated_at: from_ms(r.try_get("updated_at")?)?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Selects or unselects a product for sync.
+        async fn set_product_selected(&self, identifier: &str, selected: bool) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO usage_products (identifier, selected, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (identifier) DO UPDATE SET selected = excluded.selected, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(identifier)
+            .bind(selected)
+            .bind(to_ms(Timestamp::now()))
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        /// Sets (or with `None` clears) the catalog item a product bills as.
+        async fn set_product_catalog(
+            &self,
+            identifier: &str,
+            catalog_item_id: Option<i64>,
+            catalog_identifier: Option<&str>,
+            link_source: Option<&str>,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO usage_products (identifier, selected, catalog_item_id, catalog_identifier, \
+                 link_source, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (identifier) DO UPDATE SET catalog_item_id = excluded.catalog_item_id, \
+                 catalog_identifier = excluded.catalog_identifier, link_source = excluded.link_source, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(identifier)
+            .bind(false)
+            .bind(catalog_item_id)
+            .bind(catalog_identifier)
+            .bind(link_source)
+            .bind(to_ms(Timestamp::now()))
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        /// Our addition links, of one tenant or of all.
+        async fn list_addition_links(&self, tenant_id: Option<&str>) -> Result<Vec<AdditionLink>> {
+            let rows = sqlx::query(
+                "SELECT agreement_id, product, tenant_id, addition_id, catalog_item_id, created_by_us, \
+                 quantity, cancelled_by_us FROM usage_additions \
+                 WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY agreement_id, product",
+            )
+            .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AdditionLink {
+                        agreement_id: r.try_get("agreement_id")?,
+                        product: r.try_get("product")?,
+                        tenant_id: r.try_get("tenant_id")?,
+                        addition_id: r.try_get("addition_id")?,
+                        catalog_item_id: r.try_get("catalog_item_id")?,
+                        created_by_us: r.try_get("created_by_us")?,
+                        quantity: r.try_get("quantity")?,
+                        cancelled_by_us: r.try_get("cancelled_by_us")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Inserts or replaces one addition link.
+        async fn upsert_addition_link(&self, link: &AdditionLink) -> Result<()> {
+            sqlx::query(UPSERT_LINK)
+                .bind(link.agreement_id)
+                .bind(&link.product)
+                .bind(&link.tenant_id)
+                .bind(link.addition_id)
+                .bind(link.catalog_item_id)
+                .bind(link.created_by_us)
+                .bind(link.quantity)
+                .bind(link.cancelled_by_us)
+                .bind(to_ms(Timestamp::now()))
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        /// Records operations about to run (state `planned`), in one transaction; returns their ids
+        /// in order.
+        async fn journal_plan(&self, entries: &[NewJournalEntry]) -> Result<Vec<i64>> {
+            let now = to_ms(Timestamp::now());
+            let mut tx = self.pool.begin().await?;
+            let mut ids = Vec::with_capacity(entries.len());
+            for e in entries {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO usage_journal (run_id, tenant_id, agreement_id, product, kind, addition_id, \
+                     before_qty, after_qty, reason, state, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                )
+                .bind(e.run_id)
+                .bind(&e.tenant_id)
+                .bind(e.agreement_id)
+                .bind(&e.product)
+                .bind(&e.kind)
+                .bind(e.addition_id)
+                .bind(e.before_qty)
+                .bind(e.after_qty)
+                .bind(&e.reason)
+                .bind(JournalState::Planned.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                ids.push(id);
+            }
+            tx.commit().await?;
+            Ok(ids)
+        }
+
+        /// Marks an operation `started` (just before its ConnectWise call).
+        async fn journal_start(&self, id: i64) -> Result<()> {
+            sqlx::query("UPDATE usage_journal SET state = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(JournalState::Started.as_str())
+                .bind(to_ms(Timestamp::now()))
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        /// Records how an operation ended, with the link it leaves and its audit entry, in one
+        /// transaction (so the journal, our links and the audit log never disagree).
+        async fn journal_finish(
+            &self,
+            id: i64,
+            state: JournalState,
+            addition_id: Option<i64>,
+            error: Option<&str>,
+            link: Option<&AdditionLink>,
+            audit: Option<&NewAudit>,
+        ) -> Result<()> {
+            let now = to_ms(Timestamp::now());
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "UPDATE usage_journal SET state = $2, addition_id = COALESCE($3, addition_id), error = $4, \
+                 updated_at = $5 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(state.as_str())
+            .bind(addition_id)
+            .bind(error)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(link) = link {
+                sqlx::query(UPSERT_LINK)
+                    .bind(link.agreement_id)
+                    .bind(&link.product)
+                    .bind(&link.tenant_id)
+                    .bind(link.addition_id)
+                    .bind(link.catalog_item_id)
+                    .bind(link.created_by_us)
+                    .bind(link.quantity)
+                    .bind(link.cancelled_by_us)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(entry) = audit {
+                let before = entry.before.as_ref().map(json_text).transpose()?;
+                let after = entry.after.as_ref().map(json_text).transpose()?;
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, action, subject, before, after, reason) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(to_ms(entry.at))
+                .bind(&entry.actor)
+                .bind(&entry.action)
+                .bind(&entry.subject)
+                .bind(before)
+                .bind(after)
+                .bind(&entry.reason)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// Operations left `planned` or `started` by an earlier run (a crash or a stop).
+        async fn journal_open(&self) -> Result<Vec<JournalEntry>> {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                journal_columns!(),
+                " FROM usage_journal WHERE state IN ('planned', 'started') ORDER BY id"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(|r| journal_from_row!(r)).collect()
+        }
+
+        /// Marks left-over rows `resolved` once a run has settled them.
+        async fn journal_resolve(&self, ids: &[i64]) -> Result<()> {
+            let now = to_ms(Timestamp::now());
+            let mut tx = self.pool.begin().await?;
+            for id in ids {
+                sqlx::query("UPDATE usage_journal SET state = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(JournalState::Resolved.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// The newest journal rows, newest first.
+        async fn journal_recent(&self, limit: u32) -> Result<Vec<JournalEntry>> {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                journal_columns!(),
+                " FROM usage_journal ORDER BY id DESC LIMIT $1"
+            ))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(|r| journal_from_row!(r)).collect()
+        }
+    }
+}
+
+const UPSERT_LINK: &str = "INSERT INTO usage_additions (agreement_id, product, tenant_id, addition_id, \
+     catalog_item_id, created_by_us, quantity, cancelled_by_us, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (agreement_id, product) DO UPDATE SET tenant_id = excluded.tenant_id, \
+     addition_id = excluded.addition_id, catalog_item_id = excluded.catalog_item_id, \
+     created_by_us = excluded.created_by_us, quantity = excluded.quantity, \
+     cancelled_by_us = excluded.cancelled_by_us, updated_at = excluded.updated_at";

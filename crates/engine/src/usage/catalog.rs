@@ -1,0 +1,477 @@
+//! Product selection and the ConnectWise catalog items products bill as: map to an existing item or
+//! create one (with the "Sophos" type, category, subcategory and manufacturer, created through
+//! Table Setup when missing).
+
+use std::collections::BTreeMap;
+
+use connectwise::models::{
+    CatalogItem, Manufacturer, ProcurementCategory, ProcurementSubcategory, ProductClass,
+    ProductType, Reference,
+};
+use connectwise::{Conditions, CwError};
+use serde::Serialize;
+use serde_json::json;
+
+use super::UsageError;
+use crate::products::{self, Product};
+use crate::store::{CoreStore as _, NewAudit, Store, UsageStore as _};
+
+/// The name of the type, category, subcategory and manufacturer of the catalog items we create.
+pub const SOPHOS: &str = "Sophos";
+
+/// ConnectWise's limit on a catalog description.
+const DESCRIPTION_MAX: usize = 60;
+
+/// One row of the product table as the user sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProductView {
+    pub identifier: String,
+    pub description: String,
+    pub codes: Vec<String>,
+    pub extra_codes: Vec<String>,
+    pub selected: bool,
+    pub catalog_item_id: Option<i64>,
+    pub catalog_identifier: Option<String>,
+    /// `created`, `found` (an item with the product's identifier already existed) or `mapped`.
+    pub link_source: Option<String>,
+}
+
+/// A catalog item, for search results and pickers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogSummary {
+    pub id: i64,
+    pub identifier: String,
+    pub description: String,
+    pub inactive: bool,
+}
+
+impl CatalogSummary {
+    fn from_item(i: &CatalogItem) -> Option<Self> {
+        Some(Self {
+            id: i.id?,
+            identifier: i.identifier.clone().unwrap_or_default(),
+            description: i.description.clone().unwrap_or_default(),
+            inactive: i.inactive_flag.unwrap_or(false),
+        })
+    }
+}
+
+/// The product table with each product's selection and catalog link.
+pub async fn product_views(store: &Store) -> Result<Vec<ProductView>, UsageError> {
+    let table = products::load_table(store).await?;
+    let rows: BTreeMap<String, _> = store
+        .list_usage_products()
+        .await?
+        .into_iter()
+        .map(|r| (r.identifier.clone(), r))
+        .collect();
+    Ok(table
+        .products()
+        .iter()
+        .map(|p| {
+            let row = rows.get(&p.identifier);
+            ProductView {
+                identifier: p.identifier.clone(),
+                description: p.description.clone(),
+                codes: p.codes.clone(),
+                extra_codes: p.extra_codes.clone(),
+                selected: row.is_some_and(|r| r.selected),
+                catalog_item_id: row.and_then(|r| r.catalog_item_id),
+                catalog_identifier: row.and_then(|r| r.catalog_identifier.clone()),
+                link_source: row.and_then(|r| r.link_source.clone()),
+            }
+        })
+        .collect())
+}
+
+fn resolve<'a>(
+    table: &'a products::ProductTable,
+    identifier: &str,
+) -> Result<&'a Product, UsageError> {
+    table
+        .get(identifier)
+        .ok_or_else(|| UsageError::UnknownProduct(identifier.to_owned()))
+}
+
+/// Selects (or unselects) products for sync. Only selected products get catalog items and
+/// additions. Audited.
+pub async fn select_products(
+    store: &Store,
+    identifiers: &[String],
+    selected: bool,
+    actor: &str,
+) -> Result<(), UsageError> {
+    let table = products::load_table(store).await?;
+    let mut chosen = Vec::new();
+    for id in identifiers {
+        chosen.push(resolve(&table, id)?.identifier.clone());
+    }
+    let current = product_views(store).await?;
+    for id in chosen {
+        let before = current
+            .iter()
+            .find(|v| v.identifier == id)
+            .is_some_and(|v| v.selected);
+        if before == selected {
+            continue;
+        }
+        store.set_product_selected(&id, selected).await?;
+        store
+            .append_audit(&NewAudit {
+                at: jiff::Timestamp::now(),
+                actor: actor.to_owned(),
+                action: if selected {
+                    "products.select"
+                } else {
+                    "products.unselect"
+                }
+                .to_owned(),
+                subject: format!("product:{id}"),
+                before: Some(json!({"selected": before})),
+                after: Some(json!({"selected": selected})),
+                reason: "product selection for usage sync changed".to_owned(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Selects every product of the table.
+pub async fn select_all(store: &Store, actor: &str) -> Result<(), UsageError> {
+    let ids: Vec<String> = products::load_table(store)
+        .await?
+        .products()
+        .iter()
+        .map(|p| p.identifier.clone())
+        .collect();
+    select_products(store, &ids, true, actor).await
+}
+
+/// Catalog items whose identifier or description contains `text` (at least 2 characters, as in
+/// Sophos's own picker), active first.
+pub async fn search_catalog(
+    cw: &connectwise::Client,
+    text: &str,
+) -> Result<Vec<CatalogSummary>, UsageError> {
+    let text = text.trim();
+    if text.chars().count() < 2 {
+        return Ok(Vec::new());
+    }
+    let Some(needle) = connectwise::conditions::safe_substring(text) else {
+        return Ok(Vec::new());
+    };
+    let cond = Conditions::new()
+        .contains("identifier", needle)
+        .or()
+        .contains("description", needle);
+    let lower = text.to_lowercase();
+    let mut found: Vec<CatalogSummary> = cw
+        .search_catalog(
+            connectwise::Query::new()
+                .conditions(cond)
+                .order_by("identifier"),
+        )
+        .await?
+        .iter()
+        .filter_map(CatalogSummary::from_item)
+        .filter(|c| {
+            c.identifier.to_lowercase().contains(&lower)
+                || c.description.to_lowercase().contains(&lower)
+        })
+        .collect();
+    found.sort_by_key(|c| c.inactive);
+    Ok(found)
+}
+
+/// Maps a product to an existing catalog item (by id, or by exact identifier). Audited.
+pub async fn map_product(
+    store: &Store,
+    cw: &connectwise::Client,
+    identifier: &str,
+    catalog: &str,
+    actor: &str,
+) -> Result<ProductView, UsageError> {
+    let table = products::load_table(store).await?;
+    let product = resolve(&table, identifier)?.clone();
+    let item = match catalog.trim().parse::<i64>() {
+        Ok(id) => match cw.catalog_item(id).await {
+            Ok(item) => Some(item),
+            Err(CwError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
+        Err(_) => cw.find_catalog_item(catalog.trim()).await?,
+    };
+    let item = item.ok_or_else(|| UsageError::CatalogItemNotFound(catalog.to_owned()))?;
+    let summary = CatalogSummary::from_item(&item)
+        .ok_or_else(|| UsageError::CatalogItemNotFound(catalog.to_owned()))?;
+    link(store, &product.identifier, &summary, "mapped", actor).await?;
+    view_of(store, &product.identifier).await
+}
+
+/// Removes a product's catalog link (the catalog item stays in ConnectWise). Audited.
+pub async fn unmap_product(store: &Store, identifier: &str, actor: &str) -> Result<(), UsageError> {
+    let table = products::load_table(store).await?;
+    let product = resolve(&table, identifier)?.clone();
+    let before = view_of(store, &product.identifier).await?;
+    store
+        .set_product_catalog(&product.identifier, None, None, None)
+        .await?;
+    store
+        .append_audit(&NewAudit {
+            at: jiff::Timestamp::now(),
+            actor: actor.to_owned(),
+            action: "products.unmap".to_owned(),
+            subject: format!("product:{}", product.identifier),
+            before: Some(json!({"catalog_item_id": before.catalog_item_id})),
+            after: Some(json!({"catalog_item_id": null})),
+            reason: "catalog link removed".to_owned(),
+        })
+        .await?;
+    Ok(())
+}
+
+async fn view_of(store: &Store, identifier: &str) -> Result<ProductView, UsageError> {
+    product_views(store)
+        .await?
+        .into_iter()
+        .find(|v| v.identifier == identifier)
+        .ok_or_else(|| UsageError::UnknownProduct(identifier.to_owned()))
+}
+
+async fn link(
+    store: &Store,
+    identifier: &str,
+    item: &CatalogSummary,
+    source: &str,
+    actor: &str,
+) -> Result<(), UsageError> {
+    let before = view_of(store, identifier).await?;
+    store
+        .set_product_catalog(
+            identifier,
+            Some(item.id),
+            Some(&item.identifier),
+            Some(source),
+        )
+        .await?;
+    store
+        .append_audit(&NewAudit {
+            at: jiff::Timestamp::now(),
+            actor: actor.to_owned(),
+            action: format!("products.catalog_{source}"),
+            subject: format!("product:{identifier}"),
+            before: Some(json!({"catalog_item_id": before.catalog_item_id})),
+            after: Some(json!({"catalog_item_id": item.id, "catalog_identifier": item.identifier})),
+            reason: match source {
+                "created" => "catalog item created in ConnectWise".to_owned(),
+                "found" => {
+                    "catalog item with the product's identifier found in ConnectWise".to_owned()
+                }
+                _ => "product mapped to an existing catalog item".to_owned(),
+            },
+        })
+        .await?;
+    Ok(())
+}
+
+/// What happened to one product's catalog item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogOutcome {
+    pub product: String,
+    pub catalog_item_id: i64,
+    /// `created`, `found` or `already linked`.
+    pub action: String,
+}
+
+/// The ids of the "Sophos" setup entries, created through Table Setup when missing.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    category: i64,
+    subcategory: i64,
+    product_type: i64,
+    manufacturer: i64,
+}
+
+fn same_name(name: Option<&str>) -> bool {
+    name.is_some_and(|n| n.trim().eq_ignore_ascii_case(SOPHOS))
+}
+
+async fn ensure_setup(
+    cw: &connectwise::Client,
+    store: &Store,
+    actor: &str,
+) -> Result<Setup, UsageError> {
+    let missing =
+        |what: &str| UsageError::Setup(format!("ConnectWise returned a {what} without an id"));
+    let mut created = Vec::new();
+    let category = match cw
+        .procurement_categories()
+        .await?
+        .into_iter()
+        .find(|c| same_name(c.name.as_deref()))
+    {
+        Some(c) => c,
+        None => {
+            created.push("category");
+            cw.create_procurement_category(&ProcurementCategory {
+                name: Some(SOPHOS.to_owned()),
+                ..Default::default()
+            })
+            .await?
+        }
+    };
+    let category = category.id.ok_or_else(|| missing("category"))?;
+    let subcategory = match cw
+        .procurement_subcategories(category)
+        .await?
+        .into_iter()
+        .find(|c| same_name(c.name.as_deref()))
+    {
+        Some(s) => s,
+        None => {
+            created.push("subcategory");
+            cw.create_procurement_subcategory(&ProcurementSubcategory {
+                name: Some(SOPHOS.to_owned()),
+                category: Some(Reference::id(category)),
+                ..Default::default()
+            })
+            .await?
+        }
+    };
+    let subcategory = subcategory.id.ok_or_else(|| missing("subcategory"))?;
+    let product_type = match cw
+        .product_types()
+        .await?
+        .into_iter()
+        .find(|t| same_name(t.name.as_deref()))
+    {
+        Some(t) => t,
+        None => {
+            created.push("product type");
+            cw.create_product_type(&ProductType {
+                name: Some(SOPHOS.to_owned()),
+                ..Default::default()
+            })
+            .await?
+        }
+    };
+    let product_type = product_type.id.ok_or_else(|| missing("product type"))?;
+    let manufacturer = match cw
+        .manufacturers()
+        .await?
+        .into_iter()
+        .find(|m| same_name(m.name.as_deref()))
+    {
+        Some(m) => m,
+        None => {
+            created.push("manufacturer");
+            cw.create_manufacturer(&Manufacturer {
+                name: Some(SOPHOS.to_owned()),
+                ..Default::default()
+            })
+            .await?
+        }
+    };
+    let manufacturer = manufacturer.id.ok_or_else(|| missing("manufacturer"))?;
+    for what in created {
+        store
+            .append_audit(&NewAudit {
+                at: jiff::Timestamp::now(),
+                actor: actor.to_owned(),
+                action: "connectwise.setup_create".to_owned(),
+                subject: format!("procurement {what}:{SOPHOS}"),
+                before: None,
+                after: Some(json!({"name": SOPHOS})),
+                reason: "needed by the catalog items of Sophos products".to_owned(),
+            })
+            .await?;
+    }
+    Ok(Setup {
+        category,
+        subcategory,
+        product_type,
+        manufacturer,
+    })
+}
+
+fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Makes sure each of `identifiers` has a catalog item: keeps an existing link, else finds an item
+/// with the product's identifier, else creates one. With `dry_run`, only looks (found items are
+/// returned with action `found`; missing ones are left out).
+pub async fn ensure_catalog_items(
+    store: &Store,
+    cw: &connectwise::Client,
+    identifiers: &[String],
+    actor: &str,
+    dry_run: bool,
+) -> Result<Vec<CatalogOutcome>, UsageError> {
+    let table = products::load_table(store).await?;
+    let views = product_views(store).await?;
+    let mut setup: Option<Setup> = None;
+    let mut out = Vec::new();
+    for id in identifiers {
+        let product = resolve(&table, id)?.clone();
+        if let Some(existing) = views
+            .iter()
+            .find(|v| v.identifier == product.identifier)
+            .and_then(|v| v.catalog_item_id)
+        {
+            out.push(CatalogOutcome {
+                product: product.identifier.clone(),
+                catalog_item_id: existing,
+                action: "already linked".to_owned(),
+            });
+            continue;
+        }
+        if let Some(found) = cw.find_catalog_item(&product.identifier).await?
+            && let Some(summary) = CatalogSummary::from_item(&found)
+        {
+            if !dry_run {
+                link(store, &product.identifier, &summary, "found", actor).await?;
+            }
+            out.push(CatalogOutcome {
+                product: product.identifier.clone(),
+                catalog_item_id: summary.id,
+                action: "found".to_owned(),
+            });
+            continue;
+        }
+        if dry_run {
+            continue;
+        }
+        let s = match setup {
+            Some(s) => s,
+            None => {
+                let s = ensure_setup(cw, store, actor).await?;
+                setup = Some(s);
+                s
+            }
+        };
+        let item = CatalogItem {
+            identifier: Some(product.identifier.clone()),
+            description: Some(clip(&product.description, DESCRIPTION_MAX)),
+            customer_description: Some(product.description.clone()),
+            category: Some(Reference::id(s.category)),
+            subcategory: Some(Reference::id(s.subcategory)),
+            type_: Some(Reference::id(s.product_type)),
+            manufacturer: Some(Reference::id(s.manufacturer)),
+            product_class: Some(ProductClass::Agreement),
+            recurring_flag: Some(true),
+            ..Default::default()
+        };
+        let created = cw.create_catalog_item(&item).await?;
+        let summary = CatalogSummary::from_item(&created).ok_or_else(|| {
+            UsageError::Setup("ConnectWise returned a catalog item without an id".to_owned())
+        })?;
+        link(store, &product.identifier, &summary, "created", actor).await?;
+        out.push(CatalogOutcome {
+            product: product.identifier.clone(),
+            catalog_item_id: summary.id,
+            action: "created".to_owned(),
+        });
+    }
+    Ok(out)
+}

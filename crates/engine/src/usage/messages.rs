@@ -1,0 +1,200 @@
+//! User-facing text of the usage sync (plain English; one place, so a translation can follow).
+
+fn qty(q: f64) -> String {
+    if q.fract() == 0.0 {
+        format!("{q:.0}")
+    } else {
+        format!("{q}")
+    }
+}
+
+pub fn reason_create(q: f64) -> String {
+    format!("no addition for this product yet; usage is {}", qty(q))
+}
+
+pub fn reason_recreate(q: f64) -> String {
+    format!(
+        "our addition was removed in ConnectWise; recreating it (--recreate) with usage {}",
+        qty(q)
+    )
+}
+
+pub fn reason_same(q: f64) -> String {
+    format!("quantity already {}", qty(q))
+}
+
+pub fn reason_update(before: f64, after: f64) -> String {
+    format!("usage changed from {} to {}", qty(before), qty(after))
+}
+
+pub fn reason_cancel() -> String {
+    "usage dropped to 0; cancelling the addition (zero-usage policy: cancel)".to_owned()
+}
+
+pub fn reason_still_cancelled() -> String {
+    "no usage; our addition is already cancelled".to_owned()
+}
+
+pub fn reason_removed_no_usage() -> String {
+    "our addition was removed in ConnectWise and there is no usage this month".to_owned()
+}
+
+pub fn reason_removed(addition_id: i64, q: f64) -> String {
+    format!(
+        "removed in ConnectWise: addition {addition_id}, which centralbridge managed, was deleted or cancelled there; \
+         usage is {} but it is not recreated. Run `centralbridge sync usage --recreate` to add it again.",
+        qty(q)
+    )
+}
+
+pub fn reason_adopt(addition_id: i64) -> String {
+    format!(
+        "addition {addition_id} is the only one for this product on the agreement; centralbridge takes it over"
+    )
+}
+
+pub fn reason_finish_create(addition_id: i64) -> String {
+    format!(
+        "an earlier run was interrupted while creating this addition; it exists (addition {addition_id}) and is not created again"
+    )
+}
+
+pub fn reason_conflict(ids: &[i64]) -> String {
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!(
+        "several additions bill this product on the agreement ({}); centralbridge does not guess which one is its own. \
+         Cancel the extra ones in ConnectWise (Finance > Agreements > the agreement > Additions) and run the sync again.",
+        ids.join(", ")
+    )
+}
+
+pub fn unmapped_code(code: &str, quantity: f64, description: Option<&str>) -> String {
+    let what = description.map(|d| format!(" ({d})")).unwrap_or_default();
+    format!(
+        "unmapped product: billing code {code}{what} has usage {} but counts toward no product. \
+         Add the code to a product with `centralbridge products add-code <PRODUCT> {code}`.",
+        qty(quantity)
+    )
+}
+
+pub fn agreement_not_active(agreement_id: i64, status: &str) -> (String, String) {
+    (
+        format!("agreement {agreement_id} is {status}; nothing was written to it"),
+        "Map this customer to an active agreement (`centralbridge map set --tenant … --agreement …`), \
+         or reopen the agreement in ConnectWise (Finance > Agreements)."
+            .to_owned(),
+    )
+}
+
+pub fn agreement_missing(agreement_id: i64) -> (String, String) {
+    (
+        format!("agreement {agreement_id} was not found in ConnectWise"),
+        "The agreement was deleted or the API member cannot see it. Run `centralbridge refresh` and map the \
+         customer to an existing agreement (`centralbridge map set`)."
+            .to_owned(),
+    )
+}
+
+pub fn no_agreement() -> (String, String) {
+    (
+        "no agreement is mapped for this customer".to_owned(),
+        "Usage is billed as additions of an agreement: choose one with `centralbridge map set --tenant … --agreement …`."
+            .to_owned(),
+    )
+}
+
+pub fn tenant_gone(tenant_id: &str) -> (String, String) {
+    (
+        format!("Sophos tenant {tenant_id} is no longer listed by Sophos Central"),
+        "The customer was removed from your Sophos Central Partner account. Clear its mapping with \
+         `centralbridge map clear --tenant …`."
+            .to_owned(),
+    )
+}
+
+pub fn not_monthly(billing: &str) -> String {
+    format!(
+        "not a monthly (MSP Flex) customer (billing type {billing}): Sophos reports no usage to sync"
+    )
+}
+
+pub fn catalog_missing(product: &str) -> (String, String) {
+    (
+        format!("product {product} has no ConnectWise catalog item"),
+        format!(
+            "Create it with `centralbridge products create {product}` or map it to an existing item with \
+             `centralbridge products map {product} --catalog <id or identifier>`."
+        ),
+    )
+}
+
+pub fn conflicts(n: usize) -> (String, String) {
+    (
+        format!("{n} product(s) have several candidate additions on the agreement"),
+        "Cancel the extra additions in ConnectWise (Finance > Agreements > the agreement > Additions), keeping one \
+         per product, then run the sync again. The plan (`centralbridge sync usage --dry-run`) lists the ids."
+            .to_owned(),
+    )
+}
+
+pub fn removed(n: usize) -> (String, String) {
+    (
+        format!("{n} addition(s) managed by centralbridge were removed in ConnectWise and not recreated"),
+        "If the removal was a mistake, run `centralbridge sync usage --recreate --customer …`; otherwise unselect the \
+         product (`centralbridge products unselect …`) or leave it: it is reported on every run."
+            .to_owned(),
+    )
+}
+
+/// Advice for a ConnectWise refusal, by error kind.
+pub fn cw_advice(e: &connectwise::CwError, agreement_id: i64) -> String {
+    use connectwise::CwError as E;
+    match e {
+        E::InvoicedPeriod { .. } => format!(
+            "ConnectWise refuses changes to an invoiced period of agreement {agreement_id}. Either turn on proration \
+             for the agreement (Finance > Agreements > the agreement > Prorate), or sync a month that is not invoiced \
+             yet (`centralbridge sync usage --month YYYY-MM`), or set the effective date by hand in ConnectWise."
+        ),
+        E::Permission { function, .. } => match function {
+            Some(f) => format!(
+                "The API member's security role lacks \"{f}\". In ConnectWise open System > Security Roles, edit the \
+                 API member's role and set that level to All, then run `centralbridge doctor`."
+            ),
+            None => "The API member's security role refused this. Run `centralbridge doctor` to see which row is missing."
+                .to_owned(),
+        },
+        E::Auth { .. } => {
+            "ConnectWise refused the API keys. Create a new key pair (System > Members > API Members > API Keys) and run \
+             `centralbridge connect connectwise`."
+                .to_owned()
+        }
+        E::NotFound { .. } => format!(
+            "Agreement {agreement_id} or one of its additions no longer exists. Run `centralbridge refresh` and check \
+             the mapping (`centralbridge map list`)."
+        ),
+        E::Validation { .. } => format!(
+            "ConnectWise rejected the addition on agreement {agreement_id}. Check the agreement and the product's catalog \
+             item (active, with a type and subcategory) in ConnectWise."
+        ),
+        E::RateLimited { .. } | E::Server { .. } | E::Transport { .. } => {
+            "ConnectWise did not answer in time or is busy; nothing was duplicated. The next run (or \
+             `centralbridge sync usage --customer …`) finishes the job."
+                .to_owned()
+        }
+        _ => "Run `centralbridge doctor` to check the ConnectWise connection, then sync again.".to_owned(),
+    }
+}
+
+pub fn sophos_advice(e: &sophos::SophosError) -> String {
+    if e.is_credentials_problem() {
+        "Sophos Central refused the API credential. Create a new one in Sophos Central Partner (Settings > API \
+         Credentials) and run `centralbridge connect sophos`."
+            .to_owned()
+    } else {
+        "Sophos Central did not answer as expected; try again later. If it persists, run `centralbridge doctor`."
+            .to_owned()
+    }
+}
+
+pub const CATALOG_CUSTOMER_DESCRIPTION_NOTE: &str = "The catalog item's Customer Description is the product description. \
+     Do not change it in ConnectWise: like Sophos's own integration, centralbridge expects it to stay as created.";

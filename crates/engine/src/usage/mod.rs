@@ -1,0 +1,1017 @@
+//! Usage sync: each mapped MSP Flex customer's monthly Sophos licence usage becomes the quantities of
+//! agreement additions in ConnectWise, one addition per (agreement, selected product).
+//!
+//! read (usage listing, agreements, one additions read per agreement) -> plan ([`plan::plan_agreement`],
+//! pure) -> apply (each write journalled `planned -> started -> done/failed` before and after it runs;
+//! a `started` create whose outcome was lost is settled by the next run from the agreement's
+//! additions, never by a blind second POST).
+
+pub mod catalog;
+pub mod messages;
+pub mod plan;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use connectwise::models::{Addition, AgreementStatus, BillCustomer, PatchOp, Reference};
+use connectwise::{Conditions, CwError};
+use futures::TryStreamExt as _;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub use catalog::{
+    CatalogOutcome, CatalogSummary, ProductView, ensure_catalog_items, map_product, product_views,
+    search_catalog, select_all, select_products, unmap_product,
+};
+pub use plan::{AgreementInput, CurrentAddition, Op, OpKind, PlanFlags, ZeroUsage, plan_agreement};
+
+use crate::products;
+use crate::store::{
+    AdditionLink, CoreStore as _, CustomerStatus, JournalState, MappingStore as _, NewAudit,
+    NewJournalEntry, RunOutcome, Store, StoreError, UsageStore as _,
+};
+
+/// The job name in `sync_runs` and `customer_status`.
+pub const JOB: &str = "usage";
+
+/// Settings key of the zero-usage policy (`"quantity_zero"` or `"cancel"`).
+pub const ZERO_USAGE_SETTING: &str = "usage.zero_usage";
+
+/// Agreement ids per `id in (...)` listing call (keeps URLs short).
+const AGREEMENT_CHUNK: usize = 200;
+
+/// Why the usage sync (or a product operation) could not run at all. Per-customer failures are not
+/// errors: they are in the report.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ConnectWise(#[from] CwError),
+    #[error(transparent)]
+    Sophos(#[from] sophos::SophosError),
+    #[error("{}", products::messages::unknown_product(.0))]
+    UnknownProduct(String),
+    #[error(
+        "No ConnectWise catalog item `{0}` was found (give its numeric id or its exact identifier)."
+    )]
+    CatalogItemNotFound(String),
+    #[error("ConnectWise setup tables: {0}")]
+    Setup(String),
+    #[error("`{0}` is not a month: use YYYY-MM, e.g. 2026-11")]
+    BadMonth(String),
+    #[error("No customer matches `{0}` (give a tenant id or name, or a company id or name).")]
+    NoSuchCustomer(String),
+}
+
+/// A billing month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Month {
+    pub year: i16,
+    pub month: i8,
+}
+
+impl Month {
+    /// Parses `YYYY-MM`.
+    pub fn parse(text: &str) -> Result<Self, UsageError> {
+        let bad = || UsageError::BadMonth(text.to_owned());
+        let (y, m) = text.trim().split_once('-').ok_or_else(bad)?;
+        let year: i16 = y.parse().map_err(|_| bad())?;
+        let month: i8 = m.parse().map_err(|_| bad())?;
+        if !(2000..=2999).contains(&year) || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Self { year, month })
+    }
+
+    /// The month before the one `now` falls in (UTC): the last complete billing month.
+    pub fn previous(now: Timestamp) -> Self {
+        let d = jiff::tz::Offset::UTC.to_datetime(now).date();
+        if d.month() == 1 {
+            Self {
+                year: d.year() - 1,
+                month: 12,
+            }
+        } else {
+            Self {
+                year: d.year(),
+                month: d.month() - 1,
+            }
+        }
+    }
+
+    /// 00:00 UTC on the first day: the effective date of additions.
+    pub fn first_day(self) -> Timestamp {
+        jiff::tz::Offset::UTC
+            .to_timestamp(
+                jiff::civil::date(self.year, self.month, 1)
+                    .to_datetime(jiff::civil::Time::midnight()),
+            )
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// One customer to sync, from the mapping.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageTarget {
+    pub tenant_id: String,
+    pub tenant_name: String,
+    /// Sophos `billingType` as last refreshed (`usage` = MSP Flex).
+    pub billing_type: Option<String>,
+    pub tenant_gone: bool,
+    pub company_id: i64,
+    pub company_name: Option<String>,
+    pub agreement_id: Option<i64>,
+}
+
+/// The mapped customers with usage sync on.
+pub async fn targets_from_store(store: &Store) -> Result<Vec<UsageTarget>, UsageError> {
+    Ok(store
+        .list_customers()
+        .await?
+        .into_iter()
+        .filter_map(|c| {
+            let m = c.mapping?;
+            m.usage_sync.then(|| UsageTarget {
+                tenant_id: c.tenant.id.clone(),
+                tenant_name: c.tenant.name.clone(),
+                billing_type: c.tenant.billing_type.clone(),
+                tenant_gone: c.tenant.gone,
+                company_id: m.company_id,
+                company_name: c.company.map(|co| co.name),
+                agreement_id: m.agreement_id,
+            })
+        })
+        .collect())
+}
+
+/// Test hooks of apply: stop after `k` operations, as a crash would.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyOptions {
+    /// Stop (as if the process died) once this many operations have completed.
+    pub stop_after: Option<usize>,
+    /// When stopping, first run the next operation's ConnectWise call without recording its outcome
+    /// (a crash between the call and the journal's `done`).
+    pub crash_inside: bool,
+}
+
+/// Progress of a run: customers done of total.
+pub type ProgressFn = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// How to run the sync.
+#[derive(Clone)]
+pub struct SyncOptions {
+    /// Default: the previous month.
+    pub month: Option<Month>,
+    /// Only customers matching one of these (tenant id/name, company id/name); empty = all.
+    pub customers: Vec<String>,
+    pub dry_run: bool,
+    pub recreate: bool,
+    /// Who the audit log names.
+    pub actor: String,
+    /// Customers processed at once (the clients bound the requests themselves).
+    pub concurrency: usize,
+    pub apply: ApplyOptions,
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            month: None,
+            customers: Vec::new(),
+            dry_run: false,
+            recreate: false,
+            actor: "centralbridge".to_owned(),
+            concurrency: 8,
+            apply: ApplyOptions::default(),
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SyncOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncOptions")
+            .field("month", &self.month)
+            .field("customers", &self.customers)
+            .field("dry_run", &self.dry_run)
+            .field("recreate", &self.recreate)
+            .field("concurrency", &self.concurrency)
+            .field("apply", &self.apply)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Operation counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub created: usize,
+    pub updated: usize,
+    pub cancelled: usize,
+    pub adopted: usize,
+    pub unchanged: usize,
+    pub conflicts: usize,
+    pub removed_in_cw: usize,
+    pub failed: usize,
+    pub unmapped_codes: usize,
+}
+
+impl Counts {
+    fn add_op(&mut self, kind: OpKind) {
+        match kind {
+            OpKind::Create => self.created += 1,
+            OpKind::UpdateQuantity => self.updated += 1,
+            OpKind::Cancel => self.cancelled += 1,
+            OpKind::Adopt => self.adopted += 1,
+            OpKind::Skip => self.unchanged += 1,
+            OpKind::Conflict => self.conflicts += 1,
+            OpKind::RemovedInCw => self.removed_in_cw += 1,
+        }
+    }
+
+    fn merge(&mut self, o: &Counts) {
+        self.created += o.created;
+        self.updated += o.updated;
+        self.cancelled += o.cancelled;
+        self.adopted += o.adopted;
+        self.unchanged += o.unchanged;
+        self.conflicts += o.conflicts;
+        self.removed_in_cw += o.removed_in_cw;
+        self.failed += o.failed;
+        self.unmapped_codes += o.unmapped_codes;
+    }
+
+    /// Planned writes (creates, updates, cancels, adoptions).
+    pub fn writes(&self) -> usize {
+        self.created + self.updated + self.cancelled + self.adopted
+    }
+}
+
+/// A billing code with usage that counts toward no product.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnmappedCode {
+    pub code: String,
+    pub description: Option<String>,
+    pub quantity: f64,
+    pub message: String,
+}
+
+/// How one customer's sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerOutcome {
+    Ok,
+    Failed,
+    /// Nothing to sync (not a monthly customer).
+    Skipped,
+    /// The run stopped before this customer finished (test hook).
+    Interrupted,
+}
+
+/// One customer's part of the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerReport {
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub company_id: i64,
+    pub company_name: Option<String>,
+    pub agreement_id: Option<i64>,
+    pub outcome: CustomerOutcome,
+    pub ops: Vec<Op>,
+    pub unmapped: Vec<UnmappedCode>,
+    pub counts: Counts,
+    pub error: Option<String>,
+    pub advice: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncReport {
+    pub month: Month,
+    pub dry_run: bool,
+    pub run_id: Option<i64>,
+    pub catalog: Vec<CatalogOutcome>,
+    /// Selected products that have no catalog item (dry run: would be created).
+    pub catalog_to_create: Vec<String>,
+    pub customers: Vec<CustomerReport>,
+    /// Usage lines without a tenant (device subscriptions): not billed to a customer.
+    pub lines_without_tenant: usize,
+    pub counts: Counts,
+    pub failed_customers: usize,
+    /// The run stopped early (test hook).
+    pub stopped: bool,
+}
+
+impl SyncReport {
+    /// Every planned operation, customer by customer.
+    pub fn ops(&self) -> impl Iterator<Item = &Op> {
+        self.customers.iter().flat_map(|c| c.ops.iter())
+    }
+}
+
+/// The zero-usage policy from the settings.
+pub async fn zero_usage_policy(store: &Store) -> Result<ZeroUsage, UsageError> {
+    Ok(store
+        .get_setting(ZERO_USAGE_SETTING)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default())
+}
+
+/// Sets the zero-usage policy.
+pub async fn set_zero_usage_policy(store: &Store, policy: ZeroUsage) -> Result<(), UsageError> {
+    store
+        .set_setting(
+            ZERO_USAGE_SETTING,
+            &serde_json::to_value(policy).unwrap_or(Value::Null),
+        )
+        .await?;
+    Ok(())
+}
+
+fn matches_filter(t: &UsageTarget, filters: &[String]) -> bool {
+    filters.is_empty()
+        || filters.iter().any(|f| {
+            let f = f.trim();
+            t.tenant_id.eq_ignore_ascii_case(f)
+                || t.tenant_name.eq_ignore_ascii_case(f)
+                || t.company_id.to_string() == f
+                || t.company_name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(f))
+        })
+}
+
+/// Per-tenant usage of the month: code -> (quantity, description).
+type TenantUsage = BTreeMap<String, (f64, Option<String>)>;
+
+/// Runs the usage sync for the mapped customers (see the module docs).
+pub async fn run(
+    store: &Store,
+    cw: &connectwise::Client,
+    sophos: &sophos::Client,
+    opts: &SyncOptions,
+) -> Result<SyncReport, UsageError> {
+    let targets = targets_from_store(store).await?;
+    run_for(store, cw, sophos, targets, opts).await
+}
+
+/// [`run`] for the given customers.
+pub async fn run_for(
+    store: &Store,
+    cw: &connectwise::Client,
+    sophos: &sophos::Client,
+    targets: Vec<UsageTarget>,
+    opts: &SyncOptions,
+) -> Result<SyncReport, UsageError> {
+    let month = opts
+        .month
+        .unwrap_or_else(|| Month::previous(Timestamp::now()));
+    let targets: Vec<UsageTarget> = targets
+        .into_iter()
+        .filter(|t| matches_filter(t, &opts.customers))
+        .collect();
+    if targets.is_empty()
+        && let Some(f) = opts.customers.first()
+    {
+        return Err(UsageError::NoSuchCustomer(f.clone()));
+    }
+    let table = products::load_table(store).await?;
+    let zero = zero_usage_policy(store).await?;
+    let views = product_views(store).await?;
+    let selected: Vec<String> = views
+        .iter()
+        .filter(|v| v.selected)
+        .map(|v| v.identifier.clone())
+        .collect();
+
+    // Sophos: one key-paged listing of the month's usage; keep only our customers' lines.
+    let wanted: BTreeSet<&str> = targets.iter().map(|t| t.tenant_id.as_str()).collect();
+    let mut usage: HashMap<String, TenantUsage> = HashMap::new();
+    let mut lines_without_tenant = 0usize;
+    let mut stream = std::pin::pin!(sophos.usage(month.year, month.month));
+    while let Some(item) = stream.try_next().await? {
+        let Some(tenant) = item.account_id.as_deref() else {
+            lines_without_tenant += 1;
+            continue;
+        };
+        if !wanted.contains(tenant) {
+            continue;
+        }
+        let code = item.product_code.clone().unwrap_or_default();
+        let entry = usage
+            .entry(tenant.to_owned())
+            .or_default()
+            .entry(products::normalize_code(&code))
+            .or_insert((0.0, item.product_description.clone()));
+        entry.0 += item.billable_quantity.unwrap_or(0) as f64;
+    }
+
+    // Catalog items of the selected products (looked up or created only when not linked yet).
+    let catalog_outcomes =
+        ensure_catalog_items(store, cw, &selected, &opts.actor, opts.dry_run).await?;
+    let catalog: BTreeMap<String, i64> = catalog_outcomes
+        .iter()
+        .map(|c| (c.product.clone(), c.catalog_item_id))
+        .collect();
+    let catalog_to_create: Vec<String> = selected
+        .iter()
+        .filter(|p| !catalog.contains_key(*p))
+        .cloned()
+        .collect();
+
+    // ConnectWise: the mapped agreements, a few hundred ids per listing call.
+    let agreement_ids: Vec<i64> = targets.iter().filter_map(|t| t.agreement_id).collect();
+    let mut agreements = HashMap::new();
+    for chunk in agreement_ids.chunks(AGREEMENT_CHUNK) {
+        let q = connectwise::Query::new()
+            .conditions(Conditions::new().is_in("id", chunk.iter().copied()));
+        let mut s = cw.agreements(q);
+        while let Some(a) = s.try_next().await? {
+            if let Some(id) = a.id {
+                agreements.insert(id, a);
+            }
+        }
+    }
+
+    // Left-overs of an interrupted run, by agreement.
+    let mut open: HashMap<i64, Vec<crate::store::JournalEntry>> = HashMap::new();
+    for e in store.journal_open().await? {
+        open.entry(e.agreement_id).or_default().push(e);
+    }
+    let mut links: HashMap<i64, BTreeMap<String, AdditionLink>> = HashMap::new();
+    for l in store.list_addition_links(None).await? {
+        links
+            .entry(l.agreement_id)
+            .or_default()
+            .insert(l.product.clone(), l);
+    }
+
+    let run_id = if opts.dry_run {
+        None
+    } else {
+        Some(store.start_sync_run(JOB, Timestamp::now()).await?)
+    };
+
+    let shared = Arc::new(Shared {
+        store: store.clone(),
+        cw: cw.clone(),
+        month,
+        zero,
+        flags: PlanFlags {
+            recreate: opts.recreate,
+        },
+        dry_run: opts.dry_run,
+        actor: opts.actor.clone(),
+        run_id,
+        apply: opts.apply,
+        ops_done: AtomicUsize::new(0),
+        stopped: AtomicBool::new(false),
+        selected: selected.clone(),
+        catalog,
+        table,
+    });
+    let total = targets.len();
+    // At most `concurrency` customer tasks exist at once: a task is spawned when one ends, so the
+    // memory of pending work stays small however many customers there are.
+    let limit = opts.concurrency.max(1);
+    let mut set = tokio::task::JoinSet::new();
+    let mut pending = targets.into_iter().enumerate();
+    let mut reports: Vec<Option<CustomerReport>> = vec![None; total];
+    let mut done = 0usize;
+    loop {
+        while set.len() < limit {
+            let Some((index, target)) = pending.next() else {
+                break;
+            };
+            let shared = shared.clone();
+            let tenant_usage = usage.remove(&target.tenant_id).unwrap_or_default();
+            let agreement = target.agreement_id.and_then(|id| agreements.remove(&id));
+            let agreement_links = target
+                .agreement_id
+                .and_then(|id| links.remove(&id))
+                .unwrap_or_default();
+            let left_over = target
+                .agreement_id
+                .and_then(|id| open.remove(&id))
+                .unwrap_or_default();
+            set.spawn(async move {
+                let report = shared
+                    .customer(target, tenant_usage, agreement, agreement_links, left_over)
+                    .await;
+                (index, report)
+            });
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok((index, report)) => reports[index] = Some(report),
+            Err(e) => tracing::error!("a usage sync task failed: {e}"),
+        }
+        done += 1;
+        if let Some(p) = &opts.progress {
+            p(done, total);
+        }
+    }
+    let customers: Vec<CustomerReport> = reports.into_iter().flatten().collect();
+    let mut counts = Counts::default();
+    for c in &customers {
+        counts.merge(&c.counts);
+    }
+    let failed_customers = customers
+        .iter()
+        .filter(|c| c.outcome == CustomerOutcome::Failed)
+        .count();
+    let stopped = shared.stopped.load(Ordering::SeqCst);
+    if let Some(id) = run_id
+        && !stopped
+    {
+        let outcome = if failed_customers == 0 {
+            RunOutcome::Ok
+        } else if failed_customers == customers.len() {
+            RunOutcome::Failed
+        } else {
+            RunOutcome::Partial
+        };
+        let mut c = serde_json::to_value(&counts).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut c {
+            m.insert("month".into(), json!(month.to_string()));
+            m.insert("customers".into(), json!(customers.len()));
+            m.insert("failed_customers".into(), json!(failed_customers));
+        }
+        store
+            .finish_sync_run(id, Timestamp::now(), outcome, &c, None)
+            .await?;
+    }
+    Ok(SyncReport {
+        month,
+        dry_run: opts.dry_run,
+        run_id,
+        catalog: catalog_outcomes,
+        catalog_to_create,
+        customers,
+        lines_without_tenant,
+        counts,
+        failed_customers,
+        stopped,
+    })
+}
+
+/// What every customer task shares.
+struct Shared {
+    store: Store,
+    cw: connectwise::Client,
+    month: Month,
+    zero: ZeroUsage,
+    flags: PlanFlags,
+    dry_run: bool,
+    actor: String,
+    run_id: Option<i64>,
+    apply: ApplyOptions,
+    ops_done: AtomicUsize,
+    stopped: AtomicBool,
+    selected: Vec<String>,
+    catalog: BTreeMap<String, i64>,
+    table: products::ProductTable,
+}
+
+impl Shared {
+    async fn customer(
+        &self,
+        target: UsageTarget,
+        usage: TenantUsage,
+        agreement: Option<connectwise::models::Agreement>,
+        links: BTreeMap<String, AdditionLink>,
+        left_over: Vec<crate::store::JournalEntry>,
+    ) -> CustomerReport {
+        let mut report = CustomerReport {
+            tenant_id: target.tenant_id.clone(),
+            tenant_name: target.tenant_name.clone(),
+            company_id: target.company_id,
+            company_name: target.company_name.clone(),
+            agreement_id: target.agreement_id,
+            outcome: CustomerOutcome::Ok,
+            ops: Vec::new(),
+            unmapped: Vec::new(),
+            counts: Counts::default(),
+            error: None,
+            advice: None,
+            note: None,
+        };
+        if self.stopped.load(Ordering::SeqCst) {
+            report.outcome = CustomerOutcome::Interrupted;
+            return report;
+        }
+        match self
+            .sync_customer(&target, usage, agreement, links, left_over, &mut report)
+            .await
+        {
+            Ok(()) => {}
+            Err(Failure { error, advice }) => {
+                report.outcome = CustomerOutcome::Failed;
+                report.error = Some(error);
+                report.advice = Some(advice);
+            }
+        }
+        if report.outcome == CustomerOutcome::Interrupted || self.dry_run {
+            return report;
+        }
+        if let Err(e) = self.write_status(&report).await {
+            tracing::error!(
+                "could not record the usage status of {}: {e}",
+                report.tenant_id
+            );
+        }
+        report
+    }
+
+    async fn write_status(&self, r: &CustomerReport) -> Result<(), StoreError> {
+        let mut counts = serde_json::to_value(&r.counts).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut counts {
+            m.insert("month".into(), json!(self.month.to_string()));
+            m.insert("tenant_name".into(), json!(r.tenant_name));
+            m.insert("company_name".into(), json!(r.company_name));
+            m.insert("company_id".into(), json!(r.company_id));
+            m.insert("agreement_id".into(), json!(r.agreement_id));
+            m.insert("outcome".into(), json!(r.outcome));
+            if let Some(n) = &r.note {
+                m.insert("note".into(), json!(n));
+            }
+            if !r.unmapped.is_empty() {
+                m.insert(
+                    "unmapped".into(),
+                    json!(r.unmapped.iter().map(|u| &u.message).collect::<Vec<_>>()),
+                );
+            }
+        }
+        self.store
+            .upsert_customer_status(&CustomerStatus {
+                tenant_id: r.tenant_id.clone(),
+                job: JOB.to_owned(),
+                last_run_at: Timestamp::now(),
+                ok: r.outcome != CustomerOutcome::Failed,
+                counts,
+                error: r.error.clone(),
+                advice: r.advice.clone(),
+            })
+            .await
+    }
+
+    async fn sync_customer(
+        &self,
+        target: &UsageTarget,
+        usage: TenantUsage,
+        agreement: Option<connectwise::models::Agreement>,
+        links: BTreeMap<String, AdditionLink>,
+        left_over: Vec<crate::store::JournalEntry>,
+        report: &mut CustomerReport,
+    ) -> Result<(), Failure> {
+        if target.tenant_gone {
+            return Err(Failure::from(messages::tenant_gone(&target.tenant_id)));
+        }
+        if let Some(b) = target.billing_type.as_deref()
+            && !b.eq_ignore_ascii_case("usage")
+        {
+            report.outcome = CustomerOutcome::Skipped;
+            report.note = Some(messages::not_monthly(b));
+            return Ok(());
+        }
+        let Some(agreement_id) = target.agreement_id else {
+            return Err(Failure::from(messages::no_agreement()));
+        };
+        let Some(agreement) = agreement else {
+            return Err(Failure::from(messages::agreement_missing(agreement_id)));
+        };
+        let inactive = match &agreement.agreement_status {
+            Some(AgreementStatus::Active) | None => None,
+            Some(AgreementStatus::Cancelled) => Some("cancelled"),
+            Some(AgreementStatus::Expired) => Some("expired"),
+            Some(AgreementStatus::Inactive) => Some("inactive"),
+            Some(AgreementStatus::Unknown(_)) => None,
+        }
+        .or(agreement.cancelled_flag.filter(|c| *c).map(|_| "cancelled"));
+        if let Some(status) = inactive {
+            return Err(Failure::from(messages::agreement_not_active(
+                agreement_id,
+                status,
+            )));
+        }
+
+        // Desired quantities per selected product; unknown codes are reported, never dropped.
+        let mut desired: BTreeMap<String, f64> =
+            self.selected.iter().map(|p| (p.clone(), 0.0)).collect();
+        for (code, (qty, description)) in &usage {
+            match self.table.product_for_code(code) {
+                Some(p) => {
+                    if let Some(d) = desired.get_mut(&p.identifier) {
+                        *d += qty;
+                    }
+                }
+                None => report.unmapped.push(UnmappedCode {
+                    code: code.clone(),
+                    description: description.clone(),
+                    quantity: *qty,
+                    message: messages::unmapped_code(code, *qty, description.as_deref()),
+                }),
+            }
+        }
+        report.counts.unmapped_codes = report.unmapped.len();
+
+        // One read of the agreement's additions.
+        let current = self
+            .cw
+            .additions(agreement_id, ())
+            .await
+            .map_err(|e| Failure::cw(&e, agreement_id))?;
+        let additions: Vec<CurrentAddition> = current
+            .iter()
+            .filter_map(|a| {
+                Some(CurrentAddition {
+                    id: a.id?,
+                    catalog_item_id: a.product.as_ref()?.id?,
+                    quantity: a.quantity.unwrap_or(0.0),
+                    cancelled: a.cancelled_date.is_some(),
+                })
+            })
+            .collect();
+        let in_doubt: BTreeSet<String> = left_over
+            .iter()
+            .filter(|e| {
+                e.state == JournalState::Started && (e.kind == "create" || e.kind == "adopt")
+            })
+            .map(|e| e.product.clone())
+            .collect();
+        let input = AgreementInput {
+            tenant_id: target.tenant_id.clone(),
+            agreement_id,
+            desired,
+            catalog: self.catalog.clone(),
+            additions,
+            links: links.clone(),
+            in_doubt,
+        };
+        let ops = plan_agreement(&input, self.zero, self.flags);
+        for op in &ops {
+            report.counts.add_op(op.kind);
+        }
+        report.ops = ops;
+        if self.dry_run {
+            return self.verdict(report);
+        }
+
+        let writes: Vec<&Op> = report.ops.iter().filter(|o| o.kind.is_write()).collect();
+        let entries: Vec<NewJournalEntry> = writes
+            .iter()
+            .map(|o| NewJournalEntry {
+                run_id: self.run_id,
+                tenant_id: o.tenant_id.clone(),
+                agreement_id: o.agreement_id,
+                product: o.product.clone(),
+                kind: o.kind.as_str().to_owned(),
+                addition_id: o.addition_id,
+                before_qty: o.before,
+                after_qty: o.after,
+                reason: o.reason.clone(),
+            })
+            .collect();
+        let ids = if entries.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .journal_plan(&entries)
+                .await
+                .map_err(Failure::store)?
+        };
+        // The left-overs are now settled by this plan (it was made from what ConnectWise has).
+        let settled: Vec<i64> = left_over.iter().map(|e| e.id).collect();
+        if !settled.is_empty() {
+            self.store
+                .journal_resolve(&settled)
+                .await
+                .map_err(Failure::store)?;
+        }
+        let mut first_error: Option<Failure> = None;
+        let writes: Vec<Op> = writes.into_iter().cloned().collect();
+        for (op, id) in writes.iter().zip(ids) {
+            if self.stopped.load(Ordering::SeqCst) {
+                report.outcome = CustomerOutcome::Interrupted;
+                return Ok(());
+            }
+            let crash_now = self
+                .apply
+                .stop_after
+                .is_some_and(|k| self.ops_done.load(Ordering::SeqCst) >= k);
+            if crash_now {
+                self.stopped.store(true, Ordering::SeqCst);
+                report.outcome = CustomerOutcome::Interrupted;
+                if self.apply.crash_inside {
+                    // The call happens; its outcome is never recorded.
+                    self.store.journal_start(id).await.map_err(Failure::store)?;
+                    let _ = self.execute(op, links.get(&op.product)).await;
+                }
+                return Ok(());
+            }
+            self.store.journal_start(id).await.map_err(Failure::store)?;
+            match self.execute(op, links.get(&op.product)).await {
+                Ok((link, audit)) => {
+                    self.store
+                        .journal_finish(
+                            id,
+                            JournalState::Done,
+                            Some(link.addition_id),
+                            None,
+                            Some(&link),
+                            audit.as_ref(),
+                        )
+                        .await
+                        .map_err(Failure::store)?;
+                }
+                Err(e) => {
+                    let failure = Failure::cw(&e, agreement_id);
+                    self.store
+                        .journal_finish(
+                            id,
+                            JournalState::Failed,
+                            None,
+                            Some(&e.to_string()),
+                            None,
+                            None,
+                        )
+                        .await
+                        .map_err(Failure::store)?;
+                    report.counts.failed += 1;
+                    first_error.get_or_insert(failure);
+                }
+            }
+            self.ops_done.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Some(f) = first_error {
+            return Err(f);
+        }
+        self.verdict(report)
+    }
+
+    /// Conflicts and removals fail the customer (they need a person); the rest is ok.
+    fn verdict(&self, report: &CustomerReport) -> Result<(), Failure> {
+        if report.counts.conflicts > 0 {
+            return Err(Failure::from(messages::conflicts(report.counts.conflicts)));
+        }
+        if report.counts.removed_in_cw > 0 {
+            return Err(Failure::from(messages::removed(
+                report.counts.removed_in_cw,
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs one write against ConnectWise; returns the link it leaves and its audit entry.
+    async fn execute(
+        &self,
+        op: &Op,
+        link: Option<&AdditionLink>,
+    ) -> Result<(AdditionLink, Option<NewAudit>), CwError> {
+        let catalog_item_id = op.catalog_item_id.unwrap_or_default();
+        let qty = op.after.unwrap_or(0.0);
+        let mut new_link = AdditionLink {
+            agreement_id: op.agreement_id,
+            product: op.product.clone(),
+            tenant_id: op.tenant_id.clone(),
+            addition_id: op.addition_id.unwrap_or_default(),
+            catalog_item_id,
+            created_by_us: link.is_none_or(|l| l.created_by_us),
+            quantity: qty,
+            cancelled_by_us: false,
+        };
+        let action = match op.kind {
+            OpKind::Create => {
+                let description = self.table.get(&op.product).map(|p| p.description.clone());
+                let body = Addition {
+                    product: Some(Reference::id(catalog_item_id)),
+                    quantity: Some(qty),
+                    bill_customer: Some(BillCustomer::Billable),
+                    effective_date: Some(self.month.first_day()),
+                    description,
+                    ..Default::default()
+                };
+                let created = self.cw.create_addition(op.agreement_id, &body).await?;
+                new_link.addition_id = created.id.unwrap_or_default();
+                new_link.created_by_us = true;
+                "usage.create_addition"
+            }
+            OpKind::UpdateQuantity => {
+                let id = op.addition_id.unwrap_or_default();
+                self.cw
+                    .patch_addition(op.agreement_id, id, &[PatchOp::replace("quantity", qty)])
+                    .await?;
+                "usage.update_quantity"
+            }
+            OpKind::Cancel => {
+                let id = op.addition_id.unwrap_or_default();
+                self.cw
+                    .patch_addition(
+                        op.agreement_id,
+                        id,
+                        &[PatchOp::replace(
+                            "cancelledDate",
+                            self.month.first_day().to_string(),
+                        )],
+                    )
+                    .await?;
+                new_link.quantity = op.before.unwrap_or(0.0);
+                new_link.cancelled_by_us = true;
+                "usage.cancel_addition"
+            }
+            OpKind::Adopt => {
+                let id = op.addition_id.unwrap_or_default();
+                if op.before.is_none_or(|b| (b - qty).abs() >= 1e-9) {
+                    self.cw
+                        .patch_addition(op.agreement_id, id, &[PatchOp::replace("quantity", qty)])
+                        .await?;
+                }
+                new_link.created_by_us = op.ours;
+                "usage.adopt_addition"
+            }
+            OpKind::Conflict | OpKind::RemovedInCw | OpKind::Skip => {
+                return Ok((new_link, None));
+            }
+        };
+        let audit = NewAudit {
+            at: Timestamp::now(),
+            actor: self.actor.clone(),
+            action: action.to_owned(),
+            subject: format!("agreement:{}/product:{}", op.agreement_id, op.product),
+            before: Some(json!({"quantity": op.before, "addition_id": op.addition_id})),
+            after: Some(json!({
+                "quantity": if op.kind == OpKind::Cancel { op.before } else { Some(qty) },
+                "addition_id": new_link.addition_id,
+                "cancelled": op.kind == OpKind::Cancel,
+            })),
+            reason: format!(
+                "{} (tenant {}, month {})",
+                op.reason, op.tenant_id, self.month
+            ),
+        };
+        Ok((new_link, Some(audit)))
+    }
+}
+
+/// A customer's failure: what went wrong and what to do.
+struct Failure {
+    error: String,
+    advice: String,
+}
+
+impl From<(String, String)> for Failure {
+    fn from((error, advice): (String, String)) -> Self {
+        Self { error, advice }
+    }
+}
+
+impl Failure {
+    fn cw(e: &CwError, agreement_id: i64) -> Self {
+        Self {
+            error: e.to_string(),
+            advice: messages::cw_advice(e, agreement_id),
+        }
+    }
+
+    fn store(e: StoreError) -> Self {
+        Self {
+            error: e.to_string(),
+            advice: "centralbridge could not write to its database; check the disk or the database server, then sync again."
+                .to_owned(),
+        }
+    }
+}
+
+/// Runs the sync for one customer now (the dashboard's "Sync now").
+pub async fn sync_customer_now(
+    store: &Store,
+    cw: &connectwise::Client,
+    sophos: &sophos::Client,
+    tenant_id: &str,
+    actor: &str,
+) -> Result<SyncReport, UsageError> {
+    let opts = SyncOptions {
+        customers: vec![tenant_id.to_owned()],
+        actor: actor.to_owned(),
+        ..SyncOptions::default()
+    };
+    run(store, cw, sophos, &opts).await
+}
+
+/// The usage status of every customer (core `customer_status`, job `usage`).
+pub async fn statuses(store: &Store) -> Result<Vec<CustomerStatus>, UsageError> {
+    Ok(store.list_customer_status(Some(JOB)).await?)
+}

@@ -1,0 +1,898 @@
+//! Usage sync against both emulators: first sync, re-run, quantity changes, every rule, crash recovery.
+
+#[macro_use]
+#[path = "common/mod.rs"]
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::TestStore;
+use engine::products::ProductTable;
+use engine::store::{
+    AdditionLink, AgreementRecord, CompanyRecord, CoreStore as _, Mapping, MappingSource,
+    MappingStore as _, MappingWrite, NewAudit, TenantRecord, UsageStore as _,
+};
+use engine::usage::{self, ApplyOptions, Month, OpKind, SyncOptions, SyncReport, ZeroUsage};
+use futures::TryStreamExt as _;
+use sandbox::connectwise::{CwEmulator, Table};
+use sandbox::sophos::SophosEmulator;
+use sandbox::world::{BILLING_CODES, World, WorldConfig};
+use serde_json::{Value, json};
+
+const MONTH: Month = Month {
+    year: 2026,
+    month: 11,
+};
+const EARLIER: Month = Month {
+    year: 2026,
+    month: 10,
+};
+
+struct Env {
+    t: TestStore,
+    world: Arc<World>,
+    cw_emu: CwEmulator,
+    sophos_emu: SophosEmulator,
+    cw: connectwise::Client,
+    sophos: sophos::Client,
+    /// tenant id -> agreement id, for mapped customers.
+    agreements: BTreeMap<String, i64>,
+}
+
+fn world(customers: usize, seed: u64) -> Arc<World> {
+    Arc::new(World::generate(WorldConfig {
+        seed,
+        customers,
+        extra_companies: 0,
+        extra_tenants: 0,
+        usage_anchor: (2026, 11),
+    }))
+}
+
+async fn env(customers: usize, seed: u64) -> Env {
+    let world = world(customers, seed);
+    let cw_emu = CwEmulator::spawn(sandbox::connectwise::CwConfig::new(world.clone()))
+        .await
+        .expect("cw emulator");
+    let mut scfg = sandbox::sophos::SophosConfig::new(world.clone());
+    scfg.alert_rate = 0.0;
+    let sophos_emu = SophosEmulator::spawn(scfg).await.expect("sophos emulator");
+    let creds = cw_emu.credentials();
+    let mut cfg = connectwise::CwConfig::new(
+        cw_emu.site_url(),
+        creds.company_id.clone(),
+        creds.public_key.clone(),
+        creds.private_key.clone(),
+        creds.client_id.clone(),
+    );
+    cfg.allow_http = true;
+    cfg.requests_per_second = 10_000;
+    cfg.max_concurrency = 8;
+    cfg.retry.max_delay = Duration::from_millis(20);
+    let cw = connectwise::Client::connect(cfg).await.expect("cw client");
+    let sc = sophos_emu.credentials();
+    let mut scfg = sophos::SophosConfig::new(sc.client_id, sc.client_secret);
+    scfg.token_url = sophos_emu.token_url();
+    scfg.global_url = sophos_emu.global_url();
+    scfg.requests_per_second = 10_000.0;
+    scfg.page_size.usage = 1000;
+    scfg.page_size.tenants = 100;
+    scfg.retry.base_delay = Duration::from_millis(5);
+    let sophos = sophos::Client::connect(scfg).await.expect("sophos client");
+    let t = TestStore::sqlite().await;
+    let mut e = Env {
+        t,
+        world,
+        cw_emu,
+        sophos_emu,
+        cw,
+        sophos,
+        agreements: BTreeMap::new(),
+    };
+    e.map_true_pairs().await;
+    e
+}
+
+impl Env {
+    fn store(&self) -> &engine::store::Store {
+        &self.t.store
+    }
+
+    /// Loads tenants, companies and agreements into the store and maps every customer of the world
+    /// to its true company and first active agreement, usage sync on.
+    async fn map_true_pairs(&mut self) {
+        let now = jiff::Timestamp::now();
+        let tenants: Vec<sophos::models::Tenant> =
+            self.sophos.tenants().try_collect().await.expect("tenants");
+        let trecs: Vec<TenantRecord> = tenants
+            .iter()
+            .map(|t| TenantRecord {
+                id: t.id.clone(),
+                name: t.display_name().to_owned(),
+                billing_type: t.billing_type.as_ref().map(|b| b.as_str().to_owned()),
+                data_region: None,
+                api_host: None,
+                status: None,
+                first_seen: now,
+                last_seen: now,
+                gone: false,
+            })
+            .collect();
+        self.store()
+            .upsert_tenants(&trecs, now)
+            .await
+            .expect("tenants");
+        let companies: Vec<connectwise::models::Company> = self
+            .cw
+            .companies(())
+            .try_collect()
+            .await
+            .expect("companies");
+        let crecs: Vec<CompanyRecord> = companies
+            .iter()
+            .map(|c| CompanyRecord {
+                id: c.id.unwrap(),
+                identifier: c.identifier.clone().unwrap_or_default(),
+                name: c.name.clone().unwrap_or_default(),
+                status: None,
+                deleted: false,
+                inactive: false,
+                first_seen: now,
+                last_seen: now,
+                gone: false,
+            })
+            .collect();
+        self.store()
+            .upsert_companies(&crecs, now)
+            .await
+            .expect("companies");
+        let agreements: Vec<connectwise::models::Agreement> = self
+            .cw
+            .agreements(())
+            .try_collect()
+            .await
+            .expect("agreements");
+        let arecs: Vec<AgreementRecord> = agreements
+            .iter()
+            .map(|a| AgreementRecord {
+                id: a.id.unwrap(),
+                company_id: a.company.as_ref().and_then(|c| c.id),
+                name: a.name.clone().unwrap_or_default(),
+                type_name: None,
+                status: a.agreement_status.as_ref().map(|s| format!("{s:?}")),
+                cancelled: a.cancelled_flag.unwrap_or(false),
+                expired: false,
+                billing_cycle: None,
+                first_seen: now,
+                last_seen: now,
+                gone: false,
+            })
+            .collect();
+        self.store()
+            .upsert_agreements(&arecs, now)
+            .await
+            .expect("agreements");
+        let mut writes = Vec::new();
+        for c in &self.world.customers {
+            let (Some(company), Some(tenant)) = (&c.company, &c.tenant) else {
+                continue;
+            };
+            let Some(cid) = companies
+                .iter()
+                .find(|x| x.identifier.as_deref() == Some(company.identifier.as_str()))
+                .and_then(|x| x.id)
+            else {
+                continue;
+            };
+            let Some(aid) = agreements
+                .iter()
+                .find(|a| {
+                    a.company.as_ref().and_then(|r| r.id) == Some(cid)
+                        && a.agreement_status == Some(connectwise::models::AgreementStatus::Active)
+                })
+                .and_then(|a| a.id)
+            else {
+                continue;
+            };
+            self.agreements.insert(tenant.id.clone(), aid);
+            writes.push(MappingWrite {
+                tenant_id: tenant.id.clone(),
+                after: Some(Mapping {
+                    tenant_id: tenant.id.clone(),
+                    company_id: cid,
+                    agreement_id: Some(aid),
+                    usage_sync: true,
+                    ticket_sync: false,
+                    source: MappingSource::Manual,
+                    confirmed_by: "test".into(),
+                    confirmed_at: now,
+                }),
+                audit: NewAudit {
+                    at: now,
+                    actor: "test".into(),
+                    action: "mapping.set".into(),
+                    subject: tenant.id.clone(),
+                    before: None,
+                    after: None,
+                    reason: "test".into(),
+                },
+            });
+        }
+        self.store()
+            .write_mappings(&writes)
+            .await
+            .expect("mappings");
+        usage::select_all(self.store(), "test")
+            .await
+            .expect("select");
+    }
+
+    async fn sync(&self, month: Month) -> SyncReport {
+        self.sync_with(SyncOptions {
+            month: Some(month),
+            ..SyncOptions::default()
+        })
+        .await
+    }
+
+    async fn sync_with(&self, opts: SyncOptions) -> SyncReport {
+        usage::run(self.store(), &self.cw, &self.sophos, &opts)
+            .await
+            .expect("sync runs")
+    }
+
+    /// Catalog item id -> identifier, as the emulator stores them.
+    fn catalog_identifiers(&self) -> BTreeMap<i64, String> {
+        self.cw_emu
+            .records(Table::Catalog)
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_i64().unwrap(),
+                    c["identifier"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Per agreement: (product identifier, quantity, cancelled, effective date) of every addition.
+    fn cw_state(&self) -> BTreeMap<i64, Vec<(String, f64, bool, String)>> {
+        let names = self.catalog_identifiers();
+        let mut out = BTreeMap::new();
+        for &aid in self.agreements.values() {
+            let mut rows: Vec<(String, f64, bool, String)> = self
+                .cw_emu
+                .additions(aid)
+                .iter()
+                .map(|a| {
+                    (
+                        names[&a["product"]["id"].as_i64().unwrap()].clone(),
+                        a["quantity"].as_f64().unwrap_or(0.0),
+                        !a["cancelledDate"].is_null(),
+                        a["effectiveDate"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect();
+            rows.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            out.insert(aid, rows);
+        }
+        out
+    }
+
+    /// What the additions should be for `month`, computed from the world with the engine's table.
+    fn expected(&self, month: Month) -> BTreeMap<i64, BTreeMap<String, f64>> {
+        let table = ProductTable::builtin();
+        let mut out = BTreeMap::new();
+        for tenant in self.world.tenants() {
+            let Some(&aid) = self.agreements.get(&tenant.id) else {
+                continue;
+            };
+            let mut per: BTreeMap<String, f64> = BTreeMap::new();
+            for (row, (code, _)) in tenant.usage.iter().enumerate() {
+                let code = BILLING_CODES[*code].product_code;
+                if let Some(p) = table.product_for_code(code) {
+                    *per.entry(p.identifier.clone()).or_default() += f64::from(
+                        self.world
+                            .monthly_quantity(tenant, row, month.year, month.month),
+                    );
+                }
+            }
+            out.insert(aid, per);
+        }
+        out
+    }
+
+    fn live_quantities(&self) -> BTreeMap<i64, BTreeMap<String, f64>> {
+        self.cw_state()
+            .into_iter()
+            .map(|(aid, rows)| {
+                let live: BTreeMap<String, f64> = rows
+                    .into_iter()
+                    .filter(|r| !r.2)
+                    .map(|r| (r.0, r.1))
+                    .collect();
+                (aid, live)
+            })
+            .collect()
+    }
+
+    fn cw_writes(&self) -> u64 {
+        self.cw_emu.request_counts().writes
+    }
+
+    /// A mapped usage tenant and its agreement, with at least `n` products of usage.
+    fn usage_customer(&self, skip: usize) -> (String, i64) {
+        let exp = self.expected(MONTH);
+        self.agreements
+            .iter()
+            .filter(|(_, aid)| exp.get(aid).is_some_and(|p| p.len() >= 2))
+            .nth(skip)
+            .map(|(t, a)| (t.clone(), *a))
+            .expect("a usage customer")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sync_creates_exactly_the_expected_then_nothing() {
+    let e = env(14, 3).await;
+    assert!(e.agreements.len() >= 5, "the world maps enough customers");
+
+    // A dry run writes nothing anywhere.
+    let before = e.cw_writes();
+    let dry = e
+        .sync_with(SyncOptions {
+            month: Some(MONTH),
+            dry_run: true,
+            ..SyncOptions::default()
+        })
+        .await;
+    assert_eq!(e.cw_writes(), before, "dry run wrote to ConnectWise");
+    assert_eq!(dry.catalog_to_create.len(), 19);
+    assert!(dry.counts.created > 0);
+    assert!(
+        e.store()
+            .list_customer_status(Some("usage"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let first = e.sync(MONTH).await;
+    assert_eq!(
+        first.failed_customers,
+        0,
+        "{:#?}",
+        first
+            .customers
+            .iter()
+            .filter(|c| c.error.is_some())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        first.counts.created, dry.counts.created,
+        "the dry run announced the real plan"
+    );
+    // Catalog: one item per product, identifier = the Sophos identifier, typed "Sophos".
+    let sophos_items: Vec<Value> = e
+        .cw_emu
+        .records(Table::Catalog)
+        .into_iter()
+        .filter(|c| c["identifier"].as_str().unwrap().starts_with("Sophos_"))
+        .collect();
+    assert_eq!(sophos_items.len(), 19);
+    for item in &sophos_items {
+        assert_eq!(item["type"]["name"], json!("Sophos"));
+        assert_eq!(item["subcategory"]["name"], json!("Sophos"));
+        assert_eq!(item["manufacturer"]["name"], json!("Sophos"));
+        assert_eq!(item["customerDescription"], item["description"]);
+    }
+    // Additions: exactly the expected products and quantities, effective the 1st of the month.
+    let expected: BTreeMap<i64, BTreeMap<String, f64>> = e
+        .expected(MONTH)
+        .into_iter()
+        .map(|(a, p)| (a, p.into_iter().filter(|(_, q)| *q > 0.0).collect()))
+        .collect();
+    assert_eq!(e.live_quantities(), expected);
+    for rows in e.cw_state().values() {
+        for r in rows {
+            assert_eq!(r.3, "2026-11-01T00:00:00Z");
+        }
+    }
+    let total: usize = expected.values().map(BTreeMap::len).sum();
+    assert_eq!(first.counts.created, total);
+    // Status and audit.
+    let statuses = e.store().list_customer_status(Some("usage")).await.unwrap();
+    assert_eq!(statuses.len(), e.agreements.len());
+    assert!(statuses.iter().all(|s| s.ok));
+    let audit = e
+        .store()
+        .list_audit(&engine::store::AuditFilter {
+            action: Some("usage.create_addition".into()),
+            limit: Some(10_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), total);
+    assert!(
+        audit
+            .iter()
+            .all(|a| a.after.as_ref().is_some_and(|v| v["quantity"].is_number()))
+    );
+
+    // The second run plans nothing and writes nothing.
+    let writes = e.cw_writes();
+    let calls = e.cw_emu.request_counts().total;
+    let sophos_calls = e.sophos_emu.request_counts().total;
+    let second = e.sync(MONTH).await;
+    assert_eq!(second.counts.writes(), 0, "{:?}", second.counts);
+    assert!(second.ops().all(|o| o.kind == OpKind::Skip));
+    assert_eq!(e.cw_writes(), writes);
+    // Reads: one agreements listing page + one additions read per agreement (no catalog lookups).
+    // (Term and trial customers have no usage: their additions are not read.)
+    let monthly = second
+        .customers
+        .iter()
+        .filter(|c| c.outcome != usage::CustomerOutcome::Skipped)
+        .count();
+    let reads = e.cw_emu.request_counts().total - calls;
+    assert_eq!(
+        reads as usize,
+        1 + monthly,
+        "ConnectWise calls of an unchanged run"
+    );
+    // Sophos: one usage page (the token is still valid).
+    assert_eq!(e.sophos_emu.request_counts().total - sophos_calls, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quantity_changes_produce_updates_only() {
+    let e = env(10, 5).await;
+    let first = e.sync(EARLIER).await;
+    assert_eq!(first.failed_customers, 0);
+    let second = e.sync(MONTH).await;
+    assert_eq!(second.counts.created, 0);
+    assert_eq!(second.counts.adopted, 0);
+    assert!(second.counts.updated > 0);
+    assert!(
+        second
+            .ops()
+            .all(|o| matches!(o.kind, OpKind::UpdateQuantity | OpKind::Skip))
+    );
+    let expected: BTreeMap<i64, BTreeMap<String, f64>> = e
+        .expected(MONTH)
+        .into_iter()
+        .map(|(a, p)| (a, p.into_iter().filter(|(_, q)| *q > 0.0).collect()))
+        .collect();
+    assert_eq!(e.live_quantities(), expected);
+    // Audit carries before and after quantities.
+    let audit = e
+        .store()
+        .list_audit(&engine::store::AuditFilter {
+            action: Some("usage.update_quantity".into()),
+            limit: Some(10_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), second.counts.updated);
+    let a = &audit[0];
+    assert_ne!(
+        a.before.as_ref().unwrap()["quantity"],
+        a.after.as_ref().unwrap()["quantity"]
+    );
+}
+
+fn catalog_id(e: &Env, identifier: &str) -> i64 {
+    *e.catalog_identifiers()
+        .iter()
+        .find(|(_, v)| v.as_str() == identifier)
+        .expect("catalog item")
+        .0
+}
+
+fn insert_addition(e: &Env, agreement: i64, catalog: i64, qty: f64) -> i64 {
+    e.cw_emu.insert_record(
+        Table::Additions,
+        json!({"agreementId": agreement, "product": {"id": catalog}, "quantity": qty, "billCustomer": "Billable",
+               "effectiveDate": "2026-01-01T00:00:00Z", "cancelledDate": null}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_foreign_addition_is_adopted_several_are_a_conflict() {
+    let e = env(10, 7).await;
+    // Create the catalog items first (no customers synced yet: filter to nobody is an error, so
+    // create them directly).
+    let selected: Vec<String> = ProductTable::builtin()
+        .products()
+        .iter()
+        .map(|p| p.identifier.clone())
+        .collect();
+    usage::ensure_catalog_items(e.store(), &e.cw, &selected, "test", false)
+        .await
+        .unwrap();
+    let (ta, aa) = e.usage_customer(0);
+    let (tb, ab) = e.usage_customer(1);
+    let exp = e.expected(MONTH);
+    let pa = exp[&aa].keys().next().unwrap().clone();
+    let pb = exp[&ab].keys().next().unwrap().clone();
+    let adopted = insert_addition(&e, aa, catalog_id(&e, &pa), 1.0);
+    insert_addition(&e, ab, catalog_id(&e, &pb), 1.0);
+    insert_addition(&e, ab, catalog_id(&e, &pb), 2.0);
+
+    let r = e.sync(MONTH).await;
+    let a = r.customers.iter().find(|c| c.tenant_id == ta).unwrap();
+    let adopt = a.ops.iter().find(|o| o.product == pa).unwrap();
+    assert_eq!(adopt.kind, OpKind::Adopt);
+    assert_eq!(adopt.addition_id, Some(adopted));
+    assert_eq!(a.outcome, usage::CustomerOutcome::Ok);
+    // Adopted, with the right quantity, and no second addition for that product.
+    let live: Vec<Value> = e
+        .cw_emu
+        .additions(aa)
+        .into_iter()
+        .filter(|x| x["product"]["id"] == json!(catalog_id(&e, &pa)))
+        .collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0]["quantity"].as_f64(), Some(exp[&aa][&pa]));
+    let link = e.store().list_addition_links(Some(&ta)).await.unwrap();
+    assert!(
+        link.iter()
+            .any(|l| l.product == pa && !l.created_by_us && l.addition_id == adopted)
+    );
+
+    let b = r.customers.iter().find(|c| c.tenant_id == tb).unwrap();
+    assert_eq!(
+        b.ops.iter().find(|o| o.product == pb).unwrap().kind,
+        OpKind::Conflict
+    );
+    assert_eq!(b.outcome, usage::CustomerOutcome::Failed);
+    assert!(
+        b.advice
+            .as_deref()
+            .unwrap()
+            .contains("Cancel the extra additions")
+    );
+    // The other products of B were still synced; the conflicting one got nothing new.
+    assert_eq!(
+        e.cw_emu
+            .additions(ab)
+            .iter()
+            .filter(|x| x["product"]["id"] == json!(catalog_id(&e, &pb)))
+            .count(),
+        2
+    );
+    // Everybody else is fine.
+    assert_eq!(r.failed_customers, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_dropping_to_zero_sets_zero_or_cancels() {
+    for policy in [ZeroUsage::QuantityZero, ZeroUsage::Cancel] {
+        let e = env(8, 11).await;
+        usage::set_zero_usage_policy(e.store(), policy)
+            .await
+            .unwrap();
+        e.sync(MONTH).await;
+        let (t, a) = e.usage_customer(0);
+        // A product with no usage this month that we billed before: our own addition + link.
+        let exp = e.expected(MONTH);
+        let unused = ProductTable::builtin()
+            .products()
+            .iter()
+            .map(|p| p.identifier.clone())
+            .find(|p| !exp[&a].contains_key(p))
+            .unwrap();
+        let cat = catalog_id(&e, &unused);
+        let id = insert_addition(&e, a, cat, 9.0);
+        e.store()
+            .upsert_addition_link(&AdditionLink {
+                agreement_id: a,
+                product: unused.clone(),
+                tenant_id: t.clone(),
+                addition_id: id,
+                catalog_item_id: cat,
+                created_by_us: true,
+                quantity: 9.0,
+                cancelled_by_us: false,
+            })
+            .await
+            .unwrap();
+        let r = e.sync(MONTH).await;
+        let op = r
+            .ops()
+            .find(|o| o.product == unused && o.agreement_id == a)
+            .unwrap();
+        let rec = e.cw_emu.record(Table::Additions, id).unwrap();
+        match policy {
+            ZeroUsage::QuantityZero => {
+                assert_eq!(op.kind, OpKind::UpdateQuantity);
+                assert_eq!(rec["quantity"].as_f64(), Some(0.0));
+                assert!(rec["cancelledDate"].is_null());
+            }
+            ZeroUsage::Cancel => {
+                assert_eq!(op.kind, OpKind::Cancel);
+                assert_eq!(rec["cancelledDate"], json!("2026-11-01T00:00:00Z"));
+            }
+        }
+        // And the next run leaves it alone.
+        let again = e.sync(MONTH).await;
+        assert_eq!(again.counts.writes(), 0, "{policy:?}: {:?}", again.counts);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_addition_deleted_in_connectwise_is_reported_not_recreated() {
+    let e = env(8, 13).await;
+    e.sync(MONTH).await;
+    let (t, a) = e.usage_customer(0);
+    let victim = e.cw_emu.additions(a)[0]["id"].as_i64().unwrap();
+    assert!(e.cw_emu.delete_record(Table::Additions, victim));
+    let count = e.cw_emu.additions(a).len();
+    let r = e.sync(MONTH).await;
+    let c = r.customers.iter().find(|c| c.tenant_id == t).unwrap();
+    assert_eq!(c.counts.removed_in_cw, 1);
+    assert_eq!(c.outcome, usage::CustomerOutcome::Failed);
+    assert!(
+        c.error
+            .as_deref()
+            .unwrap()
+            .contains("removed in ConnectWise")
+    );
+    assert!(
+        c.ops
+            .iter()
+            .any(|o| o.kind == OpKind::RemovedInCw && o.reason.contains("--recreate"))
+    );
+    assert_eq!(e.cw_emu.additions(a).len(), count, "nothing was recreated");
+    // Cancelled by the user counts the same.
+    let other = e.cw_emu.additions(a)[0]["id"].as_i64().unwrap();
+    e.cw_emu.update_record(Table::Additions, other, |r| {
+        r.insert("cancelledDate".into(), json!("2026-11-10T00:00:00Z"));
+    });
+    let r = e.sync(MONTH).await;
+    assert_eq!(
+        r.customers
+            .iter()
+            .find(|c| c.tenant_id == t)
+            .unwrap()
+            .counts
+            .removed_in_cw,
+        2
+    );
+    // Asked to, it recreates them.
+    let r = e
+        .sync_with(SyncOptions {
+            month: Some(MONTH),
+            recreate: true,
+            customers: vec![t.clone()],
+            ..SyncOptions::default()
+        })
+        .await;
+    assert_eq!(r.counts.created, 2);
+    assert_eq!(r.failed_customers, 0);
+    assert_eq!(e.sync(MONTH).await.counts.writes(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoiced_period_and_refusals_fail_one_customer_with_advice() {
+    let e = env(8, 17).await;
+    let (t_inv, a_inv) = e.usage_customer(0);
+    let (t_cancel, a_cancel) = e.usage_customer(1);
+    let (t_exp, a_exp) = e.usage_customer(2);
+    e.cw_emu
+        .set_invoiced_through(a_inv, Some("2026-11-30T00:00:00Z".parse().unwrap()));
+    e.cw_emu.update_record(Table::Agreements, a_cancel, |r| {
+        r.insert("agreementStatus".into(), json!("Cancelled"));
+        r.insert("cancelledFlag".into(), json!(true));
+    });
+    e.cw_emu.update_record(Table::Agreements, a_exp, |r| {
+        r.insert("agreementStatus".into(), json!("Expired"));
+    });
+    let r = e.sync(MONTH).await;
+    let get = |t: &str| r.customers.iter().find(|c| c.tenant_id == t).unwrap();
+    let inv = get(&t_inv);
+    assert_eq!(inv.outcome, usage::CustomerOutcome::Failed);
+    assert!(
+        inv.error.as_deref().unwrap().contains("invoiced"),
+        "{:?}",
+        inv.error
+    );
+    assert!(
+        inv.advice.as_deref().unwrap().contains("proration"),
+        "{:?}",
+        inv.advice
+    );
+    assert!(e.cw_emu.additions(a_inv).is_empty());
+    for (t, a, word) in [
+        (&t_cancel, a_cancel, "cancelled"),
+        (&t_exp, a_exp, "expired"),
+    ] {
+        let c = get(t);
+        assert_eq!(c.outcome, usage::CustomerOutcome::Failed);
+        assert!(c.error.as_deref().unwrap().contains(word), "{:?}", c.error);
+        assert!(c.ops.is_empty());
+        assert!(
+            e.cw_emu.additions(a).is_empty(),
+            "nothing written to a {word} agreement"
+        );
+    }
+    // The others went through; the status says who failed and why.
+    assert_eq!(r.failed_customers, 3);
+    assert!(
+        r.customers
+            .iter()
+            .filter(|c| c.outcome == usage::CustomerOutcome::Ok)
+            .count()
+            >= 1
+    );
+    let status = e.store().list_customer_status(Some("usage")).await.unwrap();
+    let s = status.iter().find(|s| s.tenant_id == t_inv).unwrap();
+    assert!(!s.ok);
+    assert!(s.advice.as_deref().unwrap().contains("proration"));
+    // A failed create is journalled as failed, not left open.
+    assert!(e.store().journal_open().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_refusal_names_the_role_row() {
+    let e = env(6, 19).await;
+    let member = e.cw_emu.credentials().member_id;
+    e.cw_emu.set_role_level(
+        member,
+        sandbox::connectwise::RoleFunction::Agreements,
+        sandbox::connectwise::Level::Add,
+        sandbox::connectwise::Access::None,
+    );
+    let r = e.sync(MONTH).await;
+    let failed: Vec<_> = r
+        .customers
+        .iter()
+        .filter(|c| c.outcome == usage::CustomerOutcome::Failed)
+        .collect();
+    assert!(!failed.is_empty());
+    for c in failed {
+        assert!(
+            c.advice
+                .as_deref()
+                .unwrap()
+                .contains("Finance > Agreements"),
+            "{:?}",
+            c.advice
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_codes_are_reported_until_added_to_a_product() {
+    // Find a seed whose small world has a mapped customer with an unknown code.
+    let mut chosen = None;
+    for seed in 1..40u64 {
+        let w = world(8, seed);
+        if w.customers.iter().any(|c| {
+            c.company
+                .as_ref()
+                .is_some_and(|co| co.agreements.iter().any(|a| a.status == "Active"))
+                && c.tenant
+                    .as_ref()
+                    .is_some_and(|t| t.usage.iter().any(|(code, _)| *code >= 20))
+        }) {
+            chosen = Some(seed);
+            break;
+        }
+    }
+    let e = env(8, chosen.expect("a seed with an unknown code")).await;
+    let r = e.sync(MONTH).await;
+    let c = r
+        .customers
+        .iter()
+        .find(|c| !c.unmapped.is_empty())
+        .expect("an unmapped code");
+    let u = &c.unmapped[0];
+    assert!(u.message.contains("unmapped product"));
+    assert!(u.message.contains(&format!(
+        "centralbridge products add-code <PRODUCT> {}",
+        u.code
+    )));
+    let status = e.store().list_customer_status(Some("usage")).await.unwrap();
+    let s = status.iter().find(|s| s.tenant_id == c.tenant_id).unwrap();
+    assert!(s.counts["unmapped"].to_string().contains(&u.code));
+    // Counting the code toward a product bills it from then on.
+    engine::products::add_code(e.store(), "Sophos_Intercept_X", &u.code, "test")
+        .await
+        .unwrap();
+    let r2 = e.sync(MONTH).await;
+    let c2 = r2
+        .customers
+        .iter()
+        .find(|x| x.tenant_id == c.tenant_id)
+        .unwrap();
+    assert!(c2.unmapped.iter().all(|x| x.code != u.code));
+    assert!(
+        c2.ops
+            .iter()
+            .any(|o| o.product == "Sophos_Intercept_X" && o.kind.is_write())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unselected_products_get_nothing() {
+    let e = env(6, 23).await;
+    let keep = "Sophos_Intercept_X_Advanced".to_owned();
+    let others: Vec<String> = ProductTable::builtin()
+        .products()
+        .iter()
+        .map(|p| p.identifier.clone())
+        .filter(|p| *p != keep)
+        .collect();
+    usage::select_products(e.store(), &others, false, "test")
+        .await
+        .unwrap();
+    let r = e.sync(MONTH).await;
+    assert!(r.ops().all(|o| o.product == keep));
+    let items: Vec<String> = e
+        .catalog_identifiers()
+        .into_values()
+        .filter(|i| i.starts_with("Sophos_"))
+        .collect();
+    assert_eq!(items, vec![keep]);
+}
+
+/// A crash after k operations (for every k, with and without the k+1-th call having happened),
+/// then a normal run, ends in the same ConnectWise state as an uninterrupted run, with no duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_any_two_operations_is_repaired_by_the_next_run() {
+    let (customers, seed) = (4, 29);
+    let reference = env(customers, seed).await;
+    let sequential = |stop: Option<usize>, inside: bool| SyncOptions {
+        month: Some(MONTH),
+        concurrency: 1,
+        apply: ApplyOptions {
+            stop_after: stop,
+            crash_inside: inside,
+        },
+        ..SyncOptions::default()
+    };
+    let full = reference.sync_with(sequential(None, false)).await;
+    let n = full.counts.writes();
+    assert!(n >= 6, "enough operations to interrupt ({n})");
+    let want = reference.cw_state();
+    for k in 0..=n {
+        for inside in [false, true] {
+            let e = env(customers, seed).await;
+            let stopped = e.sync_with(sequential(Some(k), inside)).await;
+            assert_eq!(stopped.stopped, k < n, "k={k}");
+            let open = e.store().journal_open().await.unwrap();
+            if k < n {
+                assert!(
+                    !open.is_empty(),
+                    "k={k}: the interrupted plan is in the journal"
+                );
+            }
+            let rerun = e.sync_with(sequential(None, false)).await;
+            assert!(!rerun.stopped);
+            assert_eq!(rerun.failed_customers, 0, "k={k} inside={inside}");
+            assert_eq!(e.cw_state(), want, "k={k} inside={inside}");
+            assert!(e.store().journal_open().await.unwrap().is_empty());
+            // And it is stable.
+            assert_eq!(
+                e.sync_with(sequential(None, false)).await.counts.writes(),
+                0,
+                "k={k}"
+            );
+            let links: BTreeSet<(i64, String)> = e
+                .store()
+                .list_addition_links(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|l| (l.agreement_id, l.product))
+                .collect();
+            let expected_links: usize = want.values().map(Vec::len).sum();
+            assert_eq!(links.len(), expected_links, "k={k}");
+        }
+    }
+}
