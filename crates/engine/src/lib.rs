@@ -5,10 +5,10 @@
 //! in the store before and after it runs.
 
 pub mod connections;
+pub mod doctor;
 pub mod mapping;
+pub mod products;
 pub mod secrets;
 pub mod store;
-pub mod products;
-pub mod usage;
 pub mod tickets;
-pub mod doctor;
+pub mod usage;

@@ -1,17 +1,17 @@
 //! One module per command; see `cli.rs` for how to add one.
 
-pub mod config;
-pub mod sandbox;
-pub mod store;
 pub mod bench;
-pub mod products;
-pub mod status;
-pub mod sync;
+pub mod bench_tickets;
+pub mod config;
 pub mod connect;
+pub mod demo;
 pub mod doctor;
 pub mod map;
+pub mod products;
 pub mod refresh;
-pub mod tickets;
-pub mod bench_tickets;
+pub mod sandbox;
 pub mod serve;
-pub mod demo;
+pub mod status;
+pub mod store;
+pub mod sync;
+pub mod tickets;

@@ -47,14 +47,14 @@
 mod core_area;
 mod error;
 mod mapping;
-mod usage;
 mod tickets;
+mod usage;
 
 pub use core_area::*;
 pub use error::{Result, StoreError};
 pub use mapping::*;
-pub use usage::*;
 pub use tickets::*;
+pub use usage::*;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
