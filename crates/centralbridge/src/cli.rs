@@ -58,13 +58,13 @@ pub enum Command {
     Store(cmd::store::Args),
     /// Run the ConnectWise and Sophos emulators standalone over a seeded MSP (URLs and credentials printed)
     Sandbox(cmd::sandbox::Args),
-    /// Run a sync job now (usage: licence usage into agreement additions)
+    /// Run a sync job now: usage (licence usage into agreement additions) or tickets (alerts into tickets)
     Sync(cmd::sync::Args),
     /// The Sophos product table: selection, billing codes, ConnectWise catalog items
     Products(cmd::products::Args),
     /// Per customer: last run of each sync job, ok or failed, with the error and advice
     Status(cmd::status::Args),
-    /// Benchmarks on the sandbox (usage: calls vs floor, wall time, memory)
+    /// Benchmarks on the sandbox: usage sync (calls vs floor, time, memory) and ticket sync (latency)
     Bench(cmd::bench::Args),
     /// Ticket sync settings and recent alert -> ticket links
     Tickets(cmd::tickets::Args),
