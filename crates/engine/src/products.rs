@@ -242,7 +242,12 @@ impl ProductTable {
 /// The user's extra codes as stored.
 pub async fn extra_codes(store: &Store) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
     match store.get_setting(EXTRA_CODES_SETTING).await? {
-        Some(v) => Ok(serde_json::from_value(v).unwrap_or_default()),
+        // An unreadable value is an error, not an empty list: the next change would overwrite the
+        // user's codes with it.
+        Some(v) => serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+            what: format!("setting {EXTRA_CODES_SETTING}"),
+            reason: e.to_string(),
+        }),
         None => Ok(BTreeMap::new()),
     }
 }
@@ -282,23 +287,16 @@ pub async fn add_code(
         .or_default()
         .push(code.clone());
     let after = json!(extra.get(&product.identifier).cloned().unwrap_or_default());
-    store
-        .set_setting(EXTRA_CODES_SETTING, &json!(extra))
-        .await?;
-    audit(
+    save_codes(
         store,
+        &extra,
         actor,
         "products.add_code",
-        &product.identifier,
+        product.identifier,
         before,
         after,
     )
-    .await?;
-    load_table(store)
-        .await?
-        .get(&product.identifier)
-        .cloned()
-        .ok_or(ProductError::UnknownProduct(product.identifier))
+    .await
 }
 
 /// Removes a code the user added. Built-in codes cannot be removed.
@@ -329,23 +327,37 @@ pub async fn remove_code(
     if list.is_empty() {
         extra.remove(&product.identifier);
     }
-    store
-        .set_setting(EXTRA_CODES_SETTING, &json!(extra))
-        .await?;
-    audit(
+    save_codes(
         store,
+        &extra,
         actor,
         "products.remove_code",
-        &product.identifier,
+        product.identifier,
         before,
         after,
     )
-    .await?;
+    .await
+}
+
+/// Stores the user-added codes, audits the change and returns the product as the table now has it.
+async fn save_codes(
+    store: &Store,
+    extra: &BTreeMap<String, Vec<String>>,
+    actor: &str,
+    action: &str,
+    identifier: String,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> Result<Product, ProductError> {
+    store
+        .set_setting(EXTRA_CODES_SETTING, &json!(extra))
+        .await?;
+    audit(store, actor, action, &identifier, before, after).await?;
     load_table(store)
         .await?
-        .get(&product.identifier)
+        .get(&identifier)
         .cloned()
-        .ok_or(ProductError::UnknownProduct(product.identifier))
+        .ok_or(ProductError::UnknownProduct(identifier))
 }
 
 async fn audit(

@@ -143,7 +143,27 @@ async fn journal_states_and_atomic_finish(t: TestStore) {
     assert_eq!(audits.len(), 1);
 }
 
+/// A user-added code list that cannot be read is an error, and stays as it was: a change must never
+/// overwrite what it could not read.
+async fn unreadable_extra_codes_are_refused_not_replaced(t: TestStore) {
+    let s = &t.store;
+    let garbage = serde_json::json!("not a code list");
+    s.set_setting(engine::products::EXTRA_CODES_SETTING, &garbage)
+        .await
+        .unwrap();
+    let err = engine::products::add_code(s, "Sophos_Intercept_X", "NEW-CODE", "test")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("products.extra_codes"), "{err}");
+    let kept = s
+        .get_setting(engine::products::EXTRA_CODES_SETTING)
+        .await
+        .unwrap();
+    assert_eq!(kept, Some(garbage));
+}
+
 both_backends!(
     products_and_links_round_trip,
-    journal_states_and_atomic_finish
+    journal_states_and_atomic_finish,
+    unreadable_extra_codes_are_refused_not_replaced
 );
