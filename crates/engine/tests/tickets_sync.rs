@@ -827,3 +827,178 @@ async fn settings_are_checked_against_connectwise() {
     assert_eq!(s.clear_status.unwrap().name, "Completed");
     assert_eq!(s.severities, vec!["high", "medium"]);
 }
+
+/// ConnectWise calls to `service/tickets` (list, search, get, notes, writes) counted by the emulator.
+fn ticket_calls(emu: &CwEmulator) -> u64 {
+    emu.request_counts()
+        .by_family
+        .get("service/tickets")
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Issue 8: the closed-ticket check costs a bounded number of calls however many tickets are open,
+/// and a close made after the previous check is still found and its alert acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_ticket_check_stays_cheap_with_many_open_tickets() {
+    const KINDS: [AlertKind; 10] = [
+        AlertKind::HealthStatus,
+        AlertKind::EndpointOutOfDate,
+        AlertKind::ServerOutOfDate,
+        AlertKind::RebootRequired,
+        AlertKind::RealTimeProtectionDisabled,
+        AlertKind::ThreatDetected,
+        AlertKind::PuaDetected,
+        AlertKind::Isolation,
+        AlertKind::PolicyNonCompliance,
+        AlertKind::RuntimeDetection,
+    ];
+    const OPEN: usize = 300;
+    let e = env_with(16, Duration::from_secs(20)).await;
+    // One group (tenant + device + type) per alert, so each makes its own ticket.
+    let mut alerts = Vec::new();
+    'fill: for tenant in 0..e.mapped.len() {
+        for device in 0..3 {
+            for kind in KINDS {
+                if alerts.len() == OPEN {
+                    break 'fill;
+                }
+                alerts.push(e.raise(tenant, kind, device));
+            }
+        }
+    }
+    assert_eq!(alerts.len(), OPEN, "not enough mapped tenants in the world");
+    let r = e.cycle().await;
+    assert_eq!(r.totals.created, OPEN as u64, "{:?}", r.totals);
+
+    // Without a stored check time (the first run) every open ticket is checked, 100 per query: the
+    // cost of every cycle before this change.
+    assert!(
+        e.t.store
+            .delete_setting("tickets.closed_check_at")
+            .await
+            .unwrap()
+    );
+    let before = ticket_calls(&e.cw_emu);
+    let r = e.cycle().await;
+    let full = ticket_calls(&e.cw_emu) - before;
+    assert_eq!(full, 3, "{r:?}");
+    assert_eq!(r.api_calls.connectwise, full);
+
+    // The tickets were made long ago: only the close below can bring one into the next check.
+    let long_ago = (jiff::Timestamp::now() - Duration::from_secs(2 * 3600))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    for a in &alerts {
+        let id = e.ticket_id(a);
+        assert!(e.cw_emu.update_record(Table::Tickets, id, |t| {
+            t["_info"]["lastUpdated"] = Value::String(long_ago.clone());
+        }));
+    }
+    // A technician closes one ticket in ConnectWise, after the previous check. (Through the API as a
+    // second member, which stamps `_info.lastUpdated` as ConnectWise does; the emulator's
+    // `close_ticket` helper does not stamp it.)
+    let closed_alert = alerts[0].clone();
+    let closed_id = e.ticket_id(&closed_alert);
+    let board = e.cw_emu.record(Table::Tickets, closed_id).unwrap()["board"]["id"]
+        .as_i64()
+        .unwrap();
+    let closed_status = e
+        .cw_emu
+        .records(Table::BoardStatuses)
+        .into_iter()
+        .find(|s| {
+            s["board"]["id"].as_i64() == Some(board) && s["closedStatus"] == Value::Bool(true)
+        })
+        .and_then(|s| s["id"].as_i64())
+        .expect("a closed status on the board");
+    let tech = e
+        .cw_emu
+        .add_member("ktech", sandbox::connectwise::Role::full());
+    let mut cfg = connectwise::CwConfig::new(
+        e.cw_emu.site_url(),
+        tech.company_id.clone(),
+        tech.public_key.clone(),
+        tech.private_key.clone(),
+        tech.client_id.clone(),
+    );
+    cfg.allow_http = true;
+    let person = connectwise::Client::connect(cfg).await.expect("cw connect");
+    let t = person
+        .close_ticket(closed_id, closed_status)
+        .await
+        .expect("closed by a person");
+    assert_eq!(t.closed_flag, Some(true));
+
+    let before = ticket_calls(&e.cw_emu);
+    let r = e.cycle().await;
+    let steady = ticket_calls(&e.cw_emu) - before;
+    assert!(steady <= 2, "{steady} calls: {r:?}");
+    assert_eq!(r.api_calls.connectwise, steady);
+    assert_eq!(
+        (r.totals.closed_in_connectwise, r.totals.acknowledged),
+        (1, 1),
+        "{:?}",
+        r.totals
+    );
+    assert_eq!(e.so_emu.acknowledged(), vec![closed_alert]);
+    assert_eq!(
+        e.t.store
+            .owned_ticket(closed_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        TicketState::Closed
+    );
+    assert_eq!(
+        e.t.store
+            .owned_tickets_in_state(TicketState::Open)
+            .await
+            .unwrap()
+            .len(),
+        OPEN - 1
+    );
+    println!(
+        "closed-ticket check with {OPEN} open tickets: {full} ConnectWise calls per cycle without a \
+         stored check time (as before), {steady} after"
+    );
+}
+
+/// A close found while its tenant cannot be handled is kept: it is acknowledged once the tenant is
+/// back, though no later "changed since" query returns that ticket again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_found_while_tenant_waits_is_handled_later() {
+    let e = env().await;
+    let (tenant, _, _) = e.mapped[1].clone();
+    let a = e.raise(1, AlertKind::HealthStatus, 0);
+    e.cycle().await;
+    let t = e.ticket_id(&a);
+    assert!(e.cw_emu.close_ticket(t));
+    e.so_emu.set_forbidden(&tenant, true).unwrap();
+    let r = e.cycle().await;
+    assert_eq!(r.totals.closed_in_connectwise, 0, "{r:?}");
+    assert!(e.so_emu.acknowledged().is_empty());
+    // Long ago by ConnectWise's clock: outside every later "changed since" window.
+    let long_ago = (jiff::Timestamp::now() - Duration::from_secs(2 * 3600))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    assert!(e.cw_emu.update_record(Table::Tickets, t, |r| {
+        r["_info"]["lastUpdated"] = Value::String(long_ago.clone());
+    }));
+    e.cycle().await; // still waiting
+    e.so_emu.set_forbidden(&tenant, false).unwrap();
+    let mut c = e.t.store.ticket_cursor(&tenant).await.unwrap().unwrap();
+    c.next_retry_at = Some(jiff::Timestamp::now() - Duration::from_secs(1));
+    e.t.store.put_ticket_cursor(&c).await.unwrap();
+    let r = e.cycle().await;
+    assert_eq!(
+        (r.totals.closed_in_connectwise, r.totals.acknowledged),
+        (1, 1),
+        "{r:?}"
+    );
+    assert_eq!(e.so_emu.acknowledged(), vec![a]);
+    // Handled, and nothing of ours is open any more: no query at all.
+    let r = e.cycle().await;
+    assert_eq!(r.api_calls.connectwise, 0, "{r:?}");
+}

@@ -264,6 +264,14 @@ store_area! {
             rows.iter().map(link_from_row).collect()
         }
 
+        /// Links in one journal state, of every tenant (e.g. creates in flight, whose ticket may exist in
+        /// ConnectWise but is not recorded yet).
+        async fn alert_links_in_state(&self, state: LinkState) -> Result<Vec<AlertLink>> {
+            let sql = format!("SELECT {LINK_COLS} FROM ticket_alerts WHERE state = $1 ORDER BY created_at, alert_id");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.as_str()).fetch_all(&self.pool).await?;
+            rows.iter().map(link_from_row).collect()
+        }
+
         /// Every alert noted on or having created `ticket_id`.
         async fn alert_links_for_ticket(&self, ticket_id: i64) -> Result<Vec<AlertLink>> {
             let sql = format!("SELECT {LINK_COLS} FROM ticket_alerts WHERE ticket_id = $1 ORDER BY created_at, alert_id");

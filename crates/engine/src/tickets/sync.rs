@@ -5,13 +5,13 @@
 //! state looks the work up (ticket by `externalXRef`, note by its text, status by reading the
 //! ticket, alert by GET) before doing it again, so a crash or a timeout never makes a duplicate.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use connectwise::models::{Level, PatchOp, Ticket, TicketNote};
-use connectwise::{Conditions, CwError};
+use connectwise::{Conditions, CwError, Query};
 use futures::{StreamExt as _, TryStreamExt as _};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -346,31 +346,145 @@ async fn cycle_inner(
     Ok((reports, warnings))
 }
 
-/// Our open tickets that a person closed in ConnectWise: one query per 100 tickets.
+/// Settings key: when the last successful closed-ticket check started (our clock).
+const CLOSED_CHECK_AT_KEY: &str = "tickets.closed_check_at";
+/// Settings key: the closes that check found, `[[ticket id, externalXRef], …]`, checked again by
+/// `externalXRef` until their tickets are marked closed (a later "changed since" query would not
+/// return them again).
+const CLOSED_PENDING_KEY: &str = "tickets.closed_check_pending";
+/// How far before the previous check the next one looks, so clock skew between us and ConnectWise
+/// (whose clock stamps `_info/lastUpdated`) cannot lose a close.
+const CLOSED_CHECK_OVERLAP: Duration = Duration::from_secs(5 * 60);
+/// `externalXRef`s per direct query.
+const XREF_BATCH: usize = 100;
+
+/// Our open tickets that a person closed in ConnectWise.
+///
+/// Steady state: one paged query for closed tickets with an `externalXRef` changed since the
+/// previous check (minus [`CLOSED_CHECK_OVERLAP`]), intersected with ours; the cost follows the
+/// number of recent closes, not of open tickets. Checked directly by `externalXRef` (100 per query):
+/// every open ticket on the first run (no stored check time), tickets being reopened, and closes
+/// found earlier but not handled yet (tenant failed or waiting, run interrupted).
 async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
+    // Taken before any query: a close stamped after this is seen by the next check.
+    let started = Timestamp::now();
     let mut open = ctx.store.owned_tickets_in_state(TicketState::Open).await?;
     open.extend(
         ctx.store
             .owned_tickets_in_state(TicketState::Reopening)
             .await?,
     );
-    let ours: HashSet<i64> = open.iter().map(|t| t.ticket_id).collect();
-    let mut closed = HashSet::new();
-    for batch in open.chunks(100) {
-        let xrefs: Vec<String> = batch.iter().map(|t| t.primary_alert_id.clone()).collect();
-        let cond = Conditions::new()
-            .is_in("externalXRef", xrefs)
-            .eq_bool("closedFlag", true);
-        for t in ctx.cw.search_tickets(&cond).await? {
-            if let Some(id) = t.id
-                && ours.contains(&id)
-                && t.closed_flag == Some(true)
-            {
-                closed.insert(id);
+    let ours: HashMap<i64, &OwnedTicket> = open.iter().map(|t| (t.ticket_id, t)).collect();
+    // Creates in flight: the ticket may exist in ConnectWise and is recorded by the next tenant
+    // cycle, after this check, so a close of it found now is kept for the next check.
+    let creating: HashSet<String> = ctx
+        .store
+        .alert_links_in_state(LinkState::Creating)
+        .await?
+        .into_iter()
+        .map(|l| l.alert_id)
+        .collect();
+    let mut found: BTreeMap<i64, String> = BTreeMap::new();
+    // A closed ticket that is ours (or about to be): (id, externalXRef).
+    let relevant = |t: Ticket| -> Option<(i64, String)> {
+        let id = t.id.filter(|_| t.closed_flag == Some(true))?;
+        match ours.get(&id) {
+            Some(o) => Some((id, o.primary_alert_id.clone())),
+            None => t
+                .external_x_ref
+                .filter(|x| creating.contains(x))
+                .map(|x| (id, x)),
+        }
+    };
+    let mut direct: Vec<String> = Vec::new();
+    match last_closed_check(ctx, started).await? {
+        None => {
+            direct.extend(open.iter().map(|t| t.primary_alert_id.clone()));
+            direct.extend(creating.iter().cloned());
+        }
+        Some((at, pending)) => {
+            if !ours.is_empty() || !creating.is_empty() {
+                let cond = Conditions::new()
+                    .eq_bool("closedFlag", true)
+                    .not_null("externalXRef")
+                    .gt("_info/lastUpdated", at - CLOSED_CHECK_OVERLAP);
+                let query = Query::new()
+                    .conditions(cond)
+                    .fields("id,closedFlag,externalXRef");
+                let mut changed = ctx.cw.tickets(query);
+                while let Some(t) = changed.try_next().await? {
+                    found.extend(relevant(t));
+                }
             }
+            // Reopening tickets were checked directly before this query existed: kept so.
+            direct.extend(
+                open.iter()
+                    .filter(|t| t.state == TicketState::Reopening)
+                    .map(|t| t.primary_alert_id.clone()),
+            );
+            direct.extend(
+                pending
+                    .into_iter()
+                    .filter(|(id, x)| ours.contains_key(id) || creating.contains(x))
+                    .map(|(_, x)| x),
+            );
+            let seen: HashSet<&str> = found.values().map(String::as_str).collect();
+            direct.retain(|x| !seen.contains(x.as_str()));
         }
     }
-    Ok(closed)
+    direct.sort();
+    direct.dedup();
+    for batch in direct.chunks(XREF_BATCH) {
+        let cond = Conditions::new()
+            .is_in("externalXRef", batch.to_vec())
+            .eq_bool("closedFlag", true);
+        found.extend(
+            ctx.cw
+                .search_tickets(&cond)
+                .await?
+                .into_iter()
+                .filter_map(relevant),
+        );
+    }
+    if !ctx.opts.dry_run {
+        // Pending first: a crash between the two writes leaves the older (wider) check time.
+        let pending: Vec<(i64, &str)> = found.iter().map(|(id, x)| (*id, x.as_str())).collect();
+        ctx.store
+            .set_setting(CLOSED_PENDING_KEY, &serde_json::json!(pending))
+            .await?;
+        ctx.store
+            .set_setting(CLOSED_CHECK_AT_KEY, &serde_json::json!(started))
+            .await?;
+    }
+    Ok(found
+        .into_keys()
+        .filter(|id| ours.contains_key(id))
+        .collect())
+}
+
+/// The previous check's start and the closes it found; `None` (check everything) when there is
+/// none, it is unreadable, or it lies ahead of `now` (our clock went back: the window is unknown).
+async fn last_closed_check(
+    ctx: &Ctx,
+    now: Timestamp,
+) -> Result<Option<(Timestamp, Vec<(i64, String)>)>, TicketError> {
+    let Some(at) = ctx.store.get_setting(CLOSED_CHECK_AT_KEY).await? else {
+        return Ok(None);
+    };
+    let Ok(at) = serde_json::from_value::<Timestamp>(at) else {
+        return Ok(None);
+    };
+    if at > now {
+        return Ok(None);
+    }
+    let pending = match ctx.store.get_setting(CLOSED_PENDING_KEY).await? {
+        None => Vec::new(),
+        Some(v) => match serde_json::from_value::<Vec<(i64, String)>>(v) {
+            Ok(p) => p,
+            Err(_) => return Ok(None),
+        },
+    };
+    Ok(Some((at, pending)))
 }
 
 fn is_forbidden(e: &SophosError) -> bool {
