@@ -666,3 +666,32 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A close made by a person in ConnectWise moves `_info/lastUpdated`, so integrations that poll
+/// "changed since" find it.
+#[tokio::test]
+async fn a_person_closing_a_ticket_updates_last_updated() {
+    let api = Api::start().await;
+    let ticket = api
+        .cw
+        .records(Table::Tickets)
+        .into_iter()
+        .find(|t| t["closedFlag"] == json!(false));
+    let ticket = ticket.expect("an open seeded ticket");
+    let id = ticket["id"].as_i64().expect("id");
+    let before = ticket["_info"]["lastUpdated"].clone();
+    api.cw
+        .set_now(Some("2030-01-02T03:04:05Z".parse().expect("timestamp")));
+    assert!(api.cw.close_ticket(id));
+    let after = api.cw.record(Table::Tickets, id).expect("still there");
+    assert_eq!(after["closedFlag"], json!(true));
+    assert_ne!(after["_info"]["lastUpdated"], before);
+    assert_eq!(after["_info"]["lastUpdated"], json!("2030-01-02T03:04:05Z"));
+    let found = api
+        .get(&format!(
+            "service/tickets?conditions=_info/lastUpdated > [2030-01-01T00:00:00Z] and id = {id}"
+        ))
+        .await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert_eq!(ids(&found.body), vec![id]);
+}

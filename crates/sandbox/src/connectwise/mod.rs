@@ -632,6 +632,7 @@ impl CwEmulator {
                 t.insert("closedFlag".into(), json!(true));
                 t.insert("closedDate".into(), json!(now));
                 t.insert("closedBy".into(), json!("mlopes"));
+                touch(t, &now, "mlopes");
                 true
             }
             None => false,
@@ -641,8 +642,10 @@ impl CwEmulator {
     /// Renames a company as a user would (references elsewhere keep the old name, as in ConnectWise
     /// until they are re-read).
     pub fn rename_company(&self, company_id: i64, name: &str) -> bool {
+        let now = data::fmt_ts(self.now());
         self.update_record(Table::Companies, company_id, |c| {
             c.insert("name".into(), json!(name));
+            touch(c, &now, "mlopes");
         })
     }
 
@@ -656,5 +659,15 @@ impl CwEmulator {
         if let Some(h) = handle {
             h.shutdown().await;
         }
+    }
+}
+
+/// Stamps `_info.lastUpdated`/`updatedBy` as ConnectWise does on every change, including changes a
+/// person makes in the UI (integrations find those by `_info/lastUpdated`).
+fn touch(record: &mut Record, now: &str, by: &str) {
+    let info = record.entry("_info").or_insert_with(|| json!({}));
+    if let Some(info) = info.as_object_mut() {
+        info.insert("lastUpdated".into(), json!(now));
+        info.insert("updatedBy".into(), json!(by));
     }
 }
