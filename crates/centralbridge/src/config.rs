@@ -105,6 +105,9 @@ pub struct SyncConfig {
     pub tickets_interval: String,
     /// How many customers are worked on at once.
     pub concurrency: u32,
+    /// How long a run's lease lasts unless renewed: how soon a job left by a killed process can be
+    /// taken over (renewed every third of it while a run goes on).
+    pub lease: String,
 }
 
 impl Default for SyncConfig {
@@ -113,7 +116,8 @@ impl Default for SyncConfig {
             refresh_interval: "24h".into(),
             usage_interval: "24h".into(),
             tickets_interval: "60s".into(),
-            concurrency: 4,
+            concurrency: engine::usage::DEFAULT_CONCURRENCY as u32,
+            lease: "30s".into(),
         }
     }
 }
@@ -204,7 +208,8 @@ pub const SCHEMA: &[KeySpec] = &[
     spec("sync", "refresh_interval", Kind::Duration, "\"24h\""),
     spec("sync", "usage_interval", Kind::Duration, "\"24h\""),
     spec("sync", "tickets_interval", Kind::Duration, "\"60s\""),
-    spec("sync", "concurrency", Kind::Count, "4"),
+    spec("sync", "concurrency", Kind::Count, "8"),
+    spec("sync", "lease", Kind::Duration, "\"30s\""),
 ];
 
 /// Secrets people may try to put in the config; refused with a pointer to `connect`.

@@ -111,3 +111,27 @@ fn list(items: &[&str], open: &str, close: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+pub fn stopping(job: &str) -> String {
+    format!(
+        "Stopping: the {} finishes the operation in flight, then stops (press Ctrl-C again to stop at \
+         once; the next run finishes the job either way).",
+        job.to_lowercase()
+    )
+}
+
+pub fn aborting(job: &str) -> String {
+    format!(
+        "Stopped at once. The {} is recorded as abandoned by its next run, which finishes what was \
+         started from its journal.",
+        job.to_lowercase()
+    )
+}
+
+pub fn run_stopped(job: &str) -> String {
+    format!(
+        "The {} was stopped on request after the operation in flight; it is recorded as stopped. \
+         Fix: run it again to finish the job (nothing is done twice).",
+        job.to_lowercase()
+    )
+}

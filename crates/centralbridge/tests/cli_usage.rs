@@ -75,9 +75,26 @@ impl Env {
             .await
             .unwrap();
         let soc = engine::connections::sophos_client(&store).await.unwrap();
-        engine::mapping::refresh(&store, Some(&soc), Some(&cwc), "", &Default::default())
+        let run = engine::job::start(
+            &store,
+            engine::job::Job::Refresh,
+            engine::job::StartOptions::new(engine::job::Door::Cli, "test"),
+        )
+        .await
+        .unwrap();
+        let summary = engine::mapping::refresh(
+            &store,
+            Some(&soc),
+            Some(&cwc),
+            "",
+            &Default::default(),
+            &run,
+        )
+        .await;
+        engine::job::Run::finish(&run, &engine::job::RunReport::run_end(&summary))
             .await
             .unwrap();
+        summary.unwrap();
         let now = jiff::Timestamp::now();
         let mut writes = Vec::new();
         for cust in &world.customers {

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use engine::connections::{self, ConnectWiseSettings, SophosSettings};
+use engine::job::{self, Door, RunReport as _, StartOptions};
 use engine::mapping::{self, AcceptOptions, RefreshOptions};
 use engine::secrets::MasterKey;
 use engine::store::{CoreStore as _, RunOutcome, Store};
@@ -62,15 +63,24 @@ async fn prepare(store: &Store, sb: &Sandbox) {
     .unwrap();
     let cwc = connections::connectwise_client(store).await.unwrap();
     let soc = connections::sophos_client(store).await.unwrap();
-    mapping::refresh(
+    let run = job::start(
+        store,
+        job::Job::Refresh,
+        StartOptions::new(Door::Cli, "test"),
+    )
+    .await
+    .unwrap();
+    let refreshed = mapping::refresh(
         store,
         Some(&soc),
         Some(&cwc),
         "",
         &RefreshOptions::default(),
+        &run,
     )
-    .await
-    .unwrap();
+    .await;
+    run.finish(&refreshed.run_end()).await.unwrap();
+    refreshed.unwrap();
     let accept = AcceptOptions {
         usage_sync: true,
         ticket_sync: true,

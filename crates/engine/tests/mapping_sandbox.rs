@@ -66,15 +66,26 @@ async fn refresh(
     s: &sophos::Client,
     c: &connectwise::Client,
 ) -> mapping::RefreshSummary {
+    let run = engine::job::start(
+        store,
+        engine::job::Job::Refresh,
+        engine::job::StartOptions::new(engine::job::Door::Cli, "test"),
+    )
+    .await
+    .unwrap();
     let summary = mapping::refresh(
         store,
         Some(s),
         Some(c),
         "not connected",
         &RefreshOptions::default(),
+        &run,
     )
-    .await
-    .unwrap();
+    .await;
+    engine::job::Run::finish(&run, &engine::job::RunReport::run_end(&summary))
+        .await
+        .unwrap();
+    let summary = summary.unwrap();
     assert!(summary.ok(), "{summary:#?}");
     summary
 }
@@ -424,15 +435,26 @@ async fn failed_listing_marks_nothing_gone(t: TestStore) {
     let (all, live) = s.count_records(RecordKind::Tenants).await.unwrap();
     assert_eq!(all, live);
     // A missing connection is reported per side; the other side still refreshes.
+    let run = engine::job::start(
+        s,
+        engine::job::Job::Refresh,
+        engine::job::StartOptions::new(engine::job::Door::Cli, "test"),
+    )
+    .await
+    .unwrap();
     let summary = mapping::refresh(
         s,
         None,
         Some(&cw),
         "no Sophos connection",
         &RefreshOptions::default(),
+        &run,
     )
-    .await
-    .unwrap();
+    .await;
+    engine::job::Run::finish(&run, &engine::job::RunReport::run_end(&summary))
+        .await
+        .unwrap();
+    let summary = summary.unwrap();
     assert!(!summary.ok() && summary.companies.complete);
     assert_eq!(
         summary.tenants.error.as_deref(),

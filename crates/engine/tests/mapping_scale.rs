@@ -95,9 +95,18 @@ async fn run(companies: usize, agreements: usize) {
     // Reset the peak so VmHWM below is the refresh's own peak (Linux >= 4.0).
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let started = Instant::now();
-    let summary = mapping::refresh(&store, Some(&sophos), Some(&cw), "", &opts)
+    let run = engine::job::start(
+        &store,
+        engine::job::Job::Refresh,
+        engine::job::StartOptions::new(engine::job::Door::Cli, "test"),
+    )
+    .await
+    .unwrap();
+    let summary = mapping::refresh(&store, Some(&sophos), Some(&cw), "", &opts, &run).await;
+    engine::job::Run::finish(&run, &engine::job::RunReport::run_end(&summary))
         .await
         .unwrap();
+    let summary = summary.unwrap();
     let elapsed = started.elapsed();
     let peak = status_kb("VmHWM:");
     assert!(summary.ok(), "{summary:#?}");

@@ -256,9 +256,18 @@ async fn audit_log_appends_and_filters(t: TestStore) {
 
 async fn sync_runs_record_start_and_finish(t: TestStore) {
     let s = &t.store;
-    let first = s.start_sync_run("usage", ts(0)).await.unwrap();
-    let other = s.start_sync_run("alerts", ts(5)).await.unwrap();
-    let second = s.start_sync_run("usage", ts(10)).await.unwrap();
+    let first = s
+        .start_sync_run("usage", ts(0), "cli|test|h|1|a")
+        .await
+        .unwrap();
+    let other = s
+        .start_sync_run("alerts", ts(5), "cli|test|h|1|b")
+        .await
+        .unwrap();
+    let second = s
+        .start_sync_run("usage", ts(10), "cli|test|h|1|c")
+        .await
+        .unwrap();
     assert!(
         s.finish_sync_run(
             first,

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestStore;
+use engine::job::{self, Door, Hooks, Job, RunReport as _, StartOptions};
 use engine::mapping::{MappingInput, set_mapping};
 use engine::store::{CompanyRecord, TenantRecord};
 use engine::store::{CoreStore as _, MappingStore as _, TicketState, TicketStore as _};
-use engine::tickets::{self, Recurrence, SettingsInput, SyncOptions, TicketError};
+use engine::tickets::{self, Recurrence, SettingsInput, TicketError};
 use futures::TryStreamExt as _;
 use sandbox::connectwise::{
     Access, CwConfig as CwEmuConfig, CwEmulator, Level, RoleFunction, Table,
@@ -194,21 +195,22 @@ async fn env() -> Env {
 }
 
 impl Env {
-    fn opts() -> SyncOptions {
-        SyncOptions {
-            actor: "test".into(),
-            ..SyncOptions::default()
-        }
+    fn opts() -> StartOptions {
+        StartOptions::new(Door::Cli, "test")
     }
 
     async fn cycle(&self) -> tickets::CycleReport {
-        tickets::run_cycle(&self.t.store, &self.cw, &self.sophos, &Self::opts())
-            .await
-            .expect("cycle")
+        self.cycle_with(&Self::opts()).await.expect("cycle")
     }
 
-    async fn cycle_with(&self, opts: &SyncOptions) -> Result<tickets::CycleReport, TicketError> {
-        tickets::run_cycle(&self.t.store, &self.cw, &self.sophos, opts).await
+    /// One cycle through the harness, as every door runs it.
+    async fn cycle_with(&self, opts: &StartOptions) -> Result<tickets::CycleReport, TicketError> {
+        let run = job::start(&self.t.store, Job::Tickets, opts.clone())
+            .await
+            .expect("the run starts");
+        let r = tickets::run_cycle(&self.t.store, &self.cw, &self.sophos, &run).await;
+        run.finish(&r.run_end()).await.expect("the run is recorded");
+        r
     }
 
     async fn set(&self, input: SettingsInput) {
@@ -399,10 +401,10 @@ async fn crash_scenario(k: usize) -> Option<usize> {
     let a1 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
     let a2 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0); // same device + type: a note
     let b1 = e.raise(1, AlertKind::ThreatDetected, 0);
-    let crash = SyncOptions {
+    let crash = Env::opts().hooks(Hooks {
         stop_after: Some(k),
-        ..Env::opts()
-    };
+        ..Hooks::default()
+    });
     let first = e.cycle_with(&crash).await;
     let interrupted_a = matches!(first, Err(TicketError::Interrupted));
     e.cycle().await;
@@ -753,13 +755,7 @@ async fn dry_run_writes_nothing() {
     let e = env().await;
     let a = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
     let before = e.cw_emu.snapshot();
-    let r = e
-        .cycle_with(&SyncOptions {
-            dry_run: true,
-            ..Env::opts()
-        })
-        .await
-        .unwrap();
+    let r = e.cycle_with(&Env::opts().dry_run(true)).await.unwrap();
     assert!(r.tenants.iter().any(|t| {
         t.plan
             .iter()

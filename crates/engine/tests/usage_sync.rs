@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestStore;
+use engine::job::{self, Door, Hooks, Job, RunReport as _, StartOptions};
 use engine::products::ProductTable;
 use engine::store::{
     AdditionLink, AgreementRecord, CompanyRecord, CoreStore as _, Mapping, MappingSource,
     MappingStore as _, MappingWrite, NewAudit, TenantRecord, UsageStore as _,
 };
-use engine::usage::{self, ApplyOptions, Month, OpKind, SyncOptions, SyncReport, ZeroUsage};
+use engine::usage::{self, Month, OpKind, SyncOptions, SyncReport, ZeroUsage};
 use futures::TryStreamExt as _;
 use sandbox::connectwise::{CwEmulator, Table};
 use sandbox::sophos::SophosEmulator;
@@ -238,9 +239,18 @@ impl Env {
     }
 
     async fn sync_with(&self, opts: SyncOptions) -> SyncReport {
-        usage::run(self.store(), &self.cw, &self.sophos, &opts)
+        self.sync_as(opts, StartOptions::new(Door::Cli, "test"))
             .await
-            .expect("sync runs")
+    }
+
+    /// One run through the harness, as every door makes it.
+    async fn sync_as(&self, opts: SyncOptions, start: StartOptions) -> SyncReport {
+        let run = job::start(self.store(), Job::Usage, start)
+            .await
+            .expect("the run starts");
+        let r = usage::run(self.store(), &self.cw, &self.sophos, &opts, &run).await;
+        run.finish(&r.run_end()).await.expect("the run is recorded");
+        r.expect("sync runs")
     }
 
     /// Catalog item id -> identifier, as the emulator stores them.
@@ -342,11 +352,13 @@ async fn first_sync_creates_exactly_the_expected_then_nothing() {
     // A dry run writes nothing anywhere.
     let before = e.cw_writes();
     let dry = e
-        .sync_with(SyncOptions {
-            month: Some(MONTH),
-            dry_run: true,
-            ..SyncOptions::default()
-        })
+        .sync_as(
+            SyncOptions {
+                month: Some(MONTH),
+                ..SyncOptions::default()
+            },
+            StartOptions::new(Door::Cli, "test").dry_run(true),
+        )
         .await;
     assert_eq!(e.cw_writes(), before, "dry run wrote to ConnectWise");
     assert_eq!(dry.catalog_to_create.len(), 19);
@@ -847,23 +859,28 @@ async fn unselected_products_get_nothing() {
 async fn a_crash_between_any_two_operations_is_repaired_by_the_next_run() {
     let (customers, seed) = (4, 29);
     let reference = env(customers, seed).await;
-    let sequential = |stop: Option<usize>, inside: bool| SyncOptions {
+    let opts = SyncOptions {
         month: Some(MONTH),
         concurrency: 1,
-        apply: ApplyOptions {
-            stop_after: stop,
-            crash_inside: inside,
-        },
         ..SyncOptions::default()
     };
-    let full = reference.sync_with(sequential(None, false)).await;
+    let sequential = |stop: Option<usize>, inside: bool| {
+        StartOptions::new(Door::Cli, "test").hooks(Hooks {
+            stop_after: stop,
+            crash_inside: inside,
+            ..Hooks::default()
+        })
+    };
+    let full = reference
+        .sync_as(opts.clone(), sequential(None, false))
+        .await;
     let n = full.counts.writes();
     assert!(n >= 6, "enough operations to interrupt ({n})");
     let want = reference.cw_state();
     for k in 0..=n {
         for inside in [false, true] {
             let e = env(customers, seed).await;
-            let stopped = e.sync_with(sequential(Some(k), inside)).await;
+            let stopped = e.sync_as(opts.clone(), sequential(Some(k), inside)).await;
             assert_eq!(stopped.stopped, k < n, "k={k}");
             let open = e.store().journal_open().await.unwrap();
             if k < n {
@@ -872,14 +889,17 @@ async fn a_crash_between_any_two_operations_is_repaired_by_the_next_run() {
                     "k={k}: the interrupted plan is in the journal"
                 );
             }
-            let rerun = e.sync_with(sequential(None, false)).await;
+            let rerun = e.sync_as(opts.clone(), sequential(None, false)).await;
             assert!(!rerun.stopped);
             assert_eq!(rerun.failed_customers, 0, "k={k} inside={inside}");
             assert_eq!(e.cw_state(), want, "k={k} inside={inside}");
             assert!(e.store().journal_open().await.unwrap().is_empty());
             // And it is stable.
             assert_eq!(
-                e.sync_with(sequential(None, false)).await.counts.writes(),
+                e.sync_as(opts.clone(), sequential(None, false))
+                    .await
+                    .counts
+                    .writes(),
                 0,
                 "k={k}"
             );

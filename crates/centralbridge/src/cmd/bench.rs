@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
+use engine::job::{Door, Job, Run, RunReport as _, StartOptions};
 use engine::store::{Mapping, MappingSource, MappingStore as _, MappingWrite, NewAudit, Store};
 use engine::usage::{self, Month, SyncOptions, SyncReport};
 use sandbox::connectwise::{CwConfig, CwEmulator};
@@ -356,9 +357,20 @@ async fn bench_in(
 
     // Setup (not measured): refresh, map every customer to its true company and first active
     // agreement with usage sync on, select every product.
-    engine::mapping::refresh(&store, Some(&sophos), Some(&cw), "", &Default::default())
+    let run = begin(&store, Job::Refresh).await?;
+    let refreshed = engine::mapping::refresh(
+        &store,
+        Some(&sophos),
+        Some(&cw),
+        "",
+        &Default::default(),
+        &run,
+    )
+    .await;
+    run.finish(&refreshed.run_end())
         .await
         .map_err(|e| fail("refresh")(e.to_string()))?;
+    refreshed.map_err(|e| fail("refresh")(e.to_string()))?;
     let mapped = map_true_pairs(&store, world).await?;
     usage::select_all(&store, "bench")
         .await
@@ -383,6 +395,7 @@ async fn bench_in(
         let cw_before = cw.stats();
         let so_before = sophos.stats().total_requests();
         let started = Instant::now();
+        let run = begin(&store, Job::Usage).await?;
         let report = usage::run(
             &store,
             &cw,
@@ -390,12 +403,15 @@ async fn bench_in(
             &SyncOptions {
                 month: Some(month),
                 concurrency: a.concurrency,
-                actor: "bench".into(),
                 ..SyncOptions::default()
             },
+            &run,
         )
-        .await
-        .map_err(|e| fail("usage sync")(e.to_string()))?;
+        .await;
+        run.finish(&report.run_end())
+            .await
+            .map_err(|e| fail("usage sync")(e.to_string()))?;
+        let report = report.map_err(|e| fail("usage sync")(e.to_string()))?;
         let wall = started.elapsed().as_secs_f64();
         let cw_after = cw.stats();
         let cw_calls = cw_after.requests - cw_before.requests;
@@ -510,4 +526,11 @@ async fn map_true_pairs(store: &Store, world: &World) -> Result<usize, CliError>
         store.write_mappings(chunk).await?;
     }
     Ok(n)
+}
+
+/// A benchmark run goes through the harness like every other door (its store is its own).
+pub(crate) async fn begin(store: &Store, job: Job) -> Result<Run, CliError> {
+    engine::job::start(store, job, StartOptions::new(Door::Cli, "bench"))
+        .await
+        .map_err(|e| CliError::failure(format!("bench: {}: {e}", job.title())))
 }

@@ -20,9 +20,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use engine::job::{Job, RunReport as _};
 use engine::mapping::{MappingInput, set_mapping};
 use engine::store::{CompanyRecord, MappingStore as _, Store, TenantRecord};
-use engine::tickets::{self, SettingsInput, SyncOptions};
+use engine::tickets::{self, SettingsInput};
 use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use rand::rngs::StdRng;
@@ -279,22 +280,24 @@ struct Runner<'a> {
     store: &'a Store,
     cw: &'a connectwise::Client,
     sophos: &'a sophos::Client,
-    opts: SyncOptions,
 }
 
 impl Runner<'_> {
     async fn cycle(&self, label: &str, n: usize) -> Result<CycleFig, CliError> {
         let wall = Instant::now();
-        let r = tickets::run_cycle(self.store, self.cw, self.sophos, &self.opts)
+        let run = super::bench::begin(self.store, Job::Tickets).await?;
+        let r = tickets::run_cycle(self.store, self.cw, self.sophos, &run).await;
+        run.finish(&r.run_end())
             .await
             .map_err(|e| fail("cycle")(e.to_string()))?;
+        let r = r.map_err(|e| fail("cycle")(e.to_string()))?;
         let fig = CycleFig {
             duration_s: wall.elapsed().as_secs_f64(),
             tickets_created: r.totals.created,
             notes: r.totals.noted,
             sophos_calls: r.api_calls.sophos,
             connectwise_calls: r.api_calls.connectwise,
-            failed_tenants: r.tenants.iter().filter(|t| !t.ok && !t.waiting).count(),
+            failed_tenants: r.failed(),
         };
         eprintln!(
             "bench tickets: {label} cycle {n}: {:.1} s, {} tickets, {} notes, calls Sophos {} ConnectWise {}, {} tenants failed",
@@ -526,11 +529,6 @@ async fn bench(
         store: &store,
         cw: &cw,
         sophos: &sophos,
-        opts: SyncOptions {
-            actor: "bench".into(),
-            record_run: false,
-            ..SyncOptions::default()
-        },
     };
     let latency = Duration::from_millis(a.latency_ms);
     cw_emu.faults().set_latency(latency);

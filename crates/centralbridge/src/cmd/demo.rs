@@ -13,6 +13,7 @@ use std::time::Duration;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use engine::connections::{self, ConnectWiseSettings, SophosSettings};
 use engine::doctor::{CheckStatus, DoctorOptions};
+use engine::job::{Door, Job, Run, RunReport as _, StartOptions};
 use engine::mapping::{self, AcceptOptions, RefreshOptions};
 use engine::secrets::MasterKey;
 use engine::store::{RunOutcome, Store};
@@ -24,8 +25,8 @@ use serde::Serialize;
 
 use crate::cli::Ctx;
 use crate::error::CliError;
-use crate::service::jobs::{self, EngineRunner};
-use crate::service::{self, Job, SchedulerOptions, ServiceOptions};
+use crate::service::jobs::EngineRunner;
+use crate::service::{self, SchedulerOptions, ServiceOptions};
 
 /// Who the audit log names for what the demo does.
 const ACTOR: &str = "demo";
@@ -83,6 +84,13 @@ fn done(text: &str) {
 
 fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
     CliError::failure(format!("demo: {what}: {e}"))
+}
+
+/// One step of the demo as a run of the harness, like any other door.
+async fn begin(store: &Store, job: Job) -> Result<Run, CliError> {
+    engine::job::start(store, job, StartOptions::new(Door::Cli, ACTOR))
+        .await
+        .map_err(|e| fail(job.title(), e))
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
@@ -290,15 +298,20 @@ async fn first_cycle(
         4,
         "Reading tenants, companies and agreements (company refresh)…",
     );
+    let run = begin(store, Job::Refresh).await?;
     let refreshed = mapping::refresh(
         store,
         Some(&so_client),
         Some(&cw_client),
         "",
         &RefreshOptions::default(),
+        &run,
     )
-    .await
-    .map_err(|e| fail("company refresh", e))?;
+    .await;
+    run.finish(&refreshed.run_end())
+        .await
+        .map_err(|e| fail("company refresh", e))?;
+    let refreshed = refreshed.map_err(|e| fail("company refresh", e))?;
     summary.tenants = refreshed.tenants.seen as usize;
     summary.companies = refreshed.companies.seen as usize;
     if refreshed.outcome() != RunOutcome::Ok {
@@ -364,22 +377,24 @@ async fn first_cycle(
         });
         f
     });
+    let run = begin(store, Job::Usage).await?;
     let usage_report = usage::run(
         store,
         &cw_client,
         &so_client,
         &usage::SyncOptions {
-            actor: ACTOR.to_owned(),
             progress: progress_fn,
             ..Default::default()
         },
+        &run,
     )
     .await;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let r = usage_report.run_end();
+    run.finish(&r).await.map_err(|e| fail("usage sync", e))?;
     let usage_report = usage_report.map_err(|e| fail("usage sync", e))?;
-    let r = jobs::usage_result(&usage_report);
     summary.additions_created = usage_report.counts.created;
     summary.additions_updated = usage_report.counts.updated;
     summary.usage_customers_failed = usage_report.failed_customers;
@@ -415,20 +430,13 @@ async fn first_cycle(
     )
     .await
     .map_err(|e| fail("ticket settings", e))?;
-    let cycle = tickets::run_cycle(
-        store,
-        &cw_client,
-        &so_client,
-        &tickets::SyncOptions {
-            actor: ACTOR.to_owned(),
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(|e| fail("ticket sync", e))?;
-    let r = jobs::tickets_result(&cycle);
+    let run = begin(store, Job::Tickets).await?;
+    let cycle = tickets::run_cycle(store, &cw_client, &so_client, &run).await;
+    let r = cycle.run_end();
+    run.finish(&r).await.map_err(|e| fail("ticket sync", e))?;
+    let cycle = cycle.map_err(|e| fail("ticket sync", e))?;
     summary.tickets_opened = cycle.totals.created;
-    summary.ticket_customers_failed = cycle.tenants.iter().filter(|t| !t.ok && !t.waiting).count();
+    summary.ticket_customers_failed = cycle.failed();
     if r.outcome == RunOutcome::Failed {
         summary.problems.push(format!(
             "ticket sync: {}",

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod map;
 pub mod products;
 pub mod refresh;
+pub mod run;
 pub mod sandbox;
 pub mod serve;
 pub mod status;

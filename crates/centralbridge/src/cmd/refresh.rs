@@ -18,6 +18,10 @@ pub struct Args {
     /// Records written per database transaction
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     batch_size: u32,
+    /// If another refresh is running (the service, another shell), wait for it to end instead of
+    /// refusing to start
+    #[arg(long)]
+    wait: bool,
 }
 
 impl Render for RefreshSummary {
@@ -146,9 +150,40 @@ async fn refresh(
         ..RefreshOptions::default()
     };
     let reason = missing.join(" ");
-    let result = mapping::refresh(store, sophos.as_ref(), cw.as_ref(), &reason, &opts).await;
+    let cli_run = super::run::start(
+        ctx,
+        store,
+        engine::job::Job::Refresh,
+        super::run::CliStart {
+            wait: args.wait,
+            signals: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let cli_run = match cli_run {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            return Err(e);
+        }
+    };
+    let result = mapping::refresh(
+        store,
+        sophos.as_ref(),
+        cw.as_ref(),
+        &reason,
+        &opts,
+        cli_run.run(),
+    )
+    .await;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    cli_run
+        .finish(&engine::job::RunReport::run_end(&result))
+        .await?;
     result.map_err(crate::cmd::map::mapping_error)
 }

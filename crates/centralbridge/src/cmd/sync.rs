@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use engine::job::{Job, RunReport as _};
 use engine::usage::{self, CustomerOutcome, Month, OpKind, SyncOptions, SyncReport};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -42,8 +43,12 @@ pub struct UsageArgs {
     #[arg(long)]
     recreate: bool,
     /// Customers synced at once
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = usage::DEFAULT_CONCURRENCY)]
     concurrency: usize,
+    /// If another usage sync is running (the service, the dashboard, another shell), wait for it to
+    /// end instead of refusing to start
+    #[arg(long)]
+    wait: bool,
     /// Also list unchanged products in the plan table
     #[arg(long)]
     all: bool,
@@ -106,28 +111,36 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
     let opts = SyncOptions {
         month,
         customers: a.customers,
-        dry_run: a.dry_run,
         recreate: a.recreate,
-        actor: actor(),
         concurrency: a.concurrency,
         progress,
-        ..SyncOptions::default()
     };
-    let report = usage::run(&store, &cw, &sophos, &opts)
-        .await
-        .map_err(|e| match e {
-            usage::UsageError::NoSuchCustomer(_) | usage::UsageError::BadMonth(_) => {
-                CliError::usage(e.to_string())
-            }
-            other => CliError::failure(other.to_string()),
-        });
+    let cli_run = super::run::start(
+        ctx,
+        &store,
+        Job::Usage,
+        super::run::CliStart {
+            dry_run: a.dry_run,
+            wait: a.wait,
+            signals: true,
+        },
+    )
+    .await?;
+    let result = usage::run(&store, &cw, &sophos, &opts, cli_run.run()).await;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let report = report?;
+    let finished = cli_run.finish(&result.run_end()).await;
+    let report = result.map_err(|e| match e {
+        usage::UsageError::NoSuchCustomer(_) | usage::UsageError::BadMonth(_) => {
+            CliError::usage(e.to_string())
+        }
+        other => CliError::failure(other.to_string()),
+    })?;
     store.close().await;
     let view = ReportView { report, all: a.all };
     ctx.out.emit(&view)?;
+    finished?;
     if view.report.failed_customers > 0 {
         return Err(CliError::failure(format!(
             "{} customer(s) failed; see the error and advice above (or `centralbridge status --failed`).",

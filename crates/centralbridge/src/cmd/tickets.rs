@@ -6,9 +6,11 @@ use std::time::Duration;
 use clap::Subcommand;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use engine::tickets::{
-    self, CycleReport, LinkRow, Recurrence, SettingsInput, SyncOptions, TicketError, TicketSettings,
+    self, CycleReport, LinkRow, Recurrence, SettingsInput, TicketError, TicketSettings,
 };
 use serde::Serialize;
+
+use engine::job::{Job, RunReport as _};
 
 use crate::cli::Ctx;
 use crate::error::CliError;
@@ -140,6 +142,10 @@ pub struct SyncArgs {
     /// Run one cycle and exit (default: repeat every interval until Ctrl-C)
     #[arg(long)]
     once: bool,
+    /// If another ticket sync is running (the service, another shell), wait for it to end instead
+    /// of refusing to start
+    #[arg(long)]
+    wait: bool,
 }
 
 fn ticket_err(e: TicketError) -> CliError {
@@ -450,7 +456,7 @@ impl Render for ReportView<'_> {
     }
 }
 
-/// `centralbridge sync tickets [--dry-run] [--once]`.
+/// `centralbridge sync tickets [--dry-run] [--once] [--wait]`: each cycle is one run of the harness.
 pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let cw = engine::connections::connectwise_client(&store)
@@ -459,22 +465,24 @@ pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
     let sophos = engine::connections::sophos_client(&store)
         .await
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let opts = SyncOptions {
-        dry_run: a.dry_run,
-        actor: super::sync::actor(),
-        ..SyncOptions::default()
-    };
+    let once = a.once || a.dry_run;
     loop {
-        let report = tickets::run_cycle(&store, &cw, &sophos, &opts)
-            .await
-            .map_err(ticket_err)?;
+        let how = super::run::CliStart {
+            dry_run: a.dry_run,
+            // Repeating, a cycle that finds the service running one waits for it instead of ending
+            // the loop: the next cycle is then due anyway.
+            wait: a.wait || !once,
+            signals: true,
+        };
+        let cli_run = super::run::start(ctx, &store, Job::Tickets, how).await?;
+        let stop = cli_run.run().stop_handle();
+        let result = tickets::run_cycle(&store, &cw, &sophos, cli_run.run()).await;
+        let finished = cli_run.finish(&result.run_end()).await;
+        let report = result.map_err(ticket_err)?;
         ctx.out.emit(&ReportView(&report))?;
-        let failed = report
-            .tenants
-            .iter()
-            .filter(|t| !t.ok && !t.waiting)
-            .count();
-        if a.once || a.dry_run {
+        finished?;
+        let failed = report.failed();
+        if once {
             store.close().await;
             if failed > 0 {
                 return Err(CliError::failure(format!(
@@ -488,9 +496,10 @@ pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
             .map_err(ticket_err)?
             .interval_s
             .max(1);
+        drop(stop);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(interval)) => {}
-            _ = tokio::signal::ctrl_c() => { store.close().await; return Ok(()); }
+            _ = crate::service::wait_for_signal() => { store.close().await; return Ok(()); }
         }
     }
 }

@@ -57,6 +57,7 @@ pub struct EntryView {
 pub struct RunView {
     job: String,
     started: String,
+    by: String,
     finished: String,
     outcome: &'static str,
     class: &'static str,
@@ -147,6 +148,11 @@ pub async fn page(
             .map(|r| RunView {
                 job: r.job,
                 started: show_time(r.started_at),
+                by: r
+                    .started_by
+                    .as_deref()
+                    .map(engine::job::describe_holder)
+                    .unwrap_or_default(),
                 finished: r
                     .finished_at
                     .map(show_time)
@@ -155,7 +161,8 @@ pub async fn page(
                 class: match r.outcome {
                     RunOutcome::Ok => "ok",
                     RunOutcome::Partial => "warn",
-                    RunOutcome::Failed => "bad",
+                    RunOutcome::Failed | RunOutcome::Abandoned => "bad",
+                    RunOutcome::Stopped => "warn",
                     RunOutcome::Running => "muted",
                 },
                 detail: r.error.unwrap_or_default(),

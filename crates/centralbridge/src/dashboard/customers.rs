@@ -268,23 +268,36 @@ fn filter_view(f: &Filter) -> FilterView {
     }
 }
 
-fn jobs_line(app: &Shared) -> String {
-    Job::ALL
-        .iter()
-        .filter_map(|j| {
-            let s = app.scheduler.state(*j)?;
-            Some(if s.running {
-                format!("{}: running", j.title())
-            } else if s.pending {
-                format!("{}: waiting to start", j.title())
-            } else if let Some(o) = s.last_outcome {
-                format!("{}: {o}", j.title())
-            } else {
-                format!("{}: not run here yet", j.title())
-            })
-        })
-        .collect::<Vec<_>>()
-        .join(" · ")
+/// Each job's state: running anywhere (the lease in the store says since when and who started it,
+/// whichever process or door), else what this service last saw.
+async fn jobs_line(app: &Shared) -> String {
+    use engine::store::CoreStore as _;
+    let mut parts = Vec::new();
+    for j in Job::ALL {
+        let Some(s) = app.scheduler.state(j) else {
+            continue;
+        };
+        let lease = app
+            .store
+            .lease_holder(j.name(), jiff::Timestamp::now())
+            .await
+            .ok()
+            .flatten();
+        parts.push(if let Some(l) = lease {
+            crate::service::messages::job_running(
+                j.title(),
+                l.since,
+                &engine::job::describe_holder(&l.holder),
+            )
+        } else if s.pending {
+            format!("{}: waiting to start", j.title())
+        } else if let Some(o) = s.last_outcome {
+            format!("{}: {o}", j.title())
+        } else {
+            format!("{}: not run here yet", j.title())
+        });
+    }
+    parts.join(" · ")
 }
 
 pub async fn page(
@@ -311,7 +324,7 @@ pub async fn page(
         filter,
         rows,
         total,
-        jobs_line: jobs_line(&app),
+        jobs_line: jobs_line(&app).await,
     })
 }
 
@@ -443,26 +456,21 @@ pub async fn toggle_tickets(
 
 // --- sync now ------------------------------------------------------------------------------------
 
-/// Runs the usage sync for one customer now, under the usage job's lease (so it never overlaps a
-/// scheduled run, here or in another process).
+/// Runs the usage sync for one customer now, through the run harness like every door: it takes the
+/// usage job's lease (renewed while it runs), so it never overlaps a scheduled or CLI run.
 pub async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
-    use engine::store::CoreStore as _;
-    let holder = format!("{}-dashboard", app.holder);
-    let job = engine::usage::JOB;
-    let ttl = std::time::Duration::from_secs(300);
-    match app
-        .store
-        .acquire_lease(job, &holder, jiff::Timestamp::now(), ttl)
-        .await
+    use engine::job::{self, Door, Job, RunReport as _, StartError, StartOptions};
+    let run = match job::start(
+        &app.store,
+        Job::Usage,
+        StartOptions::new(Door::Dashboard, ACTOR),
+    )
+    .await
     {
-        Ok(true) => {}
-        Ok(false) => {
-            return fail(
-                "A usage sync is running right now; this customer is part of it. Look again in a minute.",
-            );
-        }
-        Err(e) => return fail(e),
-    }
+        Ok(r) => r,
+        Err(StartError::Busy(b)) => return fail(crate::service::messages::job_busy(&b)),
+        Err(StartError::Store(e)) => return fail(e),
+    };
     let result = async {
         let cw = engine::connections::connectwise_client(&app.store)
             .await
@@ -470,15 +478,29 @@ pub async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> 
         let so = engine::connections::sophos_client(&app.store)
             .await
             .map_err(|e| e.to_string())?;
-        let r = engine::usage::sync_customer_now(&app.store, &cw, &so, &tenant, ACTOR)
-            .await
-            .map_err(|e| e.to_string());
+        let r = run
+            .until_lost(engine::usage::sync_customer_now(
+                &app.store, &cw, &so, &tenant, &run,
+            ))
+            .await;
         crate::service::metrics::connectwise_stats(&cw.stats());
         crate::service::metrics::sophos_stats(&so.stats());
-        r
+        Ok::<_, String>(r)
     }
     .await;
-    let _ = app.store.release_lease(job, &holder).await;
+    let end = match &result {
+        Ok(Some(r)) => r.run_end(),
+        Ok(None) => engine::job::RunEnd::lease_lost(Job::Usage),
+        Err(e) => engine::job::RunEnd::failed(e.clone()),
+    };
+    if let Err(e) = run.finish(&end).await {
+        tracing::warn!(error = %e, "cannot record the dashboard's usage run");
+    }
+    let result = match result {
+        Ok(Some(r)) => r.map_err(|e| e.to_string()),
+        Ok(None) => Err(end.summary.clone()),
+        Err(e) => Err(e),
+    };
     let mut resp = match result {
         Ok(report) => {
             let c = report.customers.first();

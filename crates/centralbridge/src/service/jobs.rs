@@ -1,15 +1,15 @@
-//! The real work behind each scheduled job: the engine's refresh, usage sync and ticket sync, with
-//! clients built from the stored connections for every run (so a `connect` takes effect at the next
-//! run) and their request counters added to the metrics.
+//! The real work behind each scheduled job: the engine's refresh, usage sync and ticket sync, inside
+//! the run the scheduler began, with clients built from the stored connections for every run (so a
+//! `connect` takes effect at the next run) and their request counters added to the metrics.
 
 use std::sync::Arc;
 
 use engine::connections;
-use engine::store::{RunOutcome, Store};
-use serde_json::json;
+use engine::job::{Job, Run, RunEnd, RunReport as _};
+use engine::store::Store;
 
 use super::metrics;
-use super::scheduler::{Job, JobFuture, JobResult, JobRunner};
+use super::scheduler::{JobFuture, JobRunner};
 
 /// Who the audit log names for scheduled runs.
 pub const SERVICE_ACTOR: &str = "service";
@@ -22,13 +22,13 @@ pub struct EngineRunner {
 }
 
 impl JobRunner for EngineRunner {
-    fn run(&self, job: Job, store: Store) -> JobFuture {
+    fn run(&self, job: Job, store: Store, run: Run) -> JobFuture {
         let this = self.clone();
         Box::pin(async move {
             match job {
-                Job::Refresh => refresh(&store).await,
-                Job::Usage => usage(&store, this.concurrency).await,
-                Job::Tickets => tickets(&store).await,
+                Job::Refresh => refresh(&store, &run).await,
+                Job::Usage => usage(&store, this.concurrency, &run).await,
+                Job::Tickets => tickets(&store, &run).await,
             }
         })
     }
@@ -50,7 +50,7 @@ fn record_stats(cw: Option<&connectwise::Client>, so: Option<&sophos::Client>) {
 }
 
 /// Company refresh: tenants, companies and agreements into the store.
-pub async fn refresh(store: &Store) -> JobResult {
+pub async fn refresh(store: &Store, run: &Run) -> RunEnd {
     let so = connections::sophos_client(store).await;
     let cw = connections::connectwise_client(store).await;
     let mut missing = Vec::new();
@@ -68,120 +68,45 @@ pub async fn refresh(store: &Store) -> JobResult {
         cw.as_ref(),
         &missing.join(" "),
         &engine::mapping::RefreshOptions::default(),
+        run,
     )
     .await;
     record_stats(cw.as_ref(), so.as_ref());
-    match result {
-        Ok(s) => {
-            let outcome = s.outcome();
-            let summary = format!(
-                "{} tenants, {} companies, {} agreements read ({} new, {} renamed)",
-                s.tenants.seen,
-                s.companies.seen,
-                s.agreements.seen,
-                s.tenants.new + s.companies.new + s.agreements.new,
-                s.tenants.renamed + s.companies.renamed + s.agreements.renamed,
-            );
-            JobResult {
-                outcome,
-                counts: json!({
-                    "tenants": s.tenants.seen, "companies": s.companies.seen, "agreements": s.agreements.seen
-                }),
-                error: (outcome != RunOutcome::Ok)
-                    .then(|| missing.join(" "))
-                    .filter(|e| !e.is_empty()),
-                summary,
-            }
-        }
-        Err(e) => JobResult::failed(e.to_string()),
-    }
+    result.run_end()
 }
 
 /// Usage sync of every mapped customer with usage sync on.
-pub async fn usage(store: &Store, concurrency: usize) -> JobResult {
+pub async fn usage(store: &Store, concurrency: usize, run: &Run) -> RunEnd {
     let (cw, so) = match clients(store, Job::Usage).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let opts = engine::usage::SyncOptions {
-        actor: SERVICE_ACTOR.to_owned(),
         concurrency: concurrency.max(1),
         ..Default::default()
     };
-    let result = engine::usage::run(store, &cw, &so, &opts).await;
+    let result = engine::usage::run(store, &cw, &so, &opts, run).await;
     record_stats(Some(&cw), Some(&so));
-    match result {
-        Ok(r) => usage_result(&r),
-        Err(e) => JobResult::failed(e.to_string()),
-    }
-}
-
-pub fn usage_result(r: &engine::usage::SyncReport) -> JobResult {
-    let total = r.customers.len();
-    let outcome = match r.failed_customers {
-        0 => RunOutcome::Ok,
-        n if n == total => RunOutcome::Failed,
-        _ => RunOutcome::Partial,
-    };
-    let c = &r.counts;
-    JobResult {
-        outcome,
-        counts: serde_json::to_value(c).unwrap_or_default(),
-        error: (r.failed_customers > 0)
-            .then(|| format!("{} customer(s) failed", r.failed_customers)),
-        summary: format!(
-            "{} customers: {} additions created, {} updated, {} cancelled, {} unchanged, {} failed",
-            total, c.created, c.updated, c.cancelled, c.unchanged, r.failed_customers
-        ),
-    }
+    result.run_end()
 }
 
 /// One ticket sync cycle.
-pub async fn tickets(store: &Store) -> JobResult {
+pub async fn tickets(store: &Store, run: &Run) -> RunEnd {
     let (cw, so) = match clients(store, Job::Tickets).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let opts = engine::tickets::SyncOptions {
-        actor: SERVICE_ACTOR.to_owned(),
-        ..Default::default()
-    };
-    let result = engine::tickets::run_cycle(store, &cw, &so, &opts).await;
+    let result = engine::tickets::run_cycle(store, &cw, &so, run).await;
     record_stats(Some(&cw), Some(&so));
-    match result {
-        Ok(r) => tickets_result(&r),
-        // Not set up yet is a state, not a failure: the Tickets page says what to do.
-        Err(engine::tickets::TicketError::NotConfigured) => JobResult {
-            outcome: RunOutcome::Ok,
-            counts: json!({"configured": false}),
-            error: None,
-            summary: engine::tickets::TicketError::NotConfigured.to_string(),
-        },
-        Err(e) => JobResult::failed(e.to_string()),
+    if let Ok(r) = &result {
+        metrics::alerts_ticketed(r.totals.created);
     }
+    result.run_end()
 }
 
-pub fn tickets_result(r: &engine::tickets::CycleReport) -> JobResult {
-    let t = &r.totals;
-    metrics::alerts_ticketed(t.created);
-    let failed = r.tenants.iter().filter(|t| !t.ok && !t.waiting).count();
-    JobResult {
-        outcome: r.outcome,
-        counts: json!({"totals": t, "tenants": r.tenants.len(), "failed": failed}),
-        error: (failed > 0).then(|| format!("{failed} customer(s) failed")),
-        summary: format!(
-            "{} alerts read: {} tickets opened, {} notes added, {} resolved, {} customers failed",
-            t.listed, t.created, t.noted, t.resolved, failed
-        ),
-    }
-}
-
-async fn clients(
-    store: &Store,
-    job: Job,
-) -> Result<(connectwise::Client, sophos::Client), JobResult> {
+async fn clients(store: &Store, job: Job) -> Result<(connectwise::Client, sophos::Client), RunEnd> {
     let failed = |e: connections::ConnectionError| {
-        JobResult::failed(super::messages::not_connected_job(
+        RunEnd::failed(super::messages::not_connected_job(
             job.title(),
             &e.to_string(),
         ))

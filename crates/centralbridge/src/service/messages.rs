@@ -1,18 +1,5 @@
 //! What the service and the dashboard say to people, in one place (for translation).
 
-pub fn lease_lost(job: &str) -> String {
-    format!(
-        "{job} stopped: another centralbridge process took over the job's lease (this one could not renew it in time). \
-         The other process carries on; nothing was done twice."
-    )
-}
-
-pub fn abandoned(job: &str) -> String {
-    format!(
-        "{job} was stopped because the service shut down before it finished. The next run picks up where it stopped."
-    )
-}
-
 pub fn not_connected_job(job: &str, detail: &str) -> String {
     format!("{job} could not start: {detail}")
 }
@@ -69,3 +56,25 @@ pub fn metrics_failed(addr: &str, e: &str) -> String {
 
 pub const SHUTTING_DOWN: &str =
     "Stopping: no new runs start; a run in progress may take a few seconds to finish.";
+
+/// A dashboard button found its job already running.
+pub fn job_busy(b: &engine::job::Busy) -> String {
+    let since = b
+        .since
+        .map(|s| format!(" since {}", engine::job::messages::when(s)))
+        .unwrap_or_default();
+    format!(
+        "The {} is running right now{since}, started by {}; this customer is part of it. Look again \
+         when it has finished (the Activity page shows it).",
+        b.job.title().to_lowercase(),
+        b.holder_description()
+    )
+}
+
+/// "Usage sync: running since 20:01:02 UTC, started by the service on host-1 (pid 42)".
+pub fn job_running(job: &str, since: Option<jiff::Timestamp>, by: &str) -> String {
+    let since = since
+        .map(|s| format!(" since {}", engine::job::messages::when(s)))
+        .unwrap_or_default();
+    format!("{job}: running{since}, started by {by}")
+}

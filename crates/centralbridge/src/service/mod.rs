@@ -29,8 +29,6 @@ pub struct AppState {
     pub scheduler: SchedulerHandle,
     /// Add `Secure` to cookies (when served behind HTTPS).
     pub secure_cookies: bool,
-    /// Lease holder name of this process (the dashboard's own runs add a suffix).
-    pub holder: String,
     /// The last doctor report shown on the Connection page.
     pub doctor: tokio::sync::Mutex<Option<(jiff::Timestamp, engine::doctor::DoctorReport)>>,
 }
@@ -139,7 +137,6 @@ pub async fn start(
         auth: auth.clone(),
         scheduler: scheduler.clone(),
         secure_cookies: opts.secure_cookies,
-        holder: opts.scheduler.holder.clone(),
         doctor: tokio::sync::Mutex::new(None),
     });
     let app = http::router(state);

@@ -1,13 +1,14 @@
 //! The scheduler: each job (company refresh, usage sync, ticket sync) runs on its own interval and on
-//! demand, one runner at a time across every `serve` process sharing the store.
+//! demand, through the engine's run harness ([`engine::job`]), like every other door.
 //!
-//! A run is: take the job's lease in the store -> run (renewing the lease meanwhile) -> make sure the
-//! run is in `sync_runs` with its outcome -> give the lease back. When is a job due? When its last run
-//! in the store (by any process) started at least one interval ago, so processes share the work
-//! instead of each running every job. Start to start, not end to start: a ticket cycle that takes 50 s
-//! of a 60 s interval still polls every tenant once a minute (a run longer than the interval is
-//! followed at once by the next, never overlapped). If the lease is lost while running (another process took it
-//! after it expired), the run is abandoned at once: the engine's journals make that safe.
+//! A run is: claim the job's lease (`job::claim`) -> look once more whether it is due -> begin the run
+//! -> the engine's work -> `Run::finish` (run row, lease released). When is a job due? When its last
+//! run in the store (by any process or door) started at least one interval ago, so processes share
+//! the work instead of each running every job. Start to start, not end to start: a ticket cycle that
+//! takes 50 s of a 60 s interval still polls every tenant once a minute (a run longer than the
+//! interval is followed at once by the next, never overlapped). If the lease is lost while running,
+//! the work is dropped at once: the engine's journals make that safe. On shutdown the run is asked to
+//! stop after the operation in flight and gets `grace` to do so.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -16,76 +17,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use engine::store::{CoreStore as _, RunOutcome, Store};
+pub use engine::job::Job;
+use engine::job::{self, Door, Run, RunEnd, StartError, StartOptions, StopHandle};
+use engine::store::{CoreStore as _, Store};
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::metrics;
 
-/// A scheduled job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Job {
-    Refresh,
-    Usage,
-    Tickets,
-}
+pub type JobFuture = Pin<Box<dyn Future<Output = RunEnd> + Send>>;
 
-impl Job {
-    pub const ALL: [Job; 3] = [Job::Refresh, Job::Usage, Job::Tickets];
-
-    /// The job's name in `sync_runs`, `customer_status` and `leases`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Job::Refresh => "refresh",
-            Job::Usage => "usage",
-            Job::Tickets => "tickets",
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Job::Refresh => "Company refresh",
-            Job::Usage => "Usage sync",
-            Job::Tickets => "Ticket sync",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Job> {
-        Job::ALL.into_iter().find(|j| j.name() == text)
-    }
-}
-
-/// How one run of a job ended, as the runner reports it.
-#[derive(Debug, Clone)]
-pub struct JobResult {
-    pub outcome: RunOutcome,
-    pub counts: Value,
-    pub error: Option<String>,
-    /// One line for people ("12 customers refreshed").
-    pub summary: String,
-}
-
-impl JobResult {
-    pub fn failed(error: impl Into<String>) -> Self {
-        let error = error.into();
-        Self {
-            outcome: RunOutcome::Failed,
-            counts: Value::Object(Default::default()),
-            summary: error.clone(),
-            error: Some(error),
-        }
-    }
-}
-
-pub type JobFuture = Pin<Box<dyn Future<Output = JobResult> + Send>>;
-
-/// What actually does a job's work (the engine in production; tests may count calls).
+/// What actually does a job's work inside a run (the engine in production; tests may count calls).
 pub trait JobRunner: Send + Sync + 'static {
-    fn run(&self, job: Job, store: Store) -> JobFuture;
+    fn run(&self, job: Job, store: Store, run: Run) -> JobFuture;
 }
 
 /// Timing of the scheduler.
@@ -98,7 +44,7 @@ pub struct SchedulerOptions {
     pub grace: Duration,
     /// Upper bound between two looks at the store (other processes may have run the job).
     pub poll: Duration,
-    /// Who we are in the leases table.
+    /// This process, for the log (each run's lease holder is made by the harness).
     pub holder: String,
 }
 
@@ -276,35 +222,36 @@ impl JobLoop {
                 }
                 continue;
             }
-            let now = Timestamp::now();
-            let got = self
-                .store
-                .acquire_lease(self.job.name(), &self.opts.holder, now, self.opts.lease_ttl)
-                .await;
-            match got {
-                Ok(true) => {}
-                Ok(false) => {
-                    // Another process runs it; look again shortly.
+            let stop = StopHandle::default();
+            let start = StartOptions::new(Door::Service, super::jobs::SERVICE_ACTOR)
+                .lease_ttl(self.opts.lease_ttl)
+                .stop(stop.clone());
+            let claim = match job::claim(&self.store, self.job, start).await {
+                Ok(c) => c,
+                Err(StartError::Busy(b)) => {
+                    // Another process or door runs it; look again shortly.
+                    tracing::debug!(job = self.job.name(), holder = %b.holder_description(), "job is running elsewhere");
                     self.idle(self.opts.poll.min(Duration::from_secs(1))).await;
                     continue;
                 }
-                Err(e) => {
+                Err(StartError::Store(e)) => {
                     tracing::warn!(job = self.job.name(), error = %e, "cannot take the lease");
                     self.idle(self.opts.poll).await;
                     continue;
                 }
-            }
+            };
             // Another process may have finished a run between our look and the lease.
             let forced = self.slot.pending.swap(false, Ordering::SeqCst);
             if forced || self.due_in().await.is_zero() {
-                self.run_once(now).await;
-            }
-            if let Err(e) = self
-                .store
-                .release_lease(self.job.name(), &self.opts.holder)
-                .await
-            {
-                tracing::warn!(job = self.job.name(), error = %e, "cannot release the lease");
+                match claim.begin().await {
+                    Ok(run) => self.run_once(run, stop).await,
+                    Err(e) => {
+                        tracing::warn!(job = self.job.name(), error = %e, "cannot record the run");
+                        self.idle(self.opts.poll).await;
+                    }
+                }
+            } else {
+                claim.release().await;
             }
         }
         tracing::debug!(job = self.job.name(), "scheduler loop stopped");
@@ -317,135 +264,49 @@ impl JobLoop {
         }
     }
 
-    async fn run_once(&mut self, started: Timestamp) {
+    async fn run_once(&mut self, run: Run, stop: StopHandle) {
         let job = self.job;
         if let Ok(mut s) = self.slot.state.lock() {
             s.running = true;
             s.pending = false;
         }
-        let before = self
-            .store
-            .list_sync_runs(Some(job.name()), 1)
-            .await
-            .ok()
-            .and_then(|r| r.first().map(|r| r.id));
-        tracing::info!(job = job.name(), "run started");
-
-        // Lease renewal beside the run; `lost` turns true if the lease is gone.
-        let (lost_tx, mut lost_rx) = watch::channel(false);
-        let renew = {
-            let store = self.store.clone();
-            let holder = self.opts.holder.clone();
-            let ttl = self.opts.lease_ttl;
-            tokio::spawn(async move {
-                let mut failures = 0u32;
-                loop {
-                    tokio::time::sleep(ttl / 3).await;
-                    match store
-                        .renew_lease(job.name(), &holder, Timestamp::now(), ttl)
-                        .await
-                    {
-                        Ok(true) => failures = 0,
-                        Ok(false) => {
-                            let _ = lost_tx.send(true);
-                            break;
-                        }
-                        Err(e) => {
-                            failures += 1;
-                            tracing::warn!(job = job.name(), error = %e, "cannot renew the lease");
-                            // Two misses leave a third of the lease: stop before it can expire.
-                            if failures >= 2 {
-                                let _ = lost_tx.send(true);
-                                break;
-                            }
-                        }
-                    }
-                }
-            })
-        };
-
-        let fut = self.runner.run(job, self.store.clone());
-        tokio::pin!(fut);
-        let lost = async move {
-            let _ = lost_rx.wait_for(|l| *l).await;
-        };
-        tokio::pin!(lost);
+        let fut = self.runner.run(job, self.store.clone(), run.clone());
+        let guarded = run.until_lost(fut);
+        tokio::pin!(guarded);
         let grace = self.opts.grace;
-        let stopping = tokio::select! {
-            r = &mut fut => Err(r),
-            _ = &mut lost => Err(JobResult::failed(super::messages::lease_lost(job.title()))),
-            _ = self.shutdown.wait_for(|s| *s) => Ok(()),
+        let first = tokio::select! {
+            r = &mut guarded => Some(r),
+            _ = self.shutdown.wait_for(|s| *s) => None,
         };
-        let result = match stopping {
-            Err(r) => r,
-            Ok(()) => {
+        let end = match first {
+            Some(Some(end)) => end,
+            Some(None) => RunEnd::lease_lost(job),
+            None => {
                 tracing::info!(
                     job = job.name(),
                     ?grace,
-                    "shutting down: letting the run finish"
+                    "shutting down: letting the operation in flight finish"
                 );
+                stop.request();
                 tokio::select! {
-                    r = &mut fut => r,
-                    _ = tokio::time::sleep(grace) => JobResult::failed(super::messages::abandoned(job.title())),
-                    _ = &mut lost => JobResult::failed(super::messages::lease_lost(job.title())),
+                    r = &mut guarded => r.unwrap_or_else(|| RunEnd::lease_lost(job)),
+                    _ = tokio::time::sleep(grace) => RunEnd::abandoned(job),
                 }
             }
         };
-        renew.abort();
-        self.record(started, before, &result).await;
-        metrics::sync_run(job.name(), result.outcome.as_str());
-        tracing::info!(job = job.name(), outcome = result.outcome.as_str(), summary = %result.summary, "run finished");
+        let outcome = match run.finish(&end).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(job = job.name(), error = %e, "cannot record the run");
+                end.outcome
+            }
+        };
+        metrics::sync_run(job.name(), outcome.as_str());
         if let Ok(mut s) = self.slot.state.lock() {
             s.running = false;
-            s.last_outcome = Some(result.outcome.as_str().to_owned());
-            s.last_summary = Some(result.summary.clone());
+            s.last_outcome = Some(outcome.as_str().to_owned());
+            s.last_summary = Some(end.summary.clone());
             s.last_finished = Some(Timestamp::now());
-        }
-    }
-
-    /// Makes sure the run is in `sync_runs` with its outcome: the engine records its own runs once
-    /// it gets going; a run that failed earlier, or was abandoned, is recorded (or finished) here.
-    async fn record(&self, started: Timestamp, before: Option<i64>, result: &JobResult) {
-        let store = &self.store;
-        let name = self.job.name();
-        let latest = store
-            .list_sync_runs(Some(name), 1)
-            .await
-            .ok()
-            .and_then(|r| r.into_iter().next());
-        let outcome_ok = match latest {
-            Some(run) if Some(run.id) != before && run.started_at >= started => {
-                if run.outcome == RunOutcome::Running {
-                    store
-                        .finish_sync_run(
-                            run.id,
-                            Timestamp::now(),
-                            result.outcome,
-                            &result.counts,
-                            result.error.as_deref(),
-                        )
-                        .await
-                        .map(|_| ())
-                } else {
-                    Ok(())
-                }
-            }
-            _ => match store.start_sync_run(name, started).await {
-                Ok(id) => store
-                    .finish_sync_run(
-                        id,
-                        Timestamp::now(),
-                        result.outcome,
-                        &result.counts,
-                        result.error.as_deref(),
-                    )
-                    .await
-                    .map(|_| ()),
-                Err(e) => Err(e),
-            },
-        };
-        if let Err(e) = outcome_ok {
-            tracing::warn!(job = name, error = %e, "cannot record the run");
         }
     }
 }

@@ -277,3 +277,15 @@ pub fn accept_many_agreements(n: usize) -> String {
 pub fn csv_agreement_without_company() -> String {
     "the row names an agreement but no company; fill in company_id or company_identifier".to_owned()
 }
+
+/// One line for the run row and the service log.
+pub fn refresh_summary(s: &super::RefreshSummary) -> String {
+    format!(
+        "{} tenants, {} companies, {} agreements read ({} new, {} renamed)",
+        s.tenants.seen,
+        s.companies.seen,
+        s.agreements.seen,
+        s.tenants.new + s.companies.new + s.agreements.new,
+        s.tenants.renamed + s.companies.renamed + s.agreements.renamed,
+    )
+}

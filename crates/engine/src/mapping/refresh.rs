@@ -13,7 +13,8 @@ use futures::{Stream, StreamExt as _};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::MappingError;
+use super::{MappingError, messages};
+use crate::job::{Run, RunEnd, RunReport, Tally};
 use crate::store::{
     AgreementRecord, BatchCounts, CompanyRecord, CoreStore as _, MappingStore as _, RecordKind,
     Rename, RunOutcome, Store, SyncRun, TenantRecord,
@@ -99,7 +100,7 @@ impl KindSummary {
 /// The result of [`refresh`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefreshSummary {
-    pub run_id: i64,
+    pub run_id: Option<i64>,
     pub started_at: Timestamp,
     pub finished_at: Timestamp,
     pub tenants: KindSummary,
@@ -114,14 +115,19 @@ impl RefreshSummary {
     }
 
     pub fn outcome(&self) -> RunOutcome {
+        self.tally().outcome()
+    }
+
+    /// Each of the three listings counts as one part of the run.
+    fn tally(&self) -> Tally {
         let done = [&self.tenants, &self.companies, &self.agreements]
             .iter()
             .filter(|k| k.complete)
             .count();
-        match done {
-            3 => RunOutcome::Ok,
-            0 => RunOutcome::Failed,
-            _ => RunOutcome::Partial,
+        Tally {
+            customers: 3,
+            failed: 3 - done,
+            ..Tally::default()
         }
     }
 
@@ -338,18 +344,19 @@ pub async fn refresh_agreements<E: Display>(
     .await
 }
 
-/// Refreshes tenants (Sophos) and companies and agreements (ConnectWise) at once, and records the run
-/// (job [`REFRESH_JOB`]) with its counts. A side without a client (`None`, e.g. not connected yet) is
-/// reported as not refreshed with `missing_reason`; a vendor error ends only its own listing.
+/// Refreshes tenants (Sophos) and companies and agreements (ConnectWise) at once, as part of `run`
+/// (job [`REFRESH_JOB`]); the caller finishes the run with the result's [`RunReport::run_end`]. A
+/// side without a client (`None`, e.g. not connected yet) is reported as not refreshed with
+/// `missing_reason`; a vendor error ends only its own listing.
 pub async fn refresh(
     store: &Store,
     sophos: Option<&sophos::Client>,
     cw: Option<&connectwise::Client>,
     missing_reason: &str,
     opts: &RefreshOptions,
+    run: &Run,
 ) -> Result<RefreshSummary, MappingError> {
-    let started_at = Timestamp::now();
-    let run_id = store.start_sync_run(REFRESH_JOB, started_at).await?;
+    let started_at = run.started_at();
     let tenants = async {
         match sophos {
             Some(s) => refresh_tenants(store, s.tenants(), started_at, opts).await,
@@ -370,9 +377,9 @@ pub async fn refresh(
     };
     let (tenants, companies, agreements) = tokio::join!(tenants, companies, agreements);
     let finished_at = Timestamp::now();
-    let result = match (tenants, companies, agreements) {
+    match (tenants, companies, agreements) {
         (Ok(tenants), Ok(companies), Ok(agreements)) => Ok(RefreshSummary {
-            run_id,
+            run_id: run.id(),
             started_at,
             finished_at,
             tenants,
@@ -380,38 +387,32 @@ pub async fn refresh(
             agreements,
         }),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
-    };
-    match &result {
-        Ok(summary) => {
-            let counts = serde_json::json!({
-                "tenants": counts_json(&summary.tenants),
-                "companies": counts_json(&summary.companies),
-                "agreements": counts_json(&summary.agreements),
-            });
-            store
-                .finish_sync_run(
-                    run_id,
-                    finished_at,
-                    summary.outcome(),
-                    &counts,
-                    summary.errors().as_deref(),
-                )
-                .await?;
+    }
+}
+
+impl RunReport for RefreshSummary {
+    fn run_end(&self) -> RunEnd {
+        let counts = serde_json::json!({
+            "tenants": counts_json(&self.tenants),
+            "companies": counts_json(&self.companies),
+            "agreements": counts_json(&self.agreements),
+        });
+        let mut end = RunEnd::from_tally(self.tally(), counts, messages::refresh_summary(self));
+        // Which listing failed says more than "n customers failed".
+        if end.error.is_some() || self.errors().is_some() {
+            end.error = self.errors();
         }
-        Err(e) => {
-            let message = e.to_string();
-            let _ = store
-                .finish_sync_run(
-                    run_id,
-                    finished_at,
-                    RunOutcome::Failed,
-                    &serde_json::json!({}),
-                    Some(&message),
-                )
-                .await;
+        end
+    }
+}
+
+impl RunReport for Result<RefreshSummary, MappingError> {
+    fn run_end(&self) -> RunEnd {
+        match self {
+            Ok(s) => s.run_end(),
+            Err(e) => RunEnd::failed(e.to_string()),
         }
     }
-    result
 }
 
 fn counts_json(k: &KindSummary) -> serde_json::Value {

@@ -116,6 +116,10 @@ pub enum RunOutcome {
     /// Some customers failed; the others went through.
     Partial,
     Failed,
+    /// Asked to stop (Ctrl-C, service shutdown): the operation in flight finished, the rest did not run.
+    Stopped,
+    /// Its holder died or lost the lease; another run took the job over.
+    Abandoned,
 }
 
 impl RunOutcome {
@@ -125,6 +129,8 @@ impl RunOutcome {
             RunOutcome::Ok => "ok",
             RunOutcome::Partial => "partial",
             RunOutcome::Failed => "failed",
+            RunOutcome::Stopped => "stopped",
+            RunOutcome::Abandoned => "abandoned",
         }
     }
 
@@ -134,6 +140,8 @@ impl RunOutcome {
             "ok" => RunOutcome::Ok,
             "partial" => RunOutcome::Partial,
             "failed" => RunOutcome::Failed,
+            "stopped" => RunOutcome::Stopped,
+            "abandoned" => RunOutcome::Abandoned,
             other => {
                 return Err(StoreError::Corrupt {
                     what: "sync_runs.outcome".into(),
@@ -153,6 +161,8 @@ pub struct SyncRun {
     pub outcome: RunOutcome,
     pub counts: Value,
     pub error: Option<String>,
+    /// Which door started it and for whom (e.g. "cli alice@host pid 42"); `None` for older rows.
+    pub started_by: Option<String>,
 }
 
 /// The last result of one job for one customer (Sophos tenant).
@@ -173,6 +183,8 @@ pub struct Lease {
     pub job: String,
     pub holder: String,
     pub expires_at: Timestamp,
+    /// When this holder took it (`None` for leases taken before the column existed).
+    pub since: Option<Timestamp>,
 }
 
 fn audit_from_row(
@@ -385,22 +397,24 @@ store_area! {
                 .collect()
         }
 
-        /// Records the start of a run of `job`; returns the run id.
-        async fn start_sync_run(&self, job: &str, at: Timestamp) -> Result<i64> {
+        /// Records the start of a run of `job` by `started_by`; returns the run id.
+        async fn start_sync_run(&self, job: &str, at: Timestamp, started_by: &str) -> Result<i64> {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO sync_runs (job, started_at, outcome, counts) VALUES ($1, $2, $3, $4) \
-                 RETURNING id",
+                "INSERT INTO sync_runs (job, started_at, outcome, counts, started_by) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(job)
             .bind(to_ms(at))
             .bind(RunOutcome::Running.as_str())
             .bind("{}")
+            .bind(started_by)
             .fetch_one(&self.pool)
             .await?;
             Ok(id)
         }
 
-        /// Records how run `id` ended. False if there is no such run.
+        /// Records how run `id` ended. False if there is no such run, or it is no longer running (it
+        /// was marked abandoned when another holder took its job over: that verdict stands).
         async fn finish_sync_run(
             &self,
             id: i64,
@@ -411,22 +425,45 @@ store_area! {
         ) -> Result<bool> {
             let done = sqlx::query(
                 "UPDATE sync_runs SET finished_at = $2, outcome = $3, counts = $4, error = $5 \
-                 WHERE id = $1",
+                 WHERE id = $1 AND outcome = $6",
             )
             .bind(id)
             .bind(to_ms(at))
             .bind(outcome.as_str())
             .bind(json_text(counts)?)
             .bind(error)
+            .bind(RunOutcome::Running.as_str())
             .execute(&self.pool)
             .await?;
             Ok(done.rows_affected() > 0)
         }
 
+        /// Marks every run of `job` still "running" as abandoned: called by a run that has just taken
+        /// the job's lease, so none of them can still be alive. Returns how many there were.
+        async fn abandon_running_sync_runs(
+            &self,
+            job: &str,
+            at: Timestamp,
+            error: &str,
+        ) -> Result<u64> {
+            let done = sqlx::query(
+                "UPDATE sync_runs SET finished_at = $2, outcome = $3, error = $4 \
+                 WHERE job = $1 AND outcome = $5",
+            )
+            .bind(job)
+            .bind(to_ms(at))
+            .bind(RunOutcome::Abandoned.as_str())
+            .bind(error)
+            .bind(RunOutcome::Running.as_str())
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
         /// Recent runs, newest first, of one job or of all.
         async fn list_sync_runs(&self, job: Option<&str>, limit: u32) -> Result<Vec<SyncRun>> {
             let rows = sqlx::query(
-                "SELECT id, job, started_at, finished_at, outcome, counts, error FROM sync_runs \
+                "SELECT id, job, started_at, finished_at, outcome, counts, error, started_by FROM sync_runs \
                  WHERE ($1 IS NULL OR job = $1) ORDER BY started_at DESC, id DESC LIMIT $2",
             )
             .bind(job)
@@ -446,6 +483,7 @@ store_area! {
                         outcome: RunOutcome::parse(&outcome)?,
                         counts: parse_json("sync_runs.counts", &counts)?,
                         error: r.try_get("error")?,
+                        started_by: r.try_get("started_by")?,
                     })
                 })
                 .collect()
@@ -508,9 +546,11 @@ store_area! {
             ttl: Duration,
         ) -> Result<bool> {
             let got: Option<String> = sqlx::query_scalar(
-                "INSERT INTO leases (job, holder, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, \
-                 expires_at = excluded.expires_at \
+                "INSERT INTO leases (job, holder, expires_at, since) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (job) DO UPDATE SET \
+                 since = CASE WHEN leases.holder = excluded.holder THEN leases.since \
+                 ELSE excluded.since END, \
+                 holder = excluded.holder, expires_at = excluded.expires_at \
                  WHERE leases.holder = excluded.holder OR leases.expires_at <= $4 \
                  RETURNING holder",
             )
@@ -556,7 +596,7 @@ store_area! {
         /// Who holds `job` at `now`, if anyone.
         async fn lease_holder(&self, job: &str, now: Timestamp) -> Result<Option<Lease>> {
             let row = sqlx::query(
-                "SELECT job, holder, expires_at FROM leases WHERE job = $1 AND expires_at > $2",
+                "SELECT job, holder, expires_at, since FROM leases WHERE job = $1 AND expires_at > $2",
             )
             .bind(job)
             .bind(to_ms(now))
@@ -567,6 +607,10 @@ store_area! {
                     job: r.try_get("job")?,
                     holder: r.try_get("holder")?,
                     expires_at: from_ms(r.try_get("expires_at")?)?,
+                    since: r
+                        .try_get::<Option<i64>, _>("since")?
+                        .map(from_ms)
+                        .transpose()?,
                 })
             })
             .transpose()

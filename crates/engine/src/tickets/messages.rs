@@ -105,3 +105,16 @@ pub fn resolution_note(alert_ids: &[String]) -> String {
 pub fn previous_ticket_line(previous: i64) -> String {
     format!("This problem happened before: see ticket #{previous}.")
 }
+
+/// One line for the run row and the service log.
+pub fn run_summary(r: &super::CycleReport) -> String {
+    let t = &r.totals;
+    format!(
+        "{} alerts read: {} tickets opened, {} notes added, {} resolved, {} customers failed",
+        t.listed,
+        t.created,
+        t.noted,
+        t.resolved,
+        r.failed()
+    )
+}

@@ -23,8 +23,7 @@ pub use settings::{
     resolve_input, save_settings, update_settings,
 };
 pub use sync::{
-    ApiCalls, Counts, Created, CycleReport, SyncOptions, TenantReport, load_targets, run_cycle,
-    run_cycle_for,
+    ApiCalls, Counts, Created, CycleReport, TenantReport, load_targets, run_cycle, run_cycle_for,
 };
 
 use crate::store::{AlertLink, OwnedTicket, Store, StoreError, TicketStore as _};
@@ -77,9 +76,9 @@ pub async fn recent_links(
     Ok(out)
 }
 
-/// Runs one cycle now with the stored connections ("sync now" in the dashboard, `sync tickets`).
-pub async fn run_now(store: &Store, opts: &SyncOptions) -> Result<CycleReport, TicketError> {
+/// Runs one cycle as part of `run` with the stored connections.
+pub async fn run_now(store: &Store, run: &crate::job::Run) -> Result<CycleReport, TicketError> {
     let cw = crate::connections::connectwise_client(store).await?;
     let sophos = crate::connections::sophos_client(store).await?;
-    run_cycle(store, &cw, &sophos, opts).await
+    run_cycle(store, &cw, &sophos, run).await
 }

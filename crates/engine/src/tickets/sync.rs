@@ -7,12 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use connectwise::models::{Level, PatchOp, Ticket, TicketNote};
 use connectwise::{Conditions, CwError, Query};
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use serde::Serialize;
 use sophos::models::{Alert, Severity};
@@ -23,34 +22,18 @@ use super::messages;
 use super::plan::{Destination, Op, SkipReason, TenantTarget, TenantView, TicketRef, plan_tenant};
 use super::settings::{TicketSettings, load_settings};
 use super::{JOB, TicketError};
+use crate::job::{Run, RunEnd, RunReport, Tally};
 use crate::store::{
     AlertLink, AlertRole, AlertState, CoreStore as _, CustomerStatus, LinkState, MappingStore as _,
     NewAudit, OwnedTicket, RunOutcome, Store, TicketCursor, TicketState, TicketStore as _,
 };
 
-/// How to run a cycle.
+/// What a cycle takes from its [`Run`]: a dry run reads and plans only; the actor is who the audit
+/// log names. (The crash-test hook is the run's too: [`Run::step`].)
 #[derive(Debug, Clone)]
-pub struct SyncOptions {
-    /// Read and plan only; print the plan.
-    pub dry_run: bool,
-    /// Audit actor.
-    pub actor: String,
-    /// Test hook: fail with [`TicketError::Interrupted`] after this many apply steps (store writes
-    /// and vendor calls), as a crash would.
-    pub stop_after: Option<usize>,
-    /// Record a `sync_runs` row.
-    pub record_run: bool,
-}
-
-impl Default for SyncOptions {
-    fn default() -> Self {
-        Self {
-            dry_run: false,
-            actor: "ticket-sync".into(),
-            stop_after: None,
-            record_run: true,
-        }
-    }
+struct CycleOptions {
+    dry_run: bool,
+    actor: String,
 }
 
 /// Per-tenant counters of one cycle.
@@ -100,6 +83,8 @@ pub struct TenantReport {
     pub ok: bool,
     /// Not polled this cycle (forbidden, waiting to retry).
     pub waiting: bool,
+    /// Not worked on: the run was asked to stop first.
+    pub stopped: bool,
     pub forbidden: bool,
     pub error: Option<String>,
     pub advice: Option<String>,
@@ -132,6 +117,23 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
+    /// Tenants that failed this cycle (waiting and stopped ones are not failures).
+    pub fn failed(&self) -> usize {
+        self.tenants
+            .iter()
+            .filter(|t| !t.ok && !t.waiting && !t.stopped)
+            .count()
+    }
+
+    fn tally(&self) -> Tally {
+        Tally {
+            customers: self.tenants.len(),
+            failed: self.failed(),
+            stopped: self.tenants.iter().any(|t| t.stopped),
+            interrupted: false,
+        }
+    }
+
     /// Tickets created, in creation order per tenant.
     pub fn created(&self) -> impl Iterator<Item = &Created> {
         self.tenants.iter().flat_map(|t| t.created.iter())
@@ -179,18 +181,14 @@ struct Ctx {
     cw: connectwise::Client,
     sophos: sophos::Client,
     settings: TicketSettings,
-    opts: SyncOptions,
-    steps: AtomicUsize,
+    opts: CycleOptions,
+    run: Run,
 }
 
 impl Ctx {
     /// Counts one apply step; fails as a crash would once the test hook's budget is spent.
     fn step(&self) -> Result<(), TicketError> {
-        let n = self.steps.fetch_add(1, Ordering::SeqCst);
-        match self.opts.stop_after {
-            Some(k) if n >= k => Err(TicketError::Interrupted),
-            _ => Ok(()),
-        }
+        self.run.step().map_err(|_| TicketError::Interrupted)
     }
 
     async fn audit(
@@ -215,19 +213,21 @@ impl Ctx {
     }
 }
 
-/// Runs one cycle over every target tenant (from the mapping store).
+/// Runs one cycle over every target tenant (from the mapping store), as part of `run` (the harness:
+/// lease, run row, hooks); the caller finishes the run with the result's
+/// [`RunReport::run_end`](crate::job::RunReport::run_end).
 pub async fn run_cycle(
     store: &Store,
     cw: &connectwise::Client,
     sophos: &sophos::Client,
-    opts: &SyncOptions,
+    run: &Run,
 ) -> Result<CycleReport, TicketError> {
     let settings = load_settings(store).await?;
     if !settings.is_configured() {
         return Err(TicketError::NotConfigured);
     }
     let targets = load_targets(store, &settings).await?;
-    run_cycle_for(store, cw, sophos, settings, targets, opts).await
+    run_cycle_for(store, cw, sophos, settings, targets, run).await
 }
 
 /// [`run_cycle`] with explicit settings and targets.
@@ -237,55 +237,28 @@ pub async fn run_cycle_for(
     sophos: &sophos::Client,
     settings: TicketSettings,
     targets: Vec<TenantTarget>,
-    opts: &SyncOptions,
+    run: &Run,
 ) -> Result<CycleReport, TicketError> {
     let started_at = Timestamp::now();
     let sophos_before = sophos.stats().total_requests();
     let cw_before = cw.stats().requests;
-    let run_id = if opts.record_run && !opts.dry_run {
-        Some(store.start_sync_run(JOB, started_at).await?)
-    } else {
-        None
-    };
     let ctx = Arc::new(Ctx {
         store: store.clone(),
         cw: cw.clone(),
         sophos: sophos.clone(),
         settings,
-        opts: opts.clone(),
-        steps: AtomicUsize::new(0),
+        opts: CycleOptions {
+            dry_run: run.is_dry_run(),
+            actor: run.actor().to_owned(),
+        },
+        run: run.clone(),
     });
-    let result = cycle_inner(&ctx, targets).await;
+    let (tenants, warnings) = cycle_inner(&ctx, targets).await?;
     let finished_at = Timestamp::now();
-    let (tenants, warnings) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            if let Some(id) = run_id
-                && !matches!(e, TicketError::Interrupted)
-            {
-                let _ = store
-                    .finish_sync_run(
-                        id,
-                        finished_at,
-                        RunOutcome::Failed,
-                        &serde_json::json!({}),
-                        Some(&e.to_string()),
-                    )
-                    .await;
-            }
-            return Err(e);
-        }
-    };
     let mut totals = Counts::default();
     for t in &tenants {
         totals.add(&t.counts);
     }
-    let failed = tenants.iter().filter(|t| !t.ok && !t.waiting).count();
-    let outcome = match failed {
-        0 => RunOutcome::Ok,
-        n if n == tenants.len() => RunOutcome::Failed,
-        _ => RunOutcome::Partial,
-    };
     let api_calls = ApiCalls {
         sophos: sophos
             .stats()
@@ -293,23 +266,53 @@ pub async fn run_cycle_for(
             .saturating_sub(sophos_before),
         connectwise: cw.stats().requests.saturating_sub(cw_before),
     };
-    if let Some(id) = run_id {
-        let counts = serde_json::json!({"totals": totals, "tenants": tenants.len(), "failed": failed, "api_calls": api_calls});
-        let err = (failed > 0).then(|| format!("{failed} customer(s) failed"));
-        store
-            .finish_sync_run(id, finished_at, outcome, &counts, err.as_deref())
-            .await?;
-    }
-    Ok(CycleReport {
+    let mut report = CycleReport {
         started_at,
         finished_at,
-        dry_run: opts.dry_run,
-        outcome,
+        dry_run: run.is_dry_run(),
+        outcome: RunOutcome::Running,
         totals,
         tenants,
         api_calls,
         warnings,
-    })
+    };
+    report.outcome = report.tally().outcome();
+    Ok(report)
+}
+
+impl RunReport for CycleReport {
+    fn run_end(&self) -> RunEnd {
+        let counts = serde_json::json!({
+            "totals": self.totals, "tenants": self.tenants.len(), "failed": self.failed(),
+            "api_calls": self.api_calls,
+        });
+        RunEnd::from_tally(self.tally(), counts, messages::run_summary(self))
+    }
+}
+
+impl RunReport for Result<CycleReport, TicketError> {
+    fn run_end(&self) -> RunEnd {
+        match self {
+            Ok(r) => r.run_end(),
+            // Not set up yet is a state, not a failure: the Tickets page says what to do.
+            Err(TicketError::NotConfigured) => RunEnd {
+                outcome: RunOutcome::Ok,
+                counts: serde_json::json!({"configured": false}),
+                error: None,
+                summary: TicketError::NotConfigured.to_string(),
+                interrupted: false,
+            },
+            Err(TicketError::Interrupted) => RunEnd::from_tally(
+                Tally {
+                    interrupted: true,
+                    ..Tally::default()
+                },
+                serde_json::json!({}),
+                TicketError::Interrupted.to_string(),
+            ),
+            Err(e) => RunEnd::failed(e.to_string()),
+        }
+    }
 }
 
 async fn cycle_inner(
@@ -319,20 +322,35 @@ async fn cycle_inner(
     let closed = closed_in_connectwise(ctx).await?;
     let closed = Arc::new(closed);
     let concurrency = ctx.settings.concurrency.max(1);
-    let results: Vec<Result<TenantReport, TicketError>> = futures::stream::iter(targets)
-        .map(|t| {
+    let who = targets.clone();
+    let results = crate::job::fan_out(
+        targets,
+        concurrency,
+        |_, _| {},
+        |t| {
             let ctx = ctx.clone();
             let closed = closed.clone();
             async move { tenant_cycle(&ctx, &t, &closed).await }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+        },
+    )
+    .await;
     let mut reports = Vec::new();
     let mut warnings = Vec::new();
-    for r in results {
-        // A store failure or the crash hook stops the cycle; vendor failures are per tenant.
-        let r = r?;
+    for (target, r) in who.iter().zip(results) {
+        let r = match r {
+            // A store failure or the crash hook stops the cycle; vendor failures are per tenant.
+            Ok(r) => r?,
+            Err(p) => {
+                tracing::error!(tenant = %target.tenant_id, "ticket sync task panicked: {}", p.message);
+                let (error, advice) = crate::job::messages::panicked(&p.message);
+                let mut report = TenantReport::new(target);
+                report.ok = false;
+                report.error = Some(error);
+                report.advice = Some(advice);
+                write_status(ctx, &report).await?;
+                report
+            }
+        };
         warnings.extend(r.warnings.iter().cloned());
         reports.push(r);
     }
@@ -500,19 +518,13 @@ async fn tenant_cycle(
     closed: &HashSet<i64>,
 ) -> Result<TenantReport, TicketError> {
     let now = Timestamp::now();
-    let mut report = TenantReport {
-        tenant_id: target.tenant_id.clone(),
-        name: target.name.clone(),
-        ok: true,
-        waiting: false,
-        forbidden: false,
-        error: None,
-        advice: None,
-        counts: Counts::default(),
-        warnings: Vec::new(),
-        plan: Vec::new(),
-        created: Vec::new(),
-    };
+    let mut report = TenantReport::new(target);
+    // A stop (signal, shutdown, lost lease) lets the tenants in flight finish, starts no more.
+    if ctx.run.should_stop() {
+        report.stopped = true;
+        return Ok(report);
+    }
+    ctx.run.panic_hook(&target.tenant_id);
     let mut cursor = ctx
         .store
         .ticket_cursor(&target.tenant_id)
@@ -619,6 +631,25 @@ async fn tenant_cycle(
     Ok(report)
 }
 
+impl TenantReport {
+    fn new(target: &TenantTarget) -> Self {
+        Self {
+            tenant_id: target.tenant_id.clone(),
+            name: target.name.clone(),
+            ok: true,
+            waiting: false,
+            stopped: false,
+            forbidden: false,
+            error: None,
+            advice: None,
+            counts: Counts::default(),
+            warnings: Vec::new(),
+            plan: Vec::new(),
+            created: Vec::new(),
+        }
+    }
+}
+
 async fn write_status(ctx: &Ctx, r: &TenantReport) -> Result<(), TicketError> {
     let open = ctx
         .store
@@ -631,8 +662,8 @@ async fn write_status(ctx: &Ctx, r: &TenantReport) -> Result<(), TicketError> {
     if let Some(m) = counts.as_object_mut() {
         m.insert("open_alerts_ticketed".into(), serde_json::json!(open));
     }
-    ctx.store
-        .upsert_customer_status(&CustomerStatus {
+    ctx.run
+        .record_customer(&CustomerStatus {
             tenant_id: r.tenant_id.clone(),
             job: JOB.into(),
             last_run_at: Timestamp::now(),

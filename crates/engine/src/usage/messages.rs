@@ -198,3 +198,17 @@ pub fn sophos_advice(e: &sophos::SophosError) -> String {
 
 pub const CATALOG_CUSTOMER_DESCRIPTION_NOTE: &str = "The catalog item's Customer Description is the product description. \
      Do not change it in ConnectWise: like Sophos's own integration, centralbridge expects it to stay as created.";
+
+/// One line for the run row and the service log.
+pub fn run_summary(r: &super::SyncReport) -> String {
+    let c = &r.counts;
+    format!(
+        "{} customers: {} additions created, {} updated, {} cancelled, {} unchanged, {} failed",
+        r.customers.len(),
+        c.created,
+        c.updated,
+        c.cancelled,
+        c.unchanged,
+        r.failed_customers
+    )
+}

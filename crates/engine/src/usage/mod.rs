@@ -12,7 +12,7 @@ pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use connectwise::models::{Addition, AgreementStatus, BillCustomer, PatchOp, Reference};
 use connectwise::{Conditions, CwError};
@@ -27,10 +27,11 @@ pub use catalog::{
 };
 pub use plan::{AgreementInput, CurrentAddition, Op, OpKind, PlanFlags, ZeroUsage, plan_agreement};
 
+use crate::job::{Run, RunEnd, Tally};
 use crate::products;
 use crate::store::{
     AdditionLink, CoreStore as _, CustomerStatus, JournalState, MappingStore as _, NewAudit,
-    NewJournalEntry, RunOutcome, Store, StoreError, UsageStore as _,
+    NewJournalEntry, Store, StoreError, UsageStore as _,
 };
 
 /// The job name in `sync_runs` and `customer_status`.
@@ -153,46 +154,33 @@ pub async fn targets_from_store(store: &Store) -> Result<Vec<UsageTarget>, Usage
         .collect())
 }
 
-/// Test hooks of apply: stop after `k` operations, as a crash would.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApplyOptions {
-    /// Stop (as if the process died) once this many operations have completed.
-    pub stop_after: Option<usize>,
-    /// When stopping, first run the next operation's ConnectWise call without recording its outcome
-    /// (a crash between the call and the journal's `done`).
-    pub crash_inside: bool,
-}
-
 /// Progress of a run: customers done of total.
 pub type ProgressFn = Arc<dyn Fn(usize, usize) + Send + Sync>;
 
-/// How to run the sync.
+/// How to run the sync. Whether it is a dry run, who acts, and the crash-test hooks come from the
+/// [`Run`] (the harness), the same for every job.
 #[derive(Clone)]
 pub struct SyncOptions {
     /// Default: the previous month.
     pub month: Option<Month>,
     /// Only customers matching one of these (tenant id/name, company id/name); empty = all.
     pub customers: Vec<String>,
-    pub dry_run: bool,
     pub recreate: bool,
-    /// Who the audit log names.
-    pub actor: String,
     /// Customers processed at once (the clients bound the requests themselves).
     pub concurrency: usize,
-    pub apply: ApplyOptions,
     pub progress: Option<ProgressFn>,
 }
+
+/// Customers synced at once unless set: the same default at every door.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 impl Default for SyncOptions {
     fn default() -> Self {
         Self {
             month: None,
             customers: Vec::new(),
-            dry_run: false,
             recreate: false,
-            actor: "centralbridge".to_owned(),
-            concurrency: 8,
-            apply: ApplyOptions::default(),
+            concurrency: DEFAULT_CONCURRENCY,
             progress: None,
         }
     }
@@ -203,10 +191,8 @@ impl std::fmt::Debug for SyncOptions {
         f.debug_struct("SyncOptions")
             .field("month", &self.month)
             .field("customers", &self.customers)
-            .field("dry_run", &self.dry_run)
             .field("recreate", &self.recreate)
             .field("concurrency", &self.concurrency)
-            .field("apply", &self.apply)
             .finish_non_exhaustive()
     }
 }
@@ -273,7 +259,7 @@ pub enum CustomerOutcome {
     Failed,
     /// Nothing to sync (not a monthly customer).
     Skipped,
-    /// The run stopped before this customer finished (test hook).
+    /// The run stopped before this customer finished (a stop was asked, or the crash-test hook).
     Interrupted,
 }
 
@@ -294,6 +280,25 @@ pub struct CustomerReport {
     pub note: Option<String>,
 }
 
+impl CustomerReport {
+    fn new(target: &UsageTarget) -> Self {
+        Self {
+            tenant_id: target.tenant_id.clone(),
+            tenant_name: target.tenant_name.clone(),
+            company_id: target.company_id,
+            company_name: target.company_name.clone(),
+            agreement_id: target.agreement_id,
+            outcome: CustomerOutcome::Ok,
+            ops: Vec::new(),
+            unmapped: Vec::new(),
+            counts: Counts::default(),
+            error: None,
+            advice: None,
+            note: None,
+        }
+    }
+}
+
 /// The whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncReport {
@@ -308,8 +313,39 @@ pub struct SyncReport {
     pub lines_without_tenant: usize,
     pub counts: Counts,
     pub failed_customers: usize,
-    /// The run stopped early (test hook).
+    /// The run stopped early: a stop was asked (Ctrl-C, shutdown) or the crash-test hook fired.
     pub stopped: bool,
+    /// The crash-test hook fired (the run row stays "running", as after a real crash).
+    #[serde(skip)]
+    pub interrupted: bool,
+}
+
+impl crate::job::RunReport for Result<SyncReport, UsageError> {
+    fn run_end(&self) -> RunEnd {
+        match self {
+            Ok(r) => crate::job::RunReport::run_end(r),
+            Err(e) => RunEnd::failed(e.to_string()),
+        }
+    }
+}
+
+impl crate::job::RunReport for SyncReport {
+    fn run_end(&self) -> RunEnd {
+        let c = &self.counts;
+        let mut counts = serde_json::to_value(c).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut counts {
+            m.insert("month".into(), json!(self.month.to_string()));
+            m.insert("customers".into(), json!(self.customers.len()));
+            m.insert("failed_customers".into(), json!(self.failed_customers));
+        }
+        let tally = Tally {
+            customers: self.customers.len(),
+            failed: self.failed_customers,
+            stopped: self.stopped && !self.interrupted,
+            interrupted: self.interrupted,
+        };
+        RunEnd::from_tally(tally, counts, messages::run_summary(self))
+    }
 }
 
 impl SyncReport {
@@ -355,15 +391,18 @@ fn matches_filter(t: &UsageTarget, filters: &[String]) -> bool {
 /// Per-tenant usage of the month: code -> (quantity, description).
 type TenantUsage = BTreeMap<String, (f64, Option<String>)>;
 
-/// Runs the usage sync for the mapped customers (see the module docs).
+/// Runs the usage sync for the mapped customers (see the module docs), as part of `run` (the
+/// harness: lease, run row, hooks); the caller finishes the run with the report's
+/// [`RunReport::run_end`](crate::job::RunReport::run_end).
 pub async fn run(
     store: &Store,
     cw: &connectwise::Client,
     sophos: &sophos::Client,
     opts: &SyncOptions,
+    run: &Run,
 ) -> Result<SyncReport, UsageError> {
     let targets = targets_from_store(store).await?;
-    run_for(store, cw, sophos, targets, opts).await
+    run_for(store, cw, sophos, targets, opts, run).await
 }
 
 /// [`run`] for the given customers.
@@ -373,7 +412,9 @@ pub async fn run_for(
     sophos: &sophos::Client,
     targets: Vec<UsageTarget>,
     opts: &SyncOptions,
+    run: &Run,
 ) -> Result<SyncReport, UsageError> {
+    let dry_run = run.is_dry_run();
     let month = opts
         .month
         .unwrap_or_else(|| Month::previous(Timestamp::now()));
@@ -418,8 +459,7 @@ pub async fn run_for(
     }
 
     // Catalog items of the selected products (looked up or created only when not linked yet).
-    let catalog_outcomes =
-        ensure_catalog_items(store, cw, &selected, &opts.actor, opts.dry_run).await?;
+    let catalog_outcomes = ensure_catalog_items(store, cw, &selected, run.actor(), dry_run).await?;
     let catalog: BTreeMap<String, i64> = catalog_outcomes
         .iter()
         .map(|c| (c.product.clone(), c.catalog_item_id))
@@ -457,12 +497,6 @@ pub async fn run_for(
             .insert(l.product.clone(), l);
     }
 
-    let run_id = if opts.dry_run {
-        None
-    } else {
-        Some(store.start_sync_run(JOB, Timestamp::now()).await?)
-    };
-
     let shared = Arc::new(Shared {
         store: store.clone(),
         cw: cw.clone(),
@@ -471,30 +505,19 @@ pub async fn run_for(
         flags: PlanFlags {
             recreate: opts.recreate,
         },
-        dry_run: opts.dry_run,
-        actor: opts.actor.clone(),
-        run_id,
-        apply: opts.apply,
-        ops_done: AtomicUsize::new(0),
+        dry_run,
+        actor: run.actor().to_owned(),
+        run_id: run.id(),
+        run: run.clone(),
         stopped: AtomicBool::new(false),
         selected: selected.clone(),
         catalog,
         table,
     });
-    let total = targets.len();
-    // At most `concurrency` customer tasks exist at once: a task is spawned when one ends, so the
-    // memory of pending work stays small however many customers there are.
-    let limit = opts.concurrency.max(1);
-    let mut set = tokio::task::JoinSet::new();
-    let mut pending = targets.into_iter().enumerate();
-    let mut reports: Vec<Option<CustomerReport>> = vec![None; total];
-    let mut done = 0usize;
-    loop {
-        while set.len() < limit {
-            let Some((index, target)) = pending.next() else {
-                break;
-            };
-            let shared = shared.clone();
+    // Each customer's inputs, moved out of the shared maps (nothing is copied).
+    let work: Vec<_> = targets
+        .into_iter()
+        .map(|target| {
             let tenant_usage = usage.remove(&target.tenant_id).unwrap_or_default();
             let agreement = target.agreement_id.and_then(|id| agreements.remove(&id));
             let agreement_links = target
@@ -505,26 +528,50 @@ pub async fn run_for(
                 .agreement_id
                 .and_then(|id| open.remove(&id))
                 .unwrap_or_default();
-            set.spawn(async move {
-                let report = shared
+            (target, tenant_usage, agreement, agreement_links, left_over)
+        })
+        .collect();
+    let who: Vec<UsageTarget> = work.iter().map(|w| w.0.clone()).collect();
+    let progress = opts.progress.clone();
+    let results = crate::job::fan_out(
+        work,
+        opts.concurrency,
+        |done, total| {
+            if let Some(p) = &progress {
+                p(done, total);
+            }
+        },
+        |(target, tenant_usage, agreement, agreement_links, left_over)| {
+            let shared = shared.clone();
+            async move {
+                shared
                     .customer(target, tenant_usage, agreement, agreement_links, left_over)
-                    .await;
-                (index, report)
-            });
-        }
-        let Some(joined) = set.join_next().await else {
-            break;
-        };
-        match joined {
-            Ok((index, report)) => reports[index] = Some(report),
-            Err(e) => tracing::error!("a usage sync task failed: {e}"),
-        }
-        done += 1;
-        if let Some(p) = &opts.progress {
-            p(done, total);
+                    .await
+            }
+        },
+    )
+    .await;
+    let mut customers = Vec::with_capacity(results.len());
+    for (target, result) in who.into_iter().zip(results) {
+        match result {
+            Ok(report) => customers.push(report),
+            Err(p) => {
+                let (error, advice) = crate::job::messages::panicked(&p.message);
+                tracing::error!(tenant = %target.tenant_id, "usage sync task panicked: {}", p.message);
+                let mut report = CustomerReport::new(&target);
+                report.outcome = CustomerOutcome::Failed;
+                report.error = Some(error);
+                report.advice = Some(advice);
+                if let Err(e) = shared.write_status(&report).await {
+                    tracing::error!(
+                        "could not record the usage status of {}: {e}",
+                        target.tenant_id
+                    );
+                }
+                customers.push(report);
+            }
         }
     }
-    let customers: Vec<CustomerReport> = reports.into_iter().flatten().collect();
     let mut counts = Counts::default();
     for c in &customers {
         counts.merge(&c.counts);
@@ -533,31 +580,15 @@ pub async fn run_for(
         .iter()
         .filter(|c| c.outcome == CustomerOutcome::Failed)
         .count();
-    let stopped = shared.stopped.load(Ordering::SeqCst);
-    if let Some(id) = run_id
-        && !stopped
-    {
-        let outcome = if failed_customers == 0 {
-            RunOutcome::Ok
-        } else if failed_customers == customers.len() {
-            RunOutcome::Failed
-        } else {
-            RunOutcome::Partial
-        };
-        let mut c = serde_json::to_value(&counts).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut c {
-            m.insert("month".into(), json!(month.to_string()));
-            m.insert("customers".into(), json!(customers.len()));
-            m.insert("failed_customers".into(), json!(failed_customers));
-        }
-        store
-            .finish_sync_run(id, Timestamp::now(), outcome, &c, None)
-            .await?;
-    }
+    let interrupted = shared.stopped.load(Ordering::SeqCst);
+    let stopped = interrupted
+        || customers
+            .iter()
+            .any(|c| c.outcome == CustomerOutcome::Interrupted);
     Ok(SyncReport {
         month,
-        dry_run: opts.dry_run,
-        run_id,
+        dry_run,
+        run_id: run.id(),
         catalog: catalog_outcomes,
         catalog_to_create,
         customers,
@@ -565,6 +596,7 @@ pub async fn run_for(
         counts,
         failed_customers,
         stopped,
+        interrupted,
     })
 }
 
@@ -578,8 +610,8 @@ struct Shared {
     dry_run: bool,
     actor: String,
     run_id: Option<i64>,
-    apply: ApplyOptions,
-    ops_done: AtomicUsize,
+    run: Run,
+    /// The crash-test hook fired: every task stops where it is.
     stopped: AtomicBool,
     selected: Vec<String>,
     catalog: BTreeMap<String, i64>,
@@ -595,24 +627,12 @@ impl Shared {
         links: BTreeMap<String, AdditionLink>,
         left_over: Vec<crate::store::JournalEntry>,
     ) -> CustomerReport {
-        let mut report = CustomerReport {
-            tenant_id: target.tenant_id.clone(),
-            tenant_name: target.tenant_name.clone(),
-            company_id: target.company_id,
-            company_name: target.company_name.clone(),
-            agreement_id: target.agreement_id,
-            outcome: CustomerOutcome::Ok,
-            ops: Vec::new(),
-            unmapped: Vec::new(),
-            counts: Counts::default(),
-            error: None,
-            advice: None,
-            note: None,
-        };
-        if self.stopped.load(Ordering::SeqCst) {
+        let mut report = CustomerReport::new(&target);
+        if self.stopped.load(Ordering::SeqCst) || self.run.should_stop() {
             report.outcome = CustomerOutcome::Interrupted;
             return report;
         }
+        self.run.panic_hook(&target.tenant_id);
         match self
             .sync_customer(&target, usage, agreement, links, left_over, &mut report)
             .await
@@ -655,8 +675,8 @@ impl Shared {
                 );
             }
         }
-        self.store
-            .upsert_customer_status(&CustomerStatus {
+        self.run
+            .record_customer(&CustomerStatus {
                 tenant_id: r.tenant_id.clone(),
                 job: JOB.to_owned(),
                 last_run_at: Timestamp::now(),
@@ -804,18 +824,16 @@ impl Shared {
         let mut first_error: Option<Failure> = None;
         let writes: Vec<Op> = writes.into_iter().cloned().collect();
         for (op, id) in writes.iter().zip(ids) {
-            if self.stopped.load(Ordering::SeqCst) {
+            // A stop (signal, shutdown, lost lease) lets the operation in flight finish, never
+            // starts the next; the journal makes the next run finish the customer.
+            if self.stopped.load(Ordering::SeqCst) || self.run.should_stop() {
                 report.outcome = CustomerOutcome::Interrupted;
                 return Ok(());
             }
-            let crash_now = self
-                .apply
-                .stop_after
-                .is_some_and(|k| self.ops_done.load(Ordering::SeqCst) >= k);
-            if crash_now {
+            if self.run.step().is_err() {
                 self.stopped.store(true, Ordering::SeqCst);
                 report.outcome = CustomerOutcome::Interrupted;
-                if self.apply.crash_inside {
+                if self.run.crash_inside() {
                     // The call happens; its outcome is never recorded.
                     self.store.journal_start(id).await.map_err(Failure::store)?;
                     let _ = self.execute(op, links.get(&op.product)).await;
@@ -854,7 +872,6 @@ impl Shared {
                     first_error.get_or_insert(failure);
                 }
             }
-            self.ops_done.fetch_add(1, Ordering::SeqCst);
         }
         if let Some(f) = first_error {
             return Err(f);
@@ -995,20 +1012,19 @@ impl Failure {
     }
 }
 
-/// Runs the sync for one customer now (the dashboard's "Sync now").
+/// Runs the sync for one customer now (the dashboard's "Sync now"), as part of `run`.
 pub async fn sync_customer_now(
     store: &Store,
     cw: &connectwise::Client,
     sophos: &sophos::Client,
     tenant_id: &str,
-    actor: &str,
+    run: &Run,
 ) -> Result<SyncReport, UsageError> {
     let opts = SyncOptions {
         customers: vec![tenant_id.to_owned()],
-        actor: actor.to_owned(),
         ..SyncOptions::default()
     };
-    run(store, cw, sophos, &opts).await
+    self::run(store, cw, sophos, &opts, run).await
 }
 
 /// The usage status of every customer (core `customer_status`, job `usage`).

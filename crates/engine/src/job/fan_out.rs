@@ -1,0 +1,128 @@
+//! The one bounded-concurrency primitive for per-customer work.
+
+use std::future::Future;
+
+use tokio::task::JoinSet;
+
+/// A customer's task panicked (or was cancelled): its message, for that customer's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panicked {
+    pub message: String,
+}
+
+/// Runs `work` for every item, at most `limit` at once, and returns the results in input order. A
+/// task that panics becomes `Err(Panicked)` for its item only; the others go on. At most `limit`
+/// tasks exist at once (the next is spawned when one ends), so pending work stays small however many
+/// customers there are. Dropping the returned future aborts the tasks still running.
+pub async fn fan_out<T, R, F, Fut>(
+    items: Vec<T>,
+    limit: usize,
+    mut progress: impl FnMut(usize, usize),
+    work: F,
+) -> Vec<Result<R, Panicked>>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    let total = items.len();
+    let limit = limit.max(1);
+    let mut results: Vec<Option<Result<R, Panicked>>> = (0..total).map(|_| None).collect();
+    let mut pending = items.into_iter().enumerate();
+    let mut set = JoinSet::new();
+    let mut ids = std::collections::HashMap::new();
+    let mut done = 0usize;
+    loop {
+        while set.len() < limit {
+            let Some((index, item)) = pending.next() else {
+                break;
+            };
+            let handle = set.spawn(work(item));
+            ids.insert(handle.id(), index);
+        }
+        let Some(joined) = set.join_next_with_id().await else {
+            break;
+        };
+        let (id, result) = match joined {
+            Ok((id, r)) => (id, Ok(r)),
+            Err(e) => {
+                let id = e.id();
+                let message = if e.is_panic() {
+                    panic_message(e.into_panic())
+                } else {
+                    "the task was cancelled".to_owned()
+                };
+                (id, Err(Panicked { message }))
+            }
+        };
+        if let Some(index) = ids.remove(&id) {
+            results[index] = Some(result);
+        }
+        done += 1;
+        progress(done, total);
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(Panicked {
+                    message: "the task did not report".to_owned(),
+                })
+            })
+        })
+        .collect()
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn order_kept_panic_isolated_and_bounded() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut seen = Vec::new();
+        let out = fan_out(
+            (0..20).collect::<Vec<u32>>(),
+            3,
+            |d, t| seen.push((d, t)),
+            |i| {
+                let running = running.clone();
+                let peak = peak.clone();
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(20 - i))).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    if i == 7 {
+                        panic!("boom at {i}");
+                    }
+                    i * 10
+                }
+            },
+        )
+        .await;
+        assert_eq!(out.len(), 20);
+        for (i, r) in out.iter().enumerate() {
+            if i == 7 {
+                assert_eq!(r.as_ref().unwrap_err().message, "boom at 7");
+            } else {
+                assert_eq!(r.as_ref().ok(), Some(&(i as u32 * 10)));
+            }
+        }
+        assert!(peak.load(Ordering::SeqCst) <= 3);
+        assert_eq!(seen.last(), Some(&(20, 20)));
+    }
+}
