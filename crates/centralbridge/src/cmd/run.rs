@@ -88,6 +88,7 @@ pub async fn start(ctx: &Ctx, store: &Store, job: Job, how: CliStart) -> Result<
             Err(match e {
                 StartError::Busy(b) => CliError::usage(b.to_string()),
                 StartError::Store(e) => e.into(),
+                e @ StartError::Yielded => CliError::usage(e.to_string()),
             })
         }
     }

@@ -469,7 +469,7 @@ pub async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> 
     {
         Ok(r) => r,
         Err(StartError::Busy(b)) => return fail(crate::service::messages::job_busy(&b)),
-        Err(StartError::Store(e)) => return fail(e),
+        Err(e @ (StartError::Store(_) | StartError::Yielded)) => return fail(e),
     };
     let result = async {
         let cw = engine::connections::connectwise_client(&app.store)

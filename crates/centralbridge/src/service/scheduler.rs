@@ -225,12 +225,18 @@ impl JobLoop {
             let stop = StopHandle::default();
             let start = StartOptions::new(Door::Service, super::jobs::SERVICE_ACTOR)
                 .lease_ttl(self.opts.lease_ttl)
-                .stop(stop.clone());
+                .stop(stop.clone())
+                .yield_to_waiters(true);
             let claim = match job::claim(&self.store, self.job, start).await {
                 Ok(c) => c,
                 Err(StartError::Busy(b)) => {
                     // Another process or door runs it; look again shortly.
                     tracing::debug!(job = self.job.name(), holder = %b.holder_description(), "job is running elsewhere");
+                    self.idle(self.opts.poll.min(Duration::from_secs(1))).await;
+                    continue;
+                }
+                Err(StartError::Yielded) => {
+                    // A CLI or dashboard run waits for this job: it goes first.
                     self.idle(self.opts.poll.min(Duration::from_secs(1))).await;
                     continue;
                 }

@@ -202,6 +202,9 @@ pub struct StartOptions {
     pub hooks: Hooks,
     /// Asked to stop from outside (a signal, the service shutting down).
     pub stop: StopHandle,
+    /// Let a run that waits for the lease go first (the scheduler: it would otherwise take the lease
+    /// again the moment its own run gives it back, and a `--wait` would wait forever).
+    pub yield_to_waiters: bool,
 }
 
 impl StartOptions {
@@ -214,7 +217,13 @@ impl StartOptions {
             dry_run: false,
             hooks: Hooks::default(),
             stop: StopHandle::default(),
+            yield_to_waiters: false,
         }
+    }
+
+    pub fn yield_to_waiters(mut self, on: bool) -> Self {
+        self.yield_to_waiters = on;
+        self
     }
 
     pub fn dry_run(mut self, dry_run: bool) -> Self {
@@ -261,6 +270,14 @@ pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// How often a waiting run asks for the lease again.
 const WAIT_POLL: Duration = Duration::from_millis(500);
+
+/// A waiting run's mark counts this long after it was last written (a few polls).
+const WAITER_FRESH: Duration = Duration::from_secs(2);
+
+/// Settings key where a run waiting for `job`'s lease leaves its mark.
+fn waiter_key(job: Job) -> String {
+    format!("job.waiting.{}", job.name())
+}
 
 /// A way to ask a run to stop after the operation in flight.
 #[derive(Debug, Clone)]
@@ -316,6 +333,9 @@ impl std::fmt::Display for Busy {
 pub enum StartError {
     #[error("{0}")]
     Busy(Busy),
+    /// Another door is waiting for this job's lease and goes first.
+    #[error("another run of the job is waiting for its turn")]
+    Yielded,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -356,6 +376,9 @@ pub async fn claim(store: &Store, job: Job, opts: StartOptions) -> Result<Claim,
             renewal: None,
         });
     }
+    if opts.yield_to_waiters && someone_waiting(store, job, &key).await? {
+        return Err(StartError::Yielded);
+    }
     let mut told = false;
     loop {
         let now = Timestamp::now();
@@ -363,6 +386,16 @@ pub async fn claim(store: &Store, job: Job, opts: StartOptions) -> Result<Claim,
             .acquire_lease(job.name(), &key, now, opts.lease_ttl)
             .await?
         {
+            if told {
+                // Our mark is spent; a newer waiter's stays.
+                if store
+                    .get_setting(&waiter_key(job))
+                    .await?
+                    .is_some_and(|v| v["holder"] == serde_json::json!(key))
+                {
+                    store.delete_setting(&waiter_key(job)).await?;
+                }
+            }
             break;
         }
         let busy = match store.lease_holder(job.name(), now).await? {
@@ -384,6 +417,12 @@ pub async fn claim(store: &Store, job: Job, opts: StartOptions) -> Result<Claim,
                 cb(&busy);
             }
         }
+        store
+            .set_setting(
+                &waiter_key(job),
+                &serde_json::json!({"holder": key, "at": now}),
+            )
+            .await?;
         tokio::select! {
             _ = tokio::time::sleep(WAIT_POLL) => {}
             _ = opts.stop.requested() => return Err(StartError::Busy(busy)),
@@ -399,6 +438,16 @@ pub async fn claim(store: &Store, job: Job, opts: StartOptions) -> Result<Claim,
         lost,
         renewal: Some(renewal),
     })
+}
+
+/// Whether another holder is waiting for `job`'s lease (its mark is fresh).
+async fn someone_waiting(store: &Store, job: Job, us: &str) -> Result<bool, StoreError> {
+    let Some(mark) = store.get_setting(&waiter_key(job)).await? else {
+        return Ok(false);
+    };
+    let fresh = serde_json::from_value::<Timestamp>(mark["at"].clone())
+        .is_ok_and(|at| Timestamp::now().duration_since(at).unsigned_abs() < WAITER_FRESH);
+    Ok(fresh && mark["holder"] != serde_json::json!(us))
 }
 
 fn spawn_renewal(

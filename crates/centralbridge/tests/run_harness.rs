@@ -1,0 +1,305 @@
+//! Every door goes through one run harness: two runs of the same job at once, from any pair of doors
+//! (two shells, the service and a shell, the dashboard and a shell), end with one run writing and the
+//! other refused with the holder named (or waiting with `--wait`), and ConnectWise holding exactly
+//! one live addition per billed line and one ticket per alert. Runs end honestly: Ctrl-C records a
+//! stopped run, a killed process's run is marked abandoned when its lease is taken over.
+//!
+//! Each test runs on SQLite and on PostgreSQL (`CENTRALBRIDGE_TEST_PG_URL`, set by `.ci/run`).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use engine::store::RunOutcome;
+use support::{Service, Target, World, text};
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Target::sqlite()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(t) = super::Target::postgres().await {
+                    super::$name(t).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    two_cli_usage_syncs,
+    two_cli_ticket_syncs,
+    service_and_cli,
+    dashboard_and_cli,
+    ctrl_c_stops_a_cli_sync,
+    a_killed_run_is_taken_over_and_marked_abandoned,
+);
+
+const LONG: Duration = Duration::from_secs(180);
+
+fn refused_by(out: &str, who: &str) {
+    assert!(
+        out.contains("is already running") && out.contains(who) && out.contains("Fix:"),
+        "expected a refusal naming {who}:\n{out}"
+    );
+}
+
+async fn two_cli_usage_syncs(t: Target) {
+    let w = World::new(t, 12).await;
+    w.set_latency(Duration::from_millis(60));
+    let first = w.spawn(&["sync", "usage"]);
+    w.wait_for_lease("usage", "cli").await;
+    let second = w.run(&["sync", "usage"]).await;
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    refused_by(&text(&second), "a centralbridge command run by");
+    assert!(text(&second).contains(&format!("(pid {})", first.pid())));
+    // With --wait, a third waits for the first, then runs (and finds nothing left to write).
+    let third = w.spawn(&["sync", "usage", "--wait"]);
+    let (code, out) = first.wait(LONG).await;
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out3) = third.wait(LONG).await;
+    assert_eq!(code, Some(0), "{out3}");
+    assert!(
+        out3.contains("Waiting for the usage sync started by"),
+        "{out3}"
+    );
+    assert!(out3.contains("0 created, 0 updated"), "{out3}");
+    let lines = w.assert_one_addition_per_line();
+    assert!(lines >= 5, "{lines} billed lines");
+    let runs = w.runs("usage").await;
+    assert_eq!(runs.len(), 2, "the refused run is not a run: {runs:?}");
+    assert!(runs.iter().all(|r| r.outcome == RunOutcome::Ok), "{runs:?}");
+    assert!(runs.iter().all(|r| {
+        r.started_by
+            .as_deref()
+            .is_some_and(|b| b.starts_with("cli|"))
+    }));
+    w.finish().await;
+}
+
+async fn two_cli_ticket_syncs(t: Target) {
+    let w = World::new(t, 12).await;
+    let raised = w.raise_alerts(2).await;
+    assert!(raised >= 10, "{raised} alerts raised");
+    w.set_latency(Duration::from_millis(60));
+    let first = w.spawn(&["sync", "tickets", "--once"]);
+    w.wait_for_lease("tickets", "cli").await;
+    let second = w.run(&["sync", "tickets", "--once"]).await;
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    refused_by(&text(&second), "a centralbridge command run by");
+    let third = w.spawn(&["sync", "tickets", "--once", "--wait"]);
+    let (code, out) = first.wait(LONG).await;
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out3) = third.wait(LONG).await;
+    assert_eq!(code, Some(0), "{out3}");
+    assert!(out3.contains("Waiting for the ticket sync"), "{out3}");
+    assert!(out3.contains("0 created, 0 noted"), "{out3}");
+    let (tickets, notes) = w.assert_no_duplicate_tickets_or_notes();
+    assert!(tickets > 0 && notes > 0, "{tickets} tickets, {notes} notes");
+    w.finish().await;
+}
+
+/// Runs `args` while the service holds `job`'s lease until one is refused (a run may fall in the gap
+/// between two of the service's runs; then it simply ran, which is also correct).
+async fn refused_while_service_runs(w: &World, job: &str, args: &[&str]) -> String {
+    for _ in 0..10 {
+        w.wait_for_lease(job, "service").await;
+        let o = w.run(args).await;
+        match o.status.code() {
+            Some(2) => return text(&o),
+            Some(0) => continue,
+            other => panic!("{args:?} exited {other:?}:\n{}", text(&o)),
+        }
+    }
+    panic!("{args:?} was never refused while the service ran {job}");
+}
+
+async fn service_and_cli(t: Target) {
+    let w = World::new(t, 12).await;
+    w.raise_alerts(2).await;
+    w.set_latency(Duration::from_millis(40));
+    let svc = Service::start(
+        &w,
+        &[
+            "--usage-every",
+            "2s",
+            "--tickets-every",
+            "2s",
+            "--refresh-every",
+            "24h",
+        ],
+    )
+    .await;
+    let out = refused_while_service_runs(&w, "usage", &["sync", "usage"]).await;
+    refused_by(&out, "the service on");
+    let out = refused_while_service_runs(&w, "tickets", &["sync", "tickets", "--once"]).await;
+    refused_by(&out, "the service on");
+    // Waiting, both run after the service's run.
+    w.raise_alerts(1).await;
+    let usage = w.run(&["sync", "usage", "--wait"]).await;
+    assert_eq!(usage.status.code(), Some(0), "{}", text(&usage));
+    let tickets = w.run(&["sync", "tickets", "--once", "--wait"]).await;
+    assert_eq!(tickets.status.code(), Some(0), "{}", text(&tickets));
+    let (code, log) = svc.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+    w.assert_one_addition_per_line();
+    w.assert_no_duplicate_tickets_or_notes();
+    for job in ["usage", "tickets"] {
+        let runs = w.runs(job).await;
+        assert!(
+            runs.iter().all(|r| r.outcome != RunOutcome::Running),
+            "{job}: {runs:?}"
+        );
+        let by = |door: &str| {
+            runs.iter()
+                .any(|r| r.started_by.as_deref().is_some_and(|b| b.starts_with(door)))
+        };
+        assert!(by("service|") && by("cli|"), "{job}: {runs:?}");
+    }
+    w.finish().await;
+}
+
+async fn dashboard_and_cli(t: Target) {
+    let w = World::new(t, 12).await;
+    // The service schedules only tickets (hourly): usage runs only from the dashboard and the CLI.
+    let svc = Service::start(&w, &["--jobs", "tickets", "--tickets-every", "1h"]).await;
+    let customers = engine::store::MappingStore::list_customers(&w.store)
+        .await
+        .unwrap();
+    let tenant = customers
+        .iter()
+        .find(|c| {
+            c.mapping
+                .as_ref()
+                .is_some_and(|m| m.usage_sync && m.agreement_id.is_some())
+                && c.tenant.billing_type.as_deref() == Some("usage")
+        })
+        .expect("a billed customer")
+        .tenant
+        .id
+        .clone();
+    let sync_now = format!("/customers/{tenant}/sync-now");
+
+    // The CLI holds the lease: the dashboard's Sync now says who runs it, since when.
+    w.set_latency(Duration::from_millis(60));
+    let cli = w.spawn(&["sync", "usage"]);
+    w.wait_for_lease("usage", "cli").await;
+    let html = svc.post(&sync_now).await;
+    assert!(
+        html.contains("is running right now") && html.contains("a centralbridge command run by"),
+        "{html}"
+    );
+    let (code, out) = cli.wait(LONG).await;
+    assert_eq!(code, Some(0), "{out}");
+
+    // The dashboard holds it: the CLI is refused, naming the dashboard.
+    w.set_latency(Duration::from_millis(400));
+    let post = {
+        let http = svc.http.clone();
+        let url = format!("{}{sync_now}", svc.base);
+        let cookie = svc.cookie.clone();
+        let csrf = svc.csrf.clone();
+        tokio::spawn(async move {
+            http.post(url)
+                .header("cookie", cookie)
+                .form(&[("_csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    };
+    w.wait_for_lease("usage", "dashboard").await;
+    let o = w.run(&["sync", "usage"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    refused_by(&text(&o), "the dashboard");
+    let html = post.await.unwrap();
+    assert!(html.contains("Usage sync of"), "{html}");
+    w.set_latency(Duration::ZERO);
+    let (code, log) = svc.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+    w.assert_one_addition_per_line();
+    let runs = w.runs("usage").await;
+    assert!(runs.iter().all(|r| r.outcome == RunOutcome::Ok), "{runs:?}");
+    assert!(runs.iter().any(|r| {
+        r.started_by
+            .as_deref()
+            .is_some_and(|b| b.starts_with("dashboard|"))
+    }));
+    w.finish().await;
+}
+
+async fn ctrl_c_stops_a_cli_sync(t: Target) {
+    let w = World::new(t, 12).await;
+    w.set_latency(Duration::from_millis(80));
+    let run = w.spawn(&["sync", "usage", "--concurrency", "1"]);
+    let deadline = Instant::now() + LONG;
+    while w.live_additions().is_empty() {
+        assert!(Instant::now() < deadline, "the sync wrote nothing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.signal("-INT");
+    let (code, out) = run.wait(LONG).await;
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains("Stopping: the usage sync finishes the operation in flight"),
+        "{out}"
+    );
+    assert!(
+        out.contains("recorded as stopped") && out.contains("Fix:"),
+        "{out}"
+    );
+    let runs = w.runs("usage").await;
+    assert_eq!(runs[0].outcome, RunOutcome::Stopped, "{runs:?}");
+    assert!(w.lease("usage").await.is_none(), "the lease was given back");
+    // The next run finishes the job.
+    w.set_latency(Duration::ZERO);
+    let o = w.run(&["sync", "usage"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    w.assert_one_addition_per_line();
+    w.finish().await;
+}
+
+async fn a_killed_run_is_taken_over_and_marked_abandoned(t: Target) {
+    let w = World::new(t, 12).await;
+    w.set_latency(Duration::from_millis(80));
+    let mut cmd = w.cli(&["sync", "usage"]);
+    cmd.env("CENTRALBRIDGE_SYNC_LEASE", "2s");
+    let killed = support::Proc::from(cmd.spawn().unwrap());
+    let pid = killed.pid();
+    w.wait_for_lease("usage", "cli").await;
+    killed.signal("-KILL");
+    let _ = killed.wait(LONG).await;
+    // Its lease still stands until it expires: refused, naming the dead process.
+    let o = w.run(&["sync", "usage"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    refused_by(&text(&o), &format!("(pid {pid})"));
+    assert!(text(&o).contains("its lease expires at"), "{}", text(&o));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.lease("usage").await.is_some() {
+        assert!(Instant::now() < deadline, "the lease never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    w.set_latency(Duration::ZERO);
+    let o = w.run(&["sync", "usage"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let runs = w.runs("usage").await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].outcome, RunOutcome::Ok);
+    assert_eq!(runs[1].outcome, RunOutcome::Abandoned, "{runs:?}");
+    assert!(
+        runs[1]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("took the job over")),
+        "{runs:?}"
+    );
+    w.assert_one_addition_per_line();
+    w.finish().await;
+}

@@ -1,0 +1,560 @@
+//! What the process-level tests share: a store target on each backend, a sandbox with a prepared
+//! store (connected, refreshed, mapped, products selected, ticket settings), the CLI and `serve` as
+//! child processes, a dashboard login, and checks on what the emulated ConnectWise holds.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use engine::connections::{self, ConnectWiseSettings, SophosSettings};
+use engine::job::{self, Door, RunReport as _, StartOptions};
+use engine::mapping::{self, AcceptOptions, RefreshOptions};
+use engine::secrets::{MASTER_KEY_ENV, MasterKey};
+use engine::store::{CoreStore as _, Lease, MappingStore as _, Store};
+use engine::tickets::{self, SettingsInput};
+use sandbox::connectwise::Table;
+use sandbox::{Sandbox, SandboxOptions};
+use secrecy::{ExposeSecret as _, SecretString};
+use sqlx::Connection as _;
+
+pub const PG_URL_ENV: &str = "CENTRALBRIDGE_TEST_PG_URL";
+
+/// Where a test's store lives: a SQLite file, or a fresh PostgreSQL database (dropped on drop).
+pub struct Target {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Target {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("cb.db").to_string_lossy().into_owned();
+        Self { url, dir, pg: None }
+    }
+
+    /// `None` (and a line saying so) without `CENTRALBRIDGE_TEST_PG_URL`; with `CI=true` that fails.
+    pub async fn postgres() -> Option<Self> {
+        let Ok(base) = std::env::var(PG_URL_ENV) else {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true but {PG_URL_ENV} is not set"
+            );
+            eprintln!("PostgreSQL tests did not run: set {PG_URL_ENV} to run them");
+            return None;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("cb_it_{}_{}", std::process::id(), nanos % 1_000_000_000);
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&base).unwrap();
+        url.set_path(&format!("/{name}"));
+        Some(Self {
+            url: url.to_string(),
+            dir: tempfile::tempdir().unwrap(),
+            pg: Some((base, name)),
+        })
+    }
+
+    pub async fn drop_database(&self) {
+        if let Some((base, name)) = &self.pg {
+            let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await;
+        }
+    }
+}
+
+/// A sandbox and a store prepared as after a first day: both connections, a refresh, the confident
+/// suggestions accepted with usage and ticket sync on, every product selected, ticket settings.
+pub struct World {
+    pub sb: Sandbox,
+    pub store: Store,
+    pub key: MasterKey,
+    pub target: Target,
+    pub config: PathBuf,
+}
+
+impl World {
+    pub async fn new(target: Target, customers: usize) -> Self {
+        let mut opts = SandboxOptions::demo(7, customers);
+        // Alerts only when a test raises them.
+        opts.alert_rate = 0.0;
+        let sb = Sandbox::spawn(opts).await.unwrap();
+        // Every customer's alerts readable: a refused tenant is the subject of other tests.
+        for t in sb.world.tenants() {
+            let _ = sb.sophos.set_forbidden(&t.id, false);
+        }
+        let key = MasterKey::generate().unwrap();
+        let store = Store::open(&target.url, key.clone()).await.unwrap();
+        prepare(&store, &sb).await;
+        let config = target.dir.path().join("config.toml");
+        std::fs::write(&config, "").unwrap();
+        Self {
+            sb,
+            store,
+            key,
+            target,
+            config,
+        }
+    }
+
+    /// A CLI command as a child process on this world's store.
+    pub fn cli(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_centralbridge"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("CENTRALBRIDGE_") || name == "RUST_LOG" {
+                cmd.env_remove(name);
+            }
+        }
+        let home = self.target.dir.path();
+        cmd.env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("CENTRALBRIDGE_CONFIG", &self.config)
+            .env(MASTER_KEY_ENV, self.key.to_base64().expose_secret())
+            .env("NO_COLOR", "1")
+            .arg("--database")
+            .arg(&self.target.url)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs a CLI command to its end.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = self.cli(args);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Starts a CLI command; the child is killed when dropped.
+    pub fn spawn(&self, args: &[&str]) -> Proc {
+        Proc(Some(self.cli(args).spawn().unwrap()))
+    }
+
+    /// Who holds `job`'s lease now.
+    pub async fn lease(&self, job: &str) -> Option<Lease> {
+        self.store
+            .lease_holder(job, jiff::Timestamp::now())
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `job`'s lease is held by a holder whose key starts with `door` ("cli", "service",
+    /// "dashboard").
+    pub async fn wait_for_lease(&self, job: &str, door: &str) -> Lease {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(l) = self.lease(job).await
+                && l.holder.starts_with(&format!("{door}|"))
+            {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {door} took the {job} lease in time"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Slows every call to both emulators, so a run lasts long enough to be overlapped.
+    pub fn set_latency(&self, d: Duration) {
+        self.sb.connectwise.faults().set_latency(d);
+        self.sb.sophos.faults().set_latency(d);
+    }
+
+    /// Live (not cancelled) additions per (agreement, catalog item): more than one is a double bill.
+    pub fn live_additions(&self) -> BTreeMap<(i64, i64), usize> {
+        let mut m = BTreeMap::new();
+        for a in self.sb.connectwise.records(Table::Additions) {
+            if !a["cancelledDate"].is_null() {
+                continue;
+            }
+            let agreement = a["agreementId"]
+                .as_i64()
+                .or_else(|| a["agreement"]["id"].as_i64())
+                .unwrap_or_default();
+            let product = a["product"]["id"].as_i64().unwrap_or_default();
+            *m.entry((agreement, product)).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// Asserts exactly one live addition per billed line, and that there are some.
+    pub fn assert_one_addition_per_line(&self) -> usize {
+        let live = self.live_additions();
+        assert!(!live.is_empty(), "no additions were written");
+        let doubled: Vec<_> = live.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(doubled.is_empty(), "lines billed twice: {doubled:?}");
+        live.len()
+    }
+
+    /// Tickets per alert id (`externalXRef`).
+    pub fn tickets_per_alert(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for t in self.sb.connectwise.records(Table::Tickets) {
+            if let Some(x) = t["externalXRef"].as_str() {
+                *m.entry(x.to_owned()).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    /// Asserts no alert on two tickets and no note written twice; returns (tickets, notes).
+    pub fn assert_no_duplicate_tickets_or_notes(&self) -> (usize, usize) {
+        let per_alert = self.tickets_per_alert();
+        let twice: Vec<_> = per_alert.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "alerts on two tickets: {twice:?}");
+        let mut notes = 0;
+        for t in self.sb.connectwise.records(Table::Tickets) {
+            let Some(id) = t["id"].as_i64() else { continue };
+            let mut seen = BTreeMap::new();
+            for n in self.sb.connectwise.notes(id) {
+                let text = n["text"].as_str().unwrap_or_default().to_owned();
+                *seen.entry(text).or_insert(0) += 1;
+                notes += 1;
+            }
+            let dup: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+            assert!(
+                dup.is_empty(),
+                "ticket {id} has notes written twice: {dup:?}"
+            );
+        }
+        (per_alert.len(), notes)
+    }
+
+    /// Raises `n` alerts on each mapped tenant: one per device, plus a repeat on the first device
+    /// (which becomes a note).
+    pub async fn raise_alerts(&self, n: usize) -> usize {
+        use sandbox::sophos::{AlertKind, AlertSpec};
+        let mut raised = 0;
+        for c in self.store.list_customers().await.unwrap() {
+            if c.mapping.as_ref().is_none_or(|m| !m.ticket_sync) {
+                continue;
+            }
+            for d in 0..n {
+                if self
+                    .sb
+                    .sophos
+                    .inject_alert(
+                        &c.tenant.id,
+                        AlertSpec::new(AlertKind::ThreatDetected).on_device(d),
+                    )
+                    .is_ok()
+                {
+                    raised += 1;
+                }
+            }
+            if self
+                .sb
+                .sophos
+                .inject_alert(
+                    &c.tenant.id,
+                    AlertSpec::new(AlertKind::ThreatDetected).on_device(0),
+                )
+                .is_ok()
+            {
+                raised += 1;
+            }
+        }
+        raised
+    }
+
+    pub async fn runs(&self, job: &str) -> Vec<engine::store::SyncRun> {
+        self.store.list_sync_runs(Some(job), 1000).await.unwrap()
+    }
+
+    pub async fn finish(self) {
+        self.store.close().await;
+        self.sb.shutdown().await;
+        self.target.drop_database().await;
+    }
+}
+
+/// Connects both vendors, refreshes, accepts the confident suggestions (usage and ticket sync on),
+/// selects every product and sets the ticket board: a first day, through the engine's own calls.
+pub async fn prepare(store: &Store, sb: &Sandbox) {
+    let info = sb.info();
+    let cw = &info.connectwise;
+    connections::save_connectwise(
+        store,
+        &ConnectWiseSettings {
+            site: sb.connectwise.site_url(),
+            company_id: cw.company_id.clone(),
+            public_key: cw.public_key.clone(),
+            client_id: cw.client_id.clone(),
+            codebase: None,
+            allow_http: true,
+        },
+        &SecretString::from(cw.private_key.clone()),
+    )
+    .await
+    .unwrap();
+    connections::save_sophos(
+        store,
+        &SophosSettings {
+            client_id: info.sophos.client_id.clone(),
+            token_url: sb.sophos.token_url(),
+            global_url: sb.sophos.global_url(),
+        },
+        &SecretString::from(info.sophos.client_secret.clone()),
+    )
+    .await
+    .unwrap();
+    let cwc = connections::connectwise_client(store).await.unwrap();
+    let soc = connections::sophos_client(store).await.unwrap();
+    let run = job::start(
+        store,
+        job::Job::Refresh,
+        StartOptions::new(Door::Cli, "test"),
+    )
+    .await
+    .unwrap();
+    let refreshed = mapping::refresh(
+        store,
+        Some(&soc),
+        Some(&cwc),
+        "",
+        &RefreshOptions::default(),
+        &run,
+    )
+    .await;
+    run.finish(&refreshed.run_end()).await.unwrap();
+    refreshed.unwrap();
+    let accept = AcceptOptions {
+        min_score: 0.9,
+        usage_sync: true,
+        ticket_sync: true,
+        ..Default::default()
+    };
+    mapping::accept(store, "test", &accept).await.unwrap();
+    engine::usage::select_all(store, "test").await.unwrap();
+    let board = tickets::choices(&cwc, None).await.unwrap().boards[0].id;
+    let input = SettingsInput {
+        board: Some(board.to_string()),
+        auto: true,
+        skip_unmapped: Some(true),
+        ..Default::default()
+    };
+    tickets::update_settings(store, &cwc, &input, "test")
+        .await
+        .unwrap();
+}
+
+/// A child process, killed when dropped.
+pub struct Proc(Option<Child>);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Proc {
+    pub fn pid(&self) -> String {
+        self.0
+            .as_ref()
+            .map(|c| c.id().to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill").args([sig, &self.pid()]).status();
+    }
+
+    /// Waits for the exit (at most `limit`); returns the code (`None`: killed by a signal) and all
+    /// it printed.
+    pub async fn wait(mut self, limit: Duration) -> (Option<i32>, String) {
+        let mut child = self.0.take().expect("a running child");
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + limit;
+            let status = loop {
+                if let Some(s) = child.try_wait().unwrap() {
+                    break s;
+                }
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    panic!("the process did not end within {limit:?}");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let mut out = String::new();
+            if let Some(mut o) = child.stdout.take() {
+                let _ = o.read_to_string(&mut out);
+            }
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut out);
+            }
+            (status.code(), out)
+        })
+        .await
+        .unwrap()
+    }
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `centralbridge serve` on this world's store, logged in through its one-time setup link.
+pub struct Service {
+    pub proc: Proc,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Service {
+    pub async fn start(world: &World, args: &[&str]) -> Self {
+        let mut cmd = world.cli(&["serve", "--listen", "127.0.0.1:0"]);
+        cmd.args(args).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let proc = Proc(Some(child));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let (base, setup) = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut base = None;
+            loop {
+                let line = rx
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .expect("serve printed its URLs");
+                if let Some(rest) = line.split("dashboard on ").nth(1) {
+                    base = Some(rest.split_whitespace().next().unwrap().to_owned());
+                }
+                if line.trim_start().contains("/setup?token=") {
+                    break (base.expect("the dashboard URL"), line.trim().to_owned());
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = http.get(&setup).send().await.unwrap();
+        let pre = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
+        let html = page.text().await.unwrap();
+        let token = field(&html, "token");
+        let r = http
+            .post(format!("{base}/setup"))
+            .header("cookie", format!("cb_prelogin={pre}"))
+            .form(&[
+                ("_prelogin", pre.as_str()),
+                ("token", token.as_str()),
+                ("password", "a long enough password"),
+                ("confirm", "a long enough password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "setup failed");
+        let cookie = format!(
+            "cb_session={}",
+            cookie_from(&r, "cb_session").expect("session cookie")
+        );
+        let html = http
+            .get(format!("{base}/customers"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = field(&html, "_csrf");
+        Self {
+            proc,
+            base,
+            http,
+            cookie,
+            csrf,
+        }
+    }
+
+    /// A dashboard action (POST with the session and CSRF token); returns the HTML it answers.
+    pub async fn post(&self, path: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(&[("_csrf", self.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn stop(self) -> (Option<i32>, String) {
+        self.proc.signal("-TERM");
+        self.proc.wait(Duration::from_secs(60)).await
+    }
+}
+
+fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches(&format!("{name}="))
+                .to_owned()
+        })
+}
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.split(&marker)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Reads a file if it exists (for messages in assertions).
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+impl From<Child> for Proc {
+    fn from(c: Child) -> Self {
+        Proc(Some(c))
+    }
+}
