@@ -135,3 +135,28 @@ pub fn run_stopped(job: &str) -> String {
         job.to_lowercase()
     )
 }
+
+pub fn bad_score(text: &str) -> String {
+    format!(
+        "`{text}` is not a score: a score is a number from 0 to 1 (1.0 = exact matches only). \
+         Fix: give e.g. --min-score 0.95"
+    )
+}
+
+pub fn cannot_read_csv(path: &Path, e: &std::io::Error) -> String {
+    format!(
+        "cannot read {}: {e}. Fix: check the path (and that you may read the file)",
+        path.display()
+    )
+}
+
+pub fn kept_columns(columns: &[String]) -> String {
+    format!(
+        "The file has no {} column: each customer keeps its current value (--keep-missing).",
+        columns
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}

@@ -252,6 +252,55 @@ async fn refresh_suggest_accept_set_list_export_import() {
     let after = env.run(&["--json", "map", "list", "--mapped"]).await;
     assert_eq!(json(&before), json(&after));
 
+    // A file without a switch column would switch billing or tickets off for every row: refused,
+    // the mappings byte-identical; with --keep-missing the current values stay.
+    for column in ["usage_sync", "ticket_sync", "agreement_id"] {
+        let partial = without_column(&csv, column, &env.path(&format!("no-{column}.csv")));
+        let o = env.run(&["map", "import", partial.to_str().unwrap()]).await;
+        code(&o, 2);
+        let t = text(&o);
+        assert!(
+            t.contains(&format!("no `{column}` column"))
+                && t.contains("Fix:")
+                && t.contains("--keep-missing"),
+            "{t}"
+        );
+        let now = env.run(&["--json", "map", "list", "--mapped"]).await;
+        assert_eq!(before.stdout, now.stdout, "{column}: the mappings changed");
+        let o = env
+            .run(&[
+                "--json",
+                "map",
+                "import",
+                "--keep-missing",
+                partial.to_str().unwrap(),
+            ])
+            .await;
+        code(&o, 0);
+        let j = json(&o);
+        assert_eq!(j["changes"].as_array().unwrap().len(), 0, "{j}");
+        assert_eq!(j["kept_columns"], serde_json::json!([column]));
+        let now = env.run(&["--json", "map", "list", "--mapped"]).await;
+        assert_eq!(
+            before.stdout, now.stdout,
+            "{column}: --keep-missing changed a mapping"
+        );
+    }
+    // Scores are numbers from 0 to 1: NaN and 2 are refused before anything runs.
+    for bad in ["NaN", "2", "high", "-0.1"] {
+        let o = env
+            .run(&["map", "accept", &format!("--min-score={bad}")])
+            .await;
+        code(&o, 2);
+        assert!(
+            text(&o).contains("is not a score") && text(&o).contains("Fix:"),
+            "{}",
+            text(&o)
+        );
+    }
+    let now = env.run(&["--json", "map", "list", "--mapped"]).await;
+    assert_eq!(before.stdout, now.stdout);
+
     // Clear, then the audit log has who did what.
     let o = env
         .run(&[
@@ -284,6 +333,30 @@ async fn refresh_suggest_accept_set_list_export_import() {
     // Listing with warnings filter works and exits 0.
     let o = env.run(&["map", "list", "--warnings"]).await;
     code(&o, 0);
+}
+
+/// `src` without one column.
+fn without_column(src: &Path, column: &str, dst: &Path) -> PathBuf {
+    let mut r = csv::Reader::from_path(src).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let skip = headers
+        .iter()
+        .position(|h| h == column)
+        .expect("the column");
+    let mut w = csv::Writer::from_path(dst).unwrap();
+    let keep = |rec: &csv::StringRecord| -> Vec<String> {
+        rec.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, v)| v.to_owned())
+            .collect()
+    };
+    w.write_record(keep(&headers)).unwrap();
+    for rec in r.records() {
+        w.write_record(keep(&rec.unwrap())).unwrap();
+    }
+    w.flush().unwrap();
+    dst.to_path_buf()
 }
 
 /// A file whose two rows are broken: an unknown company and a bad switch value.

@@ -44,16 +44,16 @@ enum Action {
         #[arg(long)]
         tenant: Option<String>,
         /// Candidates below this score are not shown
-        #[arg(long, default_value_t = 0.6)]
+        #[arg(long, default_value_t = 0.6, value_parser = score)]
         floor: f64,
         /// Best two within this margin are flagged ambiguous
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.05, value_parser = score)]
         margin: f64,
     },
     /// Confirm every unambiguous suggestion scoring at least --min-score
     Accept {
         /// 1.0 = only exact matches after normalisation
-        #[arg(long, value_name = "S")]
+        #[arg(long, value_name = "S", value_parser = score)]
         min_score: f64,
         /// Turn usage sync on for accepted customers that got an agreement
         #[arg(long)]
@@ -64,7 +64,7 @@ enum Action {
         /// Show what would be accepted; change nothing
         #[arg(long)]
         dry_run: bool,
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.05, value_parser = score)]
         margin: f64,
     },
     /// Map a tenant to a company (and agreement), or change its switches
@@ -118,7 +118,19 @@ enum Action {
         file: PathBuf,
         #[arg(long)]
         dry_run: bool,
+        /// A missing agreement_id, usage_sync or ticket_sync column keeps each customer's current
+        /// value (without it, such a file is refused)
+        #[arg(long)]
+        keep_missing: bool,
     },
+}
+
+/// A score from 0 to 1: anything else (NaN, 2, "high") is refused before anything runs.
+fn score(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(crate::messages::bad_score(text)),
+    }
 }
 
 /// A mapping error as the CLI reports it (refusals and bad input exit 2).
@@ -288,11 +300,19 @@ async fn act(ctx: &Ctx, store: &Store, actor: &str, action: Action) -> Result<()
             }
             Ok(())
         }
-        Action::Import { file, dry_run } => {
+        Action::Import {
+            file,
+            dry_run,
+            keep_missing,
+        } => {
             let reader = std::fs::File::open(&file)
-                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+                .map_err(|e| CliError::usage(crate::messages::cannot_read_csv(&file, &e)))?;
             let name = file.display().to_string();
-            let out = mapping::import_csv(store, actor, reader, &name, dry_run)
+            let opts = mapping::ImportOptions {
+                dry_run,
+                keep_missing,
+            };
+            let out = mapping::import_csv_with(store, actor, reader, &name, &opts)
                 .await
                 .map_err(mapping_error)?;
             ctx.out.emit(&Imported(out))
@@ -519,6 +539,10 @@ impl Render for Imported {
     fn human(&self) -> String {
         let o = &self.0;
         let mut out = String::new();
+        if !o.kept_columns.is_empty() {
+            out.push_str(&crate::messages::kept_columns(&o.kept_columns));
+            out.push('\n');
+        }
         for c in &o.changes {
             let after = c
                 .after

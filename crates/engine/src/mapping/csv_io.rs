@@ -106,7 +106,23 @@ pub struct ImportOutcome {
     pub unchanged: usize,
     /// Only the rows that change something.
     pub changes: Vec<MappingChange>,
+    /// Columns missing from the file whose current values were kept (`--keep-missing`).
+    pub kept_columns: Vec<String>,
 }
+
+/// How to import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Check and plan only: nothing is written.
+    pub dry_run: bool,
+    /// A missing `agreement_id`, `usage_sync` or `ticket_sync` column keeps each row's current value
+    /// instead of refusing the file.
+    pub keep_missing: bool,
+}
+
+/// Columns whose absence would silently change every row (an absent switch reads as "off", an
+/// absent agreement as "none"): refused unless the import keeps current values.
+const VALUE_COLUMNS: [&str; 3] = ["agreement_id", "usage_sync", "ticket_sync"];
 
 fn parse_bool(column: &str, value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -127,7 +143,8 @@ struct Row {
 }
 
 /// Validates the whole file, then applies every row in one transaction (nothing when `dry_run`).
-/// Any bad row refuses the whole import with [`MappingError::ImportRejected`] listing every bad row.
+/// Any bad row refuses the whole import with [`MappingError::ImportRejected`] listing every bad row;
+/// a file without one of the value columns is refused before any row is read.
 pub async fn import_csv(
     store: &Store,
     actor: &str,
@@ -135,6 +152,22 @@ pub async fn import_csv(
     source_name: &str,
     dry_run: bool,
 ) -> Result<ImportOutcome, MappingError> {
+    let opts = ImportOptions {
+        dry_run,
+        keep_missing: false,
+    };
+    import_csv_with(store, actor, input, source_name, &opts).await
+}
+
+/// [`import_csv`] with every option.
+pub async fn import_csv_with(
+    store: &Store,
+    actor: &str,
+    input: impl Read,
+    source_name: &str,
+    opts: &ImportOptions,
+) -> Result<ImportOutcome, MappingError> {
+    let dry_run = opts.dry_run;
     let tenants: HashMap<String, TenantRecord> = store
         .list_tenants()
         .await?
@@ -186,6 +219,14 @@ pub async fn import_csv(
     let agreement_col = col("agreement_id");
     let usage_col = col("usage_sync");
     let ticket_col = col("ticket_sync");
+    let missing: Vec<String> = VALUE_COLUMNS
+        .iter()
+        .filter(|c| col(c).is_none())
+        .map(|c| (*c).to_owned())
+        .collect();
+    if !missing.is_empty() && !opts.keep_missing {
+        return Err(MappingError::Csv(messages::csv_missing_columns(&missing)));
+    }
 
     let mut rows: Vec<Row> = Vec::new();
     let mut first_line: HashMap<String, u64> = HashMap::new();
@@ -246,8 +287,11 @@ pub async fn import_csv(
         } else {
             None
         };
+        let kept = current.get(&tenant_id);
         let raw_agreement = get(agreement_col);
-        let agreement_id = if raw_agreement.is_empty() {
+        let agreement_id = if agreement_col.is_none() {
+            kept.and_then(|m| m.agreement_id)
+        } else if raw_agreement.is_empty() {
             None
         } else {
             match raw_agreement.parse::<i64>() {
@@ -262,14 +306,20 @@ pub async fn import_csv(
                 }
             }
         };
-        let usage_sync = parse_bool("usage_sync", get(usage_col)).unwrap_or_else(|e| {
-            problems.push(e);
-            false
-        });
-        let ticket_sync = parse_bool("ticket_sync", get(ticket_col)).unwrap_or_else(|e| {
-            problems.push(e);
-            false
-        });
+        let switch = |name: &str, column: Option<usize>, now: Option<bool>| match column {
+            None => Ok(now.unwrap_or(false)),
+            Some(_) => parse_bool(name, get(column)),
+        };
+        let usage_sync = switch("usage_sync", usage_col, kept.map(|m| m.usage_sync))
+            .unwrap_or_else(|e| {
+                problems.push(e);
+                false
+            });
+        let ticket_sync = switch("ticket_sync", ticket_col, kept.map(|m| m.ticket_sync))
+            .unwrap_or_else(|e| {
+                problems.push(e);
+                false
+            });
         if company_id.is_none()
             && raw_company.is_empty()
             && raw_identifier.is_empty()
@@ -421,5 +471,6 @@ pub async fn import_csv(
         rows: rows_total,
         unchanged,
         changes: changes.into_iter().map(|(c, _)| c).collect(),
+        kept_columns: missing,
     })
 }

@@ -196,6 +196,20 @@ pub fn csv_bad_header(missing: &str) -> String {
     )
 }
 
+pub fn csv_missing_columns(missing: &[String]) -> String {
+    let names = missing
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "the CSV file has no {names} column, so every row would lose its value (a missing switch \
+         reads as \"off\": billing or tickets would stop for every customer in the file); nothing \
+         was imported. Fix: add the column (`centralbridge map export` writes every column), or run \
+         the import with --keep-missing to keep each customer's current value for it"
+    )
+}
+
 pub fn csv_bad_bool(column: &str, value: &str) -> String {
     format!("`{column}` must be on or off (or true/false, yes/no, 1/0), not \"{value}\"")
 }

@@ -15,7 +15,9 @@ mod refresh;
 mod rules;
 mod suggest;
 
-pub use csv_io::{CSV_COLUMNS, ImportOutcome, RowProblem, export_csv, import_csv};
+pub use csv_io::{
+    CSV_COLUMNS, ImportOptions, ImportOutcome, RowProblem, export_csv, import_csv, import_csv_with,
+};
 pub use list::{
     AgreementOption, CompanyHit, CustomerFilter, CustomerRow, Warning, WarningKind,
     agreements_for_company, list_customers, search_companies,
