@@ -18,7 +18,10 @@ mod retry;
 pub mod roles;
 mod verify;
 
-pub use api::ReportQuery;
+pub use api::{
+    ClosedTicket, EXTERNAL_REF_BATCH, NewTicket, NoteKind, OpenedTicket, ReportQuery,
+    TicketSeverity, TicketState,
+};
 pub use client::{Client, CwStream, Stats, to_body};
 pub use conditions::{CondValue, Conditions, Query};
 pub use config::{CwConfig, Note, RetryPolicy, normalize_site};

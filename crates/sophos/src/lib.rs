@@ -12,6 +12,7 @@ mod api;
 mod auth;
 pub mod config;
 pub mod error;
+mod facts;
 mod http;
 pub mod messages;
 pub mod models;
@@ -28,6 +29,7 @@ pub use config::{
     DEFAULT_GLOBAL_URL, DEFAULT_TOKEN_URL, PageSizes, SophosConfig, normalize_base_url,
 };
 pub use error::SophosError;
+pub use facts::{OpenAlert, OpenAlertDevice};
 pub use models::{
     ActionResult, Alert, AlertAction, ApiHosts, BillingType, Category, IdType, ManagedAgent,
     Product, Severity, Tenant, TenantRef, UsageItem, UsageMonth, WhoAmI,

@@ -510,3 +510,63 @@ async fn token_success_extras_are_tolerated() {
     let counts: BTreeMap<_, _> = emu.request_counts().by_family;
     assert_eq!(counts["token"], 1);
 }
+
+#[tokio::test]
+async fn open_alerts_are_plain_values() {
+    let w = world(10);
+    let emu = emulator(w.clone(), |_| {}).await;
+    let c = Client::connect(client_cfg(&emu)).await.unwrap();
+    let tid = find_tenant(&w, |b| b == WorldBilling::Usage);
+    let r = c.tenant(&tid).await.unwrap().tenant_ref().unwrap();
+    let now = emu.now();
+    for (i, kind) in [
+        AlertKind::EndpointOutOfDate,
+        AlertKind::FirewallDisconnected,
+        AlertKind::LicenceLimit,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = now - jiff::SignedDuration::from_mins(10 - i as i64);
+        emu.inject_alert(&tid, AlertSpec::new(kind).raised_at(at))
+            .unwrap();
+    }
+    let open: Vec<sophos::OpenAlert> = c
+        .open_alerts(&r, AlertQuery::default())
+        .try_collect()
+        .await
+        .unwrap();
+    let served = emu.alerts(&tid);
+    assert_eq!(open.len(), served.len());
+    for (a, e) in open.iter().zip(&served) {
+        assert_eq!(a.id, e.id);
+        assert_eq!(a.alert_type.as_deref(), Some(e.kind.as_str()));
+        assert_eq!(a.severity.as_deref(), Some(e.severity.as_str()));
+        assert_eq!(a.product.as_deref(), Some(e.product.as_str()));
+        assert_eq!(a.category.as_deref(), Some(e.category.as_str()));
+        assert_eq!(a.description.as_deref(), Some(e.description.as_str()));
+        assert_eq!(
+            a.can_acknowledge,
+            e.allowed_actions.iter().any(|x| x == "acknowledge")
+        );
+        assert_eq!(
+            a.device
+                .as_ref()
+                .map(|d| (d.id.clone(), d.kind.clone(), d.name.clone())),
+            e.managed_agent.as_ref().map(|m| (
+                m.id.clone(),
+                Some(m.kind.clone()),
+                Some(m.name.clone())
+            ))
+        );
+    }
+    assert!(open.iter().any(|a| a.device.is_none()));
+    let first = &open[0];
+    assert_eq!(
+        c.open_alert(&r, &first.id).await.unwrap().as_ref(),
+        Some(first)
+    );
+    let ackable = open.iter().find(|a| a.can_acknowledge).unwrap();
+    c.acknowledge(&r, &ackable.id, None).await.unwrap();
+    assert_eq!(c.open_alert(&r, &ackable.id).await.unwrap(), None);
+}

@@ -13,6 +13,12 @@ impl Client {
         )
     }
 
+    /// The agreements with these ids (one `id in (...)` listing; keep `ids` to a few hundred so the
+    /// URL stays short). Ids ConnectWise does not know are simply absent.
+    pub fn agreements_by_ids(&self, ids: &[i64]) -> CwStream<Agreement> {
+        self.agreements(Conditions::new().is_in("id", ids.iter().copied()))
+    }
+
     /// A company's agreements; cancelled ones only when asked.
     pub async fn agreements_for_company(
         &self,
@@ -96,6 +102,36 @@ impl Client {
             }
             None => self.post(&path, addition).await,
         }
+    }
+
+    /// Set an addition's quantity, checking the change took.
+    pub async fn set_addition_quantity(
+        &self,
+        agreement_id: i64,
+        addition_id: i64,
+        quantity: f64,
+    ) -> Result<Addition, CwError> {
+        self.patch_addition(
+            agreement_id,
+            addition_id,
+            &[PatchOp::replace("quantity", quantity)],
+        )
+        .await
+    }
+
+    /// Cancel an addition from `date` (its `cancelledDate`), checking the change took.
+    pub async fn cancel_addition(
+        &self,
+        agreement_id: i64,
+        addition_id: i64,
+        date: jiff::Timestamp,
+    ) -> Result<Addition, CwError> {
+        self.patch_addition(
+            agreement_id,
+            addition_id,
+            &[PatchOp::replace("cancelledDate", date.to_string())],
+        )
+        .await
     }
 
     /// PATCH an addition (e.g. `PatchOp::replace("quantity", 25)`), checking the change took.

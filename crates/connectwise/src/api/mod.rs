@@ -7,4 +7,8 @@ mod service;
 mod system;
 
 pub use system::ReportQuery;
+pub use tickets::{
+    ClosedTicket, EXTERNAL_REF_BATCH, NewTicket, NoteKind, OpenedTicket, TicketSeverity,
+    TicketState,
+};
 mod tickets;

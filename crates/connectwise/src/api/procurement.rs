@@ -2,7 +2,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::client::{Client, CwStream, PageMode};
-use crate::conditions::{Conditions, Query, quote};
+use crate::conditions::{Conditions, Query, quote, safe_substring};
 use crate::error::CwError;
 use crate::models::{
     CatalogItem, Manufacturer, PatchOp, ProcurementCategory, ProcurementSubcategory, ProductType,
@@ -57,6 +57,20 @@ impl Client {
 
     pub async fn count_catalog(&self, query: impl Into<Query>) -> Result<i64, CwError> {
         self.count("procurement/catalog/count", query.into()).await
+    }
+
+    /// Catalog items whose identifier or description contains `text` (case as ConnectWise compares),
+    /// ordered by identifier; none when `text` has no part that can be quoted safely.
+    pub async fn catalog_items_containing(&self, text: &str) -> Result<Vec<CatalogItem>, CwError> {
+        let Some(needle) = safe_substring(text) else {
+            return Ok(Vec::new());
+        };
+        let cond = Conditions::new()
+            .contains("identifier", needle)
+            .or()
+            .contains("description", needle);
+        self.search_catalog(Query::new().conditions(cond).order_by("identifier"))
+            .await
     }
 
     /// The catalog item with exactly this identifier (compared case-insensitively), if any.

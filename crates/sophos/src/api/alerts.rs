@@ -2,12 +2,13 @@
 
 use std::collections::HashSet;
 
-use futures::Stream;
+use futures::{Stream, TryStreamExt as _};
 use jiff::Timestamp;
 use reqwest::Method;
 use url::Url;
 
 use crate::Client;
+use crate::OpenAlert;
 use crate::api::partner::next_key;
 use crate::config::{join, parse_base};
 use crate::error::SophosError;
@@ -151,6 +152,24 @@ impl Client {
             Err(SophosError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// [`Client::alerts`] as [`OpenAlert`] values.
+    pub fn open_alerts(
+        &self,
+        tenant: &TenantRef,
+        query: AlertQuery,
+    ) -> impl Stream<Item = Result<OpenAlert, SophosError>> + Send + use<> {
+        self.alerts(tenant, query).map_ok(OpenAlert::from)
+    }
+
+    /// [`Client::alert`] as an [`OpenAlert`]; `None` when the alert no longer exists.
+    pub async fn open_alert(
+        &self,
+        tenant: &TenantRef,
+        id: &str,
+    ) -> Result<Option<OpenAlert>, SophosError> {
+        Ok(self.alert(tenant, id).await?.map(OpenAlert::from))
     }
 
     /// Asks Sophos to run an action (e.g. `acknowledge`) on an alert; it runs asynchronously.
