@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use connectwise::CwError;
 use connectwise::models::{
     CatalogItem, Manufacturer, ProcurementCategory, ProcurementSubcategory, ProductClass,
     ProductType, Reference,
 };
-use connectwise::{Conditions, CwError};
 use serde::Serialize;
 use serde_json::json;
 
@@ -157,20 +157,9 @@ pub async fn search_catalog(
     if text.chars().count() < 2 {
         return Ok(Vec::new());
     }
-    let Some(needle) = connectwise::conditions::safe_substring(text) else {
-        return Ok(Vec::new());
-    };
-    let cond = Conditions::new()
-        .contains("identifier", needle)
-        .or()
-        .contains("description", needle);
     let lower = text.to_lowercase();
     let mut found: Vec<CatalogSummary> = cw
-        .search_catalog(
-            connectwise::Query::new()
-                .conditions(cond)
-                .order_by("identifier"),
-        )
+        .catalog_items_containing(text)
         .await?
         .iter()
         .filter_map(CatalogSummary::from_item)

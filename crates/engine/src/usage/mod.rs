@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use connectwise::models::{Addition, AgreementStatus, BillCustomer, PatchOp, Reference};
-use connectwise::{Conditions, CwError};
+use connectwise::CwError;
+use connectwise::models::{Addition, AgreementStatus, BillCustomer, Reference};
 use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,10 @@ pub use catalog::{
     CatalogOutcome, CatalogSummary, ProductView, ensure_catalog_items, map_product, product_views,
     search_catalog, select_all, select_products, unmap_product,
 };
-pub use plan::{AgreementInput, CurrentAddition, Op, OpKind, PlanFlags, ZeroUsage, plan_agreement};
+pub use plan::{
+    AgreementInput, Change, CurrentAddition, LinkedAddition, Op, OpKind, PlanFlags, ZeroUsage,
+    plan_agreement,
+};
 
 use crate::products;
 use crate::store::{
@@ -434,9 +437,7 @@ pub async fn run_for(
     let agreement_ids: Vec<i64> = targets.iter().filter_map(|t| t.agreement_id).collect();
     let mut agreements = HashMap::new();
     for chunk in agreement_ids.chunks(AGREEMENT_CHUNK) {
-        let q = connectwise::Query::new()
-            .conditions(Conditions::new().is_in("id", chunk.iter().copied()));
-        let mut s = cw.agreements(q);
+        let mut s = cw.agreements_by_ids(chunk);
         while let Some(a) = s.try_next().await? {
             if let Some(id) = a.id {
                 agreements.insert(id, a);
@@ -758,19 +759,30 @@ impl Shared {
             desired,
             catalog: self.catalog.clone(),
             additions,
-            links: links.clone(),
+            links: links
+                .iter()
+                .map(|(product, l)| (product.clone(), linked_addition(l)))
+                .collect(),
             in_doubt,
         };
         let ops = plan_agreement(&input, self.zero, self.flags);
         for op in &ops {
-            report.counts.add_op(op.kind);
+            report.counts.add_op(op.kind());
         }
         report.ops = ops;
         if self.dry_run {
             return self.verdict(report);
         }
+        // A real run made every selected product's catalog item before planning.
+        if let Some(op) = report
+            .ops
+            .iter()
+            .find(|o| matches!(o.change, Change::CreateWithNewCatalogItem { .. }))
+        {
+            return Err(Failure::from(messages::catalog_item_missing(&op.product)));
+        }
 
-        let writes: Vec<&Op> = report.ops.iter().filter(|o| o.kind.is_write()).collect();
+        let writes: Vec<&Op> = report.ops.iter().filter(|o| o.is_write()).collect();
         let entries: Vec<NewJournalEntry> = writes
             .iter()
             .map(|o| NewJournalEntry {
@@ -778,10 +790,10 @@ impl Shared {
                 tenant_id: o.tenant_id.clone(),
                 agreement_id: o.agreement_id,
                 product: o.product.clone(),
-                kind: o.kind.as_str().to_owned(),
-                addition_id: o.addition_id,
-                before_qty: o.before,
-                after_qty: o.after,
+                kind: o.kind().as_str().to_owned(),
+                addition_id: o.addition_id(),
+                before_qty: o.before(),
+                after_qty: Some(o.after()),
                 reason: o.reason.clone(),
             })
             .collect();
@@ -832,7 +844,7 @@ impl Shared {
                             Some(link.addition_id),
                             None,
                             Some(&link),
-                            audit.as_ref(),
+                            Some(&audit),
                         )
                         .await
                         .map_err(Failure::store)?;
@@ -875,94 +887,132 @@ impl Shared {
         Ok(())
     }
 
-    /// Runs one write against ConnectWise; returns the link it leaves and its audit entry.
+    /// Runs one write against ConnectWise; returns the link it leaves and its audit entry. Only
+    /// writes ([`Op::is_write`]) reach here.
     async fn execute(
         &self,
         op: &Op,
         link: Option<&AdditionLink>,
-    ) -> Result<(AdditionLink, Option<NewAudit>), CwError> {
-        let catalog_item_id = op.catalog_item_id.unwrap_or_default();
-        let qty = op.after.unwrap_or(0.0);
-        let mut new_link = AdditionLink {
+    ) -> Result<(AdditionLink, NewAudit), CwError> {
+        let new_link = |addition_id: i64, catalog_item_id: i64, quantity: f64| AdditionLink {
             agreement_id: op.agreement_id,
             product: op.product.clone(),
             tenant_id: op.tenant_id.clone(),
-            addition_id: op.addition_id.unwrap_or_default(),
+            addition_id,
             catalog_item_id,
             created_by_us: link.is_none_or(|l| l.created_by_us),
-            quantity: qty,
+            quantity,
             cancelled_by_us: false,
         };
-        let action = match op.kind {
-            OpKind::Create => {
+        let (new_link, action) = match op.change {
+            Change::Create {
+                catalog_item_id,
+                after,
+            } => {
                 let description = self.table.get(&op.product).map(|p| p.description.clone());
                 let body = Addition {
                     product: Some(Reference::id(catalog_item_id)),
-                    quantity: Some(qty),
+                    quantity: Some(after),
                     bill_customer: Some(BillCustomer::Billable),
                     effective_date: Some(self.month.first_day()),
                     description,
                     ..Default::default()
                 };
                 let created = self.cw.create_addition(op.agreement_id, &body).await?;
-                new_link.addition_id = created.id.unwrap_or_default();
-                new_link.created_by_us = true;
-                "usage.create_addition"
+                let addition_id = created.id.ok_or_else(|| CwError::Decode {
+                    path: format!("finance/agreements/{}/additions", op.agreement_id),
+                    message: "the created addition has no id".to_owned(),
+                })?;
+                let l = AdditionLink {
+                    created_by_us: true,
+                    ..new_link(addition_id, catalog_item_id, after)
+                };
+                (l, "usage.create_addition")
             }
-            OpKind::UpdateQuantity => {
-                let id = op.addition_id.unwrap_or_default();
+            Change::UpdateQuantity {
+                addition_id,
+                catalog_item_id,
+                after,
+                ..
+            } => {
                 self.cw
-                    .patch_addition(op.agreement_id, id, &[PatchOp::replace("quantity", qty)])
+                    .set_addition_quantity(op.agreement_id, addition_id, after)
                     .await?;
-                "usage.update_quantity"
+                (
+                    new_link(addition_id, catalog_item_id, after),
+                    "usage.update_quantity",
+                )
             }
-            OpKind::Cancel => {
-                let id = op.addition_id.unwrap_or_default();
+            Change::Cancel {
+                addition_id,
+                catalog_item_id,
+                before,
+            } => {
                 self.cw
-                    .patch_addition(
-                        op.agreement_id,
-                        id,
-                        &[PatchOp::replace(
-                            "cancelledDate",
-                            self.month.first_day().to_string(),
-                        )],
-                    )
+                    .cancel_addition(op.agreement_id, addition_id, self.month.first_day())
                     .await?;
-                new_link.quantity = op.before.unwrap_or(0.0);
-                new_link.cancelled_by_us = true;
-                "usage.cancel_addition"
+                let l = AdditionLink {
+                    cancelled_by_us: true,
+                    ..new_link(addition_id, catalog_item_id, before)
+                };
+                (l, "usage.cancel_addition")
             }
-            OpKind::Adopt => {
-                let id = op.addition_id.unwrap_or_default();
-                if op.before.is_none_or(|b| (b - qty).abs() >= 1e-9) {
+            Change::Adopt {
+                addition_id,
+                catalog_item_id,
+                ours,
+                before,
+                after,
+            } => {
+                if (before - after).abs() >= 1e-9 {
                     self.cw
-                        .patch_addition(op.agreement_id, id, &[PatchOp::replace("quantity", qty)])
+                        .set_addition_quantity(op.agreement_id, addition_id, after)
                         .await?;
                 }
-                new_link.created_by_us = op.ours;
-                "usage.adopt_addition"
+                let l = AdditionLink {
+                    created_by_us: ours,
+                    ..new_link(addition_id, catalog_item_id, after)
+                };
+                (l, "usage.adopt_addition")
             }
-            OpKind::Conflict | OpKind::RemovedInCw | OpKind::Skip => {
-                return Ok((new_link, None));
+            Change::CreateWithNewCatalogItem { .. }
+            | Change::Conflict { .. }
+            | Change::RemovedInCw { .. }
+            | Change::Skip { .. } => {
+                return Err(CwError::Decode {
+                    path: format!("finance/agreements/{}/additions", op.agreement_id),
+                    message: format!("`{}` is not a write", op.kind().as_str()),
+                });
             }
         };
+        let cancelled = matches!(op.change, Change::Cancel { .. });
         let audit = NewAudit {
             at: Timestamp::now(),
             actor: self.actor.clone(),
             action: action.to_owned(),
             subject: format!("agreement:{}/product:{}", op.agreement_id, op.product),
-            before: Some(json!({"quantity": op.before, "addition_id": op.addition_id})),
+            before: Some(json!({"quantity": op.before(), "addition_id": op.addition_id()})),
             after: Some(json!({
-                "quantity": if op.kind == OpKind::Cancel { op.before } else { Some(qty) },
+                "quantity": new_link.quantity,
                 "addition_id": new_link.addition_id,
-                "cancelled": op.kind == OpKind::Cancel,
+                "cancelled": cancelled,
             })),
             reason: format!(
                 "{} (tenant {}, month {})",
                 op.reason, op.tenant_id, self.month
             ),
         };
-        Ok((new_link, Some(audit)))
+        Ok((new_link, audit))
+    }
+}
+
+/// What the planner needs of one of our links.
+fn linked_addition(l: &AdditionLink) -> LinkedAddition {
+    LinkedAddition {
+        addition_id: l.addition_id,
+        catalog_item_id: l.catalog_item_id,
+        quantity: l.quantity,
+        cancelled_by_us: l.cancelled_by_us,
     }
 }
 
