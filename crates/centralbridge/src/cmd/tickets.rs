@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Subcommand;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use engine::tickets::{
-    self, CycleReport, LinkRow, Recurrence, SettingsInput, SyncOptions, TicketError, TicketSettings,
+    self, CycleReport, LinkRow, Op, Recurrence, SettingsInput, SkipReason, SyncOptions,
+    TicketError, TicketRef, TicketSettings,
 };
 use serde::Serialize;
 
@@ -419,14 +420,16 @@ impl Render for ReportView<'_> {
         if r.dry_run {
             let mut t = Table::new();
             t.load_style(UTF8_FULL_CONDENSED);
-            t.set_header(vec!["Customer", "Operation", "Detail"]);
+            t.set_header(vec![
+                "Customer",
+                "Operation",
+                "Ticket / alert",
+                "What is sent",
+            ]);
             for tr in &r.tenants {
                 for op in &tr.plan {
-                    t.add_row(vec![
-                        tr.name.clone(),
-                        op.kind().to_owned(),
-                        serde_json::to_string(op).unwrap_or_default(),
-                    ]);
+                    let (subject, text) = plan_row(op);
+                    t.add_row(vec![tr.name.clone(), op.kind().to_owned(), subject, text]);
                 }
             }
             out.push_str(&format!("{t}\n"));
@@ -447,6 +450,111 @@ impl Render for ReportView<'_> {
             r.api_calls.sophos, r.api_calls.connectwise
         ));
         out
+    }
+}
+
+fn ticket_ref(t: &TicketRef) -> String {
+    match t {
+        TicketRef::Existing(id) => format!("#{id}"),
+        TicketRef::CreatedBy(alert) => format!("new ticket of alert {alert}"),
+    }
+}
+
+/// One dry-run row: which ticket or alert, and the text and choices the vendor would receive.
+fn plan_row(op: &Op) -> (String, String) {
+    match op {
+        Op::MarkClosed { ticket_id } => (
+            format!("#{ticket_id}"),
+            "closed in ConnectWise by a person: recorded".to_owned(),
+        ),
+        Op::Acknowledge {
+            alert_id,
+            ticket_id,
+            message,
+        } => (
+            format!("alert {alert_id} (ticket #{ticket_id})"),
+            format!("Sophos acknowledge: {message}"),
+        ),
+        Op::CannotAcknowledge {
+            alert_id,
+            ticket_id,
+        } => (
+            format!("alert {alert_id} (ticket #{ticket_id})"),
+            "Sophos does not allow acknowledging this alert: reported".to_owned(),
+        ),
+        Op::MarkCleared { alert_id } => (
+            format!("alert {alert_id}"),
+            "gone from Sophos (its ticket has other open alerts): recorded".to_owned(),
+        ),
+        Op::Resolve {
+            ticket_id,
+            note,
+            clear_status,
+            resolved_status,
+            ..
+        } => (
+            format!("#{ticket_id}"),
+            format!(
+                "resolution note:\n{note}\nstatus: {} (if closing is refused: {})",
+                pick(clear_status),
+                pick(resolved_status)
+            ),
+        ),
+        Op::CreateTicket {
+            alert_id, ticket, ..
+        } => (
+            format!("new (alert {alert_id})"),
+            format!(
+                "{}\ncompany {}, board {}, status {}, type {}, subtype {}, item {}, priority {}, source {}, severity {:?}\n{}",
+                ticket.summary,
+                ticket.company_id,
+                pick(&ticket.board),
+                pick(&ticket.status),
+                pick(&ticket.type_),
+                pick(&ticket.subtype),
+                pick(&ticket.item),
+                pick(&ticket.priority),
+                pick(&ticket.source),
+                ticket.severity,
+                ticket.description
+            ),
+        ),
+        Op::LookupTicket {
+            alert_id, summary, ..
+        } => (
+            format!("alert {alert_id}"),
+            format!(
+                "look up the ticket an interrupted run may have created (nothing is sent): {summary}"
+            ),
+        ),
+        Op::AddNote { ticket, note, .. } => (
+            ticket_ref(ticket),
+            match note {
+                Some(n) => format!("note:\n{n}"),
+                None => "the alert is gone from Sophos: no note, recorded".to_owned(),
+            },
+        ),
+        Op::Reopen {
+            ticket_id,
+            status,
+            note,
+            ..
+        } => (
+            format!("#{ticket_id}"),
+            format!("status: {}\nnote:\n{note}", pick(status)),
+        ),
+        Op::Skip { alert_id, reason } => (
+            format!("alert {alert_id}"),
+            match reason {
+                SkipReason::Unmapped => {
+                    "skipped: the tenant is not mapped and there is no fallback company"
+                }
+                SkipReason::Filtered => {
+                    "skipped: its product, category or severity is not selected"
+                }
+            }
+            .to_owned(),
+        ),
     }
 }
 

@@ -105,3 +105,10 @@ pub fn resolution_note(alert_ids: &[String]) -> String {
 pub fn previous_ticket_line(previous: i64) -> String {
     format!("This problem happened before: see ticket #{previous}.")
 }
+
+/// A ticket found by its alert id names no company to record it under.
+pub fn ticket_without_company(ticket_id: i64) -> String {
+    format!(
+        "ConnectWise ticket #{ticket_id} (found by its Sophos alert id) names no company; give it the customer's company in ConnectWise, then sync again."
+    )
+}

@@ -51,10 +51,11 @@ pub struct Priorities {
 }
 
 impl Priorities {
-    pub fn for_severity(&self, s: &Severity) -> Option<&Pick> {
-        match s {
-            Severity::Low => self.low.as_ref(),
-            Severity::High => self.high.as_ref(),
+    /// The priority for a Sophos severity (`low`, `high`; anything else counts as medium).
+    pub fn for_severity(&self, severity: &str) -> Option<&Pick> {
+        match severity {
+            "low" => self.low.as_ref(),
+            "high" => self.high.as_ref(),
             _ => self.medium.as_ref(),
         }
     }
