@@ -19,8 +19,8 @@ pub mod roles;
 mod verify;
 
 pub use api::{
-    ClosedTicket, EXTERNAL_REF_BATCH, NewTicket, NoteKind, OpenedTicket, ReportQuery,
-    TicketSeverity, TicketState,
+    AdditionState, AgreementSummary, ClosedTicket, CompanySummary, EXTERNAL_REF_BATCH, NewAddition,
+    NewTicket, NoteKind, OpenedTicket, ReportQuery, TicketSeverity, TicketState,
 };
 pub use client::{Client, CwStream, Stats, to_body};
 pub use conditions::{CondValue, Conditions, Query};

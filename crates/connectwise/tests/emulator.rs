@@ -1081,3 +1081,83 @@ async fn open_ticket_notes_and_state() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn summaries_and_addition_states() {
+    let (emu, cw) = demo().await;
+    let companies: Vec<connectwise::CompanySummary> =
+        cw.company_summaries().try_collect().await.unwrap();
+    let records = emu.records(Table::Companies);
+    assert_eq!(companies.len(), records.len());
+    for (c, r) in companies.iter().zip(&records) {
+        assert_eq!(c.id, id_of(r));
+        assert_eq!(c.identifier.as_deref(), r["identifier"].as_str());
+        assert_eq!(c.name.as_deref(), r["name"].as_str());
+        assert_eq!(c.status.as_deref(), r["status"]["name"].as_str());
+        assert_eq!(c.deleted, r["deletedFlag"] == Value::Bool(true));
+    }
+
+    let agreements: Vec<connectwise::AgreementSummary> =
+        cw.agreement_summaries().try_collect().await.unwrap();
+    let records = emu.records(Table::Agreements);
+    assert_eq!(agreements.len(), records.len());
+    for (a, r) in agreements.iter().zip(&records) {
+        assert_eq!(a.id, id_of(r));
+        assert_eq!(a.company_id, r["company"]["id"].as_i64());
+        assert_eq!(a.status.as_deref(), r["agreementStatus"].as_str());
+        assert_eq!(
+            a.cancelled,
+            r["cancelledFlag"] == Value::Bool(true) || r["agreementStatus"] == "Cancelled"
+        );
+        assert_eq!(a.expired_status, r["agreementStatus"] == "Expired");
+        if r["noEndingDateFlag"] == Value::Bool(true) || r["endDate"].is_null() {
+            assert_eq!(a.ends_at, None);
+        } else {
+            assert!(a.ends_at.is_some());
+        }
+        let full = cw.agreement(a.id).await.unwrap();
+        assert_eq!(
+            full.inactive_reason().is_none(),
+            !a.cancelled && !a.expired_status && r["agreementStatus"] != "Inactive"
+        );
+    }
+    assert!(agreements.iter().any(|a| a.cancelled));
+    assert!(agreements.iter().any(|a| !a.cancelled));
+
+    let agr = agreements
+        .iter()
+        .find(|a| !a.cancelled && !a.expired_status)
+        .unwrap()
+        .id;
+    let product = id_of(&emu.records(Table::Catalog)[1]);
+    let before = cw.addition_states(agr).await.unwrap();
+    let new = connectwise::NewAddition {
+        catalog_item_id: product,
+        quantity: 12.0,
+        effective_date: "2026-11-01T00:00:00Z".parse().unwrap(),
+        description: Some("Sophos Central Intercept X Advanced".into()),
+    };
+    let id = match before
+        .iter()
+        .find(|a| a.catalog_item_id == product && !a.cancelled)
+    {
+        Some(a) => a.id,
+        None => cw.add_billable_addition(agr, &new).await.unwrap(),
+    };
+    let stored = emu
+        .additions(agr)
+        .into_iter()
+        .find(|a| id_of(a) == id)
+        .unwrap();
+    assert_eq!(stored["product"]["id"].as_i64(), Some(product));
+    let states = cw.addition_states(agr).await.unwrap();
+    let state = states.iter().find(|a| a.id == id).unwrap();
+    assert_eq!(state.catalog_item_id, product);
+    assert_eq!(Some(state.quantity), stored["quantity"].as_f64());
+    assert!(!state.cancelled);
+    cw.cancel_addition(agr, id, "2026-12-01T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap();
+    let states = cw.addition_states(agr).await.unwrap();
+    assert!(states.iter().find(|a| a.id == id).unwrap().cancelled);
+}

@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use crate::models::{Alert, AlertAction};
+use crate::models::{Alert, AlertAction, Tenant, TenantRef};
 
 /// The device an alert is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,42 @@ impl From<Alert> for OpenAlert {
                 name: m.name,
                 kind: m.agent_type,
             }),
+        }
+    }
+}
+
+/// A tenant as a caller records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSummary {
+    pub id: String,
+    /// `showAs`, else `name`, else the id.
+    pub name: String,
+    /// As Sophos writes it: `usage` (monthly, MSP Flex), `term`, `trial`.
+    pub billing_type: Option<String>,
+    pub data_region: Option<String>,
+    /// Where this tenant's data calls go.
+    pub api_host: Option<String>,
+    pub status: Option<String>,
+}
+
+impl TenantSummary {
+    /// Id + apiHost for tenant calls; `None` when the tenant carries no `apiHost`.
+    pub fn tenant_ref(&self) -> Option<TenantRef> {
+        self.api_host
+            .as_ref()
+            .map(|h| TenantRef::new(self.id.clone(), h.clone()))
+    }
+}
+
+impl From<Tenant> for TenantSummary {
+    fn from(t: Tenant) -> Self {
+        TenantSummary {
+            name: t.display_name().to_owned(),
+            billing_type: t.billing_type.map(|b| b.as_str().to_owned()),
+            data_region: t.data_region,
+            api_host: t.api_host,
+            status: t.status,
+            id: t.id,
         }
     }
 }

@@ -570,3 +570,30 @@ async fn open_alerts_are_plain_values() {
     c.acknowledge(&r, &ackable.id, None).await.unwrap();
     assert_eq!(c.open_alert(&r, &ackable.id).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn tenant_summaries_are_plain_values() {
+    let w = world(12);
+    let emu = emulator(w.clone(), |_| {}).await;
+    let c = Client::connect(client_cfg(&emu)).await.unwrap();
+    let full = tenants_of(&c).await;
+    let summaries: Vec<sophos::TenantSummary> = c.tenant_summaries().try_collect().await.unwrap();
+    assert_eq!(summaries.len(), full.len());
+    for (s, t) in summaries.iter().zip(&full) {
+        assert_eq!(s.id, t.id);
+        assert_eq!(s.name, t.display_name());
+        assert_eq!(
+            s.billing_type.as_deref(),
+            t.billing_type.as_ref().map(|b| b.as_str())
+        );
+        assert_eq!(s.api_host, t.api_host);
+        assert_eq!(s.data_region, t.data_region);
+        assert_eq!(s.status, t.status);
+        assert_eq!(s.tenant_ref(), t.tenant_ref());
+    }
+    assert!(
+        summaries
+            .iter()
+            .any(|s| s.billing_type.as_deref() == Some("usage"))
+    );
+}

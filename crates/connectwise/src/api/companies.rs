@@ -1,7 +1,32 @@
+use futures::TryStreamExt as _;
+
 use crate::client::{Client, CwStream, PageMode};
 use crate::conditions::{Conditions, Query, quote, safe_substring};
 use crate::error::CwError;
 use crate::models::{Company, Contact};
+
+/// A company as a caller records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanySummary {
+    pub id: i64,
+    pub identifier: Option<String>,
+    pub name: Option<String>,
+    /// The name of its status (e.g. `Active`, `Inactive - Not Approved`).
+    pub status: Option<String>,
+    pub deleted: bool,
+}
+
+impl CompanySummary {
+    fn from_model(c: Company) -> Option<Self> {
+        Some(CompanySummary {
+            id: c.id?,
+            identifier: c.identifier,
+            name: c.name,
+            status: c.status.and_then(|s| s.name),
+            deleted: c.deleted_flag == Some(true),
+        })
+    }
+}
 
 impl Client {
     /// Every company matching `query`, streamed forward-only (pageSize from the config, 1000 by
@@ -11,6 +36,14 @@ impl Client {
             "company/companies".into(),
             query.into(),
             PageMode::ForwardOnly,
+        )
+    }
+
+    /// Every company (with an id, deleted ones included) as [`CompanySummary`] values, streamed.
+    pub fn company_summaries(&self) -> CwStream<CompanySummary> {
+        Box::pin(
+            self.companies(())
+                .try_filter_map(|c| futures::future::ok(CompanySummary::from_model(c))),
         )
     }
 

@@ -6,6 +6,8 @@ mod procurement;
 mod service;
 mod system;
 
+pub use companies::CompanySummary;
+pub use finance::{AdditionState, AgreementSummary, NewAddition};
 pub use system::ReportQuery;
 pub use tickets::{
     ClosedTicket, EXTERNAL_REF_BATCH, NewTicket, NoteKind, OpenedTicket, TicketSeverity,

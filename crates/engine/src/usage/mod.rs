@@ -14,8 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use connectwise::CwError;
-use connectwise::models::{Addition, AgreementStatus, BillCustomer, Reference};
+use connectwise::{CwError, NewAddition};
 use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -694,15 +693,7 @@ impl Shared {
         let Some(agreement) = agreement else {
             return Err(Failure::from(messages::agreement_missing(agreement_id)));
         };
-        let inactive = match &agreement.agreement_status {
-            Some(AgreementStatus::Active) | None => None,
-            Some(AgreementStatus::Cancelled) => Some("cancelled"),
-            Some(AgreementStatus::Expired) => Some("expired"),
-            Some(AgreementStatus::Inactive) => Some("inactive"),
-            Some(AgreementStatus::Unknown(_)) => None,
-        }
-        .or(agreement.cancelled_flag.filter(|c| *c).map(|_| "cancelled"));
-        if let Some(status) = inactive {
+        if let Some(status) = agreement.inactive_reason() {
             return Err(Failure::from(messages::agreement_not_active(
                 agreement_id,
                 status,
@@ -730,20 +721,17 @@ impl Shared {
         report.counts.unmapped_codes = report.unmapped.len();
 
         // One read of the agreement's additions.
-        let current = self
+        let additions: Vec<CurrentAddition> = self
             .cw
-            .additions(agreement_id, ())
+            .addition_states(agreement_id)
             .await
-            .map_err(|e| Failure::cw(&e, agreement_id))?;
-        let additions: Vec<CurrentAddition> = current
-            .iter()
-            .filter_map(|a| {
-                Some(CurrentAddition {
-                    id: a.id?,
-                    catalog_item_id: a.product.as_ref()?.id?,
-                    quantity: a.quantity.unwrap_or(0.0),
-                    cancelled: a.cancelled_date.is_some(),
-                })
+            .map_err(|e| Failure::cw(&e, agreement_id))?
+            .into_iter()
+            .map(|a| CurrentAddition {
+                id: a.id,
+                catalog_item_id: a.catalog_item_id,
+                quantity: a.quantity,
+                cancelled: a.cancelled,
             })
             .collect();
         let in_doubt: BTreeSet<String> = left_over
@@ -909,20 +897,16 @@ impl Shared {
                 catalog_item_id,
                 after,
             } => {
-                let description = self.table.get(&op.product).map(|p| p.description.clone());
-                let body = Addition {
-                    product: Some(Reference::id(catalog_item_id)),
-                    quantity: Some(after),
-                    bill_customer: Some(BillCustomer::Billable),
-                    effective_date: Some(self.month.first_day()),
-                    description,
-                    ..Default::default()
+                let addition = NewAddition {
+                    catalog_item_id,
+                    quantity: after,
+                    effective_date: self.month.first_day(),
+                    description: self.table.get(&op.product).map(|p| p.description.clone()),
                 };
-                let created = self.cw.create_addition(op.agreement_id, &body).await?;
-                let addition_id = created.id.ok_or_else(|| CwError::Decode {
-                    path: format!("finance/agreements/{}/additions", op.agreement_id),
-                    message: "the created addition has no id".to_owned(),
-                })?;
+                let addition_id = self
+                    .cw
+                    .add_billable_addition(op.agreement_id, &addition)
+                    .await?;
                 let l = AdditionLink {
                     created_by_us: true,
                     ..new_link(addition_id, catalog_item_id, after)
