@@ -20,7 +20,7 @@ mod verify;
 
 pub use api::{
     AdditionState, AgreementSummary, ClosedTicket, CompanySummary, EXTERNAL_REF_BATCH, NewAddition,
-    NewTicket, NoteKind, OpenedTicket, ReportQuery, TicketSeverity, TicketState,
+    NewTicket, NoteKind, OpenedTicket, ReportQuery, StatusChoice, TicketSeverity, TicketState,
 };
 pub use client::{Client, CwStream, Stats, to_body};
 pub use conditions::{CondValue, Conditions, Query};

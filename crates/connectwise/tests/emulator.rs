@@ -1161,3 +1161,34 @@ async fn summaries_and_addition_states() {
     let states = cw.addition_states(agr).await.unwrap();
     assert!(states.iter().find(|a| a.id == id).unwrap().cancelled);
 }
+
+#[tokio::test]
+async fn board_status_choices_are_active_and_ordered() {
+    let (emu, cw) = demo().await;
+    let board = cw.boards().await.unwrap()[0].id.unwrap();
+    let all = cw.board_statuses(board).await.unwrap();
+    // One status made inactive must drop out of the choices.
+    let hidden = all
+        .iter()
+        .find(|s| s.closed_status == Some(false))
+        .unwrap()
+        .id
+        .unwrap();
+    assert!(emu.update_record(Table::BoardStatuses, hidden, |r| {
+        r.insert("inactive".into(), Value::Bool(true));
+    }));
+    let choices = cw.board_status_choices(board).await.unwrap();
+    assert!(choices.iter().all(|c| c.id != hidden));
+    assert_eq!(choices.len(), all.len() - 1);
+    let order: Vec<i64> = choices
+        .iter()
+        .map(|c| {
+            let s = all.iter().find(|s| s.id == Some(c.id)).unwrap();
+            assert_eq!(c.name.as_str(), s.name.as_deref().unwrap());
+            assert_eq!(c.closed, s.closed_status == Some(true));
+            s.sort_order.unwrap_or(i64::MAX)
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+    assert!(choices.iter().any(|c| c.closed) && choices.iter().any(|c| !c.closed));
+}

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use url::Url;
 
-pub use api::alerts::AlertQuery;
+pub use api::alerts::{AlertQuery, is_alert_category, is_alert_product, is_alert_severity};
 pub use api::partner::UsageFilter;
 pub use config::{
     DEFAULT_GLOBAL_URL, DEFAULT_TOKEN_URL, PageSizes, SophosConfig, normalize_base_url,

@@ -597,3 +597,59 @@ async fn tenant_summaries_are_plain_values() {
             .any(|s| s.billing_type.as_deref() == Some("usage"))
     );
 }
+
+#[test]
+fn alert_filter_names() {
+    assert!(sophos::is_alert_severity("high"));
+    assert!(!sophos::is_alert_severity("urgent"));
+    assert!(sophos::is_alert_product("firewall"));
+    assert!(!sophos::is_alert_product("toaster"));
+    assert!(sophos::is_alert_category("malware"));
+    assert!(!sophos::is_alert_category("weather"));
+    let q = AlertQuery::default().named_filters(
+        &["high".into()],
+        &["endpoint".into(), "server".into()],
+        &[],
+    );
+    assert_eq!(q.severity, vec![sophos::Severity::High]);
+    assert_eq!(
+        q.product,
+        vec![sophos::Product::Endpoint, sophos::Product::Server]
+    );
+    assert!(q.category.is_empty());
+}
+
+#[tokio::test]
+async fn named_filters_reach_the_emulator() {
+    let w = world(10);
+    let emu = emulator(w.clone(), |_| {}).await;
+    let c = Client::connect(client_cfg(&emu)).await.unwrap();
+    let tid = find_tenant(&w, |b| b == WorldBilling::Usage);
+    let r = c.tenant(&tid).await.unwrap().tenant_ref().unwrap();
+    let now = emu.now();
+    for i in 0..30 {
+        let kind = [
+            AlertKind::EndpointOutOfDate,
+            AlertKind::ThreatDetected,
+            AlertKind::FirewallDisconnected,
+        ][i % 3];
+        let at = now - jiff::SignedDuration::from_mins(40 - i as i64);
+        emu.inject_alert(&tid, AlertSpec::new(kind).raised_at(at))
+            .unwrap();
+    }
+    let all: Vec<sophos::OpenAlert> = c
+        .open_alerts(&r, AlertQuery::default())
+        .try_collect()
+        .await
+        .unwrap();
+    let high: Vec<sophos::OpenAlert> = c
+        .open_alerts(
+            &r,
+            AlertQuery::default().named_filters(&["high".into()], &[], &[]),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(!high.is_empty() && high.len() < all.len());
+    assert!(high.iter().all(|a| a.severity.as_deref() == Some("high")));
+}

@@ -3,7 +3,37 @@ use crate::conditions::{Conditions, Query, quote};
 use crate::error::CwError;
 use crate::models::{Board, BoardItem, BoardStatus, BoardSubtype, BoardType, Priority, Source};
 
+/// A status a ticket on a board can be moved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChoice {
+    pub id: i64,
+    pub name: String,
+    /// Moving a ticket to it closes the ticket.
+    pub closed: bool,
+}
+
 impl Client {
+    /// The active statuses of a board (with an id and a name), in the board's sort order.
+    pub async fn board_status_choices(&self, board_id: i64) -> Result<Vec<StatusChoice>, CwError> {
+        let mut statuses: Vec<BoardStatus> = self
+            .board_statuses(board_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.inactive != Some(true))
+            .collect();
+        statuses.sort_by_key(|s| (s.sort_order.unwrap_or(i64::MAX), s.id));
+        Ok(statuses
+            .into_iter()
+            .filter_map(|s| {
+                Some(StatusChoice {
+                    id: s.id?,
+                    name: s.name?,
+                    closed: s.closed_status == Some(true),
+                })
+            })
+            .collect())
+    }
+
     async fn list_small<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         path: String,

@@ -4,9 +4,7 @@
 //! each against what ConnectWise has and stores the id with the name, so a rename in ConnectWise does
 //! not break the setting and the error for a typo lists what exists.
 
-use connectwise::models::{BoardStatus, Reference};
 use serde::{Deserialize, Serialize};
-use sophos::models::{Category, Product, Severity};
 
 use crate::store::{CoreStore as _, NewAudit, Store};
 
@@ -23,12 +21,6 @@ pub const DEFAULT_DEVICE_URL: &str = "https://central.sophos.com/manage/partner/
 pub struct Pick {
     pub id: i64,
     pub name: String,
-}
-
-impl Pick {
-    pub fn reference(&self) -> Reference {
-        Reference::id(self.id)
-    }
 }
 
 /// What a recurrence after the group's ticket was resolved or closed does.
@@ -133,25 +125,6 @@ impl TicketSettings {
     /// Ready to create tickets (a board is chosen).
     pub fn is_configured(&self) -> bool {
         self.board.is_some()
-    }
-
-    pub fn severity_filter(&self) -> Vec<Severity> {
-        self.severities
-            .iter()
-            .map(|s| Severity::from(s.as_str()))
-            .collect()
-    }
-    pub fn product_filter(&self) -> Vec<Product> {
-        self.products
-            .iter()
-            .map(|s| Product::from(s.as_str()))
-            .collect()
-    }
-    pub fn category_filter(&self) -> Vec<Category> {
-        self.categories
-            .iter()
-            .map(|s| Category::from(s.as_str()))
-            .collect()
     }
 }
 
@@ -445,19 +418,13 @@ pub async fn resolve_input(
         )));
     }
     if let Some(v) = &input.severities {
-        s.severities = check_names("severity", v, |x| {
-            !matches!(Severity::from(x), Severity::Other(_))
-        })?;
+        s.severities = check_names("severity", v, sophos::is_alert_severity)?;
     }
     if let Some(v) = &input.products {
-        s.products = check_names("product", v, |x| {
-            !matches!(Product::from(x), Product::Other(_))
-        })?;
+        s.products = check_names("product", v, sophos::is_alert_product)?;
     }
     if let Some(v) = &input.categories {
-        s.categories = check_names("category", v, |x| {
-            !matches!(Category::from(x), Category::Other(_))
-        })?;
+        s.categories = check_names("category", v, sophos::is_alert_category)?;
     }
     match input.fallback_company.as_deref().map(str::trim) {
         Some("") => s.fallback_company = None,
@@ -527,22 +494,18 @@ pub async fn resolve_input(
 
 async fn choices_for_board(cw: &connectwise::Client, board: i64) -> Result<Choices, TicketError> {
     let mut c = Choices::default();
-    let statuses: Vec<BoardStatus> = cw.board_statuses(board).await?;
-    let mut statuses: Vec<&BoardStatus> = statuses
-        .iter()
-        .filter(|s| s.inactive != Some(true))
-        .collect();
-    statuses.sort_by_key(|s| (s.sort_order.unwrap_or(i64::MAX), s.id));
-    c.statuses = statuses
-        .iter()
-        .filter_map(|s| {
-            Some((
+    c.statuses = cw
+        .board_status_choices(board)
+        .await?
+        .into_iter()
+        .map(|s| {
+            (
                 Pick {
-                    id: s.id?,
-                    name: s.name.clone()?,
+                    id: s.id,
+                    name: s.name,
                 },
-                s.closed_status == Some(true),
-            ))
+                s.closed,
+            )
         })
         .collect();
     c.types = picks(&cw.board_types(board).await?, |t| {

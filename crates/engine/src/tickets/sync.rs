@@ -668,14 +668,13 @@ async fn read_tenant(
         }
         Some(from)
     });
+    let s = &ctx.settings;
     let query = AlertQuery {
         from,
-        severity: ctx.settings.severity_filter(),
-        product: ctx.settings.product_filter(),
-        category: ctx.settings.category_filter(),
         page_size: Some(1000),
         ..AlertQuery::default()
-    };
+    }
+    .named_filters(&s.severities, &s.products, &s.categories);
     let listed: Vec<AlertFacts> = ctx
         .sophos
         .open_alerts(tref, query)

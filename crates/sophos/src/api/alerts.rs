@@ -42,7 +42,42 @@ fn comma<T: std::fmt::Display>(v: &[T]) -> String {
         .join(",")
 }
 
+/// Whether Sophos knows this alert severity name (`low`, `medium`, `high`).
+pub fn is_alert_severity(name: &str) -> bool {
+    !matches!(Severity::from(name), Severity::Other(_))
+}
+
+/// Whether Sophos knows this alert product name (e.g. `endpoint`, `firewall`).
+pub fn is_alert_product(name: &str) -> bool {
+    !matches!(Product::from(name), Product::Other(_))
+}
+
+/// Whether Sophos knows this alert category name (e.g. `malware`, `updating`).
+pub fn is_alert_category(name: &str) -> bool {
+    !matches!(Category::from(name), Category::Other(_))
+}
+
 impl AlertQuery {
+    /// Only alerts of these severities, products and categories, named as Sophos writes them (an
+    /// empty list filters nothing).
+    pub fn named_filters(
+        mut self,
+        severities: &[String],
+        products: &[String],
+        categories: &[String],
+    ) -> Self {
+        self.severity = severities
+            .iter()
+            .map(|s| Severity::from(s.as_str()))
+            .collect();
+        self.product = products.iter().map(|s| Product::from(s.as_str())).collect();
+        self.category = categories
+            .iter()
+            .map(|s| Category::from(s.as_str()))
+            .collect();
+        self
+    }
+
     fn params(&self, default_size: u32) -> Vec<(&'static str, String)> {
         let mut q = Vec::new();
         if let Some(f) = self.from {
