@@ -493,8 +493,7 @@ pub async fn resolve_input(
 }
 
 async fn choices_for_board(cw: &connectwise::Client, board: i64) -> Result<Choices, TicketError> {
-    let mut c = Choices::default();
-    c.statuses = cw
+    let statuses = cw
         .board_status_choices(board)
         .await?
         .into_iter()
@@ -508,18 +507,23 @@ async fn choices_for_board(cw: &connectwise::Client, board: i64) -> Result<Choic
             )
         })
         .collect();
-    c.types = picks(&cw.board_types(board).await?, |t| {
-        (t.inactive_flag != Some(true)).then_some(())?;
-        Some((t.id?, t.name.clone()?))
-    });
-    c.subtypes = picks(&cw.board_subtypes(board).await?, |t| {
-        (t.inactive_flag != Some(true)).then_some(())?;
-        Some((t.id?, t.name.clone()?))
-    });
-    c.items = picks(&cw.board_items(board).await?, |t| {
-        (t.inactive_flag != Some(true)).then_some(())?;
-        Some((t.id?, t.name.clone()?))
-    });
+    let active = |inactive: Option<bool>| (inactive != Some(true)).then_some(());
+    let c = Choices {
+        statuses,
+        types: picks(&cw.board_types(board).await?, |t| {
+            active(t.inactive_flag)?;
+            Some((t.id?, t.name.clone()?))
+        }),
+        subtypes: picks(&cw.board_subtypes(board).await?, |t| {
+            active(t.inactive_flag)?;
+            Some((t.id?, t.name.clone()?))
+        }),
+        items: picks(&cw.board_items(board).await?, |t| {
+            active(t.inactive_flag)?;
+            Some((t.id?, t.name.clone()?))
+        }),
+        ..Choices::default()
+    };
     Ok(c)
 }
 
