@@ -765,4 +765,115 @@ mod tests {
             ]
         );
     }
+
+    fn pick(id: i64, name: &str) -> Option<Pick> {
+        Some(Pick {
+            id,
+            name: name.into(),
+        })
+    }
+
+    #[test]
+    fn plans_carry_the_whole_ticket_and_every_note() {
+        let mut settings = TicketSettings {
+            board: pick(1, "Help Desk"),
+            new_status: pick(2, "New"),
+            clear_status: pick(3, "Closed"),
+            resolved_status: pick(4, "Resolved"),
+            type_: pick(5, "Alert"),
+            subtype: pick(6, "Endpoint"),
+            item: pick(7, "Antivirus"),
+            source: pick(8, "Sophos Central"),
+            ..TicketSettings::default()
+        };
+        settings.priorities.high = pick(9, "P1");
+        let target = target(Destination::Mapped { company_id: 250 });
+        let first = alert(1, 0, 0, 2);
+        let repeat = alert(2, 0, 0, 2);
+        let view = TenantView {
+            listed: vec![first.clone(), repeat.clone()],
+            ..TenantView::default()
+        };
+        let ops = plan_tenant(&target, &view, &settings);
+        let summary = content::summary(&first, "Tenant", false);
+        assert_eq!(
+            ops[0],
+            Op::CreateTicket {
+                alert_id: first.id.clone(),
+                group_key: content::group_key("t", &first),
+                unmapped: false,
+                previous_ticket_id: None,
+                ticket: Box::new(TicketDraft {
+                    summary: summary.clone(),
+                    description: content::description(
+                        &first,
+                        "t",
+                        "Tenant",
+                        &settings.device_url_pattern,
+                        None
+                    ),
+                    company_id: 250,
+                    board: settings.board.clone(),
+                    status: settings.new_status.clone(),
+                    type_: settings.type_.clone(),
+                    subtype: settings.subtype.clone(),
+                    item: settings.item.clone(),
+                    priority: settings.priorities.high.clone(),
+                    source: settings.source.clone(),
+                    severity: TicketSeverity::High,
+                }),
+            }
+        );
+        assert_eq!(
+            ops[1],
+            Op::AddNote {
+                alert_id: repeat.id.clone(),
+                group_key: content::group_key("t", &repeat),
+                ticket: TicketRef::CreatedBy(first.id.clone()),
+                summary: content::summary(&repeat, "Tenant", false),
+                note: Some(content::repeat_note(&repeat)),
+            }
+        );
+
+        // Both alerts clear: one resolution with its note and both statuses.
+        let after = TenantView {
+            listed: Vec::new(),
+            ..apply(&view, &ops)
+        };
+        let tid = after.tickets[0].ticket_id;
+        let ops = plan_tenant(&target, &after, &settings);
+        let ids = vec![first.id.clone(), repeat.id.clone()];
+        assert_eq!(
+            ops,
+            vec![Op::Resolve {
+                ticket_id: tid,
+                note: messages::resolution_note(&ids),
+                alert_ids: ids,
+                clear_status: settings.clear_status.clone(),
+                resolved_status: settings.resolved_status.clone(),
+            }]
+        );
+
+        // A recurrence under the reopen policy: back to the new status with the reopen note.
+        settings.recurrence = Recurrence::Reopen;
+        let mut resolved = after.clone();
+        resolved.tickets[0].phase = TicketPhase::Resolved;
+        for l in &mut resolved.links {
+            l.phase = AlertPhase::Cleared;
+        }
+        let again = alert(3, 0, 0, 2);
+        resolved.listed = vec![again.clone()];
+        let ops = plan_tenant(&target, &resolved, &settings);
+        assert_eq!(
+            ops,
+            vec![Op::Reopen {
+                alert_id: again.id.clone(),
+                group_key: content::group_key("t", &again),
+                ticket_id: tid,
+                summary: content::summary(&again, "Tenant", false),
+                status: settings.new_status.clone(),
+                note: content::reopen_note(&again),
+            }]
+        );
+    }
 }

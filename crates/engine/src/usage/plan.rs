@@ -680,4 +680,37 @@ mod tests {
             proptest::prop_assert!(writes.is_empty(), "second plan writes: {:?}", writes);
         }
     }
+
+    #[test]
+    fn a_create_before_its_catalog_item_exists_has_its_own_shape() {
+        let mut i = input();
+        i.catalog.clear();
+        let ops = plan_agreement(&i, ZeroUsage::default(), PlanFlags::default());
+        assert_eq!(ops.len(), 1);
+        assert_eq!(
+            ops[0].change,
+            Change::CreateWithNewCatalogItem { after: 5.0 }
+        );
+        // Counted and shown as a create, but apply never runs it.
+        assert_eq!(ops[0].kind(), OpKind::Create);
+        assert!(!ops[0].is_write());
+        let json = serde_json::to_value(&ops[0]).unwrap();
+        assert_eq!(json["kind"], "create");
+        assert_eq!(json["after"], 5.0);
+        assert!(json.get("catalog_item_id").is_none());
+
+        i.catalog.insert("P".into(), 900);
+        let ops = plan_agreement(&i, ZeroUsage::default(), PlanFlags::default());
+        assert_eq!(
+            ops[0].change,
+            Change::Create {
+                catalog_item_id: 900,
+                after: 5.0
+            }
+        );
+        let json = serde_json::to_value(&ops[0]).unwrap();
+        assert_eq!(json["kind"], "create");
+        assert_eq!(json["catalog_item_id"], 900);
+        assert_eq!(json["product"], "P");
+    }
 }
