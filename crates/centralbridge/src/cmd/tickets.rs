@@ -602,3 +602,64 @@ pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::tickets::{Pick, TicketDraft, TicketSeverity};
+
+    #[test]
+    fn dry_run_rows_show_what_connectwise_receives() {
+        let board = Some(Pick {
+            id: 1,
+            name: "Help Desk".into(),
+        });
+        let create = Op::CreateTicket {
+            alert_id: "a-1".into(),
+            group_key: "t|d|k".into(),
+            unmapped: false,
+            previous_ticket_id: None,
+            ticket: Box::new(TicketDraft {
+                summary: "[High] Threat detected on PC-1 — Acme".into(),
+                description: "Sophos Central alert for Acme".into(),
+                company_id: 250,
+                board,
+                status: None,
+                type_: None,
+                subtype: None,
+                item: None,
+                priority: None,
+                source: None,
+                severity: TicketSeverity::High,
+            }),
+        };
+        let (subject, text) = plan_row(&create);
+        assert_eq!(subject, "new (alert a-1)");
+        assert!(
+            text.starts_with("[High] Threat detected on PC-1 — Acme\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("company 250, board Help Desk (1), status -"),
+            "{text}"
+        );
+        assert!(text.ends_with("Sophos Central alert for Acme"), "{text}");
+        // Never the raw JSON of the op.
+        assert!(!text.contains("\"op\""), "{text}");
+
+        let note = Op::AddNote {
+            alert_id: "a-2".into(),
+            group_key: "t|d|k".into(),
+            ticket: TicketRef::CreatedBy("a-1".into()),
+            summary: String::new(),
+            note: Some("Repeated: a-2".into()),
+        };
+        assert_eq!(
+            plan_row(&note),
+            (
+                "new ticket of alert a-1".to_owned(),
+                "note:\nRepeated: a-2".to_owned()
+            )
+        );
+    }
+}
