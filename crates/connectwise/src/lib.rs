@@ -19,8 +19,9 @@ pub mod roles;
 mod verify;
 
 pub use api::{
-    AdditionState, AgreementSummary, ClosedTicket, CompanySummary, EXTERNAL_REF_BATCH, NewAddition,
-    NewTicket, NoteKind, OpenedTicket, ReportQuery, StatusChoice, TicketSeverity, TicketState,
+    AdditionState, AgreementSummary, CatalogItemSummary, ClosedTicket, CompanySummary,
+    EXTERNAL_REF_BATCH, NewAddition, NewCatalogItem, NewTicket, NoteKind, OpenedTicket,
+    ProcurementSetup, ReportQuery, StatusChoice, TicketSeverity, TicketState,
 };
 pub use client::{Client, CwStream, Stats, to_body};
 pub use conditions::{CondValue, Conditions, Query};

@@ -973,7 +973,7 @@ async fn catalog_items_containing_text() {
     let identifier = item["identifier"].as_str().unwrap().to_owned();
     let part: String = identifier.chars().skip(1).take(5).collect();
     let found = cw.catalog_items_containing(&part).await.unwrap();
-    assert!(found.iter().any(|i| i.id == Some(id_of(&item))), "{part}");
+    assert!(found.iter().any(|i| i.id == id_of(&item)), "{part}");
     let idents: Vec<String> = found.iter().filter_map(|i| i.identifier.clone()).collect();
     let mut sorted = idents.clone();
     sorted.sort_by_key(|s| s.to_lowercase());
@@ -1191,4 +1191,56 @@ async fn board_status_choices_are_active_and_ordered() {
         .collect();
     assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
     assert!(choices.iter().any(|c| c.closed) && choices.iter().any(|c| !c.closed));
+}
+
+#[tokio::test]
+async fn procurement_setup_and_recurring_catalog_items() {
+    let (emu, cw) = demo().await;
+    let name = "Tidy Vendor";
+    let before = emu.records(Table::Catalog).len();
+    let (setup, created) = cw.ensure_procurement_setup(name).await.unwrap();
+    assert_eq!(
+        created,
+        vec!["category", "subcategory", "product type", "manufacturer"]
+    );
+    // A second call finds all four (names compared case-insensitively).
+    let (again, created) = cw
+        .ensure_procurement_setup(&name.to_uppercase())
+        .await
+        .unwrap();
+    assert_eq!((again, created), (setup, Vec::<&str>::new()));
+
+    let item = connectwise::NewCatalogItem {
+        identifier: "Tidy_Product_1".into(),
+        description: "Tidy product".into(),
+        customer_description: "Tidy product, billed monthly".into(),
+        setup,
+    };
+    let made = cw.create_recurring_catalog_item(&item).await.unwrap();
+    assert_eq!(made.identifier.as_deref(), Some("Tidy_Product_1"));
+    assert!(!made.inactive);
+    assert_eq!(emu.records(Table::Catalog).len(), before + 1);
+    let stored = emu.record(Table::Catalog, made.id).unwrap();
+    assert_eq!(stored["productClass"], "Agreement");
+    assert_eq!(stored["recurringFlag"], Value::Bool(true));
+    assert_eq!(stored["category"]["id"].as_i64(), Some(setup.category));
+    assert_eq!(
+        stored["manufacturer"]["id"].as_i64(),
+        Some(setup.manufacturer)
+    );
+    assert_eq!(
+        cw.catalog_item_summary(made.id).await.unwrap(),
+        Some(made.clone())
+    );
+    assert_eq!(cw.catalog_item_summary(987_654_321).await.unwrap(), None);
+    assert_eq!(
+        cw.find_catalog_item_summary("tidy_product_1")
+            .await
+            .unwrap(),
+        Some(made)
+    );
+    assert_eq!(
+        cw.find_catalog_item_summary("Nope_Nothing").await.unwrap(),
+        None
+    );
 }

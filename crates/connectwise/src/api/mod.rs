@@ -8,6 +8,7 @@ mod system;
 
 pub use companies::CompanySummary;
 pub use finance::{AdditionState, AgreementSummary, NewAddition};
+pub use procurement::{CatalogItemSummary, NewCatalogItem, ProcurementSetup};
 pub use service::StatusChoice;
 pub use system::ReportQuery;
 pub use tickets::{

@@ -60,8 +60,6 @@ pub enum UsageError {
         "No ConnectWise catalog item `{0}` was found (give its numeric id or its exact identifier)."
     )]
     CatalogItemNotFound(String),
-    #[error("ConnectWise setup tables: {0}")]
-    Setup(String),
     #[error("`{0}` is not a month: use YYYY-MM, e.g. 2026-11")]
     BadMonth(String),
     #[error("No customer matches `{0}` (give a tenant id or name, or a company id or name).")]
