@@ -1080,6 +1080,19 @@ async fn open_ticket_notes_and_state() {
             .contains("Service Desk > Close Service Tickets"),
         "{err}"
     );
+    // A member who may close gets the ticket's new state back.
+    let admin = emu.add_member("closer", Role::full());
+    let admin = Client::connect(config_for(&emu, &admin)).await.unwrap();
+    assert_eq!(
+        admin
+            .close_ticket_with_status(other.id, closed_status)
+            .await
+            .unwrap(),
+        connectwise::TicketState {
+            status_id: Some(closed_status),
+            closed: true
+        }
+    );
 }
 
 #[tokio::test]
@@ -1129,27 +1142,34 @@ async fn summaries_and_addition_states() {
         .find(|a| !a.cancelled && !a.expired_status)
         .unwrap()
         .id;
-    let product = id_of(&emu.records(Table::Catalog)[1]);
     let before = cw.addition_states(agr).await.unwrap();
+    // A catalog item the agreement has no live addition for, so the create really happens.
+    let product = emu
+        .records(Table::Catalog)
+        .iter()
+        .map(id_of)
+        .find(|p| {
+            !before
+                .iter()
+                .any(|a| a.catalog_item_id == *p && !a.cancelled)
+        })
+        .expect("a catalog item without a live addition");
     let new = connectwise::NewAddition {
         catalog_item_id: product,
         quantity: 12.0,
         effective_date: "2026-11-01T00:00:00Z".parse().unwrap(),
         description: Some("Sophos Central Intercept X Advanced".into()),
     };
-    let id = match before
-        .iter()
-        .find(|a| a.catalog_item_id == product && !a.cancelled)
-    {
-        Some(a) => a.id,
-        None => cw.add_billable_addition(agr, &new).await.unwrap(),
-    };
+    let id = cw.add_billable_addition(agr, &new).await.unwrap();
     let stored = emu
         .additions(agr)
         .into_iter()
         .find(|a| id_of(a) == id)
         .unwrap();
     assert_eq!(stored["product"]["id"].as_i64(), Some(product));
+    assert_eq!(stored["quantity"].as_f64(), Some(12.0));
+    assert_eq!(stored["billCustomer"], "Billable");
+    assert_eq!(stored["description"], "Sophos Central Intercept X Advanced");
     let states = cw.addition_states(agr).await.unwrap();
     let state = states.iter().find(|a| a.id == id).unwrap();
     assert_eq!(state.catalog_item_id, product);
