@@ -61,6 +61,28 @@ const WIRE_NAMES: &[&str] = &[
 /// instead, so field names stay with the client.
 const RAW_VENDOR_CALLS: &[&str] = &["Conditions::", "PatchOp::", "Query::new"];
 
+/// Vendor model types a client crate re-exports at its root (`sophos::Alert` is
+/// `sophos::models::Alert`): naming them is naming the model.
+const ROOT_MODELS: &[(&str, &[&str])] = &[(
+    "sophos",
+    &[
+        "ActionResult",
+        "Alert",
+        "AlertAction",
+        "ApiHosts",
+        "BillingType",
+        "Category",
+        "IdType",
+        "ManagedAgent",
+        "Product",
+        "Severity",
+        "Tenant",
+        "UsageItem",
+        "UsageMonth",
+        "WhoAmI",
+    ],
+)];
+
 /// Files of `crates/engine/src` that still name `connectwise::models` / `sophos::models`, each with
 /// why. The goal is an empty list; an entry whose file no longer names a model fails the test, so
 /// the list only shrinks.
@@ -191,12 +213,49 @@ fn wire_violations(path: &str, text: &str) -> Vec<String> {
     out
 }
 
+/// The items a `krate::…` path or `krate::{…}` group names, with the 1-based line each starts on.
+fn named_items(text: &str, krate: &str) -> Vec<(usize, String)> {
+    let code: String = text.lines().map(|l| format!("{}\n", code_of(l))).collect();
+    let prefix = format!("{krate}::");
+    let mut out = Vec::new();
+    for (i, _) in code.match_indices(&prefix) {
+        if code[..i].chars().next_back().is_some_and(is_ident_char) {
+            continue;
+        }
+        let line = code[..i].matches('\n').count() + 1;
+        let rest = &code[i + prefix.len()..];
+        let names = match rest.strip_prefix('{') {
+            Some(group) => &group[..group.find('}').unwrap_or(group.len())],
+            None => &rest[..rest.find(|c: char| !is_ident_char(c)).unwrap_or(rest.len())],
+        };
+        for name in names
+            .split(|c: char| !is_ident_char(c))
+            .filter(|n| !n.is_empty())
+        {
+            out.push((line, name.to_owned()));
+        }
+    }
+    out
+}
+
 fn model_lines(text: &str) -> Vec<usize> {
-    text.lines()
+    let mut lines: Vec<usize> = text
+        .lines()
         .enumerate()
         .filter(|(_, l)| code_of(l).contains("models::"))
         .map(|(n, _)| n + 1)
-        .collect()
+        .collect();
+    for (krate, models) in ROOT_MODELS {
+        lines.extend(
+            named_items(text, krate)
+                .into_iter()
+                .filter(|(_, name)| models.contains(&name.as_str()))
+                .map(|(line, _)| line),
+        );
+    }
+    lines.sort_unstable();
+    lines.dedup();
+    lines
 }
 
 fn model_violations(path: &str, text: &str) -> Vec<String> {
@@ -316,6 +375,17 @@ fn model_check_and_allow_list_can_fail() {
     let nested = "use connectwise::{CwError, models::Ticket};\n";
     assert_eq!(model_violations("t.rs", nested).len(), 1);
     assert!(model_violations("t.rs", "// no models:: here\nlet x = 1;\n").is_empty());
+    // The models a client re-exports at its root count too, alone or in a group over lines.
+    let reexported =
+        "fn f(a: sophos::Alert) {}\nuse sophos::{\n    AlertQuery,\n    Severity,\n};\n";
+    let v = model_violations("t.rs", reexported);
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert!(
+        v[0].starts_with("t.rs:1:") && v[1].starts_with("t.rs:2:"),
+        "{v:?}"
+    );
+    let fine = "use sophos::{AlertQuery, SophosError, TenantRef};\nlet c: sophos::Client;\n";
+    assert!(model_violations("t.rs", fine).is_empty());
 
     // An allow-listed file may name models; an entry that is stale or missing fails.
     let files = vec![
