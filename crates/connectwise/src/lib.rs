@@ -19,7 +19,7 @@ pub mod roles;
 mod verify;
 
 pub use api::{
-    AdditionState, AgreementSummary, CatalogItemSummary, ClosedTicket, CompanySummary,
+    AdditionState, AgreementSummary, CatalogItemSummary, Choice, ClosedTicket, CompanySummary,
     EXTERNAL_REF_BATCH, NewAddition, NewCatalogItem, NewTicket, NoteKind, OpenedTicket,
     ProcurementSetup, ReportQuery, StatusChoice, TicketSeverity, TicketState,
 };

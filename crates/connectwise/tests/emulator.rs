@@ -1264,3 +1264,101 @@ async fn procurement_setup_and_recurring_catalog_items() {
         None
     );
 }
+
+#[tokio::test]
+async fn setup_choices_and_company_summaries() {
+    let (emu, cw) = demo().await;
+    let boards = cw.boards().await.unwrap();
+    let board = boards[0].id.unwrap();
+    // An inactive board drops out of the choices.
+    let hidden = boards[1].id.unwrap();
+    assert!(emu.update_record(Table::Boards, hidden, |r| {
+        r.insert("inactiveFlag".into(), Value::Bool(true));
+    }));
+    let choices = cw.board_choices().await.unwrap();
+    assert!(choices.iter().any(|c| c.id == board));
+    assert!(choices.iter().all(|c| c.id != hidden));
+    assert_eq!(choices.len(), boards.len() - 1);
+
+    let named = |ids: Vec<(Option<i64>, Option<String>)>| -> Vec<connectwise::Choice> {
+        ids.into_iter()
+            .filter_map(|(id, name)| {
+                Some(connectwise::Choice {
+                    id: id?,
+                    name: name?,
+                })
+            })
+            .collect()
+    };
+    let types = cw.board_types(board).await.unwrap();
+    assert_eq!(
+        cw.board_type_choices(board).await.unwrap(),
+        named(
+            types
+                .into_iter()
+                .filter(|t| t.inactive_flag != Some(true))
+                .map(|t| (t.id, t.name))
+                .collect()
+        )
+    );
+    let subtypes = cw.board_subtypes(board).await.unwrap();
+    assert_eq!(
+        cw.board_subtype_choices(board).await.unwrap(),
+        named(
+            subtypes
+                .into_iter()
+                .filter(|t| t.inactive_flag != Some(true))
+                .map(|t| (t.id, t.name))
+                .collect()
+        )
+    );
+    let items = cw.board_items(board).await.unwrap();
+    assert_eq!(
+        cw.board_item_choices(board).await.unwrap(),
+        named(
+            items
+                .into_iter()
+                .filter(|t| t.inactive_flag != Some(true))
+                .map(|t| (t.id, t.name))
+                .collect()
+        )
+    );
+    let sources = cw.sources().await.unwrap();
+    assert_eq!(
+        cw.source_choices().await.unwrap(),
+        named(sources.into_iter().map(|s| (s.id, s.name)).collect())
+    );
+    let prios = cw.priorities().await.unwrap();
+    let listed = cw.priority_choices().await.unwrap();
+    assert_eq!(
+        listed,
+        named(prios.iter().map(|p| (p.id, p.name.clone())).collect())
+    );
+    let urgent = cw.priorities_by_urgency().await.unwrap();
+    assert_eq!(urgent.len(), listed.len());
+    let order: Vec<i64> = urgent
+        .iter()
+        .map(|c| {
+            prios
+                .iter()
+                .find(|p| p.id == Some(c.id))
+                .and_then(|p| p.sort_order)
+                .unwrap_or(i64::MAX)
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+
+    let company = emu.records(Table::Companies)[0].clone();
+    let id = id_of(&company);
+    let summary = cw.company_summary(id).await.unwrap().unwrap();
+    assert_eq!(summary.id, id);
+    assert_eq!(summary.name.as_deref(), company["name"].as_str());
+    assert_eq!(cw.company_summary(987_654_321).await.unwrap(), None);
+    let identifier = company["identifier"].as_str().unwrap();
+    assert_eq!(
+        cw.find_company_summary_by_identifier(identifier)
+            .await
+            .unwrap(),
+        Some(summary)
+    );
+}

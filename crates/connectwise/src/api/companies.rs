@@ -47,6 +47,26 @@ impl Client {
         )
     }
 
+    /// The company with this id; `None` when there is none.
+    pub async fn company_summary(&self, id: i64) -> Result<Option<CompanySummary>, CwError> {
+        match self.company(id).await {
+            Ok(c) => Ok(CompanySummary::from_model(c)),
+            Err(CwError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Client::find_company_by_identifier`] as a [`CompanySummary`].
+    pub async fn find_company_summary_by_identifier(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<CompanySummary>, CwError> {
+        Ok(self
+            .find_company_by_identifier(identifier)
+            .await?
+            .and_then(CompanySummary::from_model))
+    }
+
     /// All matching companies in memory.
     pub async fn search_companies(&self, query: impl Into<Query>) -> Result<Vec<Company>, CwError> {
         self.collect(self.companies(query)).await

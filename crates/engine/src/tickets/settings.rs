@@ -206,10 +206,13 @@ pub async fn save_settings(
     Ok(())
 }
 
-fn picks<T>(items: &[T], f: impl Fn(&T) -> Option<(i64, String)>) -> Vec<Pick> {
-    items
-        .iter()
-        .filter_map(|x| f(x).map(|(id, name)| Pick { id, name }))
+fn picks(choices: Vec<connectwise::Choice>) -> Vec<Pick> {
+    choices
+        .into_iter()
+        .map(|c| Pick {
+            id: c.id,
+            name: c.name,
+        })
         .collect()
 }
 
@@ -243,18 +246,10 @@ pub fn choose(what: &str, wanted: &str, options: &[Pick]) -> Result<Pick, Ticket
 
 /// Reads the pick-lists: boards, priorities and sources always; statuses/types/subtypes/items of `board`.
 pub async fn choices(cw: &connectwise::Client, board: Option<i64>) -> Result<Choices, TicketError> {
-    let boards = cw.boards().await?;
     let mut c = Choices {
-        boards: picks(&boards, |b| Some((b.id?, b.name.clone()?)))
-            .into_iter()
-            .filter(|p| {
-                boards
-                    .iter()
-                    .any(|b| b.id == Some(p.id) && b.inactive_flag != Some(true))
-            })
-            .collect(),
-        priorities: picks(&cw.priorities().await?, |p| Some((p.id?, p.name.clone()?))),
-        sources: picks(&cw.sources().await?, |s| Some((s.id?, s.name.clone()?))),
+        boards: picks(cw.board_choices().await?),
+        priorities: picks(cw.priority_choices().await?),
+        sources: picks(cw.source_choices().await?),
         ..Choices::default()
     };
     if let Some(b) = board {
@@ -430,24 +425,17 @@ pub async fn resolve_input(
         Some("") => s.fallback_company = None,
         Some(c) => {
             let company = match c.parse::<i64>() {
-                Ok(id) => match cw.company(id).await {
-                    Ok(co) => Some(co),
-                    Err(connectwise::CwError::NotFound { .. }) => None,
-                    Err(e) => return Err(e.into()),
-                },
-                Err(_) => cw.find_company_by_identifier(c).await?,
+                Ok(id) => cw.company_summary(id).await?,
+                Err(_) => cw.find_company_summary_by_identifier(c).await?,
             };
-            let company = company.filter(|co| co.deleted_flag != Some(true)).ok_or_else(|| {
+            let company = company.filter(|co| !co.deleted).ok_or_else(|| {
                 TicketError::Settings(format!(
                     "No ConnectWise company with id or identifier \"{c}\" (Companies > Company; use its id or identifier)."
                 ))
             })?;
-            let id = company.id.ok_or_else(|| {
-                TicketError::Settings("ConnectWise returned a company without an id".into())
-            })?;
             s.fallback_company = Some(Pick {
-                id,
-                name: company.name.clone().unwrap_or_else(|| c.to_owned()),
+                id: company.id,
+                name: company.name.unwrap_or_else(|| c.to_owned()),
             });
             s.skip_unmapped = false;
         }
@@ -507,21 +495,11 @@ async fn choices_for_board(cw: &connectwise::Client, board: i64) -> Result<Choic
             )
         })
         .collect();
-    let active = |inactive: Option<bool>| (inactive != Some(true)).then_some(());
     let c = Choices {
         statuses,
-        types: picks(&cw.board_types(board).await?, |t| {
-            active(t.inactive_flag)?;
-            Some((t.id?, t.name.clone()?))
-        }),
-        subtypes: picks(&cw.board_subtypes(board).await?, |t| {
-            active(t.inactive_flag)?;
-            Some((t.id?, t.name.clone()?))
-        }),
-        items: picks(&cw.board_items(board).await?, |t| {
-            active(t.inactive_flag)?;
-            Some((t.id?, t.name.clone()?))
-        }),
+        types: picks(cw.board_type_choices(board).await?),
+        subtypes: picks(cw.board_subtype_choices(board).await?),
+        items: picks(cw.board_item_choices(board).await?),
         ..Choices::default()
     };
     Ok(c)
@@ -560,17 +538,7 @@ async fn auto_fill(
             .find(|p| p.name.to_lowercase().contains("resolved"))
             .map(|p| (*p).clone());
     }
-    let mut prios = cw.priorities().await?;
-    prios.sort_by_key(|p| (p.sort_order.unwrap_or(i64::MAX), p.id));
-    let ordered: Vec<Pick> = prios
-        .iter()
-        .filter_map(|p| {
-            Some(Pick {
-                id: p.id?,
-                name: p.name.clone()?,
-            })
-        })
-        .collect();
+    let ordered = picks(cw.priorities_by_urgency().await?);
     let at = |i: usize| ordered.get(i.min(ordered.len().saturating_sub(1))).cloned();
     if s.priorities.high.is_none() {
         s.priorities.high = at(0);
