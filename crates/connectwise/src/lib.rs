@@ -18,7 +18,11 @@ mod retry;
 pub mod roles;
 mod verify;
 
-pub use api::ReportQuery;
+pub use api::{
+    AdditionState, AgreementSummary, CatalogItemSummary, Choice, ClosedTicket, CompanySummary,
+    EXTERNAL_REF_BATCH, NewAddition, NewCatalogItem, NewTicket, NoteKind, OpenedTicket,
+    ProcurementSetup, ReportQuery, StatusChoice, TicketSeverity, TicketState,
+};
 pub use client::{Client, CwStream, Stats, to_body};
 pub use conditions::{CondValue, Conditions, Query};
 pub use config::{CwConfig, Note, RetryPolicy, normalize_site};

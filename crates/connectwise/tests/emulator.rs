@@ -821,3 +821,544 @@ async fn slow_post_makes_no_duplicate() {
     assert!(cw.stats().lookups >= 1);
     emu.faults().set_slow_commit(None);
 }
+
+#[tokio::test]
+async fn closed_ticket_queries_and_status_moves() {
+    let (emu, cw) = demo().await;
+    let before = emu.now() - Duration::from_secs(60);
+    let xref_closed = "00000000-0000-4000-8000-00000000c001";
+    let xref_open = "00000000-0000-4000-8000-00000000c002";
+    let closed = new_ticket(&emu, &cw, xref_closed).await.id.unwrap();
+    let open = new_ticket(&emu, &cw, xref_open).await;
+    let open_id = open.id.unwrap();
+    assert!(emu.close_ticket(closed));
+
+    let changed: Vec<connectwise::ClosedTicket> = cw
+        .closed_tickets_changed_since(before)
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(changed.contains(&connectwise::ClosedTicket {
+        id: closed,
+        external_ref: Some(xref_closed.into()),
+    }));
+    assert!(changed.iter().all(|t| t.id != open_id));
+    let later: Vec<connectwise::ClosedTicket> = cw
+        .closed_tickets_changed_since(emu.now() + Duration::from_secs(3600))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(later.iter().all(|t| t.id != closed));
+
+    // More references than one search takes: every batch is asked, only closed tickets come back.
+    let mut refs: Vec<String> = (0..connectwise::EXTERNAL_REF_BATCH + 20)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    refs.push(xref_open.into());
+    refs.push(xref_closed.into());
+    let found = cw.closed_tickets_by_external_refs(&refs).await.unwrap();
+    assert_eq!(
+        found,
+        vec![connectwise::ClosedTicket {
+            id: closed,
+            external_ref: Some(xref_closed.into()),
+        }]
+    );
+    assert!(
+        cw.closed_tickets_by_external_refs(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let board = open.board.unwrap().id.unwrap();
+    let other = cw
+        .board_statuses(board)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.closed_status == Some(false) && s.id != open.status.as_ref().unwrap().id)
+        .expect("a second open status");
+    let moved = cw
+        .set_ticket_status(open_id, other.id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        moved,
+        connectwise::TicketState {
+            status_id: other.id,
+            closed: false
+        }
+    );
+    assert_eq!(
+        emu.record(Table::Tickets, open_id).unwrap()["status"]["id"].as_i64(),
+        other.id
+    );
+}
+
+#[tokio::test]
+async fn agreements_by_ids_and_addition_writes() {
+    let (emu, cw) = demo().await;
+    let active: Vec<Value> = emu
+        .records(Table::Agreements)
+        .into_iter()
+        .filter(|a| a["cancelledFlag"] == Value::Bool(false))
+        .collect();
+    let ids: Vec<i64> = active.iter().take(2).map(id_of).collect();
+    assert_eq!(ids.len(), 2);
+    let mut asked = ids.clone();
+    asked.push(987_654_321);
+    let mut got: Vec<i64> = cw
+        .agreements_by_ids(&asked)
+        .try_collect::<Vec<Agreement>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| a.id)
+        .collect();
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want);
+
+    let agr_id = ids[0];
+    let product_id = id_of(&emu.records(Table::Catalog)[0]);
+    let addition = match cw
+        .find_addition_for_product(agr_id, product_id)
+        .await
+        .unwrap()
+    {
+        Some(a) => a,
+        None => cw
+            .create_addition(
+                agr_id,
+                &Addition {
+                    product: Some(Reference::id(product_id)),
+                    quantity: Some(3.0),
+                    bill_customer: Some(BillCustomer::Billable),
+                    effective_date: Some("2026-11-01T00:00:00Z".parse().unwrap()),
+                    ..Addition::default()
+                },
+            )
+            .await
+            .unwrap(),
+    };
+    let add_id = addition.id.unwrap();
+    let stored = |emu: &CwEmulator| {
+        emu.additions(agr_id)
+            .into_iter()
+            .find(|a| id_of(a) == add_id)
+            .unwrap()
+    };
+    let set = cw.set_addition_quantity(agr_id, add_id, 7.0).await.unwrap();
+    assert_eq!(set.quantity, Some(7.0));
+    assert_eq!(stored(&emu)["quantity"].as_f64(), Some(7.0));
+
+    let date: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+    let cancelled = cw.cancel_addition(agr_id, add_id, date).await.unwrap();
+    assert_eq!(cancelled.cancelled_date, Some(date));
+    assert!(stored(&emu)["cancelledDate"].is_string());
+    assert_eq!(
+        cw.find_addition_for_product(agr_id, product_id)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn catalog_items_containing_text() {
+    let (emu, cw) = demo().await;
+    let item = emu.records(Table::Catalog).into_iter().next().unwrap();
+    let identifier = item["identifier"].as_str().unwrap().to_owned();
+    let part: String = identifier.chars().skip(1).take(5).collect();
+    let found = cw.catalog_items_containing(&part).await.unwrap();
+    assert!(found.iter().any(|i| i.id == id_of(&item)), "{part}");
+    let idents: Vec<String> = found.iter().filter_map(|i| i.identifier.clone()).collect();
+    let mut sorted = idents.clone();
+    sorted.sort_by_key(|s| s.to_lowercase());
+    assert_eq!(idents, sorted);
+    assert!(
+        cw.catalog_items_containing("zz-no-such-item-zz")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn open_ticket_notes_and_state() {
+    let (emu, cw) = demo().await;
+    let company = id_of(&emu.records(Table::Companies)[0]);
+    let board = cw.boards().await.unwrap()[0].id.unwrap();
+    let statuses = cw.board_statuses(board).await.unwrap();
+    let open_status = statuses
+        .iter()
+        .find(|s| s.closed_status == Some(false))
+        .and_then(|s| s.id)
+        .unwrap();
+    let priority = cw.priorities().await.unwrap()[0].id;
+    let xref = "00000000-0000-4000-8000-00000000d001";
+    let want = connectwise::NewTicket {
+        summary: "[High] Out of date on PC-001".into(),
+        description: "Sophos Central alert".into(),
+        external_ref: xref.into(),
+        company_id: company,
+        board_id: Some(board),
+        status_id: Some(open_status),
+        type_id: None,
+        subtype_id: None,
+        item_id: None,
+        priority_id: priority,
+        source_id: None,
+        severity: connectwise::TicketSeverity::High,
+    };
+    let opened = cw.open_ticket(&want).await.unwrap();
+    assert_eq!(opened.company_id, Some(company));
+    let stored = emu.record(Table::Tickets, opened.id).unwrap();
+    assert_eq!(stored["summary"], "[High] Out of date on PC-001");
+    assert_eq!(stored["severity"], "High");
+    assert_eq!(stored["externalXRef"], xref);
+    assert_eq!(stored["board"]["id"].as_i64(), Some(board));
+    assert_eq!(stored["priority"]["id"].as_i64(), priority);
+    assert_eq!(
+        emu.ticket_hidden_fields(opened.id).unwrap()["initialDescription"],
+        "Sophos Central alert"
+    );
+    assert_eq!(
+        cw.find_ticket_by_external_ref(xref).await.unwrap(),
+        Some(opened.clone())
+    );
+    assert_eq!(cw.find_ticket_by_external_ref("nope").await.unwrap(), None);
+
+    cw.add_ticket_note(opened.id, "repeat", connectwise::NoteKind::Detail)
+        .await
+        .unwrap();
+    cw.add_ticket_note(opened.id, "resolved", connectwise::NoteKind::Resolution)
+        .await
+        .unwrap();
+    let texts = cw.ticket_note_texts(opened.id).await.unwrap();
+    assert!(
+        texts.ends_with(&["repeat".to_string(), "resolved".to_string()]),
+        "{texts:?}"
+    );
+    let notes = emu.notes(opened.id);
+    let resolution = notes.iter().find(|n| n["text"] == "resolved").unwrap();
+    assert_eq!(resolution["resolutionFlag"], Value::Bool(true));
+    assert_eq!(resolution["detailDescriptionFlag"], Value::Bool(true));
+    let detail = notes.iter().find(|n| n["text"] == "repeat").unwrap();
+    assert_ne!(detail["resolutionFlag"], Value::Bool(true));
+
+    assert_eq!(
+        cw.ticket_state(opened.id).await.unwrap(),
+        Some(connectwise::TicketState {
+            status_id: Some(open_status),
+            closed: false
+        })
+    );
+    assert_eq!(cw.ticket_state(987_654_321).await.unwrap(), None);
+    assert!(emu.close_ticket(opened.id));
+    assert!(cw.ticket_state(opened.id).await.unwrap().unwrap().closed);
+
+    // The seed role may not close: the error names the function, as close_ticket's does.
+    let closed_status = statuses
+        .iter()
+        .find(|s| s.closed_status == Some(true))
+        .and_then(|s| s.id)
+        .unwrap();
+    let second = connectwise::NewTicket {
+        external_ref: "00000000-0000-4000-8000-00000000d002".into(),
+        ..want
+    };
+    let other = cw.open_ticket(&second).await.unwrap();
+    let err = cw
+        .close_ticket_with_status(other.id, closed_status)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Service Desk > Close Service Tickets"),
+        "{err}"
+    );
+    // A member who may close gets the ticket's new state back.
+    let admin = emu.add_member("closer", Role::full());
+    let admin = Client::connect(config_for(&emu, &admin)).await.unwrap();
+    assert_eq!(
+        admin
+            .close_ticket_with_status(other.id, closed_status)
+            .await
+            .unwrap(),
+        connectwise::TicketState {
+            status_id: Some(closed_status),
+            closed: true
+        }
+    );
+}
+
+#[tokio::test]
+async fn summaries_and_addition_states() {
+    let (emu, cw) = demo().await;
+    let companies: Vec<connectwise::CompanySummary> =
+        cw.company_summaries().try_collect().await.unwrap();
+    let records = emu.records(Table::Companies);
+    assert_eq!(companies.len(), records.len());
+    for (c, r) in companies.iter().zip(&records) {
+        assert_eq!(c.id, id_of(r));
+        assert_eq!(c.identifier.as_deref(), r["identifier"].as_str());
+        assert_eq!(c.name.as_deref(), r["name"].as_str());
+        assert_eq!(c.status.as_deref(), r["status"]["name"].as_str());
+        assert_eq!(c.deleted, r["deletedFlag"] == Value::Bool(true));
+    }
+
+    let agreements: Vec<connectwise::AgreementSummary> =
+        cw.agreement_summaries().try_collect().await.unwrap();
+    let records = emu.records(Table::Agreements);
+    assert_eq!(agreements.len(), records.len());
+    for (a, r) in agreements.iter().zip(&records) {
+        assert_eq!(a.id, id_of(r));
+        assert_eq!(a.company_id, r["company"]["id"].as_i64());
+        assert_eq!(a.status.as_deref(), r["agreementStatus"].as_str());
+        assert_eq!(
+            a.cancelled,
+            r["cancelledFlag"] == Value::Bool(true) || r["agreementStatus"] == "Cancelled"
+        );
+        assert_eq!(a.expired_status, r["agreementStatus"] == "Expired");
+        if r["noEndingDateFlag"] == Value::Bool(true) || r["endDate"].is_null() {
+            assert_eq!(a.ends_at, None);
+        } else {
+            assert!(a.ends_at.is_some());
+        }
+        let full = cw.agreement(a.id).await.unwrap();
+        assert_eq!(
+            full.inactive_reason().is_none(),
+            !a.cancelled && !a.expired_status && r["agreementStatus"] != "Inactive"
+        );
+    }
+    assert!(agreements.iter().any(|a| a.cancelled));
+    assert!(agreements.iter().any(|a| !a.cancelled));
+
+    let agr = agreements
+        .iter()
+        .find(|a| !a.cancelled && !a.expired_status)
+        .unwrap()
+        .id;
+    let before = cw.addition_states(agr).await.unwrap();
+    // A catalog item the agreement has no live addition for, so the create really happens.
+    let product = emu
+        .records(Table::Catalog)
+        .iter()
+        .map(id_of)
+        .find(|p| {
+            !before
+                .iter()
+                .any(|a| a.catalog_item_id == *p && !a.cancelled)
+        })
+        .expect("a catalog item without a live addition");
+    let new = connectwise::NewAddition {
+        catalog_item_id: product,
+        quantity: 12.0,
+        effective_date: "2026-11-01T00:00:00Z".parse().unwrap(),
+        description: Some("Sophos Central Intercept X Advanced".into()),
+    };
+    let id = cw.add_billable_addition(agr, &new).await.unwrap();
+    let stored = emu
+        .additions(agr)
+        .into_iter()
+        .find(|a| id_of(a) == id)
+        .unwrap();
+    assert_eq!(stored["product"]["id"].as_i64(), Some(product));
+    assert_eq!(stored["quantity"].as_f64(), Some(12.0));
+    assert_eq!(stored["billCustomer"], "Billable");
+    assert_eq!(stored["description"], "Sophos Central Intercept X Advanced");
+    let states = cw.addition_states(agr).await.unwrap();
+    let state = states.iter().find(|a| a.id == id).unwrap();
+    assert_eq!(state.catalog_item_id, product);
+    assert_eq!(Some(state.quantity), stored["quantity"].as_f64());
+    assert!(!state.cancelled);
+    cw.cancel_addition(agr, id, "2026-12-01T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap();
+    let states = cw.addition_states(agr).await.unwrap();
+    assert!(states.iter().find(|a| a.id == id).unwrap().cancelled);
+}
+
+#[tokio::test]
+async fn board_status_choices_are_active_and_ordered() {
+    let (emu, cw) = demo().await;
+    let board = cw.boards().await.unwrap()[0].id.unwrap();
+    let all = cw.board_statuses(board).await.unwrap();
+    // One status made inactive must drop out of the choices.
+    let hidden = all
+        .iter()
+        .find(|s| s.closed_status == Some(false))
+        .unwrap()
+        .id
+        .unwrap();
+    assert!(emu.update_record(Table::BoardStatuses, hidden, |r| {
+        r.insert("inactive".into(), Value::Bool(true));
+    }));
+    let choices = cw.board_status_choices(board).await.unwrap();
+    assert!(choices.iter().all(|c| c.id != hidden));
+    assert_eq!(choices.len(), all.len() - 1);
+    let order: Vec<i64> = choices
+        .iter()
+        .map(|c| {
+            let s = all.iter().find(|s| s.id == Some(c.id)).unwrap();
+            assert_eq!(c.name.as_str(), s.name.as_deref().unwrap());
+            assert_eq!(c.closed, s.closed_status == Some(true));
+            s.sort_order.unwrap_or(i64::MAX)
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+    assert!(choices.iter().any(|c| c.closed) && choices.iter().any(|c| !c.closed));
+}
+
+#[tokio::test]
+async fn procurement_setup_and_recurring_catalog_items() {
+    let (emu, cw) = demo().await;
+    let name = "Tidy Vendor";
+    let before = emu.records(Table::Catalog).len();
+    let (setup, created) = cw.ensure_procurement_setup(name).await.unwrap();
+    assert_eq!(
+        created,
+        vec!["category", "subcategory", "product type", "manufacturer"]
+    );
+    // A second call finds all four (names compared case-insensitively).
+    let (again, created) = cw
+        .ensure_procurement_setup(&name.to_uppercase())
+        .await
+        .unwrap();
+    assert_eq!((again, created), (setup, Vec::<&str>::new()));
+
+    let item = connectwise::NewCatalogItem {
+        identifier: "Tidy_Product_1".into(),
+        description: "Tidy product".into(),
+        customer_description: "Tidy product, billed monthly".into(),
+        setup,
+    };
+    let made = cw.create_recurring_catalog_item(&item).await.unwrap();
+    assert_eq!(made.identifier.as_deref(), Some("Tidy_Product_1"));
+    assert!(!made.inactive);
+    assert_eq!(emu.records(Table::Catalog).len(), before + 1);
+    let stored = emu.record(Table::Catalog, made.id).unwrap();
+    assert_eq!(stored["productClass"], "Agreement");
+    assert_eq!(stored["recurringFlag"], Value::Bool(true));
+    assert_eq!(stored["category"]["id"].as_i64(), Some(setup.category));
+    assert_eq!(
+        stored["manufacturer"]["id"].as_i64(),
+        Some(setup.manufacturer)
+    );
+    assert_eq!(
+        cw.catalog_item_summary(made.id).await.unwrap(),
+        Some(made.clone())
+    );
+    assert_eq!(cw.catalog_item_summary(987_654_321).await.unwrap(), None);
+    assert_eq!(
+        cw.find_catalog_item_summary("tidy_product_1")
+            .await
+            .unwrap(),
+        Some(made)
+    );
+    assert_eq!(
+        cw.find_catalog_item_summary("Nope_Nothing").await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn setup_choices_and_company_summaries() {
+    let (emu, cw) = demo().await;
+    let boards = cw.boards().await.unwrap();
+    let board = boards[0].id.unwrap();
+    // An inactive board drops out of the choices.
+    let hidden = boards[1].id.unwrap();
+    assert!(emu.update_record(Table::Boards, hidden, |r| {
+        r.insert("inactiveFlag".into(), Value::Bool(true));
+    }));
+    let choices = cw.board_choices().await.unwrap();
+    assert!(choices.iter().any(|c| c.id == board));
+    assert!(choices.iter().all(|c| c.id != hidden));
+    assert_eq!(choices.len(), boards.len() - 1);
+
+    let named = |ids: Vec<(Option<i64>, Option<String>)>| -> Vec<connectwise::Choice> {
+        ids.into_iter()
+            .filter_map(|(id, name)| {
+                Some(connectwise::Choice {
+                    id: id?,
+                    name: name?,
+                })
+            })
+            .collect()
+    };
+    let types = cw.board_types(board).await.unwrap();
+    assert_eq!(
+        cw.board_type_choices(board).await.unwrap(),
+        named(
+            types
+                .into_iter()
+                .filter(|t| t.inactive_flag != Some(true))
+                .map(|t| (t.id, t.name))
+                .collect()
+        )
+    );
+    let subtypes = cw.board_subtypes(board).await.unwrap();
+    assert_eq!(
+        cw.board_subtype_choices(board).await.unwrap(),
+        named(
+            subtypes
+                .into_iter()
+                .filter(|t| t.inactive_flag != Some(true))
+                .map(|t| (t.id, t.name))
+                .collect()
+        )
+    );
+    let items = cw.board_items(board).await.unwrap();
+    assert_eq!(
+        cw.board_item_choices(board).await.unwrap(),
+        named(
+            items
+                .into_iter()
+                .filter(|t| t.inactive_flag != Some(true))
+                .map(|t| (t.id, t.name))
+                .collect()
+        )
+    );
+    let sources = cw.sources().await.unwrap();
+    assert_eq!(
+        cw.source_choices().await.unwrap(),
+        named(sources.into_iter().map(|s| (s.id, s.name)).collect())
+    );
+    let prios = cw.priorities().await.unwrap();
+    let listed = cw.priority_choices().await.unwrap();
+    assert_eq!(
+        listed,
+        named(prios.iter().map(|p| (p.id, p.name.clone())).collect())
+    );
+    let urgent = cw.priorities_by_urgency().await.unwrap();
+    assert_eq!(urgent.len(), listed.len());
+    let order: Vec<i64> = urgent
+        .iter()
+        .map(|c| {
+            prios
+                .iter()
+                .find(|p| p.id == Some(c.id))
+                .and_then(|p| p.sort_order)
+                .unwrap_or(i64::MAX)
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+
+    let company = emu.records(Table::Companies)[0].clone();
+    let id = id_of(&company);
+    let summary = cw.company_summary(id).await.unwrap().unwrap();
+    assert_eq!(summary.id, id);
+    assert_eq!(summary.name.as_deref(), company["name"].as_str());
+    assert_eq!(cw.company_summary(987_654_321).await.unwrap(), None);
+    let identifier = company["identifier"].as_str().unwrap();
+    assert_eq!(
+        cw.find_company_summary_by_identifier(identifier)
+            .await
+            .unwrap(),
+        Some(summary)
+    );
+}

@@ -418,7 +418,9 @@ async fn failed_listing_marks_nothing_gone(t: TestStore) {
     let (_cwe, cw) = spawn_cw(w.clone()).await;
     refresh(s, &sophos, &cw).await;
     let failing = futures::stream::iter(vec![
-        Ok(sophos.tenants_page(1).await.unwrap().items.remove(0)),
+        Ok(sophos::TenantSummary::from(
+            sophos.tenants_page(1).await.unwrap().items.remove(0),
+        )),
         Err("connection reset"),
     ]);
     let k = mapping::refresh_tenants(

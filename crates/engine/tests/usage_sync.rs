@@ -440,7 +440,7 @@ async fn first_sync_creates_exactly_the_expected_then_nothing() {
     let sophos_calls = e.sophos_emu.request_counts().total;
     let second = e.sync(MONTH).await;
     assert_eq!(second.counts.writes(), 0, "{:?}", second.counts);
-    assert!(second.ops().all(|o| o.kind == OpKind::Skip));
+    assert!(second.ops().all(|o| o.kind() == OpKind::Skip));
     assert_eq!(e.cw_writes(), writes);
     // Reads: one agreements listing page + one additions read per agreement (no catalog lookups).
     // (Term and trial customers have no usage: their additions are not read.)
@@ -471,7 +471,7 @@ async fn quantity_changes_produce_updates_only() {
     assert!(
         second
             .ops()
-            .all(|o| matches!(o.kind, OpKind::UpdateQuantity | OpKind::Skip))
+            .all(|o| matches!(o.kind(), OpKind::UpdateQuantity | OpKind::Skip))
     );
     let expected: BTreeMap<i64, BTreeMap<String, f64>> = e
         .expected(MONTH)
@@ -538,8 +538,8 @@ async fn one_foreign_addition_is_adopted_several_are_a_conflict() {
     let r = e.sync(MONTH).await;
     let a = r.customers.iter().find(|c| c.tenant_id == ta).unwrap();
     let adopt = a.ops.iter().find(|o| o.product == pa).unwrap();
-    assert_eq!(adopt.kind, OpKind::Adopt);
-    assert_eq!(adopt.addition_id, Some(adopted));
+    assert_eq!(adopt.kind(), OpKind::Adopt);
+    assert_eq!(adopt.addition_id(), Some(adopted));
     assert_eq!(a.outcome, usage::CustomerOutcome::Ok);
     // Adopted, with the right quantity, and no second addition for that product.
     let live: Vec<Value> = e
@@ -558,7 +558,7 @@ async fn one_foreign_addition_is_adopted_several_are_a_conflict() {
 
     let b = r.customers.iter().find(|c| c.tenant_id == tb).unwrap();
     assert_eq!(
-        b.ops.iter().find(|o| o.product == pb).unwrap().kind,
+        b.ops.iter().find(|o| o.product == pb).unwrap().kind(),
         OpKind::Conflict
     );
     assert_eq!(b.outcome, usage::CustomerOutcome::Failed);
@@ -621,12 +621,12 @@ async fn usage_dropping_to_zero_sets_zero_or_cancels() {
         let rec = e.cw_emu.record(Table::Additions, id).unwrap();
         match policy {
             ZeroUsage::QuantityZero => {
-                assert_eq!(op.kind, OpKind::UpdateQuantity);
+                assert_eq!(op.kind(), OpKind::UpdateQuantity);
                 assert_eq!(rec["quantity"].as_f64(), Some(0.0));
                 assert!(rec["cancelledDate"].is_null());
             }
             ZeroUsage::Cancel => {
-                assert_eq!(op.kind, OpKind::Cancel);
+                assert_eq!(op.kind(), OpKind::Cancel);
                 assert_eq!(rec["cancelledDate"], json!("2026-11-01T00:00:00Z"));
             }
         }
@@ -657,7 +657,7 @@ async fn an_addition_deleted_in_connectwise_is_reported_not_recreated() {
     assert!(
         c.ops
             .iter()
-            .any(|o| o.kind == OpKind::RemovedInCw && o.reason.contains("--recreate"))
+            .any(|o| o.kind() == OpKind::RemovedInCw && o.reason.contains("--recreate"))
     );
     assert_eq!(e.cw_emu.additions(a).len(), count, "nothing was recreated");
     // Cancelled by the user counts the same.
@@ -826,7 +826,7 @@ async fn unknown_codes_are_reported_until_added_to_a_product() {
     assert!(
         c2.ops
             .iter()
-            .any(|o| o.product == "Sophos_Intercept_X" && o.kind.is_write())
+            .any(|o| o.product == "Sophos_Intercept_X" && o.is_write())
     );
 }
 

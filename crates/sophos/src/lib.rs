@@ -12,6 +12,7 @@ mod api;
 mod auth;
 pub mod config;
 pub mod error;
+mod facts;
 mod http;
 pub mod messages;
 pub mod models;
@@ -22,12 +23,13 @@ use std::sync::Arc;
 
 use url::Url;
 
-pub use api::alerts::AlertQuery;
+pub use api::alerts::{AlertQuery, is_alert_category, is_alert_product, is_alert_severity};
 pub use api::partner::UsageFilter;
 pub use config::{
     DEFAULT_GLOBAL_URL, DEFAULT_TOKEN_URL, PageSizes, SophosConfig, normalize_base_url,
 };
 pub use error::SophosError;
+pub use facts::{OpenAlert, OpenAlertDevice, TenantSummary};
 pub use models::{
     ActionResult, Alert, AlertAction, ApiHosts, BillingType, Category, IdType, ManagedAgent,
     Product, Severity, Tenant, TenantRef, UsageItem, UsageMonth, WhoAmI,

@@ -510,3 +510,146 @@ async fn token_success_extras_are_tolerated() {
     let counts: BTreeMap<_, _> = emu.request_counts().by_family;
     assert_eq!(counts["token"], 1);
 }
+
+#[tokio::test]
+async fn open_alerts_are_plain_values() {
+    let w = world(10);
+    let emu = emulator(w.clone(), |_| {}).await;
+    let c = Client::connect(client_cfg(&emu)).await.unwrap();
+    let tid = find_tenant(&w, |b| b == WorldBilling::Usage);
+    let r = c.tenant(&tid).await.unwrap().tenant_ref().unwrap();
+    let now = emu.now();
+    for (i, kind) in [
+        AlertKind::EndpointOutOfDate,
+        AlertKind::FirewallDisconnected,
+        AlertKind::LicenceLimit,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = now - jiff::SignedDuration::from_mins(10 - i as i64);
+        emu.inject_alert(&tid, AlertSpec::new(kind).raised_at(at))
+            .unwrap();
+    }
+    let open: Vec<sophos::OpenAlert> = c
+        .open_alerts(&r, AlertQuery::default())
+        .try_collect()
+        .await
+        .unwrap();
+    let served = emu.alerts(&tid);
+    assert_eq!(open.len(), served.len());
+    for (a, e) in open.iter().zip(&served) {
+        assert_eq!(a.id, e.id);
+        assert_eq!(a.alert_type.as_deref(), Some(e.kind.as_str()));
+        assert_eq!(a.severity.as_deref(), Some(e.severity.as_str()));
+        assert_eq!(a.product.as_deref(), Some(e.product.as_str()));
+        assert_eq!(a.category.as_deref(), Some(e.category.as_str()));
+        assert_eq!(a.description.as_deref(), Some(e.description.as_str()));
+        assert_eq!(
+            a.can_acknowledge,
+            e.allowed_actions.iter().any(|x| x == "acknowledge")
+        );
+        assert_eq!(
+            a.device
+                .as_ref()
+                .map(|d| (d.id.clone(), d.kind.clone(), d.name.clone())),
+            e.managed_agent.as_ref().map(|m| (
+                m.id.clone(),
+                Some(m.kind.clone()),
+                Some(m.name.clone())
+            ))
+        );
+    }
+    assert!(open.iter().any(|a| a.device.is_none()));
+    let first = &open[0];
+    assert_eq!(
+        c.open_alert(&r, &first.id).await.unwrap().as_ref(),
+        Some(first)
+    );
+    let ackable = open.iter().find(|a| a.can_acknowledge).unwrap();
+    c.acknowledge(&r, &ackable.id, None).await.unwrap();
+    assert_eq!(c.open_alert(&r, &ackable.id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn tenant_summaries_are_plain_values() {
+    let w = world(12);
+    let emu = emulator(w.clone(), |_| {}).await;
+    let c = Client::connect(client_cfg(&emu)).await.unwrap();
+    let full = tenants_of(&c).await;
+    let summaries: Vec<sophos::TenantSummary> = c.tenant_summaries().try_collect().await.unwrap();
+    assert_eq!(summaries.len(), full.len());
+    for (s, t) in summaries.iter().zip(&full) {
+        assert_eq!(s.id, t.id);
+        assert_eq!(s.name, t.display_name());
+        assert_eq!(
+            s.billing_type.as_deref(),
+            t.billing_type.as_ref().map(|b| b.as_str())
+        );
+        assert_eq!(s.api_host, t.api_host);
+        assert_eq!(s.data_region, t.data_region);
+        assert_eq!(s.status, t.status);
+        assert_eq!(s.tenant_ref(), t.tenant_ref());
+    }
+    assert!(
+        summaries
+            .iter()
+            .any(|s| s.billing_type.as_deref() == Some("usage"))
+    );
+}
+
+#[test]
+fn alert_filter_names() {
+    assert!(sophos::is_alert_severity("high"));
+    assert!(!sophos::is_alert_severity("urgent"));
+    assert!(sophos::is_alert_product("firewall"));
+    assert!(!sophos::is_alert_product("toaster"));
+    assert!(sophos::is_alert_category("malware"));
+    assert!(!sophos::is_alert_category("weather"));
+    let q = AlertQuery::default().named_filters(
+        &["high".into()],
+        &["endpoint".into(), "server".into()],
+        &[],
+    );
+    assert_eq!(q.severity, vec![sophos::Severity::High]);
+    assert_eq!(
+        q.product,
+        vec![sophos::Product::Endpoint, sophos::Product::Server]
+    );
+    assert!(q.category.is_empty());
+}
+
+#[tokio::test]
+async fn named_filters_reach_the_emulator() {
+    let w = world(10);
+    let emu = emulator(w.clone(), |_| {}).await;
+    let c = Client::connect(client_cfg(&emu)).await.unwrap();
+    let tid = find_tenant(&w, |b| b == WorldBilling::Usage);
+    let r = c.tenant(&tid).await.unwrap().tenant_ref().unwrap();
+    let now = emu.now();
+    for i in 0..30 {
+        let kind = [
+            AlertKind::EndpointOutOfDate,
+            AlertKind::ThreatDetected,
+            AlertKind::FirewallDisconnected,
+        ][i % 3];
+        let at = now - jiff::SignedDuration::from_mins(40 - i as i64);
+        emu.inject_alert(&tid, AlertSpec::new(kind).raised_at(at))
+            .unwrap();
+    }
+    let all: Vec<sophos::OpenAlert> = c
+        .open_alerts(&r, AlertQuery::default())
+        .try_collect()
+        .await
+        .unwrap();
+    let high: Vec<sophos::OpenAlert> = c
+        .open_alerts(
+            &r,
+            AlertQuery::default().named_filters(&["high".into()], &[], &[]),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(!high.is_empty() && high.len() < all.len());
+    assert!(high.iter().all(|a| a.severity.as_deref() == Some("high")));
+}

@@ -204,7 +204,7 @@ impl Render for ReportView {
         let mut rows = 0;
         for c in &r.customers {
             for op in &c.ops {
-                if op.kind == OpKind::Skip && !self.all {
+                if op.kind() == OpKind::Skip && !self.all {
                     continue;
                 }
                 rows += 1;
@@ -212,9 +212,9 @@ impl Render for ReportView {
                     c.tenant_name.clone(),
                     op.agreement_id.to_string(),
                     op.product.clone(),
-                    op.kind.as_str().to_owned(),
-                    qty(op.before),
-                    qty(op.after),
+                    op.kind().as_str().to_owned(),
+                    qty(op.before()),
+                    qty(Some(op.after())),
                     op.reason.clone(),
                 ]);
             }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Subcommand;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use engine::tickets::{
-    self, CycleReport, LinkRow, Recurrence, SettingsInput, TicketError, TicketSettings,
+    self, CycleReport, LinkRow, Op, Recurrence, SettingsInput, SkipReason, TicketError, TicketRef,
+    TicketSettings,
 };
 use serde::Serialize;
 
@@ -425,14 +426,16 @@ impl Render for ReportView<'_> {
         if r.dry_run {
             let mut t = Table::new();
             t.load_style(UTF8_FULL_CONDENSED);
-            t.set_header(vec!["Customer", "Operation", "Detail"]);
+            t.set_header(vec![
+                "Customer",
+                "Operation",
+                "Ticket / alert",
+                "What is sent",
+            ]);
             for tr in &r.tenants {
                 for op in &tr.plan {
-                    t.add_row(vec![
-                        tr.name.clone(),
-                        op.kind().to_owned(),
-                        serde_json::to_string(op).unwrap_or_default(),
-                    ]);
+                    let (subject, text) = plan_row(op);
+                    t.add_row(vec![tr.name.clone(), op.kind().to_owned(), subject, text]);
                 }
             }
             out.push_str(&format!("{t}\n"));
@@ -453,6 +456,111 @@ impl Render for ReportView<'_> {
             r.api_calls.sophos, r.api_calls.connectwise
         ));
         out
+    }
+}
+
+fn ticket_ref(t: &TicketRef) -> String {
+    match t {
+        TicketRef::Existing(id) => format!("#{id}"),
+        TicketRef::CreatedBy(alert) => format!("new ticket of alert {alert}"),
+    }
+}
+
+/// One dry-run row: which ticket or alert, and the text and choices the vendor would receive.
+fn plan_row(op: &Op) -> (String, String) {
+    match op {
+        Op::MarkClosed { ticket_id } => (
+            format!("#{ticket_id}"),
+            "closed in ConnectWise by a person: recorded".to_owned(),
+        ),
+        Op::Acknowledge {
+            alert_id,
+            ticket_id,
+            message,
+        } => (
+            format!("alert {alert_id} (ticket #{ticket_id})"),
+            format!("Sophos acknowledge: {message}"),
+        ),
+        Op::CannotAcknowledge {
+            alert_id,
+            ticket_id,
+        } => (
+            format!("alert {alert_id} (ticket #{ticket_id})"),
+            "Sophos does not allow acknowledging this alert: reported".to_owned(),
+        ),
+        Op::MarkCleared { alert_id } => (
+            format!("alert {alert_id}"),
+            "gone from Sophos (its ticket has other open alerts): recorded".to_owned(),
+        ),
+        Op::Resolve {
+            ticket_id,
+            note,
+            clear_status,
+            resolved_status,
+            ..
+        } => (
+            format!("#{ticket_id}"),
+            format!(
+                "resolution note:\n{note}\nstatus: {} (if closing is refused: {})",
+                pick(clear_status),
+                pick(resolved_status)
+            ),
+        ),
+        Op::CreateTicket {
+            alert_id, ticket, ..
+        } => (
+            format!("new (alert {alert_id})"),
+            format!(
+                "{}\ncompany {}, board {}, status {}, type {}, subtype {}, item {}, priority {}, source {}, severity {:?}\n{}",
+                ticket.summary,
+                ticket.company_id,
+                pick(&ticket.board),
+                pick(&ticket.status),
+                pick(&ticket.type_),
+                pick(&ticket.subtype),
+                pick(&ticket.item),
+                pick(&ticket.priority),
+                pick(&ticket.source),
+                ticket.severity,
+                ticket.description
+            ),
+        ),
+        Op::LookupTicket {
+            alert_id, summary, ..
+        } => (
+            format!("alert {alert_id}"),
+            format!(
+                "look up the ticket an interrupted run may have created (nothing is sent): {summary}"
+            ),
+        ),
+        Op::AddNote { ticket, note, .. } => (
+            ticket_ref(ticket),
+            match note {
+                Some(n) => format!("note:\n{n}"),
+                None => "the alert is gone from Sophos: no note, recorded".to_owned(),
+            },
+        ),
+        Op::Reopen {
+            ticket_id,
+            status,
+            note,
+            ..
+        } => (
+            format!("#{ticket_id}"),
+            format!("status: {}\nnote:\n{note}", pick(status)),
+        ),
+        Op::Skip { alert_id, reason } => (
+            format!("alert {alert_id}"),
+            match reason {
+                SkipReason::Unmapped => {
+                    "skipped: the tenant is not mapped and there is no fallback company"
+                }
+                SkipReason::Filtered => {
+                    "skipped: its product, category or severity is not selected"
+                }
+            }
+            .to_owned(),
+        ),
     }
 }
 
@@ -501,5 +609,66 @@ pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
             _ = tokio::time::sleep(Duration::from_secs(interval)) => {}
             _ = crate::service::wait_for_signal() => { store.close().await; return Ok(()); }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::tickets::{Pick, TicketDraft, TicketSeverity};
+
+    #[test]
+    fn dry_run_rows_show_what_connectwise_receives() {
+        let board = Some(Pick {
+            id: 1,
+            name: "Help Desk".into(),
+        });
+        let create = Op::CreateTicket {
+            alert_id: "a-1".into(),
+            group_key: "t|d|k".into(),
+            unmapped: false,
+            previous_ticket_id: None,
+            ticket: Box::new(TicketDraft {
+                summary: "[High] Threat detected on PC-1 — Acme".into(),
+                description: "Sophos Central alert for Acme".into(),
+                company_id: 250,
+                board,
+                status: None,
+                type_: None,
+                subtype: None,
+                item: None,
+                priority: None,
+                source: None,
+                severity: TicketSeverity::High,
+            }),
+        };
+        let (subject, text) = plan_row(&create);
+        assert_eq!(subject, "new (alert a-1)");
+        assert!(
+            text.starts_with("[High] Threat detected on PC-1 — Acme\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("company 250, board Help Desk (1), status -"),
+            "{text}"
+        );
+        assert!(text.ends_with("Sophos Central alert for Acme"), "{text}");
+        // Never the raw JSON of the op.
+        assert!(!text.contains("\"op\""), "{text}");
+
+        let note = Op::AddNote {
+            alert_id: "a-2".into(),
+            group_key: "t|d|k".into(),
+            ticket: TicketRef::CreatedBy("a-1".into()),
+            summary: String::new(),
+            note: Some("Repeated: a-2".into()),
+        };
+        assert_eq!(
+            plan_row(&note),
+            (
+                "new ticket of alert a-1".to_owned(),
+                "note:\nRepeated: a-2".to_owned()
+            )
+        );
     }
 }

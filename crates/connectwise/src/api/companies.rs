@@ -1,7 +1,32 @@
+use futures::TryStreamExt as _;
+
 use crate::client::{Client, CwStream, PageMode};
 use crate::conditions::{Conditions, Query, quote, safe_substring};
 use crate::error::CwError;
 use crate::models::{Company, Contact};
+
+/// A company as a caller records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanySummary {
+    pub id: i64,
+    pub identifier: Option<String>,
+    pub name: Option<String>,
+    /// The name of its status (e.g. `Active`, `Inactive - Not Approved`).
+    pub status: Option<String>,
+    pub deleted: bool,
+}
+
+impl CompanySummary {
+    fn from_model(c: Company) -> Option<Self> {
+        Some(CompanySummary {
+            id: c.id?,
+            identifier: c.identifier,
+            name: c.name,
+            status: c.status.and_then(|s| s.name),
+            deleted: c.deleted_flag == Some(true),
+        })
+    }
+}
 
 impl Client {
     /// Every company matching `query`, streamed forward-only (pageSize from the config, 1000 by
@@ -12,6 +37,34 @@ impl Client {
             query.into(),
             PageMode::ForwardOnly,
         )
+    }
+
+    /// Every company (with an id, deleted ones included) as [`CompanySummary`] values, streamed.
+    pub fn company_summaries(&self) -> CwStream<CompanySummary> {
+        Box::pin(
+            self.companies(())
+                .try_filter_map(|c| futures::future::ok(CompanySummary::from_model(c))),
+        )
+    }
+
+    /// The company with this id; `None` when there is none.
+    pub async fn company_summary(&self, id: i64) -> Result<Option<CompanySummary>, CwError> {
+        match self.company(id).await {
+            Ok(c) => Ok(CompanySummary::from_model(c)),
+            Err(CwError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Client::find_company_by_identifier`] as a [`CompanySummary`].
+    pub async fn find_company_summary_by_identifier(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<CompanySummary>, CwError> {
+        Ok(self
+            .find_company_by_identifier(identifier)
+            .await?
+            .and_then(CompanySummary::from_model))
     }
 
     /// All matching companies in memory.

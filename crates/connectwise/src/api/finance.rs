@@ -1,7 +1,79 @@
+use futures::TryStreamExt as _;
+
 use crate::client::{Client, CwStream, PageMode};
 use crate::conditions::{Conditions, Query};
 use crate::error::CwError;
-use crate::models::{Addition, Agreement, PatchOp, Reference};
+use crate::models::{Addition, Agreement, AgreementStatus, BillCustomer, PatchOp, Reference};
+
+/// An agreement as a caller records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgreementSummary {
+    pub id: i64,
+    pub company_id: Option<i64>,
+    pub name: Option<String>,
+    pub type_name: Option<String>,
+    /// `agreementStatus` as ConnectWise writes it (`Active`, `Cancelled`, `Expired`, …).
+    pub status: Option<String>,
+    /// Cancelled by its flag or its status.
+    pub cancelled: bool,
+    /// Its status says Expired (ConnectWise sets that on its own schedule: see `ends_at`).
+    pub expired_status: bool,
+    /// The end date; `None` when it has none or is marked as never ending.
+    pub ends_at: Option<jiff::Timestamp>,
+    pub billing_cycle: Option<String>,
+}
+
+impl AgreementSummary {
+    fn from_model(a: Agreement) -> Option<Self> {
+        let status = a.agreement_status.as_ref();
+        Some(AgreementSummary {
+            id: a.id?,
+            company_id: a.company.and_then(|c| c.id),
+            name: a.name,
+            type_name: a.type_.and_then(|t| t.name),
+            status: status.map(|s| s.as_str().to_owned()),
+            cancelled: a.cancelled_flag == Some(true)
+                || status == Some(&AgreementStatus::Cancelled),
+            expired_status: status == Some(&AgreementStatus::Expired),
+            ends_at: a.end_date.filter(|_| a.no_ending_date_flag != Some(true)),
+            billing_cycle: a.billing_cycle.and_then(|b| b.name),
+        })
+    }
+}
+
+impl Agreement {
+    /// Why additions must not be changed on it (`cancelled`, `expired`, `inactive`), or `None`
+    /// while it is active (or its status is one this client does not know).
+    pub fn inactive_reason(&self) -> Option<&'static str> {
+        match &self.agreement_status {
+            Some(AgreementStatus::Active) | Some(AgreementStatus::Unknown(_)) | None => None,
+            Some(AgreementStatus::Cancelled) => Some("cancelled"),
+            Some(AgreementStatus::Expired) => Some("expired"),
+            Some(AgreementStatus::Inactive) => Some("inactive"),
+        }
+        .or(self.cancelled_flag.filter(|c| *c).map(|_| "cancelled"))
+    }
+}
+
+/// An addition as a caller plans with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdditionState {
+    pub id: i64,
+    /// The catalog item (`product`) it bills.
+    pub catalog_item_id: i64,
+    pub quantity: f64,
+    /// It has a cancelled date.
+    pub cancelled: bool,
+}
+
+/// A billable addition to add to an agreement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAddition {
+    pub catalog_item_id: i64,
+    pub quantity: f64,
+    pub effective_date: jiff::Timestamp,
+    pub description: Option<String>,
+}
 
 impl Client {
     /// Every agreement matching `query`, streamed forward-only.
@@ -10,6 +82,20 @@ impl Client {
             "finance/agreements".into(),
             query.into(),
             PageMode::ForwardOnly,
+        )
+    }
+
+    /// The agreements with these ids (one `id in (...)` listing; keep `ids` to a few hundred so the
+    /// URL stays short). Ids ConnectWise does not know are simply absent.
+    pub fn agreements_by_ids(&self, ids: &[i64]) -> CwStream<Agreement> {
+        self.agreements(Conditions::new().is_in("id", ids.iter().copied()))
+    }
+
+    /// Every agreement (with an id), as [`AgreementSummary`] values, streamed.
+    pub fn agreement_summaries(&self) -> CwStream<AgreementSummary> {
+        Box::pin(
+            self.agreements(())
+                .try_filter_map(|a| futures::future::ok(AgreementSummary::from_model(a))),
         )
     }
 
@@ -59,6 +145,48 @@ impl Client {
         .await
     }
 
+    /// The additions of an agreement that have an id and a product, as [`AdditionState`] values.
+    pub async fn addition_states(&self, agreement_id: i64) -> Result<Vec<AdditionState>, CwError> {
+        Ok(self
+            .additions(agreement_id, ())
+            .await?
+            .into_iter()
+            .filter_map(|a| {
+                Some(AdditionState {
+                    id: a.id?,
+                    catalog_item_id: a.product.as_ref()?.id?,
+                    quantity: a.quantity.unwrap_or(0.0),
+                    cancelled: a.cancelled_date.is_some(),
+                })
+            })
+            .collect())
+    }
+
+    /// Add a billable addition; returns its id. An ambiguous failure is followed by a lookup of the
+    /// catalog item's live addition (see [`Client::create_addition`]).
+    pub async fn add_billable_addition(
+        &self,
+        agreement_id: i64,
+        addition: &NewAddition,
+    ) -> Result<i64, CwError> {
+        let body = Addition {
+            product: Some(Reference::id(addition.catalog_item_id)),
+            quantity: Some(addition.quantity),
+            bill_customer: Some(BillCustomer::Billable),
+            effective_date: Some(addition.effective_date),
+            description: addition.description.clone(),
+            ..Addition::default()
+        };
+        let path = format!("finance/agreements/{agreement_id}/additions");
+        self.create_addition(agreement_id, &body)
+            .await?
+            .id
+            .ok_or(CwError::Decode {
+                path,
+                message: "the created addition has no id".to_string(),
+            })
+    }
+
     pub async fn addition(&self, agreement_id: i64, id: i64) -> Result<Addition, CwError> {
         self.get(
             &format!("finance/agreements/{agreement_id}/additions/{id}"),
@@ -96,6 +224,36 @@ impl Client {
             }
             None => self.post(&path, addition).await,
         }
+    }
+
+    /// Set an addition's quantity, checking the change took.
+    pub async fn set_addition_quantity(
+        &self,
+        agreement_id: i64,
+        addition_id: i64,
+        quantity: f64,
+    ) -> Result<Addition, CwError> {
+        self.patch_addition(
+            agreement_id,
+            addition_id,
+            &[PatchOp::replace("quantity", quantity)],
+        )
+        .await
+    }
+
+    /// Cancel an addition from `date` (its `cancelledDate`), checking the change took.
+    pub async fn cancel_addition(
+        &self,
+        agreement_id: i64,
+        addition_id: i64,
+        date: jiff::Timestamp,
+    ) -> Result<Addition, CwError> {
+        self.patch_addition(
+            agreement_id,
+            addition_id,
+            &[PatchOp::replace("cancelledDate", date.to_string())],
+        )
+        .await
     }
 
     /// PATCH an addition (e.g. `PatchOp::replace("quantity", 25)`), checking the change took.

@@ -6,5 +6,13 @@ mod procurement;
 mod service;
 mod system;
 
+pub use companies::CompanySummary;
+pub use finance::{AdditionState, AgreementSummary, NewAddition};
+pub use procurement::{CatalogItemSummary, NewCatalogItem, ProcurementSetup};
+pub use service::{Choice, StatusChoice};
 pub use system::ReportQuery;
+pub use tickets::{
+    ClosedTicket, EXTERNAL_REF_BATCH, NewTicket, NoteKind, OpenedTicket, TicketSeverity,
+    TicketState,
+};
 mod tickets;

@@ -2,11 +2,59 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::client::{Client, CwStream, PageMode};
-use crate::conditions::{Conditions, Query, quote};
+use crate::conditions::{Conditions, Query, quote, safe_substring};
 use crate::error::CwError;
 use crate::models::{
-    CatalogItem, Manufacturer, PatchOp, ProcurementCategory, ProcurementSubcategory, ProductType,
+    CatalogItem, Manufacturer, PatchOp, ProcurementCategory, ProcurementSubcategory, ProductClass,
+    ProductType, Reference,
 };
+
+/// A catalog item as a caller shows and links it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogItemSummary {
+    pub id: i64,
+    pub identifier: Option<String>,
+    pub description: Option<String>,
+    pub inactive: bool,
+}
+
+impl CatalogItemSummary {
+    fn from_model(i: &CatalogItem) -> Option<Self> {
+        Some(CatalogItemSummary {
+            id: i.id?,
+            identifier: i.identifier.clone(),
+            description: i.description.clone(),
+            inactive: i.inactive_flag == Some(true),
+        })
+    }
+}
+
+/// The ids of the setup entries (category, subcategory, type, manufacturer) a catalog item is filed
+/// under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcurementSetup {
+    pub category: i64,
+    pub subcategory: i64,
+    pub product_type: i64,
+    pub manufacturer: i64,
+}
+
+/// A recurring agreement product to add to the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCatalogItem {
+    pub identifier: String,
+    /// At most 60 characters (ConnectWise's limit).
+    pub description: String,
+    pub customer_description: String,
+    pub setup: ProcurementSetup,
+}
+
+fn without_id(what: &str, path: &str) -> CwError {
+    CwError::Decode {
+        path: path.to_string(),
+        message: format!("ConnectWise returned a {what} without an id"),
+    }
+}
 
 /// Setup-table records found again by name after an ambiguous create.
 trait Named {
@@ -57,6 +105,170 @@ impl Client {
 
     pub async fn count_catalog(&self, query: impl Into<Query>) -> Result<i64, CwError> {
         self.count("procurement/catalog/count", query.into()).await
+    }
+
+    /// Catalog items (with an id) whose identifier or description contains `text`, ordered by
+    /// identifier; none when `text` has no part that can be quoted safely.
+    pub async fn catalog_items_containing(
+        &self,
+        text: &str,
+    ) -> Result<Vec<CatalogItemSummary>, CwError> {
+        let Some(needle) = safe_substring(text) else {
+            return Ok(Vec::new());
+        };
+        let cond = Conditions::new()
+            .contains("identifier", needle)
+            .or()
+            .contains("description", needle);
+        let items = self
+            .search_catalog(Query::new().conditions(cond).order_by("identifier"))
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(CatalogItemSummary::from_model)
+            .collect())
+    }
+
+    /// The catalog item with this id; `None` when there is none (or it has no id).
+    pub async fn catalog_item_summary(
+        &self,
+        id: i64,
+    ) -> Result<Option<CatalogItemSummary>, CwError> {
+        match self.catalog_item(id).await {
+            Ok(item) => Ok(CatalogItemSummary::from_model(&item)),
+            Err(CwError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Client::find_catalog_item`] as a [`CatalogItemSummary`].
+    pub async fn find_catalog_item_summary(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<CatalogItemSummary>, CwError> {
+        Ok(self
+            .find_catalog_item(identifier)
+            .await?
+            .as_ref()
+            .and_then(CatalogItemSummary::from_model))
+    }
+
+    /// Add a recurring agreement product to the catalog (looked up by identifier after an
+    /// ambiguous failure).
+    pub async fn create_recurring_catalog_item(
+        &self,
+        item: &NewCatalogItem,
+    ) -> Result<CatalogItemSummary, CwError> {
+        let body = CatalogItem {
+            identifier: Some(item.identifier.clone()),
+            description: Some(item.description.clone()),
+            customer_description: Some(item.customer_description.clone()),
+            category: Some(Reference::id(item.setup.category)),
+            subcategory: Some(Reference::id(item.setup.subcategory)),
+            type_: Some(Reference::id(item.setup.product_type)),
+            manufacturer: Some(Reference::id(item.setup.manufacturer)),
+            product_class: Some(ProductClass::Agreement),
+            recurring_flag: Some(true),
+            ..Default::default()
+        };
+        let created = self.create_catalog_item(&body).await?;
+        CatalogItemSummary::from_model(&created)
+            .ok_or_else(|| without_id("catalog item", "procurement/catalog"))
+    }
+
+    /// The category, subcategory, product type and manufacturer named `name` (compared
+    /// case-insensitively), each created through Table Setup when missing. Also answers which
+    /// were created (`category`, `subcategory`, `product type`, `manufacturer`).
+    pub async fn ensure_procurement_setup(
+        &self,
+        name: &str,
+    ) -> Result<(ProcurementSetup, Vec<&'static str>), CwError> {
+        let same = |n: Option<&str>| n.is_some_and(|n| n.trim().eq_ignore_ascii_case(name.trim()));
+        let mut created = Vec::new();
+        let category = match self
+            .procurement_categories()
+            .await?
+            .into_iter()
+            .find(|c| same(c.name.as_deref()))
+        {
+            Some(c) => c,
+            None => {
+                created.push("category");
+                self.create_procurement_category(&ProcurementCategory {
+                    name: Some(name.to_owned()),
+                    ..Default::default()
+                })
+                .await?
+            }
+        };
+        let category = category
+            .id
+            .ok_or_else(|| without_id("category", "procurement/categories"))?;
+        let subcategory = match self
+            .procurement_subcategories(category)
+            .await?
+            .into_iter()
+            .find(|c| same(c.name.as_deref()))
+        {
+            Some(s) => s,
+            None => {
+                created.push("subcategory");
+                self.create_procurement_subcategory(&ProcurementSubcategory {
+                    name: Some(name.to_owned()),
+                    category: Some(Reference::id(category)),
+                    ..Default::default()
+                })
+                .await?
+            }
+        };
+        let subcategory = subcategory
+            .id
+            .ok_or_else(|| without_id("subcategory", "procurement/subcategories"))?;
+        let product_type = match self
+            .product_types()
+            .await?
+            .into_iter()
+            .find(|t| same(t.name.as_deref()))
+        {
+            Some(t) => t,
+            None => {
+                created.push("product type");
+                self.create_product_type(&ProductType {
+                    name: Some(name.to_owned()),
+                    ..Default::default()
+                })
+                .await?
+            }
+        };
+        let product_type = product_type
+            .id
+            .ok_or_else(|| without_id("product type", "procurement/types"))?;
+        let manufacturer = match self
+            .manufacturers()
+            .await?
+            .into_iter()
+            .find(|m| same(m.name.as_deref()))
+        {
+            Some(m) => m,
+            None => {
+                created.push("manufacturer");
+                self.create_manufacturer(&Manufacturer {
+                    name: Some(name.to_owned()),
+                    ..Default::default()
+                })
+                .await?
+            }
+        };
+        let manufacturer = manufacturer
+            .id
+            .ok_or_else(|| without_id("manufacturer", "procurement/manufacturers"))?;
+        let setup = ProcurementSetup {
+            category,
+            subcategory,
+            product_type,
+            manufacturer,
+        };
+        Ok((setup, created))
     }
 
     /// The catalog item with exactly this identifier (compared case-insensitively), if any.

@@ -3,7 +3,103 @@ use crate::conditions::{Conditions, Query, quote};
 use crate::error::CwError;
 use crate::models::{Board, BoardItem, BoardStatus, BoardSubtype, BoardType, Priority, Source};
 
+/// A setup record a user picks (a board, type, subtype, item, priority or source): id and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Records with an id and a name as [`Choice`]s, in the order given.
+fn choices<T>(items: Vec<T>, f: impl Fn(T) -> Option<(i64, String)>) -> Vec<Choice> {
+    items
+        .into_iter()
+        .filter_map(|x| f(x).map(|(id, name)| Choice { id, name }))
+        .collect()
+}
+
+/// A status a ticket on a board can be moved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChoice {
+    pub id: i64,
+    pub name: String,
+    /// Moving a ticket to it closes the ticket.
+    pub closed: bool,
+}
+
 impl Client {
+    /// The active service boards.
+    pub async fn board_choices(&self) -> Result<Vec<Choice>, CwError> {
+        Ok(choices(self.boards().await?, |b| {
+            (b.inactive_flag != Some(true)).then_some(())?;
+            Some((b.id?, b.name?))
+        }))
+    }
+
+    /// The active ticket types of a board.
+    pub async fn board_type_choices(&self, board_id: i64) -> Result<Vec<Choice>, CwError> {
+        Ok(choices(self.board_types(board_id).await?, |t| {
+            (t.inactive_flag != Some(true)).then_some(())?;
+            Some((t.id?, t.name?))
+        }))
+    }
+
+    /// The active ticket subtypes of a board.
+    pub async fn board_subtype_choices(&self, board_id: i64) -> Result<Vec<Choice>, CwError> {
+        Ok(choices(self.board_subtypes(board_id).await?, |t| {
+            (t.inactive_flag != Some(true)).then_some(())?;
+            Some((t.id?, t.name?))
+        }))
+    }
+
+    /// The active ticket items of a board.
+    pub async fn board_item_choices(&self, board_id: i64) -> Result<Vec<Choice>, CwError> {
+        Ok(choices(self.board_items(board_id).await?, |t| {
+            (t.inactive_flag != Some(true)).then_some(())?;
+            Some((t.id?, t.name?))
+        }))
+    }
+
+    /// The ticket priorities, as ConnectWise lists them.
+    pub async fn priority_choices(&self) -> Result<Vec<Choice>, CwError> {
+        Ok(choices(self.priorities().await?, |p| {
+            Some((p.id?, p.name?))
+        }))
+    }
+
+    /// The ticket priorities, most urgent first (by their sort order).
+    pub async fn priorities_by_urgency(&self) -> Result<Vec<Choice>, CwError> {
+        let mut prios = self.priorities().await?;
+        prios.sort_by_key(|p| (p.sort_order.unwrap_or(i64::MAX), p.id));
+        Ok(choices(prios, |p| Some((p.id?, p.name?))))
+    }
+
+    /// The ticket sources.
+    pub async fn source_choices(&self) -> Result<Vec<Choice>, CwError> {
+        Ok(choices(self.sources().await?, |s| Some((s.id?, s.name?))))
+    }
+
+    /// The active statuses of a board (with an id and a name), in the board's sort order.
+    pub async fn board_status_choices(&self, board_id: i64) -> Result<Vec<StatusChoice>, CwError> {
+        let mut statuses: Vec<BoardStatus> = self
+            .board_statuses(board_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.inactive != Some(true))
+            .collect();
+        statuses.sort_by_key(|s| (s.sort_order.unwrap_or(i64::MAX), s.id));
+        Ok(statuses
+            .into_iter()
+            .filter_map(|s| {
+                Some(StatusChoice {
+                    id: s.id?,
+                    name: s.name?,
+                    closed: s.closed_status == Some(true),
+                })
+            })
+            .collect())
+    }
+
     async fn list_small<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         path: String,

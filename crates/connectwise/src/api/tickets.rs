@@ -1,13 +1,115 @@
+use futures::TryStreamExt as _;
 use http::Method;
 
 use crate::client::{Client, CwStream, PageMode, Req};
 use crate::conditions::{Conditions, Query, encode_query};
 use crate::error::CwError;
-use crate::models::{PatchOp, Reference, Ticket, TicketNote};
+use crate::models::{Level, PatchOp, Reference, Ticket, TicketNote};
 use crate::roles::CLOSE_SERVICE_TICKETS;
 
 /// Above this many characters of encoded conditions, search with `POST …/search` instead of GET.
 const MAX_GET_CONDITIONS: usize = 1500;
+
+/// `externalXRef`s per `externalXRef in (...)` query: keeps each search a modest size.
+pub const EXTERNAL_REF_BATCH: usize = 100;
+
+/// A ticket ConnectWise reports closed, with the external reference (our Sophos alert id) it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedTicket {
+    pub id: i64,
+    pub external_ref: Option<String>,
+}
+
+/// A ticket's `severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketSeverity {
+    Low,
+    Medium,
+    High,
+}
+
+impl TicketSeverity {
+    fn level(self) -> Level {
+        match self {
+            TicketSeverity::Low => Level::Low,
+            TicketSeverity::Medium => Level::Medium,
+            TicketSeverity::High => Level::High,
+        }
+    }
+}
+
+/// A service ticket to open, as the caller means it: texts and the ids of the records to use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTicket {
+    pub summary: String,
+    /// The initial description (Detail Description).
+    pub description: String,
+    /// Stored as `externalXRef`; after an ambiguous failure the ticket is looked up by it, so a
+    /// retry never opens a second one.
+    pub external_ref: String,
+    pub company_id: i64,
+    pub board_id: Option<i64>,
+    pub status_id: Option<i64>,
+    pub type_id: Option<i64>,
+    pub subtype_id: Option<i64>,
+    pub item_id: Option<i64>,
+    pub priority_id: Option<i64>,
+    pub source_id: Option<i64>,
+    pub severity: TicketSeverity,
+}
+
+/// A ticket found or opened by [`Client::open_ticket`] / [`Client::find_ticket_by_external_ref`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedTicket {
+    pub id: i64,
+    pub company_id: Option<i64>,
+}
+
+/// Where a ticket stands: its status and whether that status closed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketState {
+    pub status_id: Option<i64>,
+    pub closed: bool,
+}
+
+impl TicketState {
+    fn of(t: &Ticket) -> Self {
+        TicketState {
+            status_id: t.status.as_ref().and_then(|r| r.id),
+            closed: t.closed_flag == Some(true),
+        }
+    }
+}
+
+/// How a note shows on the ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteKind {
+    /// Customer-visible (Detail Description).
+    Detail,
+    /// Detail Description and Resolution.
+    Resolution,
+}
+
+fn opened(path: &str, t: Ticket) -> Result<OpenedTicket, CwError> {
+    let id = t.id.ok_or_else(|| CwError::Decode {
+        path: path.to_string(),
+        message: "the ticket has no id".to_string(),
+    })?;
+    Ok(OpenedTicket {
+        id,
+        company_id: t.company.and_then(|c| c.id),
+    })
+}
+
+impl ClosedTicket {
+    fn from_ticket(t: Ticket) -> Option<Self> {
+        let id = t.id.filter(|_| t.closed_flag == Some(true))?;
+        Some(ClosedTicket {
+            id,
+            external_ref: t.external_x_ref,
+        })
+    }
+}
 
 impl Client {
     /// Every ticket matching `query`, streamed forward-only.
@@ -67,6 +169,110 @@ impl Client {
             .find(|t| t.external_x_ref.as_deref() == Some(external_x_ref)))
     }
 
+    /// Closed tickets with an `externalXRef` whose record changed after `since` (ConnectWise's clock,
+    /// `_info/lastUpdated`), streamed; only the fields needed to tell which ones are read.
+    pub fn closed_tickets_changed_since(&self, since: jiff::Timestamp) -> CwStream<ClosedTicket> {
+        let cond = Conditions::new()
+            .eq_bool("closedFlag", true)
+            .not_null("externalXRef")
+            .gt("_info/lastUpdated", since);
+        let query = Query::new()
+            .conditions(cond)
+            .fields("id,closedFlag,externalXRef");
+        Box::pin(
+            self.tickets(query)
+                .try_filter_map(|t| futures::future::ok(ClosedTicket::from_ticket(t))),
+        )
+    }
+
+    /// The closed tickets whose `externalXRef` is one of `refs`: one `externalXRef in (...)` search
+    /// per [`EXTERNAL_REF_BATCH`] references.
+    pub async fn closed_tickets_by_external_refs(
+        &self,
+        refs: &[String],
+    ) -> Result<Vec<ClosedTicket>, CwError> {
+        let mut out = Vec::new();
+        for batch in refs.chunks(EXTERNAL_REF_BATCH) {
+            let cond = Conditions::new()
+                .is_in("externalXRef", batch.iter())
+                .eq_bool("closedFlag", true);
+            out.extend(
+                self.search_tickets(&cond)
+                    .await?
+                    .into_iter()
+                    .filter_map(ClosedTicket::from_ticket),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The ticket whose external reference (`externalXRef`) is `external_ref`, if any.
+    pub async fn find_ticket_by_external_ref(
+        &self,
+        external_ref: &str,
+    ) -> Result<Option<OpenedTicket>, CwError> {
+        match self.find_ticket_by_external_xref(external_ref).await? {
+            Some(t) => opened("service/tickets", t).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Open a service ticket exactly as `ticket` says (without notifications), looked up by its
+    /// external reference after an ambiguous failure.
+    pub async fn open_ticket(&self, ticket: &NewTicket) -> Result<OpenedTicket, CwError> {
+        let body = Ticket {
+            summary: Some(ticket.summary.clone()),
+            company: Some(Reference::id(ticket.company_id)),
+            board: ticket.board_id.map(Reference::id),
+            status: ticket.status_id.map(Reference::id),
+            type_: ticket.type_id.map(Reference::id),
+            sub_type: ticket.subtype_id.map(Reference::id),
+            item: ticket.item_id.map(Reference::id),
+            priority: ticket.priority_id.map(Reference::id),
+            source: ticket.source_id.map(Reference::id),
+            severity: Some(ticket.severity.level()),
+            external_x_ref: Some(ticket.external_ref.clone()),
+            initial_description: Some(ticket.description.clone()),
+            ..Ticket::default()
+        };
+        let t = self.create_ticket(&body).await?;
+        opened("service/tickets", t)
+    }
+
+    /// Where a ticket stands now; `None` when it no longer exists.
+    pub async fn ticket_state(&self, id: i64) -> Result<Option<TicketState>, CwError> {
+        match self.ticket(id).await {
+            Ok(t) => Ok(Some(TicketState::of(&t))),
+            Err(CwError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Add a note with `text`; after an ambiguous failure the ticket's notes are searched for the
+    /// same text before retrying.
+    pub async fn add_ticket_note(
+        &self,
+        ticket_id: i64,
+        text: &str,
+        kind: NoteKind,
+    ) -> Result<(), CwError> {
+        let mut note = TicketNote::detail(text);
+        if kind == NoteKind::Resolution {
+            note.resolution_flag = Some(true);
+        }
+        self.create_ticket_note(ticket_id, &note).await.map(|_| ())
+    }
+
+    /// The texts of a ticket's notes, oldest first.
+    pub async fn ticket_note_texts(&self, ticket_id: i64) -> Result<Vec<String>, CwError> {
+        Ok(self
+            .ticket_notes(ticket_id)
+            .await?
+            .into_iter()
+            .filter_map(|n| n.text)
+            .collect())
+    }
+
     /// Create a ticket. With `external_x_ref` set, an ambiguous failure (timeout, 5xx) is followed by
     /// a lookup on it, so a slow POST never yields a second ticket.
     pub async fn create_ticket(&self, ticket: &Ticket) -> Result<Ticket, CwError> {
@@ -85,6 +291,23 @@ impl Client {
     /// PATCH a ticket, checking the change took.
     pub async fn patch_ticket(&self, id: i64, ops: &[PatchOp]) -> Result<Ticket, CwError> {
         self.patch(&format!("service/tickets/{id}"), ops).await
+    }
+
+    /// Move a ticket to another (open) status of its board, checking the change took.
+    pub async fn set_ticket_status(&self, id: i64, status_id: i64) -> Result<TicketState, CwError> {
+        let ops = [PatchOp::replace("status", Reference::id(status_id))];
+        Ok(TicketState::of(&self.patch_ticket(id, &ops).await?))
+    }
+
+    /// [`Client::close_ticket`], answering where the ticket stands after the move.
+    pub async fn close_ticket_with_status(
+        &self,
+        id: i64,
+        closed_status_id: i64,
+    ) -> Result<TicketState, CwError> {
+        Ok(TicketState::of(
+            &self.close_ticket(id, closed_status_id).await?,
+        ))
     }
 
     /// Move a ticket to a (closed) status. A 403 names Close Service Tickets, which this needs.

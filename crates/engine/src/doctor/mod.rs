@@ -530,6 +530,9 @@ pub async fn check_sophos(cfg: Result<SophosConfig, ConnectionError>) -> Vec<Che
                 None,
             ));
             page.items
+                .into_iter()
+                .map(sophos::TenantSummary::from)
+                .collect()
         }
         Err(e) => {
             out.push(fail(
@@ -561,13 +564,13 @@ pub async fn check_sophos(cfg: Result<SophosConfig, ConnectionError>) -> Vec<Che
     out
 }
 
-async fn sample_alerts(client: &sophos::Client, tenants: &[sophos::models::Tenant]) -> Check {
-    use sophos::models::BillingType;
+async fn sample_alerts(client: &sophos::Client, tenants: &[sophos::TenantSummary]) -> Check {
     let title = messages::SOPHOS_ALERTS_TITLE;
+    // Trial tenants have no alerts for the partner to read.
     let candidates: Vec<_> = tenants
         .iter()
-        .filter(|t| matches!(t.billing_type, Some(BillingType::Usage | BillingType::Term)))
-        .filter_map(|t| Some((t.display_name().to_owned(), t.tenant_ref()?)))
+        .filter(|t| matches!(t.billing_type.as_deref(), Some("usage" | "term")))
+        .filter_map(|t| Some((t.name.clone(), t.tenant_ref()?)))
         .take(5)
         .collect();
     let mut forbidden = Vec::new();

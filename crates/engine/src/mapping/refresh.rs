@@ -246,16 +246,16 @@ where
     Ok(summary)
 }
 
-fn tenant_record(t: sophos::models::Tenant, at: Timestamp) -> Option<TenantRecord> {
+fn tenant_record(t: sophos::TenantSummary, at: Timestamp) -> Option<TenantRecord> {
     if t.id.trim().is_empty() {
         return None;
     }
     Some(TenantRecord {
-        name: t.display_name().to_owned(),
-        billing_type: t.billing_type.as_ref().map(|b| b.as_str().to_owned()),
-        data_region: t.data_region.clone(),
-        api_host: t.api_host.clone(),
-        status: t.status.clone(),
+        name: t.name,
+        billing_type: t.billing_type,
+        data_region: t.data_region,
+        api_host: t.api_host,
+        status: t.status,
         id: t.id,
         first_seen: at,
         last_seen: at,
@@ -263,81 +263,83 @@ fn tenant_record(t: sophos::models::Tenant, at: Timestamp) -> Option<TenantRecor
     })
 }
 
-fn company_record(c: connectwise::models::Company, at: Timestamp) -> Option<CompanyRecord> {
-    let id = c.id?;
-    let status = c.status.and_then(|s| s.name);
-    let inactive = status
+fn company_record(c: connectwise::CompanySummary, at: Timestamp) -> CompanyRecord {
+    let inactive = c
+        .status
         .as_deref()
         .is_some_and(|s| s.to_lowercase().contains("inactive"));
     let identifier = c.identifier.unwrap_or_default();
-    Some(CompanyRecord {
-        id,
+    CompanyRecord {
+        id: c.id,
         name: c.name.unwrap_or_else(|| identifier.clone()),
         identifier,
-        status,
-        deleted: c.deleted_flag.unwrap_or(false),
+        status: c.status,
+        deleted: c.deleted,
         inactive,
         first_seen: at,
         last_seen: at,
         gone: false,
-    })
+    }
 }
 
-fn agreement_record(a: connectwise::models::Agreement, at: Timestamp) -> Option<AgreementRecord> {
-    use connectwise::models::AgreementStatus;
-    let id = a.id?;
-    let status = a.agreement_status.as_ref();
-    let cancelled =
-        a.cancelled_flag.unwrap_or(false) || status == Some(&AgreementStatus::Cancelled);
+fn agreement_record(a: connectwise::AgreementSummary, at: Timestamp) -> AgreementRecord {
+    let id = a.id;
     // ConnectWise flips the status to Expired on its own schedule; the end date says it sooner.
-    let ended = !a.no_ending_date_flag.unwrap_or(false) && a.end_date.is_some_and(|d| d < at);
-    let expired = !cancelled && (status == Some(&AgreementStatus::Expired) || ended);
-    Some(AgreementRecord {
+    let ended = a.ends_at.is_some_and(|d| d < at);
+    let expired = !a.cancelled && (a.expired_status || ended);
+    AgreementRecord {
         id,
-        company_id: a.company.and_then(|c| c.id),
+        company_id: a.company_id,
         name: a.name.unwrap_or_else(|| format!("Agreement {id}")),
-        type_name: a.type_.and_then(|t| t.name),
-        status: status.map(|s| s.as_str().to_owned()),
-        cancelled,
+        type_name: a.type_name,
+        status: a.status,
+        cancelled: a.cancelled,
         expired,
-        billing_cycle: a.billing_cycle.and_then(|b| b.name),
+        billing_cycle: a.billing_cycle,
         first_seen: at,
         last_seen: at,
         gone: false,
-    })
+    }
 }
 
-/// Reads every tenant from `stream` (e.g. `sophos.tenants()`) into the store.
+/// Reads every tenant from `stream` (e.g. `sophos.tenant_summaries()`) into the store.
 pub async fn refresh_tenants<E: Display>(
     store: &Store,
-    stream: impl Stream<Item = Result<sophos::models::Tenant, E>>,
+    stream: impl Stream<Item = Result<sophos::TenantSummary, E>>,
     seen_at: Timestamp,
     opts: &RefreshOptions,
 ) -> Result<KindSummary, MappingError> {
     ingest(store, stream, |t| tenant_record(t, seen_at), seen_at, opts).await
 }
 
-/// Reads every company from `stream` (e.g. `cw.companies(())`) into the store.
+/// Reads every company from `stream` (e.g. `cw.company_summaries()`) into the store.
 pub async fn refresh_companies<E: Display>(
     store: &Store,
-    stream: impl Stream<Item = Result<connectwise::models::Company, E>>,
-    seen_at: Timestamp,
-    opts: &RefreshOptions,
-) -> Result<KindSummary, MappingError> {
-    ingest(store, stream, |c| company_record(c, seen_at), seen_at, opts).await
-}
-
-/// Reads every agreement from `stream` (e.g. `cw.agreements(())`) into the store.
-pub async fn refresh_agreements<E: Display>(
-    store: &Store,
-    stream: impl Stream<Item = Result<connectwise::models::Agreement, E>>,
+    stream: impl Stream<Item = Result<connectwise::CompanySummary, E>>,
     seen_at: Timestamp,
     opts: &RefreshOptions,
 ) -> Result<KindSummary, MappingError> {
     ingest(
         store,
         stream,
-        |a| agreement_record(a, seen_at),
+        |c| Some(company_record(c, seen_at)),
+        seen_at,
+        opts,
+    )
+    .await
+}
+
+/// Reads every agreement from `stream` (e.g. `cw.agreement_summaries()`) into the store.
+pub async fn refresh_agreements<E: Display>(
+    store: &Store,
+    stream: impl Stream<Item = Result<connectwise::AgreementSummary, E>>,
+    seen_at: Timestamp,
+    opts: &RefreshOptions,
+) -> Result<KindSummary, MappingError> {
+    ingest(
+        store,
+        stream,
+        |a| Some(agreement_record(a, seen_at)),
         seen_at,
         opts,
     )
@@ -359,19 +361,19 @@ pub async fn refresh(
     let started_at = run.started_at();
     let tenants = async {
         match sophos {
-            Some(s) => refresh_tenants(store, s.tenants(), started_at, opts).await,
+            Some(s) => refresh_tenants(store, s.tenant_summaries(), started_at, opts).await,
             None => Ok(KindSummary::skipped_because(missing_reason.to_owned())),
         }
     };
     let companies = async {
         match cw {
-            Some(c) => refresh_companies(store, c.companies(()), started_at, opts).await,
+            Some(c) => refresh_companies(store, c.company_summaries(), started_at, opts).await,
             None => Ok(KindSummary::skipped_because(missing_reason.to_owned())),
         }
     };
     let agreements = async {
         match cw {
-            Some(c) => refresh_agreements(store, c.agreements(()), started_at, opts).await,
+            Some(c) => refresh_agreements(store, c.agreement_summaries(), started_at, opts).await,
             None => Ok(KindSummary::skipped_because(missing_reason.to_owned())),
         }
     };

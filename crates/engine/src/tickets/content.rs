@@ -1,6 +1,6 @@
 //! What a ticket says: summary, description, notes. Pure functions.
 
-use sophos::models::{Alert, Product, Severity};
+use super::alert::AlertFacts;
 
 use super::messages;
 
@@ -8,19 +8,16 @@ use super::messages;
 pub const SUMMARY_MAX: usize = 100;
 
 /// Repeats of one problem share this: tenant + device + alert type.
-pub fn group_key(tenant_id: &str, alert: &Alert) -> String {
-    let device = alert.managed_agent.as_ref().map_or("-", |m| m.id.as_str());
+pub fn group_key(tenant_id: &str, alert: &AlertFacts) -> String {
+    let device = alert.device.as_ref().map_or("-", |d| d.id.as_str());
     let kind = alert.alert_type.as_deref().unwrap_or("-");
     format!("{tenant_id}|{device}|{kind}")
 }
 
-/// `[High]`, `[Medium]`, `[Low]`.
-pub fn severity_label(s: Option<&Severity>) -> String {
+/// `High`, `Medium`, `Low` (another value Sophos sends, capitalised; `Unknown` when none).
+pub fn severity_label(s: Option<&str>) -> String {
     match s {
-        Some(Severity::High) => "High".into(),
-        Some(Severity::Medium) => "Medium".into(),
-        Some(Severity::Low) => "Low".into(),
-        Some(other) => capitalise(other.as_str()),
+        Some(s) => capitalise(s),
         None => "Unknown".into(),
     }
 }
@@ -102,12 +99,12 @@ pub fn event_name(alert_type: Option<&str>) -> String {
 }
 
 /// The device's name (or id when Sophos gives no name).
-pub fn device_name(alert: &Alert) -> Option<String> {
-    alert.managed_agent.as_ref().map(|m| {
-        m.name
+pub fn device_name(alert: &AlertFacts) -> Option<String> {
+    alert.device.as_ref().map(|d| {
+        d.name
             .clone()
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| m.id.clone())
+            .unwrap_or_else(|| d.id.clone())
     })
 }
 
@@ -157,14 +154,14 @@ pub fn truncate(text: &str, max: usize) -> String {
 
 /// Ticket summary: `[High] Real-time protection disabled on PC-001 — Acme Dental`, prefixed with
 /// `[Unmapped: <tenant>]` for fallback-company tickets, at most 100 characters.
-pub fn summary(alert: &Alert, tenant_name: &str, unmapped: bool) -> String {
+pub fn summary(alert: &AlertFacts, tenant_name: &str, unmapped: bool) -> String {
     let mut s = String::new();
     if unmapped {
         s.push_str(&format!("[{}: {tenant_name}] ", messages::UNMAPPED_PREFIX));
     }
     s.push_str(&format!(
         "[{}] {}",
-        severity_label(alert.severity.as_ref()),
+        severity_label(alert.severity.as_deref()),
         event_name(alert.alert_type.as_deref())
     ));
     if let Some(d) = device_name(alert) {
@@ -183,29 +180,27 @@ pub fn show_time(t: Option<jiff::Timestamp>) -> String {
 }
 
 /// A link to the device in Sophos Central, for endpoint and server alerts about a device.
-pub fn device_link(alert: &Alert, tenant_id: &str, pattern: &str) -> Option<String> {
-    if !matches!(alert.product, Some(Product::Endpoint | Product::Server)) {
+pub fn device_link(alert: &AlertFacts, tenant_id: &str, pattern: &str) -> Option<String> {
+    let product = alert.product.as_deref();
+    if !matches!(product, Some("endpoint" | "server")) {
         return None;
     }
-    let agent = alert.managed_agent.as_ref()?;
-    let kind = agent
-        .agent_type
-        .clone()
-        .unwrap_or_else(|| match alert.product {
-            Some(Product::Server) => "server".into(),
-            _ => "computer".into(),
-        });
+    let device = alert.device.as_ref()?;
+    let kind = device.kind.clone().unwrap_or_else(|| match product {
+        Some("server") => "server".into(),
+        _ => "computer".into(),
+    });
     Some(
         pattern
             .replace("{tenant_id}", tenant_id)
-            .replace("{device_id}", &agent.id)
+            .replace("{device_id}", &device.id)
             .replace("{device_type}", &kind),
     )
 }
 
 /// The ticket's initial description.
 pub fn description(
-    alert: &Alert,
+    alert: &AlertFacts,
     tenant_id: &str,
     tenant_name: &str,
     url_pattern: &str,
@@ -222,13 +217,10 @@ pub fn description(
         format!("Type: {}", alert.alert_type.as_deref().unwrap_or("unknown")),
         format!(
             "Category: {}",
-            alert.category.as_ref().map_or("unknown", |c| c.as_str())
+            alert.category.as_deref().unwrap_or("unknown")
         ),
-        format!(
-            "Product: {}",
-            alert.product.as_ref().map_or("unknown", |p| p.as_str())
-        ),
-        format!("Severity: {}", severity_label(alert.severity.as_ref())),
+        format!("Product: {}", alert.product.as_deref().unwrap_or("unknown")),
+        format!("Severity: {}", severity_label(alert.severity.as_deref())),
         format!("Raised: {}", show_time(alert.raised_at)),
         format!(
             "Description: {}",
@@ -248,10 +240,10 @@ pub fn description(
 }
 
 /// The note added for a repeat of the problem.
-pub fn repeat_note(alert: &Alert) -> String {
+pub fn repeat_note(alert: &AlertFacts) -> String {
     messages::repeat_note(
         &alert.id,
-        &severity_label(alert.severity.as_ref()),
+        &severity_label(alert.severity.as_deref()),
         &event_name(alert.alert_type.as_deref()),
         &device_name(alert).unwrap_or_else(|| "none".into()),
         &show_time(alert.raised_at),
@@ -260,7 +252,7 @@ pub fn repeat_note(alert: &Alert) -> String {
 }
 
 /// The note added when a recurrence reopens a ticket.
-pub fn reopen_note(alert: &Alert) -> String {
+pub fn reopen_note(alert: &AlertFacts) -> String {
     messages::reopen_note(
         &alert.id,
         &event_name(alert.alert_type.as_deref()),

@@ -118,3 +118,10 @@ pub fn run_summary(r: &super::CycleReport) -> String {
         r.failed()
     )
 }
+
+/// A ticket found by its alert id names no company to record it under.
+pub fn ticket_without_company(ticket_id: i64) -> String {
+    format!(
+        "ConnectWise ticket #{ticket_id} (found by its Sophos alert id) names no company; give it the customer's company in ConnectWise, then sync again."
+    )
+}

@@ -9,6 +9,7 @@
 //! Entry points for the CLI, the service and the dashboard: [`run_cycle`], [`load_settings`],
 //! [`update_settings`], [`choices`], [`recent_links`].
 
+pub mod alert;
 pub mod content;
 pub mod messages;
 pub mod plan;
@@ -17,7 +18,10 @@ pub mod sync;
 
 use serde::Serialize;
 
-pub use plan::{Destination, Op, SkipReason, TenantTarget, TenantView, plan_tenant};
+pub use alert::{AlertFacts, TicketSeverity};
+pub use plan::{
+    Destination, Op, SkipReason, TenantTarget, TenantView, TicketDraft, TicketRef, plan_tenant,
+};
 pub use settings::{
     Choices, Pick, Priorities, Recurrence, SettingsInput, TicketSettings, choices, load_settings,
     resolve_input, save_settings, update_settings,

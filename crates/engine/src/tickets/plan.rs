@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
-use sophos::models::{Alert, AlertAction};
 
+use super::alert::{AlertFacts, TicketSeverity};
 use super::content;
-use super::settings::{Recurrence, TicketSettings};
-use crate::store::{AlertLink, AlertState, LinkState, OwnedTicket, TicketState};
+use super::messages;
+use super::settings::{Pick, Recurrence, TicketSettings};
 
 /// Where a tenant's tickets go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,45 +50,86 @@ pub enum SkipReason {
     Filtered,
 }
 
-/// One operation of a cycle.
+/// The whole ticket a create sends: texts, company and every setup choice, as the plan made them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketDraft {
+    pub summary: String,
+    pub description: String,
+    pub company_id: i64,
+    pub board: Option<Pick>,
+    pub status: Option<Pick>,
+    #[serde(rename = "type")]
+    pub type_: Option<Pick>,
+    pub subtype: Option<Pick>,
+    pub item: Option<Pick>,
+    pub priority: Option<Pick>,
+    pub source: Option<Pick>,
+    pub severity: TicketSeverity,
+}
+
+/// One operation of a cycle. Every text and choice that goes to a vendor is in it: apply sends
+/// exactly this, so `--dry-run` shows what ConnectWise and Sophos would receive.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// A person closed our ticket in ConnectWise.
     MarkClosed { ticket_id: i64 },
-    /// Acknowledge the alert in Sophos because its ticket was closed.
-    Acknowledge { alert_id: String, ticket_id: i64 },
+    /// Acknowledge the alert in Sophos because its ticket was closed, with this message.
+    Acknowledge {
+        alert_id: String,
+        ticket_id: i64,
+        message: String,
+    },
     /// Sophos does not allow `acknowledge` on an alert whose ticket was closed: report it.
     CannotAcknowledge { alert_id: String, ticket_id: i64 },
     /// The alert left Sophos, others of the ticket are still open: just record it.
     MarkCleared { alert_id: String },
-    /// Every alert of the ticket left Sophos: resolution note + clear status.
+    /// Every alert of the ticket left Sophos: resolution note, then the clear status (or, when
+    /// closing is not permitted, the resolved status).
     Resolve {
         ticket_id: i64,
         alert_ids: Vec<String>,
+        note: String,
+        clear_status: Option<Pick>,
+        resolved_status: Option<Pick>,
     },
-    /// A new ticket (or resuming one whose create may have been sent).
+    /// A new ticket (or resuming one whose create may have been sent: looked up first).
     CreateTicket {
         alert_id: String,
         group_key: String,
-        company_id: i64,
         unmapped: bool,
         previous_ticket_id: Option<i64>,
+        /// Boxed: it is much larger than the other operations.
+        ticket: Box<TicketDraft>,
+    },
+    /// A create may have been sent but no ticket can be made now (the alert left Sophos, or its
+    /// tenant has no company): only record the ticket a crashed run made, if ConnectWise has it.
+    LookupTicket {
+        alert_id: String,
+        group_key: String,
         summary: String,
-        /// The alert is gone from Sophos: only look for a ticket a crashed run made; do not create.
-        lookup_only: bool,
+        /// Recorded when the found ticket names no company.
+        company_id: Option<i64>,
+        previous_ticket_id: Option<i64>,
     },
     /// A repeat of the problem: note on the group's open ticket.
     AddNote {
         alert_id: String,
         group_key: String,
         ticket: TicketRef,
+        /// The summary our record of the alert keeps.
+        summary: String,
+        /// `None`: the alert left Sophos before its note was written; only the record is finished.
+        note: Option<String>,
     },
-    /// A recurrence after the ticket was resolved/closed: back to the new status, plus a note.
+    /// A recurrence after the ticket was resolved/closed: back to `status`, plus a note.
     Reopen {
         alert_id: String,
         group_key: String,
         ticket_id: i64,
+        summary: String,
+        status: Option<Pick>,
+        note: String,
     },
     Skip {
         alert_id: String,
@@ -105,6 +146,7 @@ impl Op {
             Op::MarkCleared { .. } => "mark_cleared",
             Op::Resolve { .. } => "resolve",
             Op::CreateTicket { .. } => "create_ticket",
+            Op::LookupTicket { .. } => "lookup_ticket",
             Op::AddNote { .. } => "add_note",
             Op::Reopen { .. } => "reopen",
             Op::Skip { .. } => "skip",
@@ -112,42 +154,116 @@ impl Op {
     }
 }
 
+/// Where the ConnectWise side of an alert we acted on stands (the journal of ticket sync).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkStep {
+    /// A ticket create was (maybe) sent.
+    Creating,
+    /// A note was (maybe) sent.
+    Noting,
+    /// The ticket or note exists.
+    Linked,
+}
+
+/// Where the Sophos side of an alert we acted on stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertPhase {
+    Open,
+    Cleared,
+    /// `acknowledge` was (maybe) sent.
+    Acknowledging,
+    Acknowledged,
+}
+
+/// Where a ticket we own stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketPhase {
+    Open,
+    Resolving,
+    Resolved,
+    Reopening,
+    Closed,
+}
+
+/// An alert ticket sync acted on, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    pub alert_id: String,
+    pub group_key: String,
+    pub ticket_id: Option<i64>,
+    pub step: LinkStep,
+    pub phase: AlertPhase,
+    pub summary: String,
+}
+
+/// The newest ticket of a group, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketRecord {
+    pub ticket_id: i64,
+    pub group_key: String,
+    pub phase: TicketPhase,
+}
+
 /// What the read phase found for one tenant.
 #[derive(Debug, Clone, Default)]
 pub struct TenantView {
     /// Alerts listed now (open in Sophos), any order.
-    pub listed: Vec<Alert>,
+    pub listed: Vec<AlertFacts>,
     /// Linked alerts not listed whose GET by id still found them (open, outside the listing filters).
-    pub unlisted_open: Vec<Alert>,
-    /// Links needing attention (alert open, or a vendor call in flight).
-    pub links: Vec<AlertLink>,
+    pub unlisted_open: Vec<AlertFacts>,
+    /// Records needing attention (alert open, or a vendor call in flight).
+    pub links: Vec<AlertRecord>,
     /// Listed alerts that already have a link in a settled state (not in `links`): nothing to do.
     pub done_alerts: HashSet<String>,
     /// The newest ticket of each group.
-    pub tickets: Vec<OwnedTicket>,
+    pub tickets: Vec<TicketRecord>,
     /// Our open tickets found closed in ConnectWise this cycle.
     pub closed_in_cw: HashSet<i64>,
     /// Alerts raised after this were not seen by earlier cycles (skips are counted once).
     pub seen_before: Option<jiff::Timestamp>,
 }
 
-fn passes_filters(alert: &Alert, s: &TicketSettings) -> bool {
-    let sev_ok = s.severities.is_empty()
-        || alert
+fn passes_filters(alert: &AlertFacts, s: &TicketSettings) -> bool {
+    let selected = |chosen: &[String], v: &Option<String>| {
+        chosen.is_empty() || v.as_ref().is_some_and(|v| chosen.iter().any(|x| x == v))
+    };
+    selected(&s.severities, &alert.severity)
+        && selected(&s.products, &alert.product)
+        && selected(&s.categories, &alert.category)
+}
+
+/// The whole ticket for `alert`.
+fn draft(
+    alert: &AlertFacts,
+    target: &TenantTarget,
+    s: &TicketSettings,
+    company_id: i64,
+    summary: String,
+    previous_ticket: Option<i64>,
+) -> TicketDraft {
+    TicketDraft {
+        summary,
+        description: content::description(
+            alert,
+            &target.tenant_id,
+            &target.name,
+            &s.device_url_pattern,
+            previous_ticket,
+        ),
+        company_id,
+        board: s.board.clone(),
+        status: s.new_status.clone(),
+        type_: s.type_.clone(),
+        subtype: s.subtype.clone(),
+        item: s.item.clone(),
+        priority: alert
             .severity
-            .as_ref()
-            .is_some_and(|v| s.severities.iter().any(|x| x == v.as_str()));
-    let prod_ok = s.products.is_empty()
-        || alert
-            .product
-            .as_ref()
-            .is_some_and(|v| s.products.iter().any(|x| x == v.as_str()));
-    let cat_ok = s.categories.is_empty()
-        || alert
-            .category
-            .as_ref()
-            .is_some_and(|v| s.categories.iter().any(|x| x == v.as_str()));
-    sev_ok && prod_ok && cat_ok
+            .as_deref()
+            .and_then(|sev| s.priorities.for_severity(sev))
+            .cloned(),
+        source: s.source.clone(),
+        severity: alert.ticket_severity(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,17 +274,38 @@ enum GroupTicket {
     Done,
 }
 
+/// The company a tenant's tickets go to, if any.
+fn company_of(d: &Destination) -> Option<i64> {
+    match d {
+        Destination::Mapped { company_id } | Destination::Fallback { company_id } => {
+            Some(*company_id)
+        }
+        Destination::Skip => None,
+    }
+}
+
+fn resolve(ticket_id: i64, alert_ids: Vec<String>, s: &TicketSettings) -> Op {
+    Op::Resolve {
+        ticket_id,
+        note: messages::resolution_note(&alert_ids),
+        alert_ids,
+        clear_status: s.clear_status.clone(),
+        resolved_status: s.resolved_status.clone(),
+    }
+}
+
 /// Plans one tenant's cycle. Order: closures seen in ConnectWise (and acknowledgements), clears,
 /// resumptions of interrupted work, then new alerts oldest first.
 pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSettings) -> Vec<Op> {
     let mut ops = Vec::new();
-    let listed: HashMap<&str, &Alert> = view.listed.iter().map(|a| (a.id.as_str(), a)).collect();
-    let still_open: HashMap<&str, &Alert> = listed
+    let listed: HashMap<&str, &AlertFacts> =
+        view.listed.iter().map(|a| (a.id.as_str(), a)).collect();
+    let still_open: HashMap<&str, &AlertFacts> = listed
         .iter()
         .map(|(k, v)| (*k, *v))
         .chain(view.unlisted_open.iter().map(|a| (a.id.as_str(), a)))
         .collect();
-    let links: HashMap<&str, &AlertLink> = view
+    let links: HashMap<&str, &AlertRecord> = view
         .links
         .iter()
         .map(|l| (l.alert_id.as_str(), l))
@@ -176,23 +313,23 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
 
     // Group -> (ticket id, state) as the plan goes on.
     let mut groups: HashMap<String, (TicketRef, GroupTicket)> = HashMap::new();
-    let mut ticket_states: HashMap<i64, TicketState> = HashMap::new();
+    let mut ticket_states: HashMap<i64, TicketPhase> = HashMap::new();
     for t in &view.tickets {
         let closed = view.closed_in_cw.contains(&t.ticket_id);
-        let g = match t.state {
+        let g = match t.phase {
             _ if closed => GroupTicket::Done,
-            TicketState::Open | TicketState::Reopening => GroupTicket::Open,
-            TicketState::Resolving | TicketState::Resolved | TicketState::Closed => {
+            TicketPhase::Open | TicketPhase::Reopening => GroupTicket::Open,
+            TicketPhase::Resolving | TicketPhase::Resolved | TicketPhase::Closed => {
                 GroupTicket::Done
             }
         };
         groups.insert(t.group_key.clone(), (TicketRef::Existing(t.ticket_id), g));
-        ticket_states.insert(t.ticket_id, t.state);
+        ticket_states.insert(t.ticket_id, t.phase);
     }
 
     // 1. Tickets closed in ConnectWise.
     let mut acked: HashSet<String> = HashSet::new();
-    let mut by_ticket: BTreeMap<i64, Vec<&AlertLink>> = BTreeMap::new();
+    let mut by_ticket: BTreeMap<i64, Vec<&AlertRecord>> = BTreeMap::new();
     for l in &view.links {
         if let Some(t) = l.ticket_id {
             by_ticket.entry(t).or_default().push(l);
@@ -207,19 +344,20 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
         // Recorded after the acknowledgements: until then a re-run still sees the ticket as ours
         // and open, so an interrupted acknowledgement is finished.
         mark_closed.push(Op::MarkClosed { ticket_id: tid });
-        ticket_states.insert(tid, TicketState::Closed);
+        ticket_states.insert(tid, TicketPhase::Closed);
         for l in by_ticket.get(&tid).into_iter().flatten() {
-            if l.alert_state != AlertState::Open || l.state != LinkState::Linked {
+            if l.phase != AlertPhase::Open || l.step != LinkStep::Linked {
                 continue;
             }
             if let Some(a) = still_open.get(l.alert_id.as_str()) {
                 if !settings.acknowledge_on_close {
                     continue;
                 }
-                if a.allows(&AlertAction::Acknowledge) {
+                if a.can_acknowledge {
                     ops.push(Op::Acknowledge {
                         alert_id: l.alert_id.clone(),
                         ticket_id: tid,
+                        message: messages::ack_message(tid),
                     });
                 } else {
                     ops.push(Op::CannotAcknowledge {
@@ -233,13 +371,14 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
     }
     // Interrupted acknowledgements.
     for l in &view.links {
-        if l.alert_state == AlertState::Acknowledging
+        if l.phase == AlertPhase::Acknowledging
             && let Some(t) = l.ticket_id
             && !acked.contains(&l.alert_id)
         {
             ops.push(Op::Acknowledge {
                 alert_id: l.alert_id.clone(),
                 ticket_id: t,
+                message: messages::ack_message(t),
             });
             acked.insert(l.alert_id.clone());
         }
@@ -247,26 +386,23 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
     ops.extend(mark_closed);
 
     // 2. Clears: linked alerts that left Sophos.
-    let gone = |l: &AlertLink| !still_open.contains_key(l.alert_id.as_str());
+    let gone = |l: &AlertRecord| !still_open.contains_key(l.alert_id.as_str());
     for (&tid, ls) in &by_ticket {
-        let open_links: Vec<&&AlertLink> = ls
+        let open_links: Vec<&&AlertRecord> = ls
             .iter()
-            .filter(|l| l.alert_state == AlertState::Open && l.state == LinkState::Linked)
+            .filter(|l| l.phase == AlertPhase::Open && l.step == LinkStep::Linked)
             .collect();
         let cleared: Vec<String> = open_links
             .iter()
             .filter(|l| gone(l) && !acked.contains(&l.alert_id))
             .map(|l| l.alert_id.clone())
             .collect();
-        let in_flight = ls.iter().any(|l| l.state != LinkState::Linked);
+        let in_flight = ls.iter().any(|l| l.step != LinkStep::Linked);
         let state = ticket_states.get(&tid).copied();
         let all_gone = !cleared.is_empty() && cleared.len() == open_links.len() && !in_flight;
-        if all_gone && matches!(state, Some(TicketState::Open | TicketState::Reopening)) {
-            ops.push(Op::Resolve {
-                ticket_id: tid,
-                alert_ids: cleared,
-            });
-            ticket_states.insert(tid, TicketState::Resolving);
+        if all_gone && matches!(state, Some(TicketPhase::Open | TicketPhase::Reopening)) {
+            ops.push(resolve(tid, cleared, settings));
+            ticket_states.insert(tid, TicketPhase::Resolving);
             if let Some(g) = ls.first().map(|l| l.group_key.clone())
                 && let Some(e) = groups.get_mut(&g)
                 && e.0 == TicketRef::Existing(tid)
@@ -281,7 +417,7 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
     }
     // Interrupted resolutions.
     for t in &view.tickets {
-        if t.state == TicketState::Resolving
+        if t.phase == TicketPhase::Resolving
             && !ops
                 .iter()
                 .any(|o| matches!(o, Op::Resolve { ticket_id, .. } if *ticket_id == t.ticket_id))
@@ -290,15 +426,12 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
                 .get(&t.ticket_id)
                 .map(|ls| {
                     ls.iter()
-                        .filter(|l| l.alert_state == AlertState::Open)
+                        .filter(|l| l.phase == AlertPhase::Open)
                         .map(|l| l.alert_id.clone())
                         .collect()
                 })
                 .unwrap_or_default();
-            ops.push(Op::Resolve {
-                ticket_id: t.ticket_id,
-                alert_ids: ids,
-            });
+            ops.push(resolve(t.ticket_id, ids, settings));
         }
     }
 
@@ -307,31 +440,32 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
         if listed.contains_key(l.alert_id.as_str()) {
             continue;
         }
-        match l.state {
-            LinkState::Creating => ops.push(Op::CreateTicket {
+        match l.step {
+            LinkStep::Creating => ops.push(Op::LookupTicket {
                 alert_id: l.alert_id.clone(),
                 group_key: l.group_key.clone(),
-                company_id: 0,
-                unmapped: false,
-                previous_ticket_id: None,
                 summary: l.summary.clone(),
-                lookup_only: true,
+                company_id: company_of(&target.destination),
+                previous_ticket_id: None,
             }),
-            LinkState::Noting => {
+            LinkStep::Noting => {
                 if let Some(t) = l.ticket_id {
+                    let alert = still_open.get(l.alert_id.as_str());
                     ops.push(Op::AddNote {
                         alert_id: l.alert_id.clone(),
                         group_key: l.group_key.clone(),
                         ticket: TicketRef::Existing(t),
+                        summary: l.summary.clone(),
+                        note: alert.map(|a| content::repeat_note(a)),
                     });
                 }
             }
-            LinkState::Linked => {}
+            LinkStep::Linked => {}
         }
     }
 
     // 4. Listed alerts, oldest first: new ones, and ones whose create/note was interrupted.
-    let mut new: Vec<&Alert> = view.listed.iter().collect();
+    let mut new: Vec<&AlertFacts> = view.listed.iter().collect();
     new.sort_by(|a, b| a.raised_at.cmp(&b.raised_at).then_with(|| a.id.cmp(&b.id)));
     for a in new {
         if view.done_alerts.contains(&a.id) {
@@ -339,24 +473,29 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
         }
         let group = content::group_key(&target.tenant_id, a);
         match links.get(a.id.as_str()) {
-            Some(l) if l.state == LinkState::Linked => continue,
-            Some(l) if l.state == LinkState::Noting => {
+            Some(l) if l.step == LinkStep::Linked => continue,
+            Some(l) if l.step == LinkStep::Noting => {
                 if let Some(t) = l.ticket_id {
                     let reopening = view
                         .tickets
                         .iter()
-                        .any(|x| x.ticket_id == t && x.state == TicketState::Reopening);
+                        .any(|x| x.ticket_id == t && x.phase == TicketPhase::Reopening);
                     ops.push(if reopening {
                         Op::Reopen {
                             alert_id: a.id.clone(),
                             group_key: l.group_key.clone(),
                             ticket_id: t,
+                            summary: l.summary.clone(),
+                            status: settings.new_status.clone(),
+                            note: content::reopen_note(a),
                         }
                     } else {
                         Op::AddNote {
                             alert_id: a.id.clone(),
                             group_key: l.group_key.clone(),
                             ticket: TicketRef::Existing(t),
+                            summary: l.summary.clone(),
+                            note: Some(content::repeat_note(a)),
                         }
                     });
                     groups.insert(
@@ -367,24 +506,43 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
                 continue;
             }
             Some(l) => {
-                // Creating: resume with a lookup by externalXRef first.
-                let (company_id, unmapped) = match &target.destination {
-                    Destination::Mapped { company_id } => (*company_id, false),
-                    Destination::Fallback { company_id } => (*company_id, true),
-                    Destination::Skip => (0, false),
-                };
+                // Creating: resume with a lookup by the alert id first, sending the summary the
+                // first attempt recorded.
                 let previous = match groups.get(&l.group_key) {
                     Some((TicketRef::Existing(t), GroupTicket::Done)) => Some(*t),
                     _ => None,
                 };
+                let (company_id, unmapped) = match &target.destination {
+                    Destination::Mapped { company_id } => (*company_id, false),
+                    Destination::Fallback { company_id } => (*company_id, true),
+                    Destination::Skip => {
+                        ops.push(Op::LookupTicket {
+                            alert_id: a.id.clone(),
+                            group_key: l.group_key.clone(),
+                            summary: l.summary.clone(),
+                            company_id: None,
+                            previous_ticket_id: previous,
+                        });
+                        groups.insert(
+                            l.group_key.clone(),
+                            (TicketRef::CreatedBy(a.id.clone()), GroupTicket::Open),
+                        );
+                        continue;
+                    }
+                };
                 ops.push(Op::CreateTicket {
                     alert_id: a.id.clone(),
                     group_key: l.group_key.clone(),
-                    company_id,
                     unmapped,
                     previous_ticket_id: previous,
-                    summary: l.summary.clone(),
-                    lookup_only: matches!(target.destination, Destination::Skip),
+                    ticket: Box::new(draft(
+                        a,
+                        target,
+                        settings,
+                        company_id,
+                        l.summary.clone(),
+                        previous,
+                    )),
                 });
                 groups.insert(
                     l.group_key.clone(),
@@ -426,6 +584,8 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
                     alert_id: a.id.clone(),
                     group_key: group.clone(),
                     ticket: tref,
+                    summary: content::summary(a, &target.name, false),
+                    note: Some(content::repeat_note(a)),
                 });
             }
             Some((TicketRef::Existing(old), GroupTicket::Done))
@@ -435,6 +595,9 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
                     alert_id: a.id.clone(),
                     group_key: group.clone(),
                     ticket_id: old,
+                    summary: content::summary(a, &target.name, false),
+                    status: settings.new_status.clone(),
+                    note: content::reopen_note(a),
                 });
                 groups.insert(group, (TicketRef::Existing(old), GroupTicket::Open));
             }
@@ -446,11 +609,16 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
                 ops.push(Op::CreateTicket {
                     alert_id: a.id.clone(),
                     group_key: group.clone(),
-                    company_id,
                     unmapped,
                     previous_ticket_id: previous,
-                    summary: content::summary(a, &target.name, unmapped),
-                    lookup_only: false,
+                    ticket: Box::new(draft(
+                        a,
+                        target,
+                        settings,
+                        company_id,
+                        content::summary(a, &target.name, unmapped),
+                        previous,
+                    )),
                 });
                 groups.insert(
                     group,
@@ -465,32 +633,24 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::AlertRole;
+    use crate::tickets::alert::Device;
     use proptest::prelude::*;
-    use sophos::models::{ManagedAgent, Severity};
 
-    fn alert(i: usize, device: u8, kind: u8, sev: u8) -> Alert {
-        Alert {
+    fn alert(i: usize, device: u8, kind: u8, sev: u8) -> AlertFacts {
+        AlertFacts {
             id: format!("alert-{i}"),
-            allowed_actions: vec![AlertAction::Acknowledge],
-            category: None,
-            description: Some("d".into()),
-            group_key: None,
-            managed_agent: Some(ManagedAgent {
-                id: format!("dev-{device}"),
-                agent_type: Some("computer".into()),
-                name: None,
-            }),
-            person: None,
-            product: None,
             raised_at: jiff::Timestamp::from_second(1_800_000_000 + i as i64).ok(),
-            severity: Some(match sev % 3 {
-                0 => Severity::Low,
-                1 => Severity::Medium,
-                _ => Severity::High,
-            }),
-            tenant: None,
+            severity: Some(["low", "medium", "high"][usize::from(sev % 3)].into()),
+            product: None,
+            category: None,
             alert_type: Some(format!("Event::Endpoint::Kind{kind}")),
+            description: Some("d".into()),
+            device: Some(Device {
+                id: format!("dev-{device}"),
+                name: None,
+                kind: Some("computer".into()),
+            }),
+            can_acknowledge: true,
         }
     }
 
@@ -506,12 +666,10 @@ mod tests {
 
     /// What apply would leave in the store after `ops` (ticket ids from 1000).
     fn apply(view: &TenantView, ops: &[Op]) -> TenantView {
-        let now =
-            jiff::Timestamp::from_second(1_900_000_000).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let mut v = view.clone();
         let mut created: HashMap<String, i64> = HashMap::new();
         for op in ops {
-            let (alert_id, group, ticket, role) = match op {
+            let (alert_id, group, ticket) = match op {
                 Op::CreateTicket {
                     alert_id,
                     group_key,
@@ -520,53 +678,34 @@ mod tests {
                     let id = 1000 + v.tickets.len() as i64;
                     created.insert(alert_id.clone(), id);
                     v.tickets.retain(|t| t.group_key != *group_key);
-                    v.tickets.push(OwnedTicket {
+                    v.tickets.push(TicketRecord {
                         ticket_id: id,
-                        tenant_id: "t".into(),
                         group_key: group_key.clone(),
-                        company_id: 1,
-                        primary_alert_id: alert_id.clone(),
-                        previous_ticket_id: None,
-                        state: TicketState::Open,
-                        summary: String::new(),
-                        created_at: now,
-                        updated_at: now,
-                        resolved_at: None,
-                        closed_at: None,
+                        phase: TicketPhase::Open,
                     });
-                    (alert_id, group_key, id, AlertRole::Primary)
+                    (alert_id, group_key, id)
                 }
                 Op::AddNote {
                     alert_id,
                     group_key,
                     ticket,
+                    ..
                 } => {
                     let id = match ticket {
                         TicketRef::Existing(t) => *t,
                         TicketRef::CreatedBy(a) => created[a],
                     };
-                    (alert_id, group_key, id, AlertRole::Repeat)
+                    (alert_id, group_key, id)
                 }
                 _ => continue,
             };
-            v.links.push(AlertLink {
+            v.links.push(AlertRecord {
                 alert_id: alert_id.clone(),
-                tenant_id: "t".into(),
                 group_key: group.clone(),
                 ticket_id: Some(ticket),
-                role,
-                state: LinkState::Linked,
-                alert_state: AlertState::Open,
-                severity: String::new(),
-                alert_type: String::new(),
-                device_name: None,
+                step: LinkStep::Linked,
+                phase: AlertPhase::Open,
                 summary: String::new(),
-                raised_at: None,
-                created_at: now,
-                updated_at: now,
-                last_seen_at: now,
-                cleared_at: None,
-                acknowledged_at: None,
             });
         }
         v.seen_before = v.listed.iter().filter_map(|a| a.raised_at).max();
@@ -579,7 +718,7 @@ mod tests {
             specs in proptest::collection::vec((0u8..3, 0u8..3, 0u8..3), 0..30),
             mapped in any::<bool>(),
         ) {
-            let listed: Vec<Alert> = specs.iter().enumerate().map(|(i, (d, k, s))| alert(i, *d, *k, *s)).collect();
+            let listed: Vec<AlertFacts> = specs.iter().enumerate().map(|(i, (d, k, s))| alert(i, *d, *k, *s)).collect();
             let view = TenantView { listed, ..TenantView::default() };
             let dest = if mapped { Destination::Mapped { company_id: 1 } } else { Destination::Skip };
             let settings = TicketSettings::default();
@@ -619,10 +758,122 @@ mod tests {
             vec![
                 Op::Acknowledge {
                     alert_id: a.id.clone(),
-                    ticket_id: tid
+                    ticket_id: tid,
+                    message: messages::ack_message(tid),
                 },
                 Op::MarkClosed { ticket_id: tid }
             ]
+        );
+    }
+
+    fn pick(id: i64, name: &str) -> Option<Pick> {
+        Some(Pick {
+            id,
+            name: name.into(),
+        })
+    }
+
+    #[test]
+    fn plans_carry_the_whole_ticket_and_every_note() {
+        let mut settings = TicketSettings {
+            board: pick(1, "Help Desk"),
+            new_status: pick(2, "New"),
+            clear_status: pick(3, "Closed"),
+            resolved_status: pick(4, "Resolved"),
+            type_: pick(5, "Alert"),
+            subtype: pick(6, "Endpoint"),
+            item: pick(7, "Antivirus"),
+            source: pick(8, "Sophos Central"),
+            ..TicketSettings::default()
+        };
+        settings.priorities.high = pick(9, "P1");
+        let target = target(Destination::Mapped { company_id: 250 });
+        let first = alert(1, 0, 0, 2);
+        let repeat = alert(2, 0, 0, 2);
+        let view = TenantView {
+            listed: vec![first.clone(), repeat.clone()],
+            ..TenantView::default()
+        };
+        let ops = plan_tenant(&target, &view, &settings);
+        let summary = content::summary(&first, "Tenant", false);
+        assert_eq!(
+            ops[0],
+            Op::CreateTicket {
+                alert_id: first.id.clone(),
+                group_key: content::group_key("t", &first),
+                unmapped: false,
+                previous_ticket_id: None,
+                ticket: Box::new(TicketDraft {
+                    summary: summary.clone(),
+                    description: content::description(
+                        &first,
+                        "t",
+                        "Tenant",
+                        &settings.device_url_pattern,
+                        None
+                    ),
+                    company_id: 250,
+                    board: settings.board.clone(),
+                    status: settings.new_status.clone(),
+                    type_: settings.type_.clone(),
+                    subtype: settings.subtype.clone(),
+                    item: settings.item.clone(),
+                    priority: settings.priorities.high.clone(),
+                    source: settings.source.clone(),
+                    severity: TicketSeverity::High,
+                }),
+            }
+        );
+        assert_eq!(
+            ops[1],
+            Op::AddNote {
+                alert_id: repeat.id.clone(),
+                group_key: content::group_key("t", &repeat),
+                ticket: TicketRef::CreatedBy(first.id.clone()),
+                summary: content::summary(&repeat, "Tenant", false),
+                note: Some(content::repeat_note(&repeat)),
+            }
+        );
+
+        // Both alerts clear: one resolution with its note and both statuses.
+        let after = TenantView {
+            listed: Vec::new(),
+            ..apply(&view, &ops)
+        };
+        let tid = after.tickets[0].ticket_id;
+        let ops = plan_tenant(&target, &after, &settings);
+        let ids = vec![first.id.clone(), repeat.id.clone()];
+        assert_eq!(
+            ops,
+            vec![Op::Resolve {
+                ticket_id: tid,
+                note: messages::resolution_note(&ids),
+                alert_ids: ids,
+                clear_status: settings.clear_status.clone(),
+                resolved_status: settings.resolved_status.clone(),
+            }]
+        );
+
+        // A recurrence under the reopen policy: back to the new status with the reopen note.
+        settings.recurrence = Recurrence::Reopen;
+        let mut resolved = after.clone();
+        resolved.tickets[0].phase = TicketPhase::Resolved;
+        for l in &mut resolved.links {
+            l.phase = AlertPhase::Cleared;
+        }
+        let again = alert(3, 0, 0, 2);
+        resolved.listed = vec![again.clone()];
+        let ops = plan_tenant(&target, &resolved, &settings);
+        assert_eq!(
+            ops,
+            vec![Op::Reopen {
+                alert_id: again.id.clone(),
+                group_key: content::group_key("t", &again),
+                ticket_id: tid,
+                summary: content::summary(&again, "Tenant", false),
+                status: settings.new_status.clone(),
+                note: content::reopen_note(&again),
+            }]
         );
     }
 }

@@ -4,9 +4,7 @@
 //! each against what ConnectWise has and stores the id with the name, so a rename in ConnectWise does
 //! not break the setting and the error for a typo lists what exists.
 
-use connectwise::models::{BoardStatus, Reference};
 use serde::{Deserialize, Serialize};
-use sophos::models::{Category, Product, Severity};
 
 use crate::store::{CoreStore as _, NewAudit, Store};
 
@@ -23,12 +21,6 @@ pub const DEFAULT_DEVICE_URL: &str = "https://central.sophos.com/manage/partner/
 pub struct Pick {
     pub id: i64,
     pub name: String,
-}
-
-impl Pick {
-    pub fn reference(&self) -> Reference {
-        Reference::id(self.id)
-    }
 }
 
 /// What a recurrence after the group's ticket was resolved or closed does.
@@ -51,10 +43,11 @@ pub struct Priorities {
 }
 
 impl Priorities {
-    pub fn for_severity(&self, s: &Severity) -> Option<&Pick> {
-        match s {
-            Severity::Low => self.low.as_ref(),
-            Severity::High => self.high.as_ref(),
+    /// The priority for a Sophos severity (`low`, `high`; anything else counts as medium).
+    pub fn for_severity(&self, severity: &str) -> Option<&Pick> {
+        match severity {
+            "low" => self.low.as_ref(),
+            "high" => self.high.as_ref(),
             _ => self.medium.as_ref(),
         }
     }
@@ -132,25 +125,6 @@ impl TicketSettings {
     /// Ready to create tickets (a board is chosen).
     pub fn is_configured(&self) -> bool {
         self.board.is_some()
-    }
-
-    pub fn severity_filter(&self) -> Vec<Severity> {
-        self.severities
-            .iter()
-            .map(|s| Severity::from(s.as_str()))
-            .collect()
-    }
-    pub fn product_filter(&self) -> Vec<Product> {
-        self.products
-            .iter()
-            .map(|s| Product::from(s.as_str()))
-            .collect()
-    }
-    pub fn category_filter(&self) -> Vec<Category> {
-        self.categories
-            .iter()
-            .map(|s| Category::from(s.as_str()))
-            .collect()
     }
 }
 
@@ -232,10 +206,13 @@ pub async fn save_settings(
     Ok(())
 }
 
-fn picks<T>(items: &[T], f: impl Fn(&T) -> Option<(i64, String)>) -> Vec<Pick> {
-    items
-        .iter()
-        .filter_map(|x| f(x).map(|(id, name)| Pick { id, name }))
+fn picks(choices: Vec<connectwise::Choice>) -> Vec<Pick> {
+    choices
+        .into_iter()
+        .map(|c| Pick {
+            id: c.id,
+            name: c.name,
+        })
         .collect()
 }
 
@@ -269,18 +246,10 @@ pub fn choose(what: &str, wanted: &str, options: &[Pick]) -> Result<Pick, Ticket
 
 /// Reads the pick-lists: boards, priorities and sources always; statuses/types/subtypes/items of `board`.
 pub async fn choices(cw: &connectwise::Client, board: Option<i64>) -> Result<Choices, TicketError> {
-    let boards = cw.boards().await?;
     let mut c = Choices {
-        boards: picks(&boards, |b| Some((b.id?, b.name.clone()?)))
-            .into_iter()
-            .filter(|p| {
-                boards
-                    .iter()
-                    .any(|b| b.id == Some(p.id) && b.inactive_flag != Some(true))
-            })
-            .collect(),
-        priorities: picks(&cw.priorities().await?, |p| Some((p.id?, p.name.clone()?))),
-        sources: picks(&cw.sources().await?, |s| Some((s.id?, s.name.clone()?))),
+        boards: picks(cw.board_choices().await?),
+        priorities: picks(cw.priority_choices().await?),
+        sources: picks(cw.source_choices().await?),
         ..Choices::default()
     };
     if let Some(b) = board {
@@ -444,42 +413,29 @@ pub async fn resolve_input(
         )));
     }
     if let Some(v) = &input.severities {
-        s.severities = check_names("severity", v, |x| {
-            !matches!(Severity::from(x), Severity::Other(_))
-        })?;
+        s.severities = check_names("severity", v, sophos::is_alert_severity)?;
     }
     if let Some(v) = &input.products {
-        s.products = check_names("product", v, |x| {
-            !matches!(Product::from(x), Product::Other(_))
-        })?;
+        s.products = check_names("product", v, sophos::is_alert_product)?;
     }
     if let Some(v) = &input.categories {
-        s.categories = check_names("category", v, |x| {
-            !matches!(Category::from(x), Category::Other(_))
-        })?;
+        s.categories = check_names("category", v, sophos::is_alert_category)?;
     }
     match input.fallback_company.as_deref().map(str::trim) {
         Some("") => s.fallback_company = None,
         Some(c) => {
             let company = match c.parse::<i64>() {
-                Ok(id) => match cw.company(id).await {
-                    Ok(co) => Some(co),
-                    Err(connectwise::CwError::NotFound { .. }) => None,
-                    Err(e) => return Err(e.into()),
-                },
-                Err(_) => cw.find_company_by_identifier(c).await?,
+                Ok(id) => cw.company_summary(id).await?,
+                Err(_) => cw.find_company_summary_by_identifier(c).await?,
             };
-            let company = company.filter(|co| co.deleted_flag != Some(true)).ok_or_else(|| {
+            let company = company.filter(|co| !co.deleted).ok_or_else(|| {
                 TicketError::Settings(format!(
                     "No ConnectWise company with id or identifier \"{c}\" (Companies > Company; use its id or identifier)."
                 ))
             })?;
-            let id = company.id.ok_or_else(|| {
-                TicketError::Settings("ConnectWise returned a company without an id".into())
-            })?;
             s.fallback_company = Some(Pick {
-                id,
-                name: company.name.clone().unwrap_or_else(|| c.to_owned()),
+                id: company.id,
+                name: company.name.unwrap_or_else(|| c.to_owned()),
             });
             s.skip_unmapped = false;
         }
@@ -525,37 +481,27 @@ pub async fn resolve_input(
 }
 
 async fn choices_for_board(cw: &connectwise::Client, board: i64) -> Result<Choices, TicketError> {
-    let mut c = Choices::default();
-    let statuses: Vec<BoardStatus> = cw.board_statuses(board).await?;
-    let mut statuses: Vec<&BoardStatus> = statuses
-        .iter()
-        .filter(|s| s.inactive != Some(true))
-        .collect();
-    statuses.sort_by_key(|s| (s.sort_order.unwrap_or(i64::MAX), s.id));
-    c.statuses = statuses
-        .iter()
-        .filter_map(|s| {
-            Some((
+    let statuses = cw
+        .board_status_choices(board)
+        .await?
+        .into_iter()
+        .map(|s| {
+            (
                 Pick {
-                    id: s.id?,
-                    name: s.name.clone()?,
+                    id: s.id,
+                    name: s.name,
                 },
-                s.closed_status == Some(true),
-            ))
+                s.closed,
+            )
         })
         .collect();
-    c.types = picks(&cw.board_types(board).await?, |t| {
-        (t.inactive_flag != Some(true)).then_some(())?;
-        Some((t.id?, t.name.clone()?))
-    });
-    c.subtypes = picks(&cw.board_subtypes(board).await?, |t| {
-        (t.inactive_flag != Some(true)).then_some(())?;
-        Some((t.id?, t.name.clone()?))
-    });
-    c.items = picks(&cw.board_items(board).await?, |t| {
-        (t.inactive_flag != Some(true)).then_some(())?;
-        Some((t.id?, t.name.clone()?))
-    });
+    let c = Choices {
+        statuses,
+        types: picks(cw.board_type_choices(board).await?),
+        subtypes: picks(cw.board_subtype_choices(board).await?),
+        items: picks(cw.board_item_choices(board).await?),
+        ..Choices::default()
+    };
     Ok(c)
 }
 
@@ -592,17 +538,7 @@ async fn auto_fill(
             .find(|p| p.name.to_lowercase().contains("resolved"))
             .map(|p| (*p).clone());
     }
-    let mut prios = cw.priorities().await?;
-    prios.sort_by_key(|p| (p.sort_order.unwrap_or(i64::MAX), p.id));
-    let ordered: Vec<Pick> = prios
-        .iter()
-        .filter_map(|p| {
-            Some(Pick {
-                id: p.id?,
-                name: p.name.clone()?,
-            })
-        })
-        .collect();
+    let ordered = picks(cw.priorities_by_urgency().await?);
     let at = |i: usize| ordered.get(i.min(ordered.len().saturating_sub(1))).cloned();
     if s.priorities.high.is_none() {
         s.priorities.high = at(0);

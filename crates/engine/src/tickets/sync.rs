@@ -9,18 +9,20 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use connectwise::models::{Level, PatchOp, Ticket, TicketNote};
-use connectwise::{Conditions, CwError, Query};
+use connectwise::{ClosedTicket, CwError, NewTicket, NoteKind};
 use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use serde::Serialize;
-use sophos::models::{Alert, Severity};
 use sophos::{AlertQuery, SophosError, TenantRef};
 
+use super::alert::{AlertFacts, TicketSeverity};
 use super::content;
 use super::messages;
-use super::plan::{Destination, Op, SkipReason, TenantTarget, TenantView, TicketRef, plan_tenant};
-use super::settings::{TicketSettings, load_settings};
+use super::plan::{
+    AlertPhase, AlertRecord, Destination, LinkStep, Op, SkipReason, TenantTarget, TenantView,
+    TicketDraft, TicketPhase, TicketRecord, TicketRef, plan_tenant,
+};
+use super::settings::{Pick, TicketSettings, load_settings};
 use super::{JOB, TicketError};
 use crate::job::{Run, RunEnd, RunReport, Tally};
 use crate::store::{
@@ -373,14 +375,13 @@ const CLOSED_PENDING_KEY: &str = "tickets.closed_check_pending";
 /// How far before the previous check the next one looks, so clock skew between us and ConnectWise
 /// (whose clock stamps `_info/lastUpdated`) cannot lose a close.
 const CLOSED_CHECK_OVERLAP: Duration = Duration::from_secs(5 * 60);
-/// `externalXRef`s per direct query.
-const XREF_BATCH: usize = 100;
 
 /// Our open tickets that a person closed in ConnectWise.
 ///
 /// Steady state: one paged query for closed tickets with an `externalXRef` changed since the
 /// previous check (minus [`CLOSED_CHECK_OVERLAP`]), intersected with ours; the cost follows the
-/// number of recent closes, not of open tickets. Checked directly by `externalXRef` (100 per query):
+/// number of recent closes, not of open tickets. Checked directly by `externalXRef` (100 per query,
+/// [`connectwise::EXTERNAL_REF_BATCH`]):
 /// every open ticket on the first run (no stored check time), tickets being reopened, and closes
 /// found earlier but not handled yet (tenant failed or waiting, run interrupted).
 async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
@@ -404,14 +405,13 @@ async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
         .collect();
     let mut found: BTreeMap<i64, String> = BTreeMap::new();
     // A closed ticket that is ours (or about to be): (id, externalXRef).
-    let relevant = |t: Ticket| -> Option<(i64, String)> {
-        let id = t.id.filter(|_| t.closed_flag == Some(true))?;
-        match ours.get(&id) {
-            Some(o) => Some((id, o.primary_alert_id.clone())),
+    let relevant = |t: ClosedTicket| -> Option<(i64, String)> {
+        match ours.get(&t.id) {
+            Some(o) => Some((t.id, o.primary_alert_id.clone())),
             None => t
-                .external_x_ref
+                .external_ref
                 .filter(|x| creating.contains(x))
-                .map(|x| (id, x)),
+                .map(|x| (t.id, x)),
         }
     };
     let mut direct: Vec<String> = Vec::new();
@@ -422,14 +422,9 @@ async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
         }
         Some((at, pending)) => {
             if !ours.is_empty() || !creating.is_empty() {
-                let cond = Conditions::new()
-                    .eq_bool("closedFlag", true)
-                    .not_null("externalXRef")
-                    .gt("_info/lastUpdated", at - CLOSED_CHECK_OVERLAP);
-                let query = Query::new()
-                    .conditions(cond)
-                    .fields("id,closedFlag,externalXRef");
-                let mut changed = ctx.cw.tickets(query);
+                let mut changed = ctx
+                    .cw
+                    .closed_tickets_changed_since(at - CLOSED_CHECK_OVERLAP);
                 while let Some(t) = changed.try_next().await? {
                     found.extend(relevant(t));
                 }
@@ -452,18 +447,13 @@ async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
     }
     direct.sort();
     direct.dedup();
-    for batch in direct.chunks(XREF_BATCH) {
-        let cond = Conditions::new()
-            .is_in("externalXRef", batch.to_vec())
-            .eq_bool("closedFlag", true);
-        found.extend(
-            ctx.cw
-                .search_tickets(&cond)
-                .await?
-                .into_iter()
-                .filter_map(relevant),
-        );
-    }
+    found.extend(
+        ctx.cw
+            .closed_tickets_by_external_refs(&direct)
+            .await?
+            .into_iter()
+            .filter_map(relevant),
+    );
     if !ctx.opts.dry_run {
         // Pending first: a crash between the two writes leaves the older (wider) check time.
         let pending: Vec<(i64, &str)> = found.iter().map(|(id, x)| (*id, x.as_str())).collect();
@@ -544,7 +534,7 @@ async fn tenant_cycle(
         return Ok(report);
     }
     let tref = TenantRef::new(target.tenant_id.clone(), target.api_host.clone());
-    let view = match read_tenant(ctx, target, &tref, &cursor, closed).await {
+    let (view, rows) = match read_tenant(ctx, target, &tref, &cursor, closed).await {
         Ok(v) => v,
         Err(TicketError::Sophos(e)) if is_forbidden(&e) => {
             let advice = messages::forbidden_advice(&target.name, target.billing_type.as_deref());
@@ -588,7 +578,7 @@ async fn tenant_cycle(
         }
         return Ok(report);
     }
-    let applied = apply_tenant(ctx, target, &tref, &view, &ops, &mut report).await;
+    let applied = apply_tenant(ctx, target, &tref, &view, &rows, &ops, &mut report).await;
     match applied {
         Ok(()) => {
             let newest = view.listed.iter().filter_map(|a| a.raised_at).max();
@@ -676,13 +666,19 @@ async fn write_status(ctx: &Ctx, r: &TenantReport) -> Result<(), TicketError> {
     Ok(())
 }
 
+/// The store's rows of one tenant: what planning sees of them is in [`TenantView`]; apply updates
+/// the rows themselves.
+struct TenantRows {
+    links: Vec<AlertLink>,
+}
+
 async fn read_tenant(
     ctx: &Ctx,
     target: &TenantTarget,
     tref: &TenantRef,
     cursor: &TicketCursor,
     closed: &HashSet<i64>,
-) -> Result<TenantView, TicketError> {
+) -> Result<(TenantView, TenantRows), TicketError> {
     let links = ctx.store.active_alert_links(&target.tenant_id).await?;
     let tickets = ctx
         .store
@@ -703,15 +699,19 @@ async fn read_tenant(
         }
         Some(from)
     });
+    let s = &ctx.settings;
     let query = AlertQuery {
         from,
-        severity: ctx.settings.severity_filter(),
-        product: ctx.settings.product_filter(),
-        category: ctx.settings.category_filter(),
         page_size: Some(1000),
         ..AlertQuery::default()
-    };
-    let listed: Vec<Alert> = ctx.sophos.alerts(tref, query).try_collect().await?;
+    }
+    .named_filters(&s.severities, &s.products, &s.categories);
+    let listed: Vec<AlertFacts> = ctx
+        .sophos
+        .open_alerts(tref, query)
+        .map_ok(AlertFacts::from_sophos)
+        .try_collect()
+        .await?;
     let listed_ids: HashSet<&str> = listed.iter().map(|a| a.id.as_str()).collect();
     let active: HashSet<&str> = links.iter().map(|l| l.alert_id.as_str()).collect();
     let mut done_alerts = HashSet::new();
@@ -727,9 +727,9 @@ async fn read_tenant(
             continue;
         }
         if (l.alert_state == AlertState::Open || l.alert_state == AlertState::Acknowledging)
-            && let Some(a) = ctx.sophos.alert(tref, &l.alert_id).await?
+            && let Some(a) = ctx.sophos.open_alert(tref, &l.alert_id).await?
         {
-            unlisted_open.push(a);
+            unlisted_open.push(AlertFacts::from_sophos(a));
         }
     }
     let ticket_ids: HashSet<i64> = tickets
@@ -737,32 +737,84 @@ async fn read_tenant(
         .map(|t| t.ticket_id)
         .chain(links.iter().filter_map(|l| l.ticket_id))
         .collect();
-    Ok(TenantView {
+    let view = TenantView {
         listed,
         unlisted_open,
-        links,
+        links: links.iter().map(alert_record).collect(),
         done_alerts,
-        tickets,
+        tickets: tickets.iter().map(ticket_record).collect(),
         closed_in_cw: closed
             .iter()
             .copied()
             .filter(|t| ticket_ids.contains(t))
             .collect(),
         seen_before: cursor.last_raised_at,
-    })
+    };
+    Ok((view, TenantRows { links }))
 }
 
-fn cw_severity(s: Option<&Severity>) -> Level {
-    match s {
-        Some(Severity::High) => Level::High,
-        Some(Severity::Low) => Level::Low,
-        _ => Level::Medium,
+/// What planning needs of a stored alert link.
+fn alert_record(l: &AlertLink) -> AlertRecord {
+    AlertRecord {
+        alert_id: l.alert_id.clone(),
+        group_key: l.group_key.clone(),
+        ticket_id: l.ticket_id,
+        step: match l.state {
+            LinkState::Creating => LinkStep::Creating,
+            LinkState::Noting => LinkStep::Noting,
+            LinkState::Linked => LinkStep::Linked,
+        },
+        phase: match l.alert_state {
+            AlertState::Open => AlertPhase::Open,
+            AlertState::Cleared => AlertPhase::Cleared,
+            AlertState::Acknowledging => AlertPhase::Acknowledging,
+            AlertState::Acknowledged => AlertPhase::Acknowledged,
+        },
+        summary: l.summary.clone(),
+    }
+}
+
+/// What planning needs of a stored ticket.
+fn ticket_record(t: &OwnedTicket) -> TicketRecord {
+    TicketRecord {
+        ticket_id: t.ticket_id,
+        group_key: t.group_key.clone(),
+        phase: match t.state {
+            TicketState::Open => TicketPhase::Open,
+            TicketState::Resolving => TicketPhase::Resolving,
+            TicketState::Resolved => TicketPhase::Resolved,
+            TicketState::Reopening => TicketPhase::Reopening,
+            TicketState::Closed => TicketPhase::Closed,
+        },
+    }
+}
+
+/// The ticket exactly as the plan drafted it, for the ConnectWise client.
+fn new_ticket(alert_id: &str, d: &TicketDraft) -> NewTicket {
+    let id = |p: &Option<Pick>| p.as_ref().map(|p| p.id);
+    NewTicket {
+        summary: d.summary.clone(),
+        description: d.description.clone(),
+        external_ref: alert_id.to_owned(),
+        company_id: d.company_id,
+        board_id: id(&d.board),
+        status_id: id(&d.status),
+        type_id: id(&d.type_),
+        subtype_id: id(&d.subtype),
+        item_id: id(&d.item),
+        priority_id: id(&d.priority),
+        source_id: id(&d.source),
+        severity: match d.severity {
+            TicketSeverity::Low => connectwise::TicketSeverity::Low,
+            TicketSeverity::Medium => connectwise::TicketSeverity::Medium,
+            TicketSeverity::High => connectwise::TicketSeverity::High,
+        },
     }
 }
 
 fn new_link(
     target: &TenantTarget,
-    alert: &Alert,
+    alert: &AlertFacts,
     group_key: &str,
     role: AlertRole,
     summary: String,
@@ -778,9 +830,8 @@ fn new_link(
         alert_state: AlertState::Open,
         severity: alert
             .severity
-            .as_ref()
-            .map_or("unknown", |s| s.as_str())
-            .to_owned(),
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned()),
         alert_type: alert.alert_type.clone().unwrap_or_default(),
         device_name: content::device_name(alert),
         summary,
@@ -793,27 +844,30 @@ fn new_link(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_tenant(
     ctx: &Ctx,
     target: &TenantTarget,
     tref: &TenantRef,
     view: &TenantView,
+    rows: &TenantRows,
     ops: &[Op],
     report: &mut TenantReport,
 ) -> Result<(), TicketError> {
-    let alerts: HashMap<&str, &Alert> = view
+    // The alerts are used for our own records only (device, raised at); what goes to the vendors
+    // is in the ops.
+    let alerts: HashMap<&str, &AlertFacts> = view
         .listed
         .iter()
         .chain(view.unlisted_open.iter())
         .map(|a| (a.id.as_str(), a))
         .collect();
-    let links: HashMap<&str, &AlertLink> = view
+    let links: HashMap<&str, &AlertLink> = rows
         .links
         .iter()
         .map(|l| (l.alert_id.as_str(), l))
         .collect();
     let mut created: HashMap<String, i64> = HashMap::new();
-    let s = &ctx.settings;
     for op in ops {
         match op {
             Op::Skip { reason, .. } => match reason {
@@ -841,6 +895,7 @@ async fn apply_tenant(
             Op::Acknowledge {
                 alert_id,
                 ticket_id,
+                message,
             } => {
                 let Some(mut link) = ctx.store.alert_link(alert_id).await? else {
                     continue;
@@ -851,14 +906,10 @@ async fn apply_tenant(
                 link.updated_at = Timestamp::now();
                 ctx.store.put_alert_link(&link).await?;
                 ctx.step()?;
-                let already = resume && ctx.sophos.alert(tref, alert_id).await?.is_none();
+                let already = resume && ctx.sophos.open_alert(tref, alert_id).await?.is_none();
                 if !already {
                     ctx.step()?;
-                    match ctx
-                        .sophos
-                        .acknowledge(tref, alert_id, Some(&messages::ack_message(*ticket_id)))
-                        .await
-                    {
+                    match ctx.sophos.acknowledge(tref, alert_id, Some(message)).await {
                         Ok(_) => {}
                         Err(SophosError::NotFound { .. }) => {}
                         Err(SophosError::BadRequest { .. }) => {
@@ -878,7 +929,7 @@ async fn apply_tenant(
                     "alert.acknowledge",
                     format!("alert:{alert_id}"),
                     serde_json::json!({"alert_id": alert_id, "ticket_id": ticket_id, "tenant_id": target.tenant_id}),
-                    messages::ack_message(*ticket_id),
+                    message.clone(),
                 )
                 .await?;
                 report.counts.acknowledged += 1;
@@ -896,57 +947,88 @@ async fn apply_tenant(
             Op::Resolve {
                 ticket_id,
                 alert_ids,
+                note,
+                clear_status,
+                resolved_status,
             } => {
-                resolve(ctx, target, *ticket_id, alert_ids, report).await?;
+                let statuses = ClearStatuses {
+                    clear: clear_status.as_ref(),
+                    resolved: resolved_status.as_ref(),
+                };
+                resolve(ctx, target, *ticket_id, alert_ids, note, statuses, report).await?;
+            }
+            Op::LookupTicket {
+                alert_id,
+                group_key,
+                summary,
+                company_id,
+                previous_ticket_id,
+            } => {
+                ctx.step()?;
+                if let Some(found) = ctx.cw.find_ticket_by_external_ref(alert_id).await? {
+                    let company = found.company_id.or(*company_id).ok_or_else(|| {
+                        TicketError::Settings(messages::ticket_without_company(found.id))
+                    })?;
+                    let made = Made {
+                        alert_id,
+                        group_key,
+                        company_id: company,
+                        previous: *previous_ticket_id,
+                        summary,
+                        ticket_id: found.id,
+                    };
+                    record_created(ctx, target, &made).await?;
+                    created.insert(alert_id.clone(), found.id);
+                    report.counts.created += 1;
+                    report.created.push(Created {
+                        alert_id: alert_id.clone(),
+                        ticket_id: found.id,
+                        raised_at: alerts.get(alert_id.as_str()).and_then(|a| a.raised_at),
+                        created_at: Timestamp::now(),
+                    });
+                    continue;
+                }
+                // No ticket was made before the alert went (or its tenant lost its company):
+                // nothing to create.
+                if let Some(mut link) = ctx.store.alert_link(alert_id).await? {
+                    ctx.step()?;
+                    link.state = LinkState::Linked;
+                    link.alert_state = AlertState::Cleared;
+                    link.cleared_at = Some(Timestamp::now());
+                    link.updated_at = Timestamp::now();
+                    ctx.store.put_alert_link(&link).await?;
+                }
             }
             Op::CreateTicket {
                 alert_id,
                 group_key,
-                company_id,
-                unmapped,
+                unmapped: _,
                 previous_ticket_id,
-                summary,
-                lookup_only,
+                ticket,
             } => {
                 let resume = links
                     .get(alert_id.as_str())
                     .is_some_and(|l| l.state == LinkState::Creating);
-                if resume || *lookup_only {
+                if resume {
                     ctx.step()?;
-                    if let Some(found) = ctx.cw.find_ticket_by_external_xref(alert_id).await? {
-                        let tid = found.id.unwrap_or_default();
-                        record_created(
-                            ctx,
-                            target,
+                    if let Some(found) = ctx.cw.find_ticket_by_external_ref(alert_id).await? {
+                        let made = Made {
                             alert_id,
                             group_key,
-                            *company_id,
-                            *previous_ticket_id,
-                            summary,
-                            tid,
-                            found.company.as_ref().and_then(|c| c.id),
-                        )
-                        .await?;
-                        created.insert(alert_id.clone(), tid);
+                            company_id: found.company_id.unwrap_or(ticket.company_id),
+                            previous: *previous_ticket_id,
+                            summary: &ticket.summary,
+                            ticket_id: found.id,
+                        };
+                        record_created(ctx, target, &made).await?;
+                        created.insert(alert_id.clone(), found.id);
                         report.counts.created += 1;
                         report.created.push(Created {
                             alert_id: alert_id.clone(),
-                            ticket_id: tid,
+                            ticket_id: found.id,
                             raised_at: alerts.get(alert_id.as_str()).and_then(|a| a.raised_at),
                             created_at: Timestamp::now(),
                         });
-                        continue;
-                    }
-                    if *lookup_only {
-                        // Gone from Sophos before its ticket was made: nothing to create.
-                        if let Some(mut link) = ctx.store.alert_link(alert_id).await? {
-                            ctx.step()?;
-                            link.state = LinkState::Linked;
-                            link.alert_state = AlertState::Cleared;
-                            link.cleared_at = Some(Timestamp::now());
-                            link.updated_at = Timestamp::now();
-                            ctx.store.put_alert_link(&link).await?;
-                        }
                         continue;
                     }
                 }
@@ -958,59 +1040,27 @@ async fn apply_tenant(
                     alert,
                     group_key,
                     AlertRole::Primary,
-                    summary.clone(),
+                    ticket.summary.clone(),
                 );
                 ctx.step()?;
                 ctx.store.put_alert_link(&link).await?;
-                let body = Ticket {
-                    summary: Some(summary.clone()),
-                    company: Some(connectwise::models::Reference::id(*company_id)),
-                    board: s.board.as_ref().map(|p| p.reference()),
-                    status: s.new_status.as_ref().map(|p| p.reference()),
-                    type_: s.type_.as_ref().map(|p| p.reference()),
-                    sub_type: s.subtype.as_ref().map(|p| p.reference()),
-                    item: s.item.as_ref().map(|p| p.reference()),
-                    priority: alert
-                        .severity
-                        .as_ref()
-                        .and_then(|sev| s.priorities.for_severity(sev))
-                        .map(|p| p.reference()),
-                    source: s.source.as_ref().map(|p| p.reference()),
-                    severity: Some(cw_severity(alert.severity.as_ref())),
-                    external_x_ref: Some(alert_id.clone()),
-                    initial_description: Some(content::description(
-                        alert,
-                        &target.tenant_id,
-                        &target.name,
-                        &s.device_url_pattern,
-                        *previous_ticket_id,
-                    )),
-                    ..Ticket::default()
-                };
                 ctx.step()?;
-                let t = ctx.cw.create_ticket(&body).await?;
-                let tid = t.id.ok_or_else(|| {
-                    TicketError::Settings("ConnectWise returned a ticket without an id".into())
-                })?;
+                let t = ctx.cw.open_ticket(&new_ticket(alert_id, ticket)).await?;
                 ctx.step()?;
-                record_created(
-                    ctx,
-                    target,
+                let made = Made {
                     alert_id,
                     group_key,
-                    *company_id,
-                    *previous_ticket_id,
-                    summary,
-                    tid,
-                    Some(*company_id),
-                )
-                .await?;
-                let _ = unmapped;
-                created.insert(alert_id.clone(), tid);
+                    company_id: ticket.company_id,
+                    previous: *previous_ticket_id,
+                    summary: &ticket.summary,
+                    ticket_id: t.id,
+                };
+                record_created(ctx, target, &made).await?;
+                created.insert(alert_id.clone(), t.id);
                 report.counts.created += 1;
                 report.created.push(Created {
                     alert_id: alert_id.clone(),
-                    ticket_id: tid,
+                    ticket_id: t.id,
                     raised_at: alert.raised_at,
                     created_at: Timestamp::now(),
                 });
@@ -1019,6 +1069,8 @@ async fn apply_tenant(
                 alert_id,
                 group_key,
                 ticket,
+                summary,
+                note,
             } => {
                 let tid = match ticket {
                     TicketRef::Existing(t) => *t,
@@ -1029,16 +1081,11 @@ async fn apply_tenant(
                 };
                 let existing = links.get(alert_id.as_str()).copied();
                 let resume = existing.is_some_and(|l| l.state == LinkState::Noting);
-                let alert = alerts.get(alert_id.as_str()).copied();
-                let mut link = match (existing, alert) {
+                let mut link = match (existing, alerts.get(alert_id.as_str())) {
                     (Some(l), _) => l.clone(),
-                    (None, Some(a)) => new_link(
-                        target,
-                        a,
-                        group_key,
-                        AlertRole::Repeat,
-                        content::summary(a, &target.name, false),
-                    ),
+                    (None, Some(a)) => {
+                        new_link(target, a, group_key, AlertRole::Repeat, summary.clone())
+                    }
                     (None, None) => continue,
                 };
                 link.role = AlertRole::Repeat;
@@ -1047,25 +1094,19 @@ async fn apply_tenant(
                 link.updated_at = Timestamp::now();
                 ctx.step()?;
                 ctx.store.put_alert_link(&link).await?;
-                let text = match alert {
-                    Some(a) => content::repeat_note(a),
-                    None => String::new(),
-                };
                 let noted = if resume {
                     note_exists(ctx, tid, alert_id).await?
                 } else {
                     false
                 };
-                if !noted && !text.is_empty() {
+                if !noted && let Some(text) = note {
                     ctx.step()?;
-                    ctx.cw
-                        .create_ticket_note(tid, &TicketNote::detail(text.clone()))
-                        .await?;
+                    ctx.cw.add_ticket_note(tid, text, NoteKind::Detail).await?;
                 }
                 ctx.step()?;
                 link.state = LinkState::Linked;
                 link.updated_at = Timestamp::now();
-                if alert.is_none() {
+                if note.is_none() {
                     link.alert_state = AlertState::Cleared;
                     link.cleared_at = Some(Timestamp::now());
                 }
@@ -1083,6 +1124,9 @@ async fn apply_tenant(
                 alert_id,
                 group_key,
                 ticket_id,
+                summary,
+                status,
+                note,
             } => {
                 let Some(alert) = alerts.get(alert_id.as_str()).copied() else {
                     continue;
@@ -1094,13 +1138,7 @@ async fn apply_tenant(
                     .get(alert_id.as_str())
                     .map(|l| (*l).clone())
                     .unwrap_or_else(|| {
-                        new_link(
-                            target,
-                            alert,
-                            group_key,
-                            AlertRole::Repeat,
-                            content::summary(alert, &target.name, false),
-                        )
+                        new_link(target, alert, group_key, AlertRole::Repeat, summary.clone())
                     });
                 let resume = link.state == LinkState::Noting;
                 link.role = AlertRole::Repeat;
@@ -1112,19 +1150,14 @@ async fn apply_tenant(
                 ctx.step()?;
                 ctx.store.put_owned_ticket(&ticket).await?;
                 ctx.store.put_alert_link(&link).await?;
-                if let Some(st) = &s.new_status {
+                if let Some(st) = status {
                     ctx.step()?;
-                    ctx.cw
-                        .patch_ticket(*ticket_id, &[PatchOp::replace("status", st.reference())])
-                        .await?;
+                    ctx.cw.set_ticket_status(*ticket_id, st.id).await?;
                 }
                 if !(resume && note_exists(ctx, *ticket_id, alert_id).await?) {
                     ctx.step()?;
                     ctx.cw
-                        .create_ticket_note(
-                            *ticket_id,
-                            &TicketNote::detail(content::reopen_note(alert)),
-                        )
+                        .add_ticket_note(*ticket_id, note, NoteKind::Detail)
                         .await?;
                 }
                 ctx.step()?;
@@ -1138,7 +1171,7 @@ async fn apply_tenant(
                 ctx.audit(
                     "ticket.reopen",
                     format!("ticket:{ticket_id}"),
-                    serde_json::json!({"ticket_id": ticket_id, "alert_id": alert_id, "status": s.new_status}),
+                    serde_json::json!({"ticket_id": ticket_id, "alert_id": alert_id, "status": status}),
                     "the problem came back in Sophos Central".into(),
                 )
                 .await?;
@@ -1150,56 +1183,60 @@ async fn apply_tenant(
 }
 
 async fn note_exists(ctx: &Ctx, ticket_id: i64, marker: &str) -> Result<bool, TicketError> {
-    let notes = ctx.cw.ticket_notes(ticket_id).await?;
-    Ok(notes
-        .iter()
-        .any(|n| n.text.as_deref().is_some_and(|t| t.contains(marker))))
+    let texts = ctx.cw.ticket_note_texts(ticket_id).await?;
+    Ok(texts.iter().any(|t| t.contains(marker)))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record_created(
-    ctx: &Ctx,
-    target: &TenantTarget,
-    alert_id: &str,
-    group_key: &str,
+/// A ticket made for an alert (created now, or found from a create whose outcome was lost).
+struct Made<'a> {
+    alert_id: &'a str,
+    group_key: &'a str,
     company_id: i64,
     previous: Option<i64>,
-    summary: &str,
+    summary: &'a str,
     ticket_id: i64,
-    actual_company: Option<i64>,
-) -> Result<(), TicketError> {
+}
+
+async fn record_created(ctx: &Ctx, target: &TenantTarget, m: &Made<'_>) -> Result<(), TicketError> {
     let now = Timestamp::now();
-    let company = actual_company.unwrap_or(company_id);
     ctx.store
         .put_owned_ticket(&OwnedTicket {
-            ticket_id,
+            ticket_id: m.ticket_id,
             tenant_id: target.tenant_id.clone(),
-            group_key: group_key.to_owned(),
-            company_id: company,
-            primary_alert_id: alert_id.to_owned(),
-            previous_ticket_id: previous,
+            group_key: m.group_key.to_owned(),
+            company_id: m.company_id,
+            primary_alert_id: m.alert_id.to_owned(),
+            previous_ticket_id: m.previous,
             state: TicketState::Open,
-            summary: summary.to_owned(),
+            summary: m.summary.to_owned(),
             created_at: now,
             updated_at: now,
             resolved_at: None,
             closed_at: None,
         })
         .await?;
-    if let Some(mut link) = ctx.store.alert_link(alert_id).await? {
-        link.ticket_id = Some(ticket_id);
+    if let Some(mut link) = ctx.store.alert_link(m.alert_id).await? {
+        link.ticket_id = Some(m.ticket_id);
         link.state = LinkState::Linked;
         link.updated_at = now;
         ctx.store.put_alert_link(&link).await?;
     }
     ctx.audit(
         "ticket.create",
-        format!("ticket:{ticket_id}"),
-        serde_json::json!({"ticket_id": ticket_id, "alert_id": alert_id, "company_id": company,
-            "tenant_id": target.tenant_id, "summary": summary, "previous_ticket_id": previous}),
+        format!("ticket:{}", m.ticket_id),
+        serde_json::json!({"ticket_id": m.ticket_id, "alert_id": m.alert_id, "company_id": m.company_id,
+            "tenant_id": target.tenant_id, "summary": m.summary, "previous_ticket_id": m.previous}),
         "new Sophos Central alert".into(),
     )
     .await
+}
+
+/// The statuses a resolution moves the ticket to, as the plan chose them.
+struct ClearStatuses<'a> {
+    /// Where a cleared ticket goes (may be a closed status).
+    clear: Option<&'a Pick>,
+    /// The open status used instead when the member may not close tickets.
+    resolved: Option<&'a Pick>,
 }
 
 async fn resolve(
@@ -1207,9 +1244,10 @@ async fn resolve(
     target: &TenantTarget,
     ticket_id: i64,
     alert_ids: &[String],
+    note: &str,
+    statuses: ClearStatuses<'_>,
     report: &mut TenantReport,
 ) -> Result<(), TicketError> {
-    let s = &ctx.settings;
     let Some(mut ticket) = ctx.store.owned_ticket(ticket_id).await? else {
         return Ok(());
     };
@@ -1218,69 +1256,60 @@ async fn resolve(
     ticket.state = TicketState::Resolving;
     ticket.updated_at = Timestamp::now();
     ctx.store.put_owned_ticket(&ticket).await?;
-    let text = messages::resolution_note(alert_ids);
     let current = if resume {
-        match ctx.cw.ticket(ticket_id).await {
-            Ok(t) => Some(t),
-            Err(CwError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        }
+        ctx.cw.ticket_state(ticket_id).await?
     } else {
         None
     };
     let mut noted = false;
     if resume {
-        let notes = ctx.cw.ticket_notes(ticket_id).await?;
-        noted = notes
-            .iter()
-            .any(|n| n.text.as_deref().map(str::trim) == Some(text.trim()));
+        let texts = ctx.cw.ticket_note_texts(ticket_id).await?;
+        noted = texts.iter().any(|t| t.trim() == note.trim());
     }
     if !noted {
         ctx.step()?;
-        let note = TicketNote {
-            resolution_flag: Some(true),
-            ..TicketNote::detail(text.clone())
-        };
-        match ctx.cw.create_ticket_note(ticket_id, &note).await {
-            Ok(_) => {}
+        match ctx
+            .cw
+            .add_ticket_note(ticket_id, note, NoteKind::Resolution)
+            .await
+        {
+            Ok(()) => {}
             Err(CwError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
     let mut final_state = TicketState::Resolved;
     let mut moved_to = None;
-    if let Some(target_status) = &s.clear_status {
-        let already = current
-            .as_ref()
-            .and_then(|t| t.status.as_ref())
-            .and_then(|r| r.id)
-            == Some(target_status.id);
+    if let Some(target_status) = statuses.clear {
+        let already = current.as_ref().and_then(|t| t.status_id) == Some(target_status.id);
         if !already {
             ctx.step()?;
-            match ctx.cw.close_ticket(ticket_id, target_status.id).await {
+            match ctx
+                .cw
+                .close_ticket_with_status(ticket_id, target_status.id)
+                .await
+            {
                 Ok(t) => {
                     moved_to = Some(target_status.name.clone());
-                    if t.closed_flag == Some(true) {
+                    if t.closed {
                         final_state = TicketState::Closed;
                     }
                 }
                 Err(CwError::Permission { .. }) => {
                     report.warnings.push(messages::close_permission_warning(
                         &target_status.name,
-                        s.resolved_status.as_ref().map(|p| p.name.as_str()),
+                        statuses.resolved.map(|p| p.name.as_str()),
                     ));
-                    if let Some(r) = &s.resolved_status {
+                    if let Some(r) = statuses.resolved {
                         ctx.step()?;
-                        ctx.cw
-                            .patch_ticket(ticket_id, &[PatchOp::replace("status", r.reference())])
-                            .await?;
+                        ctx.cw.set_ticket_status(ticket_id, r.id).await?;
                         moved_to = Some(r.name.clone());
                     }
                 }
                 Err(CwError::NotFound { .. }) => final_state = TicketState::Closed,
                 Err(e) => return Err(e.into()),
             }
-        } else if current.as_ref().and_then(|t| t.closed_flag) == Some(true) {
+        } else if current.as_ref().is_some_and(|t| t.closed) {
             final_state = TicketState::Closed;
         }
     }

@@ -4,11 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use connectwise::models::{
-    CatalogItem, Manufacturer, ProcurementCategory, ProcurementSubcategory, ProductClass,
-    ProductType, Reference,
-};
-use connectwise::{Conditions, CwError};
+use connectwise::{CatalogItemSummary, NewCatalogItem, ProcurementSetup};
 use serde::Serialize;
 use serde_json::json;
 
@@ -46,13 +42,13 @@ pub struct CatalogSummary {
 }
 
 impl CatalogSummary {
-    fn from_item(i: &CatalogItem) -> Option<Self> {
-        Some(Self {
-            id: i.id?,
-            identifier: i.identifier.clone().unwrap_or_default(),
-            description: i.description.clone().unwrap_or_default(),
-            inactive: i.inactive_flag.unwrap_or(false),
-        })
+    fn from_client(i: CatalogItemSummary) -> Self {
+        Self {
+            id: i.id,
+            identifier: i.identifier.unwrap_or_default(),
+            description: i.description.unwrap_or_default(),
+            inactive: i.inactive,
+        }
     }
 }
 
@@ -157,23 +153,12 @@ pub async fn search_catalog(
     if text.chars().count() < 2 {
         return Ok(Vec::new());
     }
-    let Some(needle) = connectwise::conditions::safe_substring(text) else {
-        return Ok(Vec::new());
-    };
-    let cond = Conditions::new()
-        .contains("identifier", needle)
-        .or()
-        .contains("description", needle);
     let lower = text.to_lowercase();
     let mut found: Vec<CatalogSummary> = cw
-        .search_catalog(
-            connectwise::Query::new()
-                .conditions(cond)
-                .order_by("identifier"),
-        )
+        .catalog_items_containing(text)
         .await?
-        .iter()
-        .filter_map(CatalogSummary::from_item)
+        .into_iter()
+        .map(CatalogSummary::from_client)
         .filter(|c| {
             c.identifier.to_lowercase().contains(&lower)
                 || c.description.to_lowercase().contains(&lower)
@@ -194,15 +179,11 @@ pub async fn map_product(
     let table = products::load_table(store).await?;
     let product = resolve(&table, identifier)?.clone();
     let item = match catalog.trim().parse::<i64>() {
-        Ok(id) => match cw.catalog_item(id).await {
-            Ok(item) => Some(item),
-            Err(CwError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        },
-        Err(_) => cw.find_catalog_item(catalog.trim()).await?,
+        Ok(id) => cw.catalog_item_summary(id).await?,
+        Err(_) => cw.find_catalog_item_summary(catalog.trim()).await?,
     };
-    let item = item.ok_or_else(|| UsageError::CatalogItemNotFound(catalog.to_owned()))?;
-    let summary = CatalogSummary::from_item(&item)
+    let summary = item
+        .map(CatalogSummary::from_client)
         .ok_or_else(|| UsageError::CatalogItemNotFound(catalog.to_owned()))?;
     link(store, &product.identifier, &summary, "mapped", actor).await?;
     view_of(store, &product.identifier).await
@@ -283,96 +264,13 @@ pub struct CatalogOutcome {
     pub action: String,
 }
 
-/// The ids of the "Sophos" setup entries, created through Table Setup when missing.
-#[derive(Debug, Clone, Copy)]
-struct Setup {
-    category: i64,
-    subcategory: i64,
-    product_type: i64,
-    manufacturer: i64,
-}
-
-fn same_name(name: Option<&str>) -> bool {
-    name.is_some_and(|n| n.trim().eq_ignore_ascii_case(SOPHOS))
-}
-
+/// The "Sophos" setup entries (created through Table Setup when missing, each creation audited).
 async fn ensure_setup(
     cw: &connectwise::Client,
     store: &Store,
     actor: &str,
-) -> Result<Setup, UsageError> {
-    let missing =
-        |what: &str| UsageError::Setup(format!("ConnectWise returned a {what} without an id"));
-    let mut created = Vec::new();
-    let category = match cw
-        .procurement_categories()
-        .await?
-        .into_iter()
-        .find(|c| same_name(c.name.as_deref()))
-    {
-        Some(c) => c,
-        None => {
-            created.push("category");
-            cw.create_procurement_category(&ProcurementCategory {
-                name: Some(SOPHOS.to_owned()),
-                ..Default::default()
-            })
-            .await?
-        }
-    };
-    let category = category.id.ok_or_else(|| missing("category"))?;
-    let subcategory = match cw
-        .procurement_subcategories(category)
-        .await?
-        .into_iter()
-        .find(|c| same_name(c.name.as_deref()))
-    {
-        Some(s) => s,
-        None => {
-            created.push("subcategory");
-            cw.create_procurement_subcategory(&ProcurementSubcategory {
-                name: Some(SOPHOS.to_owned()),
-                category: Some(Reference::id(category)),
-                ..Default::default()
-            })
-            .await?
-        }
-    };
-    let subcategory = subcategory.id.ok_or_else(|| missing("subcategory"))?;
-    let product_type = match cw
-        .product_types()
-        .await?
-        .into_iter()
-        .find(|t| same_name(t.name.as_deref()))
-    {
-        Some(t) => t,
-        None => {
-            created.push("product type");
-            cw.create_product_type(&ProductType {
-                name: Some(SOPHOS.to_owned()),
-                ..Default::default()
-            })
-            .await?
-        }
-    };
-    let product_type = product_type.id.ok_or_else(|| missing("product type"))?;
-    let manufacturer = match cw
-        .manufacturers()
-        .await?
-        .into_iter()
-        .find(|m| same_name(m.name.as_deref()))
-    {
-        Some(m) => m,
-        None => {
-            created.push("manufacturer");
-            cw.create_manufacturer(&Manufacturer {
-                name: Some(SOPHOS.to_owned()),
-                ..Default::default()
-            })
-            .await?
-        }
-    };
-    let manufacturer = manufacturer.id.ok_or_else(|| missing("manufacturer"))?;
+) -> Result<ProcurementSetup, UsageError> {
+    let (setup, created) = cw.ensure_procurement_setup(SOPHOS).await?;
     for what in created {
         store
             .append_audit(&NewAudit {
@@ -386,12 +284,7 @@ async fn ensure_setup(
             })
             .await?;
     }
-    Ok(Setup {
-        category,
-        subcategory,
-        product_type,
-        manufacturer,
-    })
+    Ok(setup)
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -410,7 +303,7 @@ pub async fn ensure_catalog_items(
 ) -> Result<Vec<CatalogOutcome>, UsageError> {
     let table = products::load_table(store).await?;
     let views = product_views(store).await?;
-    let mut setup: Option<Setup> = None;
+    let mut setup: Option<ProcurementSetup> = None;
     let mut out = Vec::new();
     for id in identifiers {
         let product = resolve(&table, id)?.clone();
@@ -426,9 +319,8 @@ pub async fn ensure_catalog_items(
             });
             continue;
         }
-        if let Some(found) = cw.find_catalog_item(&product.identifier).await?
-            && let Some(summary) = CatalogSummary::from_item(&found)
-        {
+        if let Some(found) = cw.find_catalog_item_summary(&product.identifier).await? {
+            let summary = CatalogSummary::from_client(found);
             if !dry_run {
                 link(store, &product.identifier, &summary, "found", actor).await?;
             }
@@ -450,22 +342,13 @@ pub async fn ensure_catalog_items(
                 s
             }
         };
-        let item = CatalogItem {
-            identifier: Some(product.identifier.clone()),
-            description: Some(clip(&product.description, DESCRIPTION_MAX)),
-            customer_description: Some(product.description.clone()),
-            category: Some(Reference::id(s.category)),
-            subcategory: Some(Reference::id(s.subcategory)),
-            type_: Some(Reference::id(s.product_type)),
-            manufacturer: Some(Reference::id(s.manufacturer)),
-            product_class: Some(ProductClass::Agreement),
-            recurring_flag: Some(true),
-            ..Default::default()
+        let item = NewCatalogItem {
+            identifier: product.identifier.clone(),
+            description: clip(&product.description, DESCRIPTION_MAX),
+            customer_description: product.description.clone(),
+            setup: s,
         };
-        let created = cw.create_catalog_item(&item).await?;
-        let summary = CatalogSummary::from_item(&created).ok_or_else(|| {
-            UsageError::Setup("ConnectWise returned a catalog item without an id".to_owned())
-        })?;
+        let summary = CatalogSummary::from_client(cw.create_recurring_catalog_item(&item).await?);
         link(store, &product.identifier, &summary, "created", actor).await?;
         out.push(CatalogOutcome {
             product: product.identifier.clone(),

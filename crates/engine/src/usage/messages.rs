@@ -137,6 +137,15 @@ pub fn conflicts(n: usize) -> (String, String) {
     )
 }
 
+pub fn catalog_item_missing(product: &str) -> (String, String) {
+    (
+        format!("{product} has no ConnectWise catalog item to bill"),
+        "Map the product to a catalog item (`centralbridge products map …`) or let the sync create one, then run the \
+         sync again."
+            .to_owned(),
+    )
+}
+
 pub fn removed(n: usize) -> (String, String) {
     (
         format!("{n} addition(s) managed by centralbridge were removed in ConnectWise and not recreated"),

@@ -14,8 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use connectwise::models::{Addition, AgreementStatus, BillCustomer, PatchOp, Reference};
-use connectwise::{Conditions, CwError};
+use connectwise::{CwError, NewAddition};
 use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -25,7 +24,10 @@ pub use catalog::{
     CatalogOutcome, CatalogSummary, ProductView, ensure_catalog_items, map_product, product_views,
     search_catalog, select_all, select_products, unmap_product,
 };
-pub use plan::{AgreementInput, CurrentAddition, Op, OpKind, PlanFlags, ZeroUsage, plan_agreement};
+pub use plan::{
+    AgreementInput, Change, CurrentAddition, LinkedAddition, Op, OpKind, PlanFlags, ZeroUsage,
+    plan_agreement,
+};
 
 use crate::job::{Run, RunEnd, Tally};
 use crate::products;
@@ -59,8 +61,6 @@ pub enum UsageError {
         "No ConnectWise catalog item `{0}` was found (give its numeric id or its exact identifier)."
     )]
     CatalogItemNotFound(String),
-    #[error("ConnectWise setup tables: {0}")]
-    Setup(String),
     #[error("`{0}` is not a month: use YYYY-MM, e.g. 2026-11")]
     BadMonth(String),
     #[error("No customer matches `{0}` (give a tenant id or name, or a company id or name).")]
@@ -474,9 +474,7 @@ pub async fn run_for(
     let agreement_ids: Vec<i64> = targets.iter().filter_map(|t| t.agreement_id).collect();
     let mut agreements = HashMap::new();
     for chunk in agreement_ids.chunks(AGREEMENT_CHUNK) {
-        let q = connectwise::Query::new()
-            .conditions(Conditions::new().is_in("id", chunk.iter().copied()));
-        let mut s = cw.agreements(q);
+        let mut s = cw.agreements_by_ids(chunk);
         while let Some(a) = s.try_next().await? {
             if let Some(id) = a.id {
                 agreements.insert(id, a);
@@ -713,15 +711,7 @@ impl Shared {
         let Some(agreement) = agreement else {
             return Err(Failure::from(messages::agreement_missing(agreement_id)));
         };
-        let inactive = match &agreement.agreement_status {
-            Some(AgreementStatus::Active) | None => None,
-            Some(AgreementStatus::Cancelled) => Some("cancelled"),
-            Some(AgreementStatus::Expired) => Some("expired"),
-            Some(AgreementStatus::Inactive) => Some("inactive"),
-            Some(AgreementStatus::Unknown(_)) => None,
-        }
-        .or(agreement.cancelled_flag.filter(|c| *c).map(|_| "cancelled"));
-        if let Some(status) = inactive {
+        if let Some(status) = agreement.inactive_reason() {
             return Err(Failure::from(messages::agreement_not_active(
                 agreement_id,
                 status,
@@ -749,20 +739,17 @@ impl Shared {
         report.counts.unmapped_codes = report.unmapped.len();
 
         // One read of the agreement's additions.
-        let current = self
+        let additions: Vec<CurrentAddition> = self
             .cw
-            .additions(agreement_id, ())
+            .addition_states(agreement_id)
             .await
-            .map_err(|e| Failure::cw(&e, agreement_id))?;
-        let additions: Vec<CurrentAddition> = current
-            .iter()
-            .filter_map(|a| {
-                Some(CurrentAddition {
-                    id: a.id?,
-                    catalog_item_id: a.product.as_ref()?.id?,
-                    quantity: a.quantity.unwrap_or(0.0),
-                    cancelled: a.cancelled_date.is_some(),
-                })
+            .map_err(|e| Failure::cw(&e, agreement_id))?
+            .into_iter()
+            .map(|a| CurrentAddition {
+                id: a.id,
+                catalog_item_id: a.catalog_item_id,
+                quantity: a.quantity,
+                cancelled: a.cancelled,
             })
             .collect();
         let in_doubt: BTreeSet<String> = left_over
@@ -778,19 +765,30 @@ impl Shared {
             desired,
             catalog: self.catalog.clone(),
             additions,
-            links: links.clone(),
+            links: links
+                .iter()
+                .map(|(product, l)| (product.clone(), linked_addition(l)))
+                .collect(),
             in_doubt,
         };
         let ops = plan_agreement(&input, self.zero, self.flags);
         for op in &ops {
-            report.counts.add_op(op.kind);
+            report.counts.add_op(op.kind());
         }
         report.ops = ops;
         if self.dry_run {
             return self.verdict(report);
         }
+        // A real run made every selected product's catalog item before planning.
+        if let Some(op) = report
+            .ops
+            .iter()
+            .find(|o| matches!(o.change, Change::CreateWithNewCatalogItem { .. }))
+        {
+            return Err(Failure::from(messages::catalog_item_missing(&op.product)));
+        }
 
-        let writes: Vec<&Op> = report.ops.iter().filter(|o| o.kind.is_write()).collect();
+        let writes: Vec<&Op> = report.ops.iter().filter(|o| o.is_write()).collect();
         let entries: Vec<NewJournalEntry> = writes
             .iter()
             .map(|o| NewJournalEntry {
@@ -798,10 +796,10 @@ impl Shared {
                 tenant_id: o.tenant_id.clone(),
                 agreement_id: o.agreement_id,
                 product: o.product.clone(),
-                kind: o.kind.as_str().to_owned(),
-                addition_id: o.addition_id,
-                before_qty: o.before,
-                after_qty: o.after,
+                kind: o.kind().as_str().to_owned(),
+                addition_id: o.addition_id(),
+                before_qty: o.before(),
+                after_qty: Some(o.after()),
                 reason: o.reason.clone(),
             })
             .collect();
@@ -850,7 +848,7 @@ impl Shared {
                             Some(link.addition_id),
                             None,
                             Some(&link),
-                            audit.as_ref(),
+                            Some(&audit),
                         )
                         .await
                         .map_err(Failure::store)?;
@@ -892,94 +890,128 @@ impl Shared {
         Ok(())
     }
 
-    /// Runs one write against ConnectWise; returns the link it leaves and its audit entry.
+    /// Runs one write against ConnectWise; returns the link it leaves and its audit entry. Only
+    /// writes ([`Op::is_write`]) reach here.
     async fn execute(
         &self,
         op: &Op,
         link: Option<&AdditionLink>,
-    ) -> Result<(AdditionLink, Option<NewAudit>), CwError> {
-        let catalog_item_id = op.catalog_item_id.unwrap_or_default();
-        let qty = op.after.unwrap_or(0.0);
-        let mut new_link = AdditionLink {
+    ) -> Result<(AdditionLink, NewAudit), CwError> {
+        let new_link = |addition_id: i64, catalog_item_id: i64, quantity: f64| AdditionLink {
             agreement_id: op.agreement_id,
             product: op.product.clone(),
             tenant_id: op.tenant_id.clone(),
-            addition_id: op.addition_id.unwrap_or_default(),
+            addition_id,
             catalog_item_id,
             created_by_us: link.is_none_or(|l| l.created_by_us),
-            quantity: qty,
+            quantity,
             cancelled_by_us: false,
         };
-        let action = match op.kind {
-            OpKind::Create => {
-                let description = self.table.get(&op.product).map(|p| p.description.clone());
-                let body = Addition {
-                    product: Some(Reference::id(catalog_item_id)),
-                    quantity: Some(qty),
-                    bill_customer: Some(BillCustomer::Billable),
-                    effective_date: Some(self.month.first_day()),
-                    description,
-                    ..Default::default()
+        let (new_link, action) = match op.change {
+            Change::Create {
+                catalog_item_id,
+                after,
+            } => {
+                let addition = NewAddition {
+                    catalog_item_id,
+                    quantity: after,
+                    effective_date: self.month.first_day(),
+                    description: self.table.get(&op.product).map(|p| p.description.clone()),
                 };
-                let created = self.cw.create_addition(op.agreement_id, &body).await?;
-                new_link.addition_id = created.id.unwrap_or_default();
-                new_link.created_by_us = true;
-                "usage.create_addition"
-            }
-            OpKind::UpdateQuantity => {
-                let id = op.addition_id.unwrap_or_default();
-                self.cw
-                    .patch_addition(op.agreement_id, id, &[PatchOp::replace("quantity", qty)])
+                let addition_id = self
+                    .cw
+                    .add_billable_addition(op.agreement_id, &addition)
                     .await?;
-                "usage.update_quantity"
+                let l = AdditionLink {
+                    created_by_us: true,
+                    ..new_link(addition_id, catalog_item_id, after)
+                };
+                (l, "usage.create_addition")
             }
-            OpKind::Cancel => {
-                let id = op.addition_id.unwrap_or_default();
+            Change::UpdateQuantity {
+                addition_id,
+                catalog_item_id,
+                after,
+                ..
+            } => {
                 self.cw
-                    .patch_addition(
-                        op.agreement_id,
-                        id,
-                        &[PatchOp::replace(
-                            "cancelledDate",
-                            self.month.first_day().to_string(),
-                        )],
-                    )
+                    .set_addition_quantity(op.agreement_id, addition_id, after)
                     .await?;
-                new_link.quantity = op.before.unwrap_or(0.0);
-                new_link.cancelled_by_us = true;
-                "usage.cancel_addition"
+                (
+                    new_link(addition_id, catalog_item_id, after),
+                    "usage.update_quantity",
+                )
             }
-            OpKind::Adopt => {
-                let id = op.addition_id.unwrap_or_default();
-                if op.before.is_none_or(|b| (b - qty).abs() >= 1e-9) {
+            Change::Cancel {
+                addition_id,
+                catalog_item_id,
+                before,
+            } => {
+                self.cw
+                    .cancel_addition(op.agreement_id, addition_id, self.month.first_day())
+                    .await?;
+                let l = AdditionLink {
+                    cancelled_by_us: true,
+                    ..new_link(addition_id, catalog_item_id, before)
+                };
+                (l, "usage.cancel_addition")
+            }
+            Change::Adopt {
+                addition_id,
+                catalog_item_id,
+                ours,
+                before,
+                after,
+            } => {
+                if (before - after).abs() >= 1e-9 {
                     self.cw
-                        .patch_addition(op.agreement_id, id, &[PatchOp::replace("quantity", qty)])
+                        .set_addition_quantity(op.agreement_id, addition_id, after)
                         .await?;
                 }
-                new_link.created_by_us = op.ours;
-                "usage.adopt_addition"
+                let l = AdditionLink {
+                    created_by_us: ours,
+                    ..new_link(addition_id, catalog_item_id, after)
+                };
+                (l, "usage.adopt_addition")
             }
-            OpKind::Conflict | OpKind::RemovedInCw | OpKind::Skip => {
-                return Ok((new_link, None));
+            Change::CreateWithNewCatalogItem { .. }
+            | Change::Conflict { .. }
+            | Change::RemovedInCw { .. }
+            | Change::Skip { .. } => {
+                return Err(CwError::Decode {
+                    path: format!("finance/agreements/{}/additions", op.agreement_id),
+                    message: format!("`{}` is not a write", op.kind().as_str()),
+                });
             }
         };
+        let cancelled = matches!(op.change, Change::Cancel { .. });
         let audit = NewAudit {
             at: Timestamp::now(),
             actor: self.actor.clone(),
             action: action.to_owned(),
             subject: format!("agreement:{}/product:{}", op.agreement_id, op.product),
-            before: Some(json!({"quantity": op.before, "addition_id": op.addition_id})),
+            before: Some(json!({"quantity": op.before(), "addition_id": op.addition_id()})),
             after: Some(json!({
-                "quantity": if op.kind == OpKind::Cancel { op.before } else { Some(qty) },
+                "quantity": new_link.quantity,
                 "addition_id": new_link.addition_id,
-                "cancelled": op.kind == OpKind::Cancel,
+                "cancelled": cancelled,
             })),
             reason: format!(
                 "{} (tenant {}, month {})",
                 op.reason, op.tenant_id, self.month
             ),
         };
-        Ok((new_link, Some(audit)))
+        Ok((new_link, audit))
+    }
+}
+
+/// What the planner needs of one of our links.
+fn linked_addition(l: &AdditionLink) -> LinkedAddition {
+    LinkedAddition {
+        addition_id: l.addition_id,
+        catalog_item_id: l.catalog_item_id,
+        quantity: l.quantity,
+        cancelled_by_us: l.cancelled_by_us,
     }
 }
 

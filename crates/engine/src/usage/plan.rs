@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::messages;
-use crate::store::AdditionLink;
 
 /// What to do when a product's usage drops to zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -68,23 +67,133 @@ impl OpKind {
     }
 }
 
-/// One planned operation.
+/// One planned operation on one (agreement, product).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Op {
     pub tenant_id: String,
     pub agreement_id: i64,
     /// Product identifier (e.g. `Sophos_Intercept_X`).
     pub product: String,
-    /// The catalog item the addition bills; `None` only in a dry run before the item exists.
-    pub catalog_item_id: Option<i64>,
-    pub kind: OpKind,
-    /// The addition concerned (None for a create).
-    pub addition_id: Option<i64>,
-    pub before: Option<f64>,
-    pub after: Option<f64>,
-    /// For `Adopt`: whether the adopted addition is one we created (an interrupted create).
-    pub ours: bool,
+    /// What to do, with exactly the ids it needs (serialized flat, tagged `kind`).
+    #[serde(flatten)]
+    pub change: Change,
     pub reason: String,
+}
+
+/// What an [`Op`] does. Quantities are `before` (as ConnectWise has it) and `after` (what we set).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// POST a new addition billing `catalog_item_id`.
+    Create { catalog_item_id: i64, after: f64 },
+    /// Dry run only: a create whose catalog item does not exist yet. A real run makes every selected
+    /// product's catalog item before planning, so this never reaches apply.
+    #[serde(rename = "create")]
+    CreateWithNewCatalogItem { after: f64 },
+    /// PATCH the quantity of our addition.
+    UpdateQuantity {
+        addition_id: i64,
+        catalog_item_id: i64,
+        before: f64,
+        after: f64,
+    },
+    /// PATCH a cancelled date on our addition (its quantity stays `before`).
+    Cancel {
+        addition_id: i64,
+        catalog_item_id: i64,
+        before: f64,
+    },
+    /// Take over the only live addition for the product (and set its quantity). `ours`: it is one
+    /// an interrupted create of ours made.
+    Adopt {
+        addition_id: i64,
+        catalog_item_id: i64,
+        ours: bool,
+        before: f64,
+        after: f64,
+    },
+    /// Several live additions could be the product's: reported, nothing written.
+    Conflict { addition_ids: Vec<i64>, after: f64 },
+    /// Our addition was deleted or cancelled in ConnectWise: reported, not recreated. `before` is
+    /// the quantity we last set.
+    RemovedInCw {
+        addition_id: i64,
+        before: f64,
+        after: f64,
+    },
+    /// Already right. `before` is absent when the addition is gone (and usage is zero).
+    Skip {
+        addition_id: i64,
+        before: Option<f64>,
+        after: f64,
+    },
+}
+
+impl Op {
+    pub fn kind(&self) -> OpKind {
+        match self.change {
+            Change::Create { .. } | Change::CreateWithNewCatalogItem { .. } => OpKind::Create,
+            Change::UpdateQuantity { .. } => OpKind::UpdateQuantity,
+            Change::Cancel { .. } => OpKind::Cancel,
+            Change::Adopt { .. } => OpKind::Adopt,
+            Change::Conflict { .. } => OpKind::Conflict,
+            Change::RemovedInCw { .. } => OpKind::RemovedInCw,
+            Change::Skip { .. } => OpKind::Skip,
+        }
+    }
+
+    /// Whether apply runs it (a write to ConnectWise and our links).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self.change,
+            Change::Create { .. }
+                | Change::UpdateQuantity { .. }
+                | Change::Cancel { .. }
+                | Change::Adopt { .. }
+        )
+    }
+
+    /// The one existing addition it concerns (none for creates and conflicts).
+    pub fn addition_id(&self) -> Option<i64> {
+        match self.change {
+            Change::UpdateQuantity { addition_id, .. }
+            | Change::Cancel { addition_id, .. }
+            | Change::Adopt { addition_id, .. }
+            | Change::RemovedInCw { addition_id, .. }
+            | Change::Skip { addition_id, .. } => Some(addition_id),
+            Change::Create { .. }
+            | Change::CreateWithNewCatalogItem { .. }
+            | Change::Conflict { .. } => None,
+        }
+    }
+
+    /// The quantity in ConnectWise before (none when there is no addition).
+    pub fn before(&self) -> Option<f64> {
+        match self.change {
+            Change::UpdateQuantity { before, .. }
+            | Change::Cancel { before, .. }
+            | Change::Adopt { before, .. }
+            | Change::RemovedInCw { before, .. } => Some(before),
+            Change::Skip { before, .. } => before,
+            Change::Create { .. }
+            | Change::CreateWithNewCatalogItem { .. }
+            | Change::Conflict { .. } => None,
+        }
+    }
+
+    /// The quantity the month's usage asks for (0 for a cancel).
+    pub fn after(&self) -> f64 {
+        match self.change {
+            Change::Create { after, .. }
+            | Change::CreateWithNewCatalogItem { after }
+            | Change::UpdateQuantity { after, .. }
+            | Change::Adopt { after, .. }
+            | Change::Conflict { after, .. }
+            | Change::RemovedInCw { after, .. }
+            | Change::Skip { after, .. } => after,
+            Change::Cancel { .. } => 0.0,
+        }
+    }
 }
 
 /// An addition on the agreement as ConnectWise has it now.
@@ -94,6 +203,17 @@ pub struct CurrentAddition {
     pub catalog_item_id: i64,
     pub quantity: f64,
     pub cancelled: bool,
+}
+
+/// An addition we manage (created or adopted), as we last left it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkedAddition {
+    pub addition_id: i64,
+    pub catalog_item_id: i64,
+    /// The quantity we last set.
+    pub quantity: f64,
+    /// We cancelled it (zero usage under the cancel policy).
+    pub cancelled_by_us: bool,
 }
 
 /// Everything the planner needs for one agreement.
@@ -106,8 +226,8 @@ pub struct AgreementInput {
     /// Catalog item per selected product (missing: not created yet, dry run only).
     pub catalog: BTreeMap<String, i64>,
     pub additions: Vec<CurrentAddition>,
-    /// Our links on this agreement, by product.
-    pub links: BTreeMap<String, AdditionLink>,
+    /// The additions we manage on this agreement, by product.
+    pub links: BTreeMap<String, LinkedAddition>,
     /// Products whose create was started by an earlier run that never learned the outcome.
     pub in_doubt: BTreeSet<String>,
 }
@@ -120,69 +240,69 @@ fn same_qty(a: f64, b: f64) -> bool {
 pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags) -> Vec<Op> {
     let mut ops = Vec::new();
     for (product, &qty) in &input.desired {
-        let catalog = input.catalog.get(product).copied();
-        let op = |kind: OpKind,
-                  addition_id: Option<i64>,
-                  before: Option<f64>,
-                  after: Option<f64>,
-                  reason: String| Op {
+        let op = |change: Change, reason: String| Op {
             tenant_id: input.tenant_id.clone(),
             agreement_id: input.agreement_id,
             product: product.clone(),
-            catalog_item_id: catalog,
-            kind,
-            addition_id,
-            before,
-            after,
-            ours: false,
+            change,
             reason,
         };
-        let Some(catalog_id) = catalog else {
+        let Some(catalog_item_id) = input.catalog.get(product).copied() else {
             // No catalog item yet: no addition can bill it, so only a create is possible.
             if qty > 0.0 {
                 ops.push(op(
-                    OpKind::Create,
-                    None,
-                    None,
-                    Some(qty),
+                    Change::CreateWithNewCatalogItem { after: qty },
                     messages::reason_create(qty),
                 ));
             }
             continue;
         };
+        let create = |reason: String| {
+            op(
+                Change::Create {
+                    catalog_item_id,
+                    after: qty,
+                },
+                reason,
+            )
+        };
         let live: Vec<&CurrentAddition> = input
             .additions
             .iter()
-            .filter(|a| a.catalog_item_id == catalog_id && !a.cancelled)
+            .filter(|a| a.catalog_item_id == catalog_item_id && !a.cancelled)
             .collect();
         if let Some(link) = input
             .links
             .get(product)
-            .filter(|l| l.catalog_item_id == catalog_id)
+            .filter(|l| l.catalog_item_id == catalog_item_id)
         {
             if let Some(a) = live.iter().find(|a| a.id == link.addition_id) {
                 let o = if same_qty(a.quantity, qty) {
                     op(
-                        OpKind::Skip,
-                        Some(a.id),
-                        Some(a.quantity),
-                        Some(qty),
+                        Change::Skip {
+                            addition_id: a.id,
+                            before: Some(a.quantity),
+                            after: qty,
+                        },
                         messages::reason_same(qty),
                     )
                 } else if qty == 0.0 && zero == ZeroUsage::Cancel {
                     op(
-                        OpKind::Cancel,
-                        Some(a.id),
-                        Some(a.quantity),
-                        Some(0.0),
+                        Change::Cancel {
+                            addition_id: a.id,
+                            catalog_item_id,
+                            before: a.quantity,
+                        },
                         messages::reason_cancel(),
                     )
                 } else {
                     op(
-                        OpKind::UpdateQuantity,
-                        Some(a.id),
-                        Some(a.quantity),
-                        Some(qty),
+                        Change::UpdateQuantity {
+                            addition_id: a.id,
+                            catalog_item_id,
+                            before: a.quantity,
+                            after: qty,
+                        },
                         messages::reason_update(a.quantity, qty),
                     )
                 };
@@ -197,10 +317,11 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
             if ours_cancelled {
                 if qty == 0.0 {
                     ops.push(op(
-                        OpKind::Skip,
-                        Some(link.addition_id),
-                        Some(0.0),
-                        Some(0.0),
+                        Change::Skip {
+                            addition_id: link.addition_id,
+                            before: Some(0.0),
+                            after: 0.0,
+                        },
                         messages::reason_still_cancelled(),
                     ));
                     continue;
@@ -209,26 +330,22 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
             } else if live.is_empty() {
                 if qty == 0.0 {
                     ops.push(op(
-                        OpKind::Skip,
-                        Some(link.addition_id),
-                        None,
-                        Some(0.0),
+                        Change::Skip {
+                            addition_id: link.addition_id,
+                            before: None,
+                            after: 0.0,
+                        },
                         messages::reason_removed_no_usage(),
                     ));
                 } else if flags.recreate {
-                    ops.push(op(
-                        OpKind::Create,
-                        None,
-                        None,
-                        Some(qty),
-                        messages::reason_recreate(qty),
-                    ));
+                    ops.push(create(messages::reason_recreate(qty)));
                 } else {
                     ops.push(op(
-                        OpKind::RemovedInCw,
-                        Some(link.addition_id),
-                        Some(link.quantity),
-                        Some(qty),
+                        Change::RemovedInCw {
+                            addition_id: link.addition_id,
+                            before: link.quantity,
+                            after: qty,
+                        },
                         messages::reason_removed(link.addition_id, qty),
                     ));
                 }
@@ -238,13 +355,7 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
         match live.as_slice() {
             [] => {
                 if qty > 0.0 {
-                    ops.push(op(
-                        OpKind::Create,
-                        None,
-                        None,
-                        Some(qty),
-                        messages::reason_create(qty),
-                    ));
+                    ops.push(create(messages::reason_create(qty)));
                 }
             }
             [a] => {
@@ -254,23 +365,24 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
                 } else {
                     messages::reason_adopt(a.id)
                 };
-                let mut o = op(
-                    OpKind::Adopt,
-                    Some(a.id),
-                    Some(a.quantity),
-                    Some(qty),
+                ops.push(op(
+                    Change::Adopt {
+                        addition_id: a.id,
+                        catalog_item_id,
+                        ours,
+                        before: a.quantity,
+                        after: qty,
+                    },
                     reason,
-                );
-                o.ours = ours;
-                ops.push(o);
+                ));
             }
             several => {
                 let ids: Vec<i64> = several.iter().map(|a| a.id).collect();
                 ops.push(op(
-                    OpKind::Conflict,
-                    None,
-                    None,
-                    Some(qty),
+                    Change::Conflict {
+                        addition_ids: ids.clone(),
+                        after: qty,
+                    },
                     messages::reason_conflict(&ids),
                 ));
             }
@@ -294,14 +406,10 @@ mod tests {
         i
     }
 
-    fn link(addition_id: i64, created_by_us: bool) -> AdditionLink {
-        AdditionLink {
-            agreement_id: 11,
-            product: "P".into(),
-            tenant_id: "t1".into(),
+    fn link(addition_id: i64) -> LinkedAddition {
+        LinkedAddition {
             addition_id,
             catalog_item_id: 900,
-            created_by_us,
             quantity: 5.0,
             cancelled_by_us: false,
         }
@@ -317,7 +425,7 @@ mod tests {
     }
 
     fn kinds(ops: &[Op]) -> Vec<OpKind> {
-        ops.iter().map(|o| o.kind).collect()
+        ops.iter().map(Op::kind).collect()
     }
 
     #[test]
@@ -332,7 +440,7 @@ mod tests {
             [OpKind::Create]
         );
         i.additions.push(add(7, 5.0, false));
-        i.links.insert("P".into(), link(7, true));
+        i.links.insert("P".into(), link(7));
         assert_eq!(
             kinds(&plan_agreement(
                 &i,
@@ -344,7 +452,7 @@ mod tests {
         i.desired.insert("P".into(), 8.0);
         let ops = plan_agreement(&i, ZeroUsage::default(), PlanFlags::default());
         assert_eq!(kinds(&ops), [OpKind::UpdateQuantity]);
-        assert_eq!((ops[0].before, ops[0].after), (Some(5.0), Some(8.0)));
+        assert_eq!((ops[0].before(), ops[0].after()), (Some(5.0), 8.0));
     }
 
     #[test]
@@ -353,7 +461,7 @@ mod tests {
         i.desired.insert("P".into(), 0.0);
         assert!(plan_agreement(&i, ZeroUsage::default(), PlanFlags::default()).is_empty());
         i.additions.push(add(7, 5.0, false));
-        i.links.insert("P".into(), link(7, true));
+        i.links.insert("P".into(), link(7));
         assert_eq!(
             kinds(&plan_agreement(
                 &i,
@@ -384,8 +492,14 @@ mod tests {
         let mut i = input();
         i.additions.push(add(7, 2.0, false));
         let ops = plan_agreement(&i, ZeroUsage::default(), PlanFlags::default());
-        assert_eq!(kinds(&ops), [OpKind::Adopt]);
-        assert!(!ops[0].ours);
+        assert!(matches!(
+            ops[0].change,
+            Change::Adopt {
+                addition_id: 7,
+                ours: false,
+                ..
+            }
+        ));
         i.additions.push(add(8, 1.0, false));
         assert_eq!(
             kinds(&plan_agreement(
@@ -410,7 +524,7 @@ mod tests {
     #[test]
     fn removed_in_cw_reported_unless_recreate() {
         let mut i = input();
-        i.links.insert("P".into(), link(7, true));
+        i.links.insert("P".into(), link(7));
         assert_eq!(
             kinds(&plan_agreement(
                 &i,
@@ -445,8 +559,14 @@ mod tests {
         i.in_doubt.insert("P".into());
         i.additions.push(add(7, 5.0, false));
         let ops = plan_agreement(&i, ZeroUsage::default(), PlanFlags::default());
-        assert_eq!(kinds(&ops), [OpKind::Adopt]);
-        assert!(ops[0].ours);
+        assert!(matches!(
+            ops[0].change,
+            Change::Adopt {
+                addition_id: 7,
+                ours: true,
+                ..
+            }
+        ));
         i.additions.clear();
         assert_eq!(
             kinds(&plan_agreement(
@@ -461,49 +581,63 @@ mod tests {
     /// Applies `ops` to a model of ConnectWise + our links, as apply does.
     fn model_apply(i: &mut AgreementInput, ops: &[Op], next_id: &mut i64) {
         for o in ops {
-            let cat = o.catalog_item_id.unwrap();
-            let q = o.after.unwrap_or(0.0);
-            let mut l = AdditionLink {
-                agreement_id: i.agreement_id,
-                product: o.product.clone(),
-                tenant_id: i.tenant_id.clone(),
-                addition_id: o.addition_id.unwrap_or(0),
-                catalog_item_id: cat,
-                created_by_us: true,
-                quantity: q,
-                cancelled_by_us: false,
+            let set = |a: &mut Vec<CurrentAddition>, id: i64, f: &dyn Fn(&mut CurrentAddition)| {
+                f(a.iter_mut().find(|a| a.id == id).unwrap());
             };
-            match o.kind {
-                OpKind::Create => {
+            let l = match o.change {
+                Change::Create {
+                    catalog_item_id,
+                    after,
+                } => {
                     *next_id += 1;
                     i.additions.push(CurrentAddition {
                         id: *next_id,
-                        catalog_item_id: cat,
-                        quantity: q,
+                        catalog_item_id,
+                        quantity: after,
                         cancelled: false,
                     });
-                    l.addition_id = *next_id;
+                    LinkedAddition {
+                        addition_id: *next_id,
+                        catalog_item_id,
+                        quantity: after,
+                        cancelled_by_us: false,
+                    }
                 }
-                OpKind::UpdateQuantity | OpKind::Adopt => {
-                    let a = i
-                        .additions
-                        .iter_mut()
-                        .find(|a| Some(a.id) == o.addition_id)
-                        .unwrap();
-                    a.quantity = q;
-                    l.created_by_us = o.kind != OpKind::Adopt || o.ours;
+                Change::UpdateQuantity {
+                    addition_id,
+                    catalog_item_id,
+                    after,
+                    ..
                 }
-                OpKind::Cancel => {
-                    let a = i
-                        .additions
-                        .iter_mut()
-                        .find(|a| Some(a.id) == o.addition_id)
-                        .unwrap();
-                    a.cancelled = true;
-                    l.cancelled_by_us = true;
+                | Change::Adopt {
+                    addition_id,
+                    catalog_item_id,
+                    after,
+                    ..
+                } => {
+                    set(&mut i.additions, addition_id, &|a| a.quantity = after);
+                    LinkedAddition {
+                        addition_id,
+                        catalog_item_id,
+                        quantity: after,
+                        cancelled_by_us: false,
+                    }
+                }
+                Change::Cancel {
+                    addition_id,
+                    catalog_item_id,
+                    before,
+                } => {
+                    set(&mut i.additions, addition_id, &|a| a.cancelled = true);
+                    LinkedAddition {
+                        addition_id,
+                        catalog_item_id,
+                        quantity: before,
+                        cancelled_by_us: true,
+                    }
                 }
                 _ => continue,
-            }
+            };
             i.links.insert(o.product.clone(), l);
         }
     }
@@ -531,9 +665,8 @@ mod tests {
             for (k, p) in products.iter().enumerate() {
                 if linked[k] {
                     let id = i.additions.iter().find(|a| a.catalog_item_id == 100 + k as i64).map_or(99, |a| a.id);
-                    i.links.insert((*p).to_owned(), AdditionLink {
-                        agreement_id: 1, product: (*p).to_owned(), tenant_id: "t".into(), addition_id: id,
-                        catalog_item_id: 100 + k as i64, created_by_us: true, quantity: 1.0, cancelled_by_us: false,
+                    i.links.insert((*p).to_owned(), LinkedAddition {
+                        addition_id: id, catalog_item_id: 100 + k as i64, quantity: 1.0, cancelled_by_us: false,
                     });
                 }
             }
@@ -543,8 +676,41 @@ mod tests {
             let first = plan_agreement(&i, zero, flags);
             model_apply(&mut i, &first, &mut next);
             let second = plan_agreement(&i, zero, flags);
-            let writes: Vec<&Op> = second.iter().filter(|o| o.kind.is_write()).collect();
+            let writes: Vec<&Op> = second.iter().filter(|o| o.is_write()).collect();
             proptest::prop_assert!(writes.is_empty(), "second plan writes: {:?}", writes);
         }
+    }
+
+    #[test]
+    fn a_create_before_its_catalog_item_exists_has_its_own_shape() {
+        let mut i = input();
+        i.catalog.clear();
+        let ops = plan_agreement(&i, ZeroUsage::default(), PlanFlags::default());
+        assert_eq!(ops.len(), 1);
+        assert_eq!(
+            ops[0].change,
+            Change::CreateWithNewCatalogItem { after: 5.0 }
+        );
+        // Counted and shown as a create, but apply never runs it.
+        assert_eq!(ops[0].kind(), OpKind::Create);
+        assert!(!ops[0].is_write());
+        let json = serde_json::to_value(&ops[0]).unwrap();
+        assert_eq!(json["kind"], "create");
+        assert_eq!(json["after"], 5.0);
+        assert!(json.get("catalog_item_id").is_none());
+
+        i.catalog.insert("P".into(), 900);
+        let ops = plan_agreement(&i, ZeroUsage::default(), PlanFlags::default());
+        assert_eq!(
+            ops[0].change,
+            Change::Create {
+                catalog_item_id: 900,
+                after: 5.0
+            }
+        );
+        let json = serde_json::to_value(&ops[0]).unwrap();
+        assert_eq!(json["kind"], "create");
+        assert_eq!(json["catalog_item_id"], 900);
+        assert_eq!(json["product"], "P");
     }
 }

@@ -2,12 +2,13 @@
 
 use std::collections::HashSet;
 
-use futures::Stream;
+use futures::{Stream, TryStreamExt as _};
 use jiff::Timestamp;
 use reqwest::Method;
 use url::Url;
 
 use crate::Client;
+use crate::OpenAlert;
 use crate::api::partner::next_key;
 use crate::config::{join, parse_base};
 use crate::error::SophosError;
@@ -41,7 +42,42 @@ fn comma<T: std::fmt::Display>(v: &[T]) -> String {
         .join(",")
 }
 
+/// Whether Sophos knows this alert severity name (`low`, `medium`, `high`).
+pub fn is_alert_severity(name: &str) -> bool {
+    !matches!(Severity::from(name), Severity::Other(_))
+}
+
+/// Whether Sophos knows this alert product name (e.g. `endpoint`, `firewall`).
+pub fn is_alert_product(name: &str) -> bool {
+    !matches!(Product::from(name), Product::Other(_))
+}
+
+/// Whether Sophos knows this alert category name (e.g. `malware`, `updating`).
+pub fn is_alert_category(name: &str) -> bool {
+    !matches!(Category::from(name), Category::Other(_))
+}
+
 impl AlertQuery {
+    /// Only alerts of these severities, products and categories, named as Sophos writes them (an
+    /// empty list filters nothing).
+    pub fn named_filters(
+        mut self,
+        severities: &[String],
+        products: &[String],
+        categories: &[String],
+    ) -> Self {
+        self.severity = severities
+            .iter()
+            .map(|s| Severity::from(s.as_str()))
+            .collect();
+        self.product = products.iter().map(|s| Product::from(s.as_str())).collect();
+        self.category = categories
+            .iter()
+            .map(|s| Category::from(s.as_str()))
+            .collect();
+        self
+    }
+
     fn params(&self, default_size: u32) -> Vec<(&'static str, String)> {
         let mut q = Vec::new();
         if let Some(f) = self.from {
@@ -151,6 +187,24 @@ impl Client {
             Err(SophosError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// [`Client::alerts`] as [`OpenAlert`] values.
+    pub fn open_alerts(
+        &self,
+        tenant: &TenantRef,
+        query: AlertQuery,
+    ) -> impl Stream<Item = Result<OpenAlert, SophosError>> + Send + use<> {
+        self.alerts(tenant, query).map_ok(OpenAlert::from)
+    }
+
+    /// [`Client::alert`] as an [`OpenAlert`]; `None` when the alert no longer exists.
+    pub async fn open_alert(
+        &self,
+        tenant: &TenantRef,
+        id: &str,
+    ) -> Result<Option<OpenAlert>, SophosError> {
+        Ok(self.alert(tenant, id).await?.map(OpenAlert::from))
     }
 
     /// Asks Sophos to run an action (e.g. `acknowledge`) on an alert; it runs asynchronously.

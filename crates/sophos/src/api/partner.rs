@@ -2,15 +2,15 @@
 
 use std::collections::HashSet;
 
-use futures::Stream;
+use futures::{Stream, TryStreamExt as _};
 use url::Url;
 
-use crate::Client;
 use crate::config::join;
 use crate::error::SophosError;
 use crate::http::{Request, Scope, Transport};
 use crate::messages;
 use crate::models::{Page, Tenant, UsageItem, UsageMonth, WhoAmI};
+use crate::{Client, TenantSummary};
 
 pub(crate) async fn fetch_whoami(t: &Transport, global: &Url) -> Result<WhoAmI, SophosError> {
     let req = Request::get(join(global, &["whoami", "v1"]), Scope::Bearer, "whoami");
@@ -49,6 +49,13 @@ impl Client {
             ("pageTotal", "true".to_string()),
         ];
         self.inner.t.execute(req).await?.json("tenant list")
+    }
+
+    /// [`Client::tenants`] as [`TenantSummary`] values.
+    pub fn tenant_summaries(
+        &self,
+    ) -> impl Stream<Item = Result<TenantSummary, SophosError>> + Send + use<> {
+        self.tenants().map_ok(TenantSummary::from)
     }
 
     /// Every tenant of the partner: page 1 with `pageTotal=true`, then pages `2..=total`, stopping

@@ -1,0 +1,89 @@
+//! Domain-shaped values for callers that plan with Sophos data: plain strings and flags instead of
+//! the wire models, so field names and wire enums stay in this crate.
+
+use jiff::Timestamp;
+
+use crate::models::{Alert, AlertAction, Tenant, TenantRef};
+
+/// The device an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAlertDevice {
+    pub id: String,
+    pub name: Option<String>,
+    /// The agent type, e.g. `computer` or `server`.
+    pub kind: Option<String>,
+}
+
+/// An alert open in Sophos Central.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAlert {
+    pub id: String,
+    pub raised_at: Option<Timestamp>,
+    /// As Sophos writes it: `low`, `medium`, `high` (or a newer value).
+    pub severity: Option<String>,
+    /// As Sophos writes it, e.g. `endpoint`, `server`.
+    pub product: Option<String>,
+    pub category: Option<String>,
+    /// e.g. `Event::Endpoint::OutOfDate`.
+    pub alert_type: Option<String>,
+    pub description: Option<String>,
+    pub device: Option<OpenAlertDevice>,
+    /// `acknowledge` is among the alert's allowed actions.
+    pub can_acknowledge: bool,
+}
+
+impl From<Alert> for OpenAlert {
+    fn from(a: Alert) -> Self {
+        OpenAlert {
+            can_acknowledge: a.allows(&AlertAction::Acknowledge),
+            id: a.id,
+            raised_at: a.raised_at,
+            severity: a.severity.map(|s| s.as_str().to_owned()),
+            product: a.product.map(|p| p.as_str().to_owned()),
+            category: a.category.map(|c| c.as_str().to_owned()),
+            alert_type: a.alert_type,
+            description: a.description,
+            device: a.managed_agent.map(|m| OpenAlertDevice {
+                id: m.id,
+                name: m.name,
+                kind: m.agent_type,
+            }),
+        }
+    }
+}
+
+/// A tenant as a caller records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSummary {
+    pub id: String,
+    /// `showAs`, else `name`, else the id.
+    pub name: String,
+    /// As Sophos writes it: `usage` (monthly, MSP Flex), `term`, `trial`.
+    pub billing_type: Option<String>,
+    pub data_region: Option<String>,
+    /// Where this tenant's data calls go.
+    pub api_host: Option<String>,
+    pub status: Option<String>,
+}
+
+impl TenantSummary {
+    /// Id + apiHost for tenant calls; `None` when the tenant carries no `apiHost`.
+    pub fn tenant_ref(&self) -> Option<TenantRef> {
+        self.api_host
+            .as_ref()
+            .map(|h| TenantRef::new(self.id.clone(), h.clone()))
+    }
+}
+
+impl From<Tenant> for TenantSummary {
+    fn from(t: Tenant) -> Self {
+        TenantSummary {
+            name: t.display_name().to_owned(),
+            billing_type: t.billing_type.map(|b| b.as_str().to_owned()),
+            data_region: t.data_region,
+            api_host: t.api_host,
+            status: t.status,
+            id: t.id,
+        }
+    }
+}
