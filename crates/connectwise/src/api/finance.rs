@@ -21,10 +21,13 @@ pub struct AgreementSummary {
     /// The end date; `None` when it has none or is marked as never ending.
     pub ends_at: Option<jiff::Timestamp>,
     pub billing_cycle: Option<String>,
+    /// Why additions must not be changed on it (`cancelled`, `expired`, `inactive`), or `None`.
+    pub inactive: Option<&'static str>,
 }
 
 impl AgreementSummary {
     fn from_model(a: Agreement) -> Option<Self> {
+        let inactive = a.inactive_reason();
         let status = a.agreement_status.as_ref();
         Some(AgreementSummary {
             id: a.id?,
@@ -37,6 +40,7 @@ impl AgreementSummary {
             expired_status: status == Some(&AgreementStatus::Expired),
             ends_at: a.end_date.filter(|_| a.no_ending_date_flag != Some(true)),
             billing_cycle: a.billing_cycle.and_then(|b| b.name),
+            inactive,
         })
     }
 }
@@ -89,6 +93,15 @@ impl Client {
     /// URL stays short). Ids ConnectWise does not know are simply absent.
     pub fn agreements_by_ids(&self, ids: &[i64]) -> CwStream<Agreement> {
         self.agreements(Conditions::new().is_in("id", ids.iter().copied()))
+    }
+
+    /// The agreements with these ids (one `id in (...)` listing; keep `ids` to a few hundred), as
+    /// [`AgreementSummary`] values.
+    pub fn agreement_summaries_by_ids(&self, ids: &[i64]) -> CwStream<AgreementSummary> {
+        Box::pin(
+            self.agreements_by_ids(ids)
+                .try_filter_map(|a| futures::future::ok(AgreementSummary::from_model(a))),
+        )
     }
 
     /// Every agreement (with an id), as [`AgreementSummary`] values, streamed.

@@ -53,6 +53,9 @@ pub enum TicketError {
     /// The test hook stopped the cycle (as a crash would).
     #[error("ticket sync was interrupted")]
     Interrupted,
+    /// A stop was asked (Ctrl-C, shutdown, lost lease) before this tenant's next operation.
+    #[error("ticket sync was stopped on request")]
+    Stopped,
 }
 
 /// One alert and its ticket, for `tickets list` and the dashboard.

@@ -594,6 +594,10 @@ async fn tenant_cycle(
             ctx.store.put_ticket_cursor(&cursor).await?;
         }
         Err(e @ (TicketError::Interrupted | TicketError::Store(_))) => return Err(e),
+        Err(TicketError::Stopped) => {
+            report.stopped = true;
+            return Ok(report);
+        }
         Err(e) => {
             report.ok = false;
             report.error = Some(e.to_string());
@@ -869,6 +873,11 @@ async fn apply_tenant(
         .collect();
     let mut created: HashMap<String, i64> = HashMap::new();
     for op in ops {
+        // A stop lets the operation in flight finish and starts no other (the cursor stays, so the
+        // next cycle plans the rest again).
+        if ctx.run.should_stop() {
+            return Err(TicketError::Stopped);
+        }
         match op {
             Op::Skip { reason, .. } => match reason {
                 SkipReason::Unmapped => report.counts.skipped_unmapped += 1,

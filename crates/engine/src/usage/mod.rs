@@ -474,11 +474,9 @@ pub async fn run_for(
     let agreement_ids: Vec<i64> = targets.iter().filter_map(|t| t.agreement_id).collect();
     let mut agreements = HashMap::new();
     for chunk in agreement_ids.chunks(AGREEMENT_CHUNK) {
-        let mut s = cw.agreements_by_ids(chunk);
+        let mut s = cw.agreement_summaries_by_ids(chunk);
         while let Some(a) = s.try_next().await? {
-            if let Some(id) = a.id {
-                agreements.insert(id, a);
-            }
+            agreements.insert(a.id, a);
         }
     }
 
@@ -621,7 +619,7 @@ impl Shared {
         &self,
         target: UsageTarget,
         usage: TenantUsage,
-        agreement: Option<connectwise::models::Agreement>,
+        agreement: Option<connectwise::AgreementSummary>,
         links: BTreeMap<String, AdditionLink>,
         left_over: Vec<crate::store::JournalEntry>,
     ) -> CustomerReport {
@@ -690,7 +688,7 @@ impl Shared {
         &self,
         target: &UsageTarget,
         usage: TenantUsage,
-        agreement: Option<connectwise::models::Agreement>,
+        agreement: Option<connectwise::AgreementSummary>,
         links: BTreeMap<String, AdditionLink>,
         left_over: Vec<crate::store::JournalEntry>,
         report: &mut CustomerReport,
@@ -711,7 +709,7 @@ impl Shared {
         let Some(agreement) = agreement else {
             return Err(Failure::from(messages::agreement_missing(agreement_id)));
         };
-        if let Some(status) = agreement.inactive_reason() {
+        if let Some(status) = agreement.inactive {
             return Err(Failure::from(messages::agreement_not_active(
                 agreement_id,
                 status,
