@@ -37,6 +37,7 @@ on_both_backends!(
     dashboard_and_cli,
     ctrl_c_stops_a_cli_sync,
     a_killed_run_is_taken_over_and_marked_abandoned,
+    a_second_store_adopts_the_tickets_connectwise_already_has,
 );
 
 const LONG: Duration = Duration::from_secs(180);
@@ -97,7 +98,10 @@ async fn two_cli_ticket_syncs(t: Target) {
     let (code, out3) = third.wait(LONG).await;
     assert_eq!(code, Some(0), "{out3}");
     assert!(out3.contains("Waiting for the ticket sync"), "{out3}");
-    assert!(out3.contains("0 created, 0 noted"), "{out3}");
+    assert!(
+        out3.contains("0 created, 0 adopted (already in ConnectWise), 0 noted"),
+        "{out3}"
+    );
     let (tickets, notes) = w.assert_no_duplicate_tickets_or_notes();
     assert!(tickets > 0 && notes > 0, "{tickets} tickets, {notes} notes");
     w.finish().await;
@@ -301,5 +305,61 @@ async fn a_killed_run_is_taken_over_and_marked_abandoned(t: Target) {
         "{runs:?}"
     );
     w.assert_one_addition_per_line();
+    w.finish().await;
+}
+
+/// A second install (or a restored backup, or a lost database) pointed at the same ConnectWise finds
+/// the tickets of alerts it has no record of and adopts them: no alert gets a second ticket, no note
+/// is written twice, and finding them costs one query per 100 new alerts.
+async fn a_second_store_adopts_the_tickets_connectwise_already_has(t: Target) {
+    let second = if t.is_postgres() {
+        Target::postgres().await.expect("a second database")
+    } else {
+        Target::sqlite()
+    };
+    let w = World::new(t, 12).await;
+    let raised = w.raise_alerts(2).await;
+    let o = w.run(&["sync", "tickets", "--once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (tickets, _) = w.assert_no_duplicate_tickets_or_notes();
+    assert!(tickets >= 10, "{tickets} tickets for {raised} alerts");
+
+    // The second store: connected, refreshed, mapped and set up the same way, but no links.
+    let store2 = engine::store::Store::open(&second.url, w.key.clone())
+        .await
+        .unwrap();
+    support::prepare(&store2, &w.sb).await;
+    store2.close().await;
+    let more = w
+        .raise_alerts_of(sandbox::sophos::AlertKind::RealTimeProtectionDisabled, 1)
+        .await;
+    let mut cmd = w.cli_on(&second.url, &["--json", "sync", "tickets", "--once"]);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let totals = &report["totals"];
+    let adopted = totals["adopted"].as_u64().unwrap();
+    let created = totals["created"].as_u64().unwrap();
+    let noted = totals["noted"].as_u64().unwrap();
+    assert_eq!(
+        adopted as usize, tickets,
+        "every existing ticket adopted: {totals}"
+    );
+    assert!(created > 0, "the new alerts got tickets: {totals}");
+    let (after, _) = w.assert_no_duplicate_tickets_or_notes();
+    assert_eq!(after as u64, tickets as u64 + created);
+    // Calls: the writes, a notes read per adopted ticket that got a repeat, at most two for the
+    // closed-ticket check, and one lookup per 100 new alerts (here: one for every tenant at once).
+    let fresh = adopted + created;
+    let calls = report["api_calls"]["connectwise"].as_u64().unwrap();
+    let bound = created + noted + adopted + 2 + fresh.div_ceil(100);
+    assert!(
+        calls <= bound,
+        "{calls} ConnectWise calls > {bound}: {report}"
+    );
+    assert!(more > 0);
+    second.drop_database().await;
     w.finish().await;
 }

@@ -507,7 +507,9 @@ async fn csv_round_trip_and_all_or_nothing(t: TestStore) {
     assert_eq!(s.list_mappings().await.unwrap(), before, "all or nothing");
 
     // Two rows wanting the same agreement: both reported, naming each other.
-    let dup = format!("tenant_id,company_id,agreement_id\n{T1},250,1\n{T2},251,1\n");
+    let dup = format!(
+        "tenant_id,company_id,agreement_id,usage_sync,ticket_sync\n{T1},250,1,off,off\n{T2},251,1,off,off\n"
+    );
     let err = mapping::import_csv(s, "bob", dup.as_bytes(), "dup.csv", false)
         .await
         .unwrap_err();

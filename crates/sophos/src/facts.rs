@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use crate::models::{Alert, AlertAction, Tenant, TenantRef};
+use crate::models::{Alert, AlertAction, Tenant, TenantRef, UsageItem};
 
 /// The device an alert is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,4 +86,34 @@ impl From<Tenant> for TenantSummary {
             id: t.id,
         }
     }
+}
+
+/// One line of a month's billing usage, as a caller bills it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageLine {
+    /// The tenant billed; `None` for lines not tied to a tenant (device subscriptions).
+    pub tenant_id: Option<String>,
+    pub product_code: Option<String>,
+    pub description: Option<String>,
+    /// What the partner is billed for (`None` when Sophos left it out: not the same as 0).
+    pub billable_quantity: Option<i64>,
+}
+
+impl From<UsageItem> for UsageLine {
+    fn from(i: UsageItem) -> Self {
+        UsageLine {
+            tenant_id: i.account_id,
+            product_code: i.product_code,
+            description: i.product_description,
+            billable_quantity: i.billable_quantity,
+        }
+    }
+}
+
+/// What a month's usage listing yields: its lines, or (once, alone) that Sophos has published no
+/// data for the month (404 "No data for requested year or month"). No data is not zero usage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageEvent {
+    NoData,
+    Line(UsageLine),
 }

@@ -29,7 +29,7 @@ pub use config::{
     DEFAULT_GLOBAL_URL, DEFAULT_TOKEN_URL, PageSizes, SophosConfig, normalize_base_url,
 };
 pub use error::SophosError;
-pub use facts::{OpenAlert, OpenAlertDevice, TenantSummary};
+pub use facts::{OpenAlert, OpenAlertDevice, TenantSummary, UsageEvent, UsageLine};
 pub use models::{
     ActionResult, Alert, AlertAction, ApiHosts, BillingType, Category, IdType, ManagedAgent,
     Product, Severity, Tenant, TenantRef, UsageItem, UsageMonth, WhoAmI,

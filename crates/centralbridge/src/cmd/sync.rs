@@ -42,6 +42,9 @@ pub struct UsageArgs {
     /// Recreate additions centralbridge created that were deleted in ConnectWise
     #[arg(long)]
     recreate: bool,
+    /// Sync a month earlier than the last one synced (it sets quantities back to that month's)
+    #[arg(long)]
+    force: bool,
     /// Customers synced at once
     #[arg(long, default_value_t = usage::DEFAULT_CONCURRENCY)]
     concurrency: usize,
@@ -112,6 +115,7 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         month,
         customers: a.customers,
         recreate: a.recreate,
+        force: a.force,
         concurrency: a.concurrency,
         progress,
     };
@@ -132,9 +136,9 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
     }
     let finished = cli_run.finish(&result.run_end()).await;
     let report = result.map_err(|e| match e {
-        usage::UsageError::NoSuchCustomer(_) | usage::UsageError::BadMonth(_) => {
-            CliError::usage(e.to_string())
-        }
+        usage::UsageError::NoSuchCustomer(_)
+        | usage::UsageError::BadMonth(_)
+        | usage::UsageError::MonthBackwards { .. } => CliError::usage(e.to_string()),
         other => CliError::failure(other.to_string()),
     })?;
     store.close().await;
@@ -230,6 +234,14 @@ impl Render for ReportView {
             }
             if let Some(n) = &c.note {
                 out.push_str(&format!("{}: {n}\n", c.tenant_name));
+            }
+            if c.outcome == CustomerOutcome::Held {
+                out.push_str(&format!(
+                    "HELD {}: {}\n  Fix: {}\n",
+                    c.tenant_name,
+                    c.error.as_deref().unwrap_or(""),
+                    c.advice.as_deref().unwrap_or("")
+                ));
             }
             if c.outcome == CustomerOutcome::Failed {
                 out.push_str(&format!(

@@ -409,13 +409,14 @@ impl Render for ReportView<'_> {
         let r = self.0;
         let c = &r.totals;
         let mut out = format!(
-            "Ticket sync{}: {} created, {} noted, {} reopened, {} resolved, {} acknowledged, {} closed in ConnectWise, {} skipped (unmapped)\n",
+            "Ticket sync{}: {} created, {} adopted (already in ConnectWise), {} noted, {} reopened, {} resolved, {} acknowledged, {} closed in ConnectWise, {} skipped (unmapped)\n",
             if r.dry_run {
                 " (dry run: nothing was written)"
             } else {
                 ""
             },
             c.created,
+            c.adopted,
             c.noted,
             c.reopened,
             c.resolved,

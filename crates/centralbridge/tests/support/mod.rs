@@ -66,6 +66,10 @@ impl Target {
         })
     }
 
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
     pub async fn drop_database(&self) {
         if let Some((base, name)) = &self.pg {
             let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
@@ -114,6 +118,11 @@ impl World {
 
     /// A CLI command as a child process on this world's store.
     pub fn cli(&self, args: &[&str]) -> Command {
+        self.cli_on(&self.target.url, args)
+    }
+
+    /// A CLI command on another store (same master key), e.g. a second install.
+    pub fn cli_on(&self, database: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_centralbridge"));
         for (name, _) in std::env::vars() {
             if name.starts_with("CENTRALBRIDGE_") || name == "RUST_LOG" {
@@ -128,7 +137,7 @@ impl World {
             .env(MASTER_KEY_ENV, self.key.to_base64().expose_secret())
             .env("NO_COLOR", "1")
             .arg("--database")
-            .arg(&self.target.url)
+            .arg(database)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -244,7 +253,13 @@ impl World {
     /// Raises `n` alerts on each mapped tenant: one per device, plus a repeat on the first device
     /// (which becomes a note).
     pub async fn raise_alerts(&self, n: usize) -> usize {
-        use sandbox::sophos::{AlertKind, AlertSpec};
+        self.raise_alerts_of(sandbox::sophos::AlertKind::ThreatDetected, n)
+            .await
+    }
+
+    /// [`World::raise_alerts`] of another kind (a new kind on a device is a new ticket).
+    pub async fn raise_alerts_of(&self, kind: sandbox::sophos::AlertKind, n: usize) -> usize {
+        use sandbox::sophos::AlertSpec;
         let mut raised = 0;
         for c in self.store.list_customers().await.unwrap() {
             if c.mapping.as_ref().is_none_or(|m| !m.ticket_sync) {
@@ -254,10 +269,7 @@ impl World {
                 if self
                     .sb
                     .sophos
-                    .inject_alert(
-                        &c.tenant.id,
-                        AlertSpec::new(AlertKind::ThreatDetected).on_device(d),
-                    )
+                    .inject_alert(&c.tenant.id, AlertSpec::new(kind).on_device(d))
                     .is_ok()
                 {
                     raised += 1;
@@ -266,10 +278,7 @@ impl World {
             if self
                 .sb
                 .sophos
-                .inject_alert(
-                    &c.tenant.id,
-                    AlertSpec::new(AlertKind::ThreatDetected).on_device(0),
-                )
+                .inject_alert(&c.tenant.id, AlertSpec::new(kind).on_device(0))
                 .is_ok()
             {
                 raised += 1;

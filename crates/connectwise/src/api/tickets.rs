@@ -206,6 +206,25 @@ impl Client {
         Ok(out)
     }
 
+    /// Every ticket (open or closed) whose external reference is one of `refs`, as
+    /// `(external reference, ticket)`: one query per [`EXTERNAL_REF_BATCH`] references.
+    pub async fn tickets_by_external_refs(
+        &self,
+        refs: &[String],
+    ) -> Result<Vec<(String, OpenedTicket)>, CwError> {
+        let mut out = Vec::new();
+        for batch in refs.chunks(EXTERNAL_REF_BATCH) {
+            let cond = Conditions::new().is_in("externalXRef", batch.iter());
+            for t in self.search_tickets(&cond).await? {
+                let Some(x) = t.external_x_ref.clone() else {
+                    continue;
+                };
+                out.push((x, opened("service/tickets", t)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// The ticket whose external reference (`externalXRef`) is `external_ref`, if any.
     pub async fn find_ticket_by_external_ref(
         &self,

@@ -51,6 +51,8 @@ pub struct Counts {
     pub acknowledged: u64,
     pub skipped_unmapped: u64,
     pub filtered: u64,
+    /// Tickets that already existed in ConnectWise for a new alert (found by its id), taken over.
+    pub adopted: u64,
 }
 
 impl Counts {
@@ -65,6 +67,7 @@ impl Counts {
         self.acknowledged += o.acknowledged;
         self.skipped_unmapped += o.skipped_unmapped;
         self.filtered += o.filtered;
+        self.adopted += o.adopted;
     }
 }
 
@@ -325,36 +328,75 @@ async fn cycle_inner(
     let closed = Arc::new(closed);
     let concurrency = ctx.settings.concurrency.max(1);
     let who = targets.clone();
-    let results = crate::job::fan_out(
+    // Phase 1: read and plan every tenant.
+    let planned = crate::job::fan_out(
         targets,
         concurrency,
         |_, _| {},
         |t| {
             let ctx = ctx.clone();
             let closed = closed.clone();
-            async move { tenant_cycle(&ctx, &t, &closed).await }
+            async move { plan_phase(&ctx, &t, &closed).await }
         },
     )
     .await;
     let mut reports = Vec::new();
-    let mut warnings = Vec::new();
-    for (target, r) in who.iter().zip(results) {
-        let r = match r {
-            // A store failure or the crash hook stops the cycle; vendor failures are per tenant.
-            Ok(r) => r?,
-            Err(p) => {
-                tracing::error!(tenant = %target.tenant_id, "ticket sync task panicked: {}", p.message);
-                let (error, advice) = crate::job::messages::panicked(&p.message);
-                let mut report = TenantReport::new(target);
-                report.ok = false;
-                report.error = Some(error);
-                report.advice = Some(advice);
-                write_status(ctx, &report).await?;
-                report
+    let mut ready = Vec::new();
+    for (target, r) in who.iter().zip(planned) {
+        // A store failure or the crash hook stops the cycle; vendor failures are per tenant.
+        match r {
+            Ok(r) => match r? {
+                Planned::Done(report) => reports.push(*report),
+                Planned::Ready(r) => ready.push(*r),
+            },
+            Err(p) => reports.push(panicked(ctx, target, &p).await?),
+        }
+    }
+    // Exactly-once is anchored in ConnectWise, not only in our store: an alert about to get its
+    // first ticket may already have one (a second install, a restored backup, a lost database).
+    // One query per 100 such alerts, across all tenants, finds them; they are adopted, not made
+    // again.
+    let fresh: Vec<String> = ready
+        .iter()
+        .flat_map(Ready::fresh_alerts)
+        .cloned()
+        .collect();
+    let mut existing: HashMap<String, connectwise::OpenedTicket> = HashMap::new();
+    if !fresh.is_empty() {
+        ctx.step()?;
+        for (xref, t) in ctx.cw.tickets_by_external_refs(&fresh).await? {
+            // The oldest ticket wins where duplicates already exist.
+            match existing.get(&xref) {
+                Some(e) if e.id <= t.id => {}
+                _ => {
+                    existing.insert(xref, t);
+                }
             }
-        };
+        }
+    }
+    let existing = Arc::new(existing);
+    // Phase 2: apply.
+    let who: Vec<TenantTarget> = ready.iter().map(|r| r.target.clone()).collect();
+    let applied = crate::job::fan_out(
+        ready,
+        concurrency,
+        |_, _| {},
+        |r| {
+            let ctx = ctx.clone();
+            let existing = existing.clone();
+            async move { apply_phase(&ctx, r, &existing).await }
+        },
+    )
+    .await;
+    for (target, r) in who.iter().zip(applied) {
+        match r {
+            Ok(r) => reports.push(r?),
+            Err(p) => reports.push(panicked(ctx, target, &p).await?),
+        }
+    }
+    let mut warnings = Vec::new();
+    for r in &reports {
         warnings.extend(r.warnings.iter().cloned());
-        reports.push(r);
     }
     reports.sort_by(|a, b| {
         a.name
@@ -502,17 +544,50 @@ fn is_forbidden(e: &SophosError) -> bool {
     )
 }
 
-async fn tenant_cycle(
+/// A tenant read and planned, waiting for the cycle-wide ticket lookup before it is applied.
+struct Ready {
+    target: TenantTarget,
+    report: TenantReport,
+    cursor: TicketCursor,
+    now: Timestamp,
+    tref: TenantRef,
+    view: TenantView,
+    rows: TenantRows,
+    ops: Vec<Op>,
+}
+
+enum Planned {
+    /// Nothing to apply (waiting, forbidden, failed read, dry run, stopped).
+    Done(Box<TenantReport>),
+    Ready(Box<Ready>),
+}
+
+impl Ready {
+    /// Alerts whose plan creates their first ticket: no link of ours says one exists.
+    fn fresh_alerts(&self) -> impl Iterator<Item = &String> {
+        self.ops.iter().filter_map(|op| match op {
+            Op::CreateTicket { alert_id, .. }
+                if !self.rows.links.iter().any(|l| &l.alert_id == alert_id) =>
+            {
+                Some(alert_id)
+            }
+            _ => None,
+        })
+    }
+}
+
+/// Read and plan one tenant.
+async fn plan_phase(
     ctx: &Ctx,
     target: &TenantTarget,
     closed: &HashSet<i64>,
-) -> Result<TenantReport, TicketError> {
+) -> Result<Planned, TicketError> {
     let now = Timestamp::now();
     let mut report = TenantReport::new(target);
     // A stop (signal, shutdown, lost lease) lets the tenants in flight finish, starts no more.
     if ctx.run.should_stop() {
         report.stopped = true;
-        return Ok(report);
+        return Ok(Planned::Done(Box::new(report)));
     }
     ctx.run.panic_hook(&target.tenant_id);
     let mut cursor = ctx
@@ -531,7 +606,7 @@ async fn tenant_cycle(
         report.forbidden = cursor.forbidden;
         report.error = cursor.last_error.clone();
         report.advice = cursor.advice.clone();
-        return Ok(report);
+        return Ok(Planned::Done(Box::new(report)));
     }
     let tref = TenantRef::new(target.tenant_id.clone(), target.api_host.clone());
     let (view, rows) = match read_tenant(ctx, target, &tref, &cursor, closed).await {
@@ -551,7 +626,7 @@ async fn tenant_cycle(
                 ctx.store.put_ticket_cursor(&cursor).await?;
                 write_status(ctx, &report).await?;
             }
-            return Ok(report);
+            return Ok(Planned::Done(Box::new(report)));
         }
         Err(TicketError::Store(e)) => return Err(TicketError::Store(e)),
         Err(e) => {
@@ -561,7 +636,7 @@ async fn tenant_cycle(
             if !ctx.opts.dry_run {
                 write_status(ctx, &report).await?;
             }
-            return Ok(report);
+            return Ok(Planned::Done(Box::new(report)));
         }
     };
     report.counts.listed = view.listed.len() as u64;
@@ -576,9 +651,48 @@ async fn tenant_cycle(
                 }
             }
         }
-        return Ok(report);
+        return Ok(Planned::Done(Box::new(report)));
     }
-    let applied = apply_tenant(ctx, target, &tref, &view, &rows, &ops, &mut report).await;
+    Ok(Planned::Ready(Box::new(Ready {
+        target: target.clone(),
+        report,
+        cursor,
+        now,
+        tref,
+        view,
+        rows,
+        ops,
+    })))
+}
+
+/// Apply one planned tenant, with the tickets the cycle found for new alerts.
+async fn apply_phase(
+    ctx: &Ctx,
+    ready: Ready,
+    existing: &HashMap<String, connectwise::OpenedTicket>,
+) -> Result<TenantReport, TicketError> {
+    let Ready {
+        target,
+        mut report,
+        mut cursor,
+        now,
+        tref,
+        view,
+        rows,
+        ops,
+    } = ready;
+    let target = &target;
+    let applied = apply_tenant(
+        ctx,
+        target,
+        &tref,
+        &view,
+        &rows,
+        &ops,
+        existing,
+        &mut report,
+    )
+    .await;
     match applied {
         Ok(()) => {
             let newest = view.listed.iter().filter_map(|a| a.raised_at).max();
@@ -621,6 +735,22 @@ async fn tenant_cycle(
         report.error = Some(messages::unmapped_error(report.counts.skipped_unmapped));
         report.advice = Some(messages::unmapped_advice(&target.name));
     }
+    write_status(ctx, &report).await?;
+    Ok(report)
+}
+
+/// A tenant whose task panicked: failed with the message, the others go on.
+async fn panicked(
+    ctx: &Ctx,
+    target: &TenantTarget,
+    p: &crate::job::Panicked,
+) -> Result<TenantReport, TicketError> {
+    tracing::error!(tenant = %target.tenant_id, "ticket sync task panicked: {}", p.message);
+    let (error, advice) = crate::job::messages::panicked(&p.message);
+    let mut report = TenantReport::new(target);
+    report.ok = false;
+    report.error = Some(error);
+    report.advice = Some(advice);
     write_status(ctx, &report).await?;
     Ok(report)
 }
@@ -856,6 +986,7 @@ async fn apply_tenant(
     view: &TenantView,
     rows: &TenantRows,
     ops: &[Op],
+    existing: &HashMap<String, connectwise::OpenedTicket>,
     report: &mut TenantReport,
 ) -> Result<(), TicketError> {
     // The alerts are used for our own records only (device, raised at); what goes to the vendors
@@ -872,6 +1003,8 @@ async fn apply_tenant(
         .map(|l| (l.alert_id.as_str(), l))
         .collect();
     let mut created: HashMap<String, i64> = HashMap::new();
+    // Tickets adopted this cycle: their notes may exist already, so each is looked for first.
+    let mut adopted: HashSet<i64> = HashSet::new();
     for op in ops {
         // A stop lets the operation in flight finish and starts no other (the cursor stays, so the
         // next cycle plans the rest again).
@@ -1051,6 +1184,23 @@ async fn apply_tenant(
                     AlertRole::Primary,
                     ticket.summary.clone(),
                 );
+                if let Some(found) = existing.get(alert_id.as_str()) {
+                    ctx.step()?;
+                    ctx.store.put_alert_link(&link).await?;
+                    let made = Made {
+                        alert_id,
+                        group_key,
+                        company_id: found.company_id.unwrap_or(ticket.company_id),
+                        previous: *previous_ticket_id,
+                        summary: &ticket.summary,
+                        ticket_id: found.id,
+                    };
+                    record_created(ctx, target, &made).await?;
+                    created.insert(alert_id.clone(), found.id);
+                    adopted.insert(found.id);
+                    report.counts.adopted += 1;
+                    continue;
+                }
                 ctx.step()?;
                 ctx.store.put_alert_link(&link).await?;
                 ctx.step()?;
@@ -1103,7 +1253,7 @@ async fn apply_tenant(
                 link.updated_at = Timestamp::now();
                 ctx.step()?;
                 ctx.store.put_alert_link(&link).await?;
-                let noted = if resume {
+                let noted = if resume || adopted.contains(&tid) {
                     note_exists(ctx, tid, alert_id).await?
                 } else {
                     false

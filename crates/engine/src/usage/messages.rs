@@ -221,3 +221,66 @@ pub fn run_summary(r: &super::SyncReport) -> String {
         r.failed_customers
     )
 }
+
+/// `--month` earlier than the last month synced.
+pub fn month_backwards(month: super::Month, last: super::Month) -> String {
+    format!(
+        "{month} is earlier than {last}, the last month synced: syncing it would set every \
+         addition back to {month}'s quantities. Fix: sync {last} or later, or add --force if you \
+         really mean to bill {month}'s usage again"
+    )
+}
+
+const NO_DATA_IS_NOT_ZERO: &str = "Nothing was changed: no data is not zero usage.";
+
+/// Sophos answered 404 "no data" for the month.
+pub fn no_data(month: super::Month) -> (String, String) {
+    (
+        format!(
+            "Sophos has published no usage for {month} yet (\"No data for requested year or month\"). \
+             {NO_DATA_IS_NOT_ZERO}"
+        ),
+        format!(
+            "Run the sync again once Sophos publishes {month} (the service tries every day), or \
+             sync another month with --month."
+        ),
+    )
+}
+
+/// The listing failed: nothing can be told about anyone's usage.
+pub fn usage_read_failed(month: super::Month, error: &str) -> (String, String) {
+    (
+        format!("Reading the usage of {month} from Sophos failed: {error}. {NO_DATA_IS_NOT_ZERO}"),
+        "Run the sync again; if it keeps failing, check the Sophos connection with `centralbridge \
+         doctor`."
+            .to_owned(),
+    )
+}
+
+/// The listing came back with no line at all while customers were billed before.
+pub fn empty_listing(month: super::Month) -> (String, String) {
+    (
+        format!(
+            "Sophos listed no usage line at all for {month}, yet customers were billed before. \
+             {NO_DATA_IS_NOT_ZERO}"
+        ),
+        "This looks like a gap at Sophos, not real usage: run the sync again later. If every \
+         customer really stopped, end the additions in ConnectWise by hand."
+            .to_owned(),
+    )
+}
+
+/// A billed customer is missing from a listing that has other customers' lines.
+pub fn tenant_missing(month: super::Month, billed: f64) -> (String, String) {
+    (
+        format!(
+            "Sophos lists no usage for this customer in {month}, though {} units were billed \
+             before. {NO_DATA_IS_NOT_ZERO}",
+            qty(billed)
+        ),
+        "Check the customer in Sophos Central. If it really stopped using Sophos, turn its usage \
+         sync off (`centralbridge map set --tenant TENANT --usage-sync off`) and end its additions \
+         in ConnectWise; otherwise the next sync bills it as soon as Sophos lists it again."
+            .to_owned(),
+    )
+}

@@ -19,6 +19,7 @@ use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sophos::UsageEvent;
 
 pub use catalog::{
     CatalogOutcome, CatalogSummary, ProductView, ensure_catalog_items, map_product, product_views,
@@ -33,7 +34,7 @@ use crate::job::{Run, RunEnd, Tally};
 use crate::products;
 use crate::store::{
     AdditionLink, CoreStore as _, CustomerStatus, JournalState, MappingStore as _, NewAudit,
-    NewJournalEntry, Store, StoreError, UsageStore as _,
+    NewJournalEntry, RunOutcome, Store, StoreError, UsageStore as _,
 };
 
 /// The job name in `sync_runs` and `customer_status`.
@@ -65,6 +66,8 @@ pub enum UsageError {
     BadMonth(String),
     #[error("No customer matches `{0}` (give a tenant id or name, or a company id or name).")]
     NoSuchCustomer(String),
+    #[error("{}", messages::month_backwards(*.month, *.last))]
+    MonthBackwards { month: Month, last: Month },
 }
 
 /// A billing month.
@@ -166,6 +169,8 @@ pub struct SyncOptions {
     /// Only customers matching one of these (tenant id/name, company id/name); empty = all.
     pub customers: Vec<String>,
     pub recreate: bool,
+    /// Sync a month earlier than the last one synced (it rewrites quantities back).
+    pub force: bool,
     /// Customers processed at once (the clients bound the requests themselves).
     pub concurrency: usize,
     pub progress: Option<ProgressFn>,
@@ -180,6 +185,7 @@ impl Default for SyncOptions {
             month: None,
             customers: Vec::new(),
             recreate: false,
+            force: false,
             concurrency: DEFAULT_CONCURRENCY,
             progress: None,
         }
@@ -259,6 +265,8 @@ pub enum CustomerOutcome {
     Failed,
     /// Nothing to sync (not a monthly customer).
     Skipped,
+    /// Nothing planned because a read gave no data (no data is not zero); `error` says why.
+    Held,
     /// The run stopped before this customer finished (a stop was asked, or the crash-test hook).
     Interrupted,
 }
@@ -355,6 +363,22 @@ impl SyncReport {
     }
 }
 
+/// The newest month a usage run got through (ok or partial), from the run rows.
+pub async fn last_synced_month(store: &Store) -> Result<Option<Month>, UsageError> {
+    Ok(store
+        .list_sync_runs(Some(JOB), 200)
+        .await?
+        .into_iter()
+        .filter(|r| matches!(r.outcome, RunOutcome::Ok | RunOutcome::Partial))
+        .filter(|r| r.counts["customers"].as_u64().is_some_and(|n| n > 0))
+        .filter_map(|r| {
+            r.counts["month"]
+                .as_str()
+                .and_then(|m| Month::parse(m).ok())
+        })
+        .max())
+}
+
 /// The zero-usage policy from the settings.
 pub async fn zero_usage_policy(store: &Store) -> Result<ZeroUsage, UsageError> {
     Ok(store
@@ -427,6 +451,12 @@ pub async fn run_for(
     {
         return Err(UsageError::NoSuchCustomer(f.clone()));
     }
+    if !opts.force
+        && let Some(last) = last_synced_month(store).await?
+        && month < last
+    {
+        return Err(UsageError::MonthBackwards { month, last });
+    }
     let table = products::load_table(store).await?;
     let zero = zero_usage_policy(store).await?;
     let views = product_views(store).await?;
@@ -440,23 +470,40 @@ pub async fn run_for(
     let wanted: BTreeSet<&str> = targets.iter().map(|t| t.tenant_id.as_str()).collect();
     let mut usage: HashMap<String, TenantUsage> = HashMap::new();
     let mut lines_without_tenant = 0usize;
-    let mut stream = std::pin::pin!(sophos.usage(month.year, month.month));
-    while let Some(item) = stream.try_next().await? {
-        let Some(tenant) = item.account_id.as_deref() else {
-            lines_without_tenant += 1;
-            continue;
-        };
-        if !wanted.contains(tenant) {
-            continue;
+    let mut lines = 0usize;
+    let mut no_data = false;
+    let read: Result<(), UsageError> = async {
+        let mut stream = std::pin::pin!(sophos.usage_events(month.year, month.month));
+        while let Some(event) = stream.try_next().await? {
+            let line = match event {
+                UsageEvent::NoData => {
+                    no_data = true;
+                    continue;
+                }
+                UsageEvent::Line(l) => l,
+            };
+            lines += 1;
+            let Some(tenant) = line.tenant_id.as_deref() else {
+                lines_without_tenant += 1;
+                continue;
+            };
+            if !wanted.contains(tenant) {
+                continue;
+            }
+            let code = line.product_code.clone().unwrap_or_default();
+            let entry = usage
+                .entry(tenant.to_owned())
+                .or_default()
+                .entry(products::normalize_code(&code))
+                .or_insert((0.0, line.description.clone()));
+            // A line without a quantity is not a line at zero: it counts nothing.
+            if let Some(q) = line.billable_quantity {
+                entry.0 += q as f64;
+            }
         }
-        let code = item.product_code.clone().unwrap_or_default();
-        let entry = usage
-            .entry(tenant.to_owned())
-            .or_default()
-            .entry(products::normalize_code(&code))
-            .or_insert((0.0, item.product_description.clone()));
-        entry.0 += item.billable_quantity.unwrap_or(0) as f64;
+        Ok(())
     }
+    .await;
 
     // Catalog items of the selected products (looked up or created only when not linked yet).
     let catalog_outcomes = ensure_catalog_items(store, cw, &selected, run.actor(), dry_run).await?;
@@ -492,6 +539,56 @@ pub async fn run_for(
             .or_default()
             .insert(l.product.clone(), l);
     }
+
+    // No data is not zero: a month Sophos has not published, a listing that failed, an empty
+    // listing after billed months, or a billed customer missing from the listing plans nothing.
+    let billed_before = |t: &UsageTarget| -> f64 {
+        t.agreement_id
+            .and_then(|a| links.get(&a))
+            .map(|ls| {
+                ls.values()
+                    .filter(|l| !l.cancelled_by_us)
+                    .map(|l| l.quantity)
+                    .sum()
+            })
+            .unwrap_or(0.0)
+    };
+    let whole_run_held: Option<(String, String)> = match &read {
+        Err(e) => Some(messages::usage_read_failed(month, &e.to_string())),
+        Ok(()) if no_data => Some(messages::no_data(month)),
+        Ok(()) if lines == 0 && targets.iter().any(|t| billed_before(t) > 0.0) => {
+            Some(messages::empty_listing(month))
+        }
+        Ok(()) => None,
+    };
+    let mut held: Vec<CustomerReport> = Vec::new();
+    let targets: Vec<UsageTarget> = targets
+        .into_iter()
+        .filter_map(|t| {
+            let monthly = t
+                .billing_type
+                .as_deref()
+                .is_none_or(|b| b.eq_ignore_ascii_case("usage"));
+            let reason = match &whole_run_held {
+                Some(r) => Some(r.clone()),
+                None if monthly && !usage.contains_key(&t.tenant_id) && billed_before(&t) > 0.0 => {
+                    Some(messages::tenant_missing(month, billed_before(&t)))
+                }
+                None => None,
+            };
+            match reason {
+                Some((error, advice)) => {
+                    let mut r = CustomerReport::new(&t);
+                    r.outcome = CustomerOutcome::Held;
+                    r.error = Some(error);
+                    r.advice = Some(advice);
+                    held.push(r);
+                    None
+                }
+                None => Some(t),
+            }
+        })
+        .collect();
 
     let shared = Arc::new(Shared {
         store: store.clone(),
@@ -547,7 +644,14 @@ pub async fn run_for(
         },
     )
     .await;
-    let mut customers = Vec::with_capacity(results.len());
+    for r in &held {
+        if let Err(e) = shared.write_status(r).await {
+            tracing::error!("could not record the usage status of {}: {e}", r.tenant_id);
+        }
+    }
+    // The listing failed: the customers' statuses say so; the run fails with the error.
+    read?;
+    let mut customers = held;
     for (target, result) in who.into_iter().zip(results) {
         match result {
             Ok(report) => customers.push(report),
@@ -574,7 +678,7 @@ pub async fn run_for(
     }
     let failed_customers = customers
         .iter()
-        .filter(|c| c.outcome == CustomerOutcome::Failed)
+        .filter(|c| matches!(c.outcome, CustomerOutcome::Failed | CustomerOutcome::Held))
         .count();
     let interrupted = shared.stopped.load(Ordering::SeqCst);
     let stopped = interrupted
@@ -676,7 +780,7 @@ impl Shared {
                 tenant_id: r.tenant_id.clone(),
                 job: JOB.to_owned(),
                 last_run_at: Timestamp::now(),
-                ok: r.outcome != CustomerOutcome::Failed,
+                ok: !matches!(r.outcome, CustomerOutcome::Failed | CustomerOutcome::Held),
                 counts,
                 error: r.error.clone(),
                 advice: r.advice.clone(),

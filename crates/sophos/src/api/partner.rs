@@ -10,7 +10,7 @@ use crate::error::SophosError;
 use crate::http::{Request, Scope, Transport};
 use crate::messages;
 use crate::models::{Page, Tenant, UsageItem, UsageMonth, WhoAmI};
-use crate::{Client, TenantSummary};
+use crate::{Client, TenantSummary, UsageEvent};
 
 pub(crate) async fn fetch_whoami(t: &Transport, global: &Url) -> Result<WhoAmI, SophosError> {
     let req = Request::get(join(global, &["whoami", "v1"]), Scope::Bearer, "whoami");
@@ -143,6 +143,31 @@ impl Client {
         month: i8,
         filter: UsageFilter,
     ) -> impl Stream<Item = Result<UsageItem, SophosError>> + Send + use<> {
+        self.usage_pages(year, month, filter)
+            .try_filter_map(futures::future::ok)
+    }
+
+    /// A month's usage lines, or [`UsageEvent::NoData`] when Sophos has published none for it, so
+    /// a caller never mistakes a missing month for zero usage.
+    pub fn usage_events(
+        &self,
+        year: i16,
+        month: i8,
+    ) -> impl Stream<Item = Result<UsageEvent, SophosError>> + Send + use<> {
+        self.usage_pages(year, month, UsageFilter::default())
+            .map_ok(|i| match i {
+                Some(item) => UsageEvent::Line(item.into()),
+                None => UsageEvent::NoData,
+            })
+    }
+
+    /// The key-paged listing; `None` once, alone, for a month without data.
+    fn usage_pages(
+        &self,
+        year: i16,
+        month: i8,
+        filter: UsageFilter,
+    ) -> impl Stream<Item = Result<Option<UsageItem>, SophosError>> + Send + use<> {
         let c = self.clone();
         async_stream::try_stream! {
             let mut key: Option<String> = None;
@@ -152,11 +177,14 @@ impl Client {
                 let page = match page {
                     Some(p) => Ok(p),
                     // Only the first page may be "no data"; later it means the keys went stale.
-                    None if key.is_none() => break,
+                    None if key.is_none() => {
+                        yield None;
+                        break;
+                    }
                     None => Err(not_found_mid_paging(year, month)),
                 }?;
                 for item in page.items {
-                    yield item;
+                    yield Some(item);
                 }
                 match next_key(page.pages.next_key, &mut seen)? {
                     Some(k) => key = Some(k),
