@@ -299,3 +299,32 @@ async fn bench_smoke() {
     assert!(r["runs"][0]["calls_over_floor"].as_f64().unwrap() <= 1.1);
     assert!(r["runs"][1]["calls_over_floor"].as_f64().unwrap() <= 1.1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_before_the_last_synced_needs_force() {
+    let e = Env::new().await;
+    let o = e.run(&["products", "select", "--all"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = e.run(&["sync", "usage", "--month", "2026-11"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let writes = e.cw.request_counts().writes;
+    let o = e.run(&["sync", "usage", "--month", "2026-10"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("2026-10 is earlier than 2026-11")
+            && t.contains("Fix:")
+            && t.contains("--force"),
+        "{t}"
+    );
+    assert_eq!(
+        e.cw.request_counts().writes,
+        writes,
+        "refused before writing"
+    );
+    let o = e
+        .run(&["sync", "usage", "--month", "2026-10", "--force"])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(e.cw.request_counts().writes > writes);
+}

@@ -916,3 +916,147 @@ async fn a_crash_between_any_two_operations_is_repaired_by_the_next_run() {
         }
     }
 }
+
+/// No data is not zero: a month Sophos has not published (its 404), a failed usage listing, an empty
+/// listing after a billed month, and a billed customer missing from a listing each plan nothing for
+/// those customers, say why, and leave ConnectWise as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_data_is_not_zero() {
+    use sandbox::faults::Injection;
+    let e = env(6, 31).await;
+    let first = e.sync(MONTH).await;
+    assert!(first.counts.created > 0);
+    let billed = e.cw_state();
+    let writes = e.cw_writes();
+    let monthly: BTreeSet<String> = first
+        .customers
+        .iter()
+        .filter(|c| c.outcome == usage::CustomerOutcome::Ok && c.counts.created > 0)
+        .map(|c| c.tenant_id.clone())
+        .collect();
+    assert!(monthly.len() >= 2, "{first:#?}");
+    let held = |r: &SyncReport, text: &str| {
+        let billed_customers: Vec<_> = r
+            .customers
+            .iter()
+            .filter(|c| monthly.contains(&c.tenant_id))
+            .collect();
+        assert!(!billed_customers.is_empty());
+        for c in billed_customers {
+            assert_eq!(c.outcome, usage::CustomerOutcome::Held, "{c:?}");
+            assert!(
+                c.error
+                    .as_deref()
+                    .is_some_and(|m| m.contains(text) && m.contains("no data is not zero")),
+                "{c:?}"
+            );
+            assert!(c.ops.is_empty());
+        }
+        assert!(r.failed_customers > 0);
+    };
+
+    // 1. A month Sophos has not published: the emulator answers 404 "no data" past its months.
+    let later = Month {
+        year: 2026,
+        month: 12,
+    };
+    let r = e.sync(later).await;
+    held(&r, "has published no usage for 2026-12");
+    assert_eq!(e.cw_writes(), writes);
+    assert_eq!(e.cw_state(), billed);
+    let statuses = usage::statuses(e.store()).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .filter(|s| monthly.contains(&s.tenant_id))
+            .all(|s| !s.ok && s.error.as_deref().is_some_and(|m| m.contains("2026-12")))
+    );
+
+    // 2. The listing fails: the run fails, nothing is planned, the statuses say why.
+    e.sophos_emu
+        .faults()
+        .inject(Injection::new("billing/usage", 500));
+    let run = job::start(e.store(), Job::Usage, StartOptions::new(Door::Cli, "test"))
+        .await
+        .unwrap();
+    let r = usage::run(
+        e.store(),
+        &e.cw,
+        &e.sophos,
+        &SyncOptions {
+            month: Some(MONTH),
+            ..SyncOptions::default()
+        },
+        &run,
+    )
+    .await;
+    run.finish(&r.run_end()).await.unwrap();
+    assert!(r.is_err(), "{r:?}");
+    e.sophos_emu.faults().clear_injections();
+    assert_eq!(e.cw_writes(), writes);
+    let statuses = usage::statuses(e.store()).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .filter(|s| monthly.contains(&s.tenant_id))
+            .all(|s| {
+                !s.ok
+                    && s.error.as_deref().is_some_and(|m| {
+                        m.contains("Reading the usage of 2026-11 from Sophos failed")
+                    })
+            })
+    );
+
+    // 3. An empty listing after a billed month.
+    e.sophos_emu.faults().inject(
+        Injection::new("billing/usage", 200).body(r#"{"items":[],"pages":{"size":0,"items":0}}"#),
+    );
+    let r = e.sync(MONTH).await;
+    e.sophos_emu.faults().clear_injections();
+    held(&r, "no usage line at all for 2026-11");
+    assert_eq!(e.cw_writes(), writes);
+
+    // 4. One billed customer listed, the others missing: only the listed one is synced.
+    let listed = monthly.iter().next().unwrap();
+    let tenant = e.world.tenants().find(|t| &t.id == listed).unwrap();
+    let (code_index, quantity) = tenant.usage[0];
+    let line = json!({
+        "accountId": listed,
+        "productCode": BILLING_CODES[code_index].product_code,
+        "productDescription": "listed alone",
+        "billableQuantity": quantity + 5,
+    });
+    e.sophos_emu.faults().inject(
+        Injection::new("billing/usage", 200)
+            .body(json!({"items": [line], "pages": {"size": 1, "items": 1}}).to_string()),
+    );
+    let r = e.sync(MONTH).await;
+    e.sophos_emu.faults().clear_injections();
+    for c in r
+        .customers
+        .iter()
+        .filter(|c| monthly.contains(&c.tenant_id))
+    {
+        if &c.tenant_id == listed {
+            assert_eq!(c.outcome, usage::CustomerOutcome::Ok, "{c:?}");
+        } else {
+            assert_eq!(c.outcome, usage::CustomerOutcome::Held, "{c:?}");
+            assert!(
+                c.error
+                    .as_deref()
+                    .unwrap()
+                    .contains("lists no usage for this customer")
+            );
+        }
+    }
+    // The listed customer's other products went to zero (its line disappeared from a month with
+    // data); nobody else's quantities moved.
+    let now = e.cw_state();
+    let listed_agreement = e.agreements[listed];
+    for (aid, lines) in &billed {
+        if *aid != listed_agreement {
+            assert_eq!(now.get(aid), Some(lines), "agreement {aid} changed");
+        }
+    }
+    assert_ne!(now.get(&listed_agreement), billed.get(&listed_agreement));
+}
