@@ -1060,3 +1060,123 @@ async fn no_data_is_not_zero() {
     }
     assert_ne!(now.get(&listed_agreement), billed.get(&listed_agreement));
 }
+
+/// One live addition per (agreement, billed product): a product mapped to another catalog item
+/// moves its addition (the old one cancelled, audited; the new one with the full quantity), and
+/// duplicates already present are reported with their ids until `--repair` leaves one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remap_moves_the_addition_and_repair_leaves_one_of_duplicates() {
+    let e = env(4, 37).await;
+    e.sync(MONTH).await;
+    let link = e
+        .store()
+        .list_addition_links(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.quantity > 0.0 && !l.cancelled_by_us)
+        .expect("a billed line");
+    let live_for = |item: i64| -> Vec<Value> {
+        e.cw_emu
+            .additions(link.agreement_id)
+            .into_iter()
+            .filter(|a| a["product"]["id"].as_i64() == Some(item) && a["cancelledDate"].is_null())
+            .collect()
+    };
+    // Another catalog item for the product, then the product is mapped to it.
+    let mut item = e
+        .cw_emu
+        .record(Table::Catalog, link.catalog_item_id)
+        .unwrap();
+    item.as_object_mut().unwrap().remove("id");
+    item["identifier"] = json!("Sophos_Custom_Item");
+    let new_item = e.cw_emu.insert_record(Table::Catalog, item);
+    usage::map_product(
+        e.store(),
+        &e.cw,
+        &link.product,
+        &new_item.to_string(),
+        "test",
+    )
+    .await
+    .unwrap();
+    let r = e.sync(MONTH).await;
+    assert_eq!(r.failed_customers, 0, "{r:#?}");
+    assert!(
+        live_for(link.catalog_item_id).is_empty(),
+        "the old addition still bills"
+    );
+    let moved = live_for(new_item);
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0]["quantity"].as_f64(), Some(link.quantity));
+    let old = e
+        .cw_emu
+        .additions(link.agreement_id)
+        .into_iter()
+        .find(|a| a["id"].as_i64() == Some(link.addition_id))
+        .unwrap();
+    assert!(!old["cancelledDate"].is_null(), "{old}");
+    let audit = e
+        .store()
+        .list_audit(&engine::store::AuditFilter {
+            action: Some("usage.cancel_addition".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.reason.contains("now bills through catalog item")),
+        "{audit:?}"
+    );
+    assert_eq!(
+        e.sync(MONTH).await.counts.writes(),
+        0,
+        "stable after the move"
+    );
+
+    // A duplicate made by hand: reported with both ids, nothing written.
+    let mut dup = moved[0].clone();
+    dup.as_object_mut().unwrap().remove("id");
+    let dup_id = e.cw_emu.insert_record(Table::Additions, dup);
+    let writes = e.cw_writes();
+    let r = e.sync(MONTH).await;
+    let conflict = r
+        .ops()
+        .find(|o| o.kind() == OpKind::Conflict)
+        .expect("the duplicate is a conflict");
+    assert!(
+        conflict.reason.contains(&format!("#{dup_id}")) && conflict.reason.contains("--repair"),
+        "{}",
+        conflict.reason
+    );
+    assert_eq!(e.cw_writes(), writes);
+    assert_eq!(live_for(new_item).len(), 2);
+    // --repair: the dry run shows the cancel, the run leaves one (ours).
+    let repair = SyncOptions {
+        month: Some(MONTH),
+        repair: true,
+        ..SyncOptions::default()
+    };
+    let dry = e
+        .sync_as(
+            repair.clone(),
+            StartOptions::new(Door::Cli, "test").dry_run(true),
+        )
+        .await;
+    assert!(
+        dry.ops()
+            .any(|o| o.kind() == OpKind::Cancel && o.addition_id() == Some(dup_id))
+    );
+    assert_eq!(e.cw_writes(), writes);
+    let r = e.sync_with(repair).await;
+    assert_eq!(r.failed_customers, 0, "{r:#?}");
+    let left = live_for(new_item);
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        left[0]["id"].as_i64(),
+        moved[0]["id"].as_i64(),
+        "ours is kept"
+    );
+}

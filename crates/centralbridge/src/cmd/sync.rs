@@ -45,6 +45,10 @@ pub struct UsageArgs {
     /// Sync a month earlier than the last one synced (it sets quantities back to that month's)
     #[arg(long)]
     force: bool,
+    /// Cancel extra live additions that bill one product twice, keeping ours (else the oldest);
+    /// try it with --dry-run first
+    #[arg(long)]
+    repair: bool,
     /// Customers synced at once
     #[arg(long, default_value_t = usage::DEFAULT_CONCURRENCY)]
     concurrency: usize,
@@ -116,6 +120,7 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         customers: a.customers,
         recreate: a.recreate,
         force: a.force,
+        repair: a.repair,
         concurrency: a.concurrency,
         progress,
     };

@@ -284,3 +284,41 @@ pub fn tenant_missing(month: super::Month, billed: f64) -> (String, String) {
             .to_owned(),
     )
 }
+
+/// A product now billed through another catalog item: our addition on the old one ends.
+pub fn reason_moved(addition: i64, from: i64, to: i64) -> String {
+    format!(
+        "the product now bills through catalog item {to}: our addition #{addition} on catalog item \
+         {from} is cancelled so the same usage is not billed twice"
+    )
+}
+
+/// Several live additions bill one product.
+pub fn reason_duplicates(ids: &[i64], keep: i64) -> String {
+    let list = ids
+        .iter()
+        .map(|i| format!("#{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{} live additions bill this product ({list}): the same usage would be billed more than \
+         once; nothing was changed. Fix: `centralbridge sync usage --repair --dry-run` shows the \
+         extra ones to cancel (keeping #{keep}), then `sync usage --repair` cancels them",
+        ids.len()
+    )
+}
+
+/// --repair: an extra addition of a product is cancelled.
+pub fn reason_repair(addition: i64, keep: i64) -> String {
+    format!("addition #{addition} duplicates #{keep} for the same product: cancelled (--repair)")
+}
+
+/// The quantity in ConnectWise differs from what we last set.
+pub fn reason_hand_edit(now: f64, ours: f64, usage: f64) -> String {
+    format!(
+        "quantity set by hand in ConnectWise to {} (centralbridge last set {}); Sophos usage is {}",
+        qty(now),
+        qty(ours),
+        qty(usage)
+    )
+}

@@ -171,6 +171,8 @@ pub struct SyncOptions {
     pub recreate: bool,
     /// Sync a month earlier than the last one synced (it rewrites quantities back).
     pub force: bool,
+    /// Cancel extra live additions that bill one product twice (keeping ours, else the oldest).
+    pub repair: bool,
     /// Customers processed at once (the clients bound the requests themselves).
     pub concurrency: usize,
     pub progress: Option<ProgressFn>,
@@ -186,6 +188,7 @@ impl Default for SyncOptions {
             customers: Vec::new(),
             recreate: false,
             force: false,
+            repair: false,
             concurrency: DEFAULT_CONCURRENCY,
             progress: None,
         }
@@ -597,6 +600,7 @@ pub async fn run_for(
         zero,
         flags: PlanFlags {
             recreate: opts.recreate,
+            repair: opts.repair,
         },
         dry_run,
         actor: run.actor().to_owned(),

@@ -23,6 +23,8 @@ pub enum ZeroUsage {
 pub struct PlanFlags {
     /// Recreate additions we created that the user deleted in ConnectWise.
     pub recreate: bool,
+    /// Cancel extra live additions billing the same product (keeping ours, or the oldest).
+    pub repair: bool,
 }
 
 /// The operation kinds.
@@ -266,16 +268,68 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
                 reason,
             )
         };
-        let live: Vec<&CurrentAddition> = input
+        let mut live: Vec<&CurrentAddition> = input
             .additions
             .iter()
             .filter(|a| a.catalog_item_id == catalog_item_id && !a.cancelled)
             .collect();
-        if let Some(link) = input
+        // One live addition per (agreement, product): a product mapped to another catalog item
+        // moves its addition (ours on the old item is cancelled, then the new one is made or
+        // adopted), so the same usage is never billed twice.
+        if let Some(old) = input
             .links
             .get(product)
-            .filter(|l| l.catalog_item_id == catalog_item_id)
+            .filter(|l| l.catalog_item_id != catalog_item_id)
+            && let Some(a) = input
+                .additions
+                .iter()
+                .find(|a| a.id == old.addition_id && !a.cancelled)
         {
+            ops.push(op(
+                Change::Cancel {
+                    addition_id: a.id,
+                    catalog_item_id: old.catalog_item_id,
+                    before: a.quantity,
+                },
+                messages::reason_moved(a.id, old.catalog_item_id, catalog_item_id),
+            ));
+        }
+        let linked = input
+            .links
+            .get(product)
+            .filter(|l| l.catalog_item_id == catalog_item_id);
+        // Several live additions bill this product: reported with their ids, or (with --repair)
+        // all but one cancelled, keeping ours, else the oldest.
+        if live.len() > 1 {
+            let keep = linked
+                .map(|l| l.addition_id)
+                .filter(|id| live.iter().any(|a| a.id == *id))
+                .unwrap_or_else(|| live.iter().map(|a| a.id).min().unwrap_or_default());
+            let extra: Vec<i64> = live.iter().map(|a| a.id).filter(|id| *id != keep).collect();
+            if !flags.repair {
+                let ids: Vec<i64> = live.iter().map(|a| a.id).collect();
+                ops.push(op(
+                    Change::Conflict {
+                        addition_ids: ids.clone(),
+                        after: qty,
+                    },
+                    messages::reason_duplicates(&ids, keep),
+                ));
+                continue;
+            }
+            for a in live.iter().filter(|a| extra.contains(&a.id)) {
+                ops.push(op(
+                    Change::Cancel {
+                        addition_id: a.id,
+                        catalog_item_id,
+                        before: a.quantity,
+                    },
+                    messages::reason_repair(a.id, keep),
+                ));
+            }
+            live.retain(|a| a.id == keep);
+        }
+        if let Some(link) = linked {
             if let Some(a) = live.iter().find(|a| a.id == link.addition_id) {
                 let o = if same_qty(a.quantity, qty) {
                     op(
@@ -296,6 +350,12 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
                         messages::reason_cancel(),
                     )
                 } else {
+                    // Say what really changed: Sophos's usage, or a hand edit in ConnectWise.
+                    let reason = if same_qty(a.quantity, link.quantity) {
+                        messages::reason_update(a.quantity, qty)
+                    } else {
+                        messages::reason_hand_edit(a.quantity, link.quantity, qty)
+                    };
                     op(
                         Change::UpdateQuantity {
                             addition_id: a.id,
@@ -303,7 +363,7 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
                             before: a.quantity,
                             after: qty,
                         },
-                        messages::reason_update(a.quantity, qty),
+                        reason,
                     )
                 };
                 ops.push(o);
@@ -429,6 +489,53 @@ mod tests {
     }
 
     #[test]
+    fn a_hand_edit_is_named_as_one() {
+        let mut i = input();
+        i.links.insert("P".into(), link(7));
+        i.additions.push(add(7, 999.0, false));
+        let ops = plan_agreement(&i, ZeroUsage::QuantityZero, PlanFlags::default());
+        assert_eq!(kinds(&ops), [OpKind::UpdateQuantity]);
+        assert_eq!(
+            ops[0].reason,
+            "quantity set by hand in ConnectWise to 999 (centralbridge last set 5); Sophos usage is 5"
+        );
+    }
+
+    #[test]
+    fn a_remap_cancels_the_old_item_then_creates_on_the_new() {
+        let mut i = input();
+        let mut old = link(7);
+        old.catalog_item_id = 800;
+        i.links.insert("P".into(), old);
+        i.additions.push(CurrentAddition {
+            catalog_item_id: 800,
+            ..add(7, 5.0, false)
+        });
+        let ops = plan_agreement(&i, ZeroUsage::QuantityZero, PlanFlags::default());
+        assert_eq!(kinds(&ops), [OpKind::Cancel, OpKind::Create]);
+        assert_eq!(ops[0].addition_id(), Some(7));
+        assert_eq!(ops[1].after(), 5.0);
+    }
+
+    #[test]
+    fn duplicates_are_a_conflict_until_repaired() {
+        let mut i = input();
+        i.links.insert("P".into(), link(7));
+        i.additions.push(add(7, 5.0, false));
+        i.additions.push(add(3, 5.0, false));
+        let ops = plan_agreement(&i, ZeroUsage::QuantityZero, PlanFlags::default());
+        assert_eq!(kinds(&ops), [OpKind::Conflict]);
+        assert!(ops[0].reason.contains("#7") && ops[0].reason.contains("#3"));
+        let flags = PlanFlags {
+            repair: true,
+            ..PlanFlags::default()
+        };
+        let ops = plan_agreement(&i, ZeroUsage::QuantityZero, flags);
+        assert_eq!(kinds(&ops), [OpKind::Cancel, OpKind::Skip]);
+        assert_eq!(ops[0].addition_id(), Some(3), "ours (#7) is kept");
+    }
+
+    #[test]
     fn create_update_skip() {
         let mut i = input();
         assert_eq!(
@@ -537,7 +644,10 @@ mod tests {
             kinds(&plan_agreement(
                 &i,
                 ZeroUsage::default(),
-                PlanFlags { recreate: true }
+                PlanFlags {
+                    recreate: true,
+                    ..PlanFlags::default()
+                }
             )),
             [OpKind::Create]
         );
@@ -671,7 +781,10 @@ mod tests {
                 }
             }
             let zero = if cancel { ZeroUsage::Cancel } else { ZeroUsage::QuantityZero };
-            let flags = PlanFlags { recreate: true };
+            let flags = PlanFlags {
+                    recreate: true,
+                    ..PlanFlags::default()
+                };
             let mut next = 1000;
             let first = plan_agreement(&i, zero, flags);
             model_apply(&mut i, &first, &mut next);
