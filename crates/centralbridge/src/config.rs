@@ -108,6 +108,11 @@ pub struct SyncConfig {
     /// How long a run's lease lasts unless renewed: how soon a job left by a killed process can be
     /// taken over (renewed every third of it while a run goes on).
     pub lease: String,
+    /// A usage plan lowering billed quantities by more than this percentage of the total waits for
+    /// `--confirm`.
+    pub max_drop_percent: u32,
+    /// A usage plan taking more customers than this from billed to nothing waits for `--confirm`.
+    pub max_zeroed_customers: u32,
 }
 
 impl Default for SyncConfig {
@@ -118,6 +123,8 @@ impl Default for SyncConfig {
             tickets_interval: "60s".into(),
             concurrency: engine::usage::DEFAULT_CONCURRENCY as u32,
             lease: "30s".into(),
+            max_drop_percent: 30,
+            max_zeroed_customers: 10,
         }
     }
 }
@@ -210,6 +217,8 @@ pub const SCHEMA: &[KeySpec] = &[
     spec("sync", "tickets_interval", Kind::Duration, "\"60s\""),
     spec("sync", "concurrency", Kind::Count, "8"),
     spec("sync", "lease", Kind::Duration, "\"30s\""),
+    spec("sync", "max_drop_percent", Kind::Count, "30"),
+    spec("sync", "max_zeroed_customers", Kind::Count, "10"),
 ];
 
 /// Secrets people may try to put in the config; refused with a pointer to `connect`.

@@ -1180,3 +1180,64 @@ async fn a_remap_moves_the_addition_and_repair_leaves_one_of_duplicates() {
         "ours is kept"
     );
 }
+
+/// Large drops need a person: a plan that takes more than ten customers to zero is not applied
+/// until it is confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blast_radius_guard_holds_a_plan_that_zeroes_eleven_customers() {
+    use sandbox::faults::Injection;
+    let e = env(30, 43).await;
+    let first = e.sync(MONTH).await;
+    let billed: Vec<String> = first
+        .customers
+        .iter()
+        .filter(|c| c.outcome == usage::CustomerOutcome::Ok && c.counts.created > 0)
+        .map(|c| c.tenant_id.clone())
+        .collect();
+    assert!(billed.len() >= 11, "{} billed customers", billed.len());
+    let before = e.cw_state();
+    let writes = e.cw_writes();
+    // Every billed customer is listed, but only with a code no product counts: all go to zero.
+    let items: Vec<Value> = billed
+        .iter()
+        .map(|t| json!({"accountId": t, "productCode": "ZZZ-NOT-A-PRODUCT", "billableQuantity": 1}))
+        .collect();
+    let body = json!({"items": items, "pages": {"size": items.len(), "items": items.len()}});
+    e.sophos_emu
+        .faults()
+        .inject(Injection::new("billing/usage", 200).body(body.to_string()));
+    let r = e.sync(MONTH).await;
+    let refused = r.refused.clone().expect("the plan is held");
+    assert!(
+        refused.contains(&format!(
+            "take {} customers from billed to nothing",
+            billed.len()
+        )) && refused.contains("limits are 30 % and 10 customers"),
+        "{refused}"
+    );
+    assert!(
+        r.blast.zeroed_customers >= 11 && r.blast.share() > 0.99,
+        "{:?}",
+        r.blast
+    );
+    assert_eq!(e.cw_writes(), writes, "nothing applied");
+    assert_eq!(e.cw_state(), before);
+    assert!(
+        r.customers
+            .iter()
+            .filter(|c| billed.contains(&c.tenant_id))
+            .all(|c| c.outcome == usage::CustomerOutcome::Held)
+    );
+    // Confirmed, it is applied.
+    let r = e
+        .sync_with(SyncOptions {
+            month: Some(MONTH),
+            confirm: true,
+            ..SyncOptions::default()
+        })
+        .await;
+    e.sophos_emu.faults().clear_injections();
+    assert!(r.refused.is_none());
+    assert!(r.counts.updated > 0);
+    assert_ne!(e.cw_state(), before);
+}

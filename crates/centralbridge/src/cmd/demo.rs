@@ -180,7 +180,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         scheduler: sched,
         secure_cookies: false,
     };
-    let runner = EngineRunner::shared(ctx.config.sync.concurrency as usize);
+    let runner = EngineRunner::shared(
+        ctx.config.sync.concurrency as usize,
+        crate::cmd::sync::guard(&ctx.config.sync),
+    );
     let running =
         match service::start(store.clone(), key.clone(), opts.clone(), runner.clone()).await {
             Ok(r) => r,

@@ -136,7 +136,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         secure_cookies: args.secure_cookies,
     };
     let holder = opts.scheduler.holder.clone();
-    let runner = EngineRunner::shared(ctx.config.sync.concurrency as usize);
+    let runner = EngineRunner::shared(
+        ctx.config.sync.concurrency as usize,
+        crate::cmd::sync::guard(&ctx.config.sync),
+    );
     let running = service::start(store.clone(), master, opts, runner)
         .await
         .map_err(|e| CliError::usage(e.to_string()))?;

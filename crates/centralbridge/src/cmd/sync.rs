@@ -49,6 +49,10 @@ pub struct UsageArgs {
     /// try it with --dry-run first
     #[arg(long)]
     repair: bool,
+    /// Apply the plan even if it lowers billed quantities past `[sync] max_drop_percent` or takes
+    /// more than `[sync] max_zeroed_customers` customers to nothing (look at --dry-run first)
+    #[arg(long)]
+    confirm: bool,
     /// Customers synced at once
     #[arg(long, default_value_t = usage::DEFAULT_CONCURRENCY)]
     concurrency: usize,
@@ -59,6 +63,14 @@ pub struct UsageArgs {
     /// Also list unchanged products in the plan table
     #[arg(long)]
     all: bool,
+}
+
+/// The usage sync's blast-radius limits from `[sync]`.
+pub fn guard(c: &crate::config::SyncConfig) -> usage::Guard {
+    usage::Guard {
+        max_drop_share: f64::from(c.max_drop_percent) / 100.0,
+        max_zeroed_customers: c.max_zeroed_customers as usize,
+    }
 }
 
 /// Who the audit log names: the OS user.
@@ -121,6 +133,8 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         recreate: a.recreate,
         force: a.force,
         repair: a.repair,
+        confirm: a.confirm,
+        guard: guard(&ctx.config.sync),
         concurrency: a.concurrency,
         progress,
     };
@@ -233,6 +247,11 @@ impl Render for ReportView {
         } else {
             out.push_str("No changes planned.\n");
         }
+        if let Some(refused) = &r.refused {
+            out.push_str(&format!(
+                "NOT APPLIED: {refused}\n  Fix: look at the plan with --dry-run; if the drop is real, run again with --confirm.\n"
+            ));
+        }
         for c in &r.customers {
             for u in &c.unmapped {
                 out.push_str(&format!("{}: {}\n", c.tenant_name, u.message));
@@ -240,7 +259,7 @@ impl Render for ReportView {
             if let Some(n) = &c.note {
                 out.push_str(&format!("{}: {n}\n", c.tenant_name));
             }
-            if c.outcome == CustomerOutcome::Held {
+            if c.outcome == CustomerOutcome::Held && c.error != r.refused {
                 out.push_str(&format!(
                     "HELD {}: {}\n  Fix: {}\n",
                     c.tenant_name,

@@ -19,6 +19,8 @@ pub const SERVICE_ACTOR: &str = "service";
 pub struct EngineRunner {
     /// Customers worked on at once by the usage sync.
     pub concurrency: usize,
+    /// The usage sync's limits past which a drop waits for a person (`sync usage --confirm`).
+    pub guard: engine::usage::Guard,
 }
 
 impl JobRunner for EngineRunner {
@@ -27,7 +29,7 @@ impl JobRunner for EngineRunner {
         Box::pin(async move {
             match job {
                 Job::Refresh => refresh(&store, &run).await,
-                Job::Usage => usage(&store, this.concurrency, &run).await,
+                Job::Usage => usage(&store, this.concurrency, this.guard, &run).await,
                 Job::Tickets => tickets(&store, &run).await,
             }
         })
@@ -35,8 +37,8 @@ impl JobRunner for EngineRunner {
 }
 
 impl EngineRunner {
-    pub fn shared(concurrency: usize) -> Arc<dyn JobRunner> {
-        Arc::new(EngineRunner { concurrency })
+    pub fn shared(concurrency: usize, guard: engine::usage::Guard) -> Arc<dyn JobRunner> {
+        Arc::new(EngineRunner { concurrency, guard })
     }
 }
 
@@ -76,13 +78,19 @@ pub async fn refresh(store: &Store, run: &Run) -> RunEnd {
 }
 
 /// Usage sync of every mapped customer with usage sync on.
-pub async fn usage(store: &Store, concurrency: usize, run: &Run) -> RunEnd {
+pub async fn usage(
+    store: &Store,
+    concurrency: usize,
+    guard: engine::usage::Guard,
+    run: &Run,
+) -> RunEnd {
     let (cw, so) = match clients(store, Job::Usage).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let opts = engine::usage::SyncOptions {
         concurrency: concurrency.max(1),
+        guard,
         ..Default::default()
     };
     let result = engine::usage::run(store, &cw, &so, &opts, run).await;

@@ -322,3 +322,23 @@ pub fn reason_hand_edit(now: f64, ours: f64, usage: f64) -> String {
         qty(usage)
     )
 }
+
+/// A plan whose drop is over the guard's limits waits for a person.
+pub fn blast_refused(b: &super::BlastRadius, g: &super::Guard) -> (String, String) {
+    (
+        format!(
+            "This plan would lower billed quantities by {} of {} ({:.0} %) and take {} customers \
+             from billed to nothing; the limits are {:.0} % and {} customers, so nothing was \
+             applied (large drops need a person).",
+            qty(b.dropped),
+            qty(b.billed_before),
+            b.share() * 100.0,
+            b.zeroed_customers,
+            g.max_drop_share * 100.0,
+            g.max_zeroed_customers
+        ),
+        "Look at the plan (`centralbridge sync usage --dry-run`); if the drop is real, apply it \
+         with `centralbridge sync usage --confirm`."
+            .to_owned(),
+    )
+}

@@ -173,6 +173,9 @@ pub struct SyncOptions {
     pub force: bool,
     /// Cancel extra live additions that bill one product twice (keeping ours, else the oldest).
     pub repair: bool,
+    /// Apply a plan even when its drop is over the guard's limits (a person said so).
+    pub confirm: bool,
+    pub guard: Guard,
     /// Customers processed at once (the clients bound the requests themselves).
     pub concurrency: usize,
     pub progress: Option<ProgressFn>,
@@ -189,6 +192,8 @@ impl Default for SyncOptions {
             recreate: false,
             force: false,
             repair: false,
+            confirm: false,
+            guard: Guard::default(),
             concurrency: DEFAULT_CONCURRENCY,
             progress: None,
         }
@@ -329,6 +334,10 @@ pub struct SyncReport {
     /// The crash-test hook fired (the run row stays "running", as after a real crash).
     #[serde(skip)]
     pub interrupted: bool,
+    /// What the plan would take off the bills.
+    pub blast: BlastRadius,
+    /// Why the plan was not applied (too large a drop without `--confirm`).
+    pub refused: Option<String>,
 }
 
 impl crate::job::RunReport for Result<SyncReport, UsageError> {
@@ -564,6 +573,8 @@ pub async fn run_for(
         }
         Ok(()) => None,
     };
+    // What the run's customers are billed now, by our links: the total a drop is weighed against.
+    let billed_total: f64 = targets.iter().map(billed_before).sum();
     let mut held: Vec<CustomerReport> = Vec::new();
     let targets: Vec<UsageTarget> = targets
         .into_iter()
@@ -630,12 +641,13 @@ pub async fn run_for(
         .collect();
     let who: Vec<UsageTarget> = work.iter().map(|w| w.0.clone()).collect();
     let progress = opts.progress.clone();
-    let results = crate::job::fan_out(
+    // Phase 1: read and plan every customer.
+    let planned = crate::job::fan_out(
         work,
         opts.concurrency,
         |done, total| {
             if let Some(p) = &progress {
-                p(done, total);
+                p(done, total.max(1) * 2);
             }
         },
         |(target, tenant_usage, agreement, agreement_links, left_over)| {
@@ -648,6 +660,67 @@ pub async fn run_for(
         },
     )
     .await;
+    // Large drops need a person: the whole plan is weighed before anything is applied.
+    let plans: Vec<&CustomerReport> = planned
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter(|(_, pending)| pending.is_some())
+        .map(|(r, _)| r)
+        .collect();
+    let blast = BlastRadius::of(plans.iter().copied(), billed_total);
+    let refusal = (!dry_run && !opts.confirm)
+        .then(|| blast.refusal(&opts.guard))
+        .flatten();
+    let mut results: Vec<Result<CustomerReport, crate::job::Panicked>> = Vec::new();
+    let mut to_apply = Vec::new();
+    for (i, r) in planned.into_iter().enumerate() {
+        match r {
+            Ok((report, Some(input))) => match &refusal {
+                Some((error, advice)) => {
+                    let mut report = report;
+                    report.outcome = CustomerOutcome::Held;
+                    report.error = Some(error.clone());
+                    report.advice = Some(advice.clone());
+                    shared.finish(&report).await;
+                    results.push(Ok(report));
+                }
+                None => {
+                    to_apply.push((i, report, input));
+                    results.push(Err(crate::job::Panicked {
+                        message: String::new(),
+                    }));
+                }
+            },
+            Ok((report, None)) => results.push(Ok(report)),
+            Err(p) => results.push(Err(p)),
+        }
+    }
+    // Phase 2: apply.
+    let index: Vec<usize> = to_apply.iter().map(|(i, _, _)| *i).collect();
+    let total = results.len();
+    let applied = crate::job::fan_out(
+        to_apply
+            .into_iter()
+            .map(|(_, report, input)| (report, input))
+            .collect(),
+        opts.concurrency,
+        |done, _| {
+            if let Some(p) = &progress {
+                p(total + done, total.max(1) * 2);
+            }
+        },
+        |(report, input)| {
+            let shared = shared.clone();
+            async move { shared.apply(report, input).await }
+        },
+    )
+    .await;
+    for (i, r) in index.into_iter().zip(applied) {
+        results[i] = r;
+    }
+    if let Some(p) = &progress {
+        p(total.max(1) * 2, total.max(1) * 2);
+    }
     for r in &held {
         if let Err(e) = shared.write_status(r).await {
             tracing::error!("could not record the usage status of {}: {e}", r.tenant_id);
@@ -701,6 +774,8 @@ pub async fn run_for(
         failed_customers,
         stopped,
         interrupted,
+        blast,
+        refused: refusal.map(|(e, _)| e),
     })
 }
 
@@ -723,6 +798,8 @@ struct Shared {
 }
 
 impl Shared {
+    /// Phase 1: read and plan one customer. A customer with writes to make comes back with what
+    /// applying them needs; every other one is finished here (status written).
     async fn customer(
         &self,
         target: UsageTarget,
@@ -730,34 +807,49 @@ impl Shared {
         agreement: Option<connectwise::AgreementSummary>,
         links: BTreeMap<String, AdditionLink>,
         left_over: Vec<crate::store::JournalEntry>,
-    ) -> CustomerReport {
+    ) -> (CustomerReport, Option<ApplyInput>) {
         let mut report = CustomerReport::new(&target);
         if self.stopped.load(Ordering::SeqCst) || self.run.should_stop() {
             report.outcome = CustomerOutcome::Interrupted;
-            return report;
+            return (report, None);
         }
         self.run.panic_hook(&target.tenant_id);
-        match self
-            .sync_customer(&target, usage, agreement, links, left_over, &mut report)
+        let pending = match self
+            .plan_customer(&target, usage, agreement, links, left_over, &mut report)
             .await
         {
-            Ok(()) => {}
-            Err(Failure { error, advice }) => {
-                report.outcome = CustomerOutcome::Failed;
-                report.error = Some(error);
-                report.advice = Some(advice);
+            Ok(p) => p,
+            Err(f) => {
+                report.fail(f);
+                None
             }
+        };
+        if pending.is_none() {
+            self.finish(&report).await;
         }
+        (report, pending)
+    }
+
+    /// Phase 2: apply one customer's planned writes.
+    async fn apply(&self, mut report: CustomerReport, input: ApplyInput) -> CustomerReport {
+        if let Err(f) = self.apply_customer(input, &mut report).await {
+            report.fail(f);
+        }
+        self.finish(&report).await;
+        report
+    }
+
+    /// Writes a finished customer's status (not for an interrupted customer or a dry run).
+    async fn finish(&self, report: &CustomerReport) {
         if report.outcome == CustomerOutcome::Interrupted || self.dry_run {
-            return report;
+            return;
         }
-        if let Err(e) = self.write_status(&report).await {
+        if let Err(e) = self.write_status(report).await {
             tracing::error!(
                 "could not record the usage status of {}: {e}",
                 report.tenant_id
             );
         }
-        report
     }
 
     async fn write_status(&self, r: &CustomerReport) -> Result<(), StoreError> {
@@ -792,7 +884,7 @@ impl Shared {
             .await
     }
 
-    async fn sync_customer(
+    async fn plan_customer(
         &self,
         target: &UsageTarget,
         usage: TenantUsage,
@@ -800,7 +892,7 @@ impl Shared {
         links: BTreeMap<String, AdditionLink>,
         left_over: Vec<crate::store::JournalEntry>,
         report: &mut CustomerReport,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<ApplyInput>, Failure> {
         if target.tenant_gone {
             return Err(Failure::from(messages::tenant_gone(&target.tenant_id)));
         }
@@ -809,7 +901,7 @@ impl Shared {
         {
             report.outcome = CustomerOutcome::Skipped;
             report.note = Some(messages::not_monthly(b));
-            return Ok(());
+            return Ok(None);
         }
         let Some(agreement_id) = target.agreement_id else {
             return Err(Failure::from(messages::no_agreement()));
@@ -883,7 +975,7 @@ impl Shared {
         }
         report.ops = ops;
         if self.dry_run {
-            return self.verdict(report);
+            return self.verdict(report).map(|()| None);
         }
         // A real run made every selected product's catalog item before planning.
         if let Some(op) = report
@@ -894,6 +986,26 @@ impl Shared {
             return Err(Failure::from(messages::catalog_item_missing(&op.product)));
         }
 
+        if !report.ops.iter().any(Op::is_write) && left_over.is_empty() {
+            return self.verdict(report).map(|()| None);
+        }
+        Ok(Some(ApplyInput {
+            agreement_id,
+            links,
+            left_over,
+        }))
+    }
+
+    async fn apply_customer(
+        &self,
+        input: ApplyInput,
+        report: &mut CustomerReport,
+    ) -> Result<(), Failure> {
+        let ApplyInput {
+            agreement_id,
+            links,
+            left_over,
+        } = input;
         let writes: Vec<&Op> = report.ops.iter().filter(|o| o.is_write()).collect();
         let entries: Vec<NewJournalEntry> = writes
             .iter()
@@ -1118,6 +1230,98 @@ fn linked_addition(l: &AdditionLink) -> LinkedAddition {
         catalog_item_id: l.catalog_item_id,
         quantity: l.quantity,
         cancelled_by_us: l.cancelled_by_us,
+    }
+}
+
+/// What applying a customer's plan needs besides the plan.
+struct ApplyInput {
+    agreement_id: i64,
+    links: BTreeMap<String, AdditionLink>,
+    left_over: Vec<crate::store::JournalEntry>,
+}
+
+impl CustomerReport {
+    fn fail(&mut self, Failure { error, advice }: Failure) {
+        self.outcome = CustomerOutcome::Failed;
+        self.error = Some(error);
+        self.advice = Some(advice);
+    }
+}
+
+/// The limits past which a plan's drop in billed quantities waits for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Guard {
+    /// Largest share of the billed total a plan may take off (0.3 = 30 %).
+    pub max_drop_share: f64,
+    /// Most customers a plan may take from billed to nothing.
+    pub max_zeroed_customers: usize,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            max_drop_share: 0.3,
+            max_zeroed_customers: 10,
+        }
+    }
+}
+
+/// How much a plan lowers what is billed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BlastRadius {
+    /// Billed quantity now: what the run's customers are billed (by our records, or by what
+    /// ConnectWise holds on the lines planned, whichever is more).
+    pub billed_before: f64,
+    /// Quantity the plan takes off (lowered and cancelled lines).
+    pub dropped: f64,
+    /// Customers billed now that the plan takes to nothing.
+    pub zeroed_customers: usize,
+}
+
+impl BlastRadius {
+    fn of<'a>(reports: impl Iterator<Item = &'a CustomerReport>, billed_total: f64) -> Self {
+        let mut b = BlastRadius::default();
+        for r in reports {
+            let before: f64 = r.ops.iter().filter_map(Op::before).sum();
+            let after: f64 = r
+                .ops
+                .iter()
+                .map(|o| {
+                    if o.kind() == OpKind::Cancel {
+                        0.0
+                    } else {
+                        o.after()
+                    }
+                })
+                .sum();
+            b.billed_before += before;
+            b.dropped += r
+                .ops
+                .iter()
+                .filter(|o| o.is_write())
+                .filter_map(|o| o.before().map(|before| (before - o.after()).max(0.0)))
+                .sum::<f64>();
+            if before > 0.0 && after == 0.0 {
+                b.zeroed_customers += 1;
+            }
+        }
+        b.billed_before = b.billed_before.max(billed_total);
+        b
+    }
+
+    /// The share of the billed total the plan takes off.
+    pub fn share(&self) -> f64 {
+        if self.billed_before > 0.0 {
+            self.dropped / self.billed_before
+        } else {
+            0.0
+        }
+    }
+
+    fn refusal(&self, g: &Guard) -> Option<(String, String)> {
+        let too_much = self.share() > g.max_drop_share;
+        let too_many = self.zeroed_customers > g.max_zeroed_customers;
+        (too_much || too_many).then(|| messages::blast_refused(self, g))
     }
 }
 
