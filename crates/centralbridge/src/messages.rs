@@ -160,3 +160,9 @@ pub fn kept_columns(columns: &[String]) -> String {
             .join(", ")
     )
 }
+
+pub fn repair_needs_once() -> String {
+    "--repair runs once, not on every cycle. Fix: add --once (or --dry-run to only list the \
+     duplicates)"
+        .to_owned()
+}

@@ -38,6 +38,7 @@ on_both_backends!(
     ctrl_c_stops_a_cli_sync,
     a_killed_run_is_taken_over_and_marked_abandoned,
     a_second_store_adopts_the_tickets_connectwise_already_has,
+    two_tickets_of_one_alert_are_reported_then_merged,
 );
 
 const LONG: Duration = Duration::from_secs(180);
@@ -361,5 +362,70 @@ async fn a_second_store_adopts_the_tickets_connectwise_already_has(t: Target) {
     );
     assert!(more > 0);
     second.drop_database().await;
+    w.finish().await;
+}
+
+/// Two open tickets for one alert (made before this guard existed, or by hand): `--repair --dry-run`
+/// lists them, `--repair` closes the newer with a note when the member may close tickets, and
+/// reports it when it may not.
+async fn two_tickets_of_one_alert_are_reported_then_merged(t: Target) {
+    use sandbox::connectwise::Table;
+    let w = World::new(t, 8).await;
+    w.raise_alerts(1).await;
+    let o = w.run(&["sync", "tickets", "--once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first =
+        w.sb.connectwise
+            .records(Table::Tickets)
+            .into_iter()
+            .find(|t| t["externalXRef"].is_string())
+            .unwrap();
+    let alert = first["externalXRef"].as_str().unwrap().to_owned();
+    let mut copy = first.clone();
+    copy.as_object_mut().unwrap().remove("id");
+    let dup = w.sb.connectwise.insert_record(Table::Tickets, copy);
+    let open_for = |alert: &str| {
+        w.sb.connectwise
+            .tickets_by_xref(alert)
+            .into_iter()
+            .filter(|t| t["closedFlag"] != serde_json::json!(true))
+            .count()
+    };
+    assert_eq!(open_for(&alert), 2);
+
+    let o = w
+        .run(&["sync", "tickets", "--once", "--repair", "--dry-run"])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "alert {alert}: kept #{}, still open #{dup}",
+            first["id"]
+        )),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(open_for(&alert), 2, "a dry run closes nothing");
+    // Without Close Service Tickets: reported, left open.
+    let o = w.run(&["sync", "tickets", "--once", "--repair"]).await;
+    assert!(text(&o).contains("Close Service Tickets"), "{}", text(&o));
+    assert_eq!(open_for(&alert), 2);
+    // With it: the newer is closed, with a note naming the one kept.
+    let member = w.sb.connectwise.credentials().member_id;
+    w.sb.connectwise.set_role_level(
+        member,
+        sandbox::connectwise::RoleFunction::CloseServiceTickets,
+        sandbox::connectwise::Level::Edit,
+        sandbox::connectwise::Access::All,
+    );
+    let o = w.run(&["sync", "tickets", "--once", "--repair"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains(&format!("closed #{dup}")), "{}", text(&o));
+    assert_eq!(open_for(&alert), 1);
+    assert!(w.sb.connectwise.notes(dup).iter().any(|n| {
+        n["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Duplicate of ticket"))
+    }),);
     w.finish().await;
 }

@@ -147,6 +147,10 @@ pub struct SyncArgs {
     /// of refusing to start
     #[arg(long)]
     wait: bool,
+    /// First find alerts on more than one open ticket and close the extra tickets with a note
+    /// (with --dry-run: only list them); needs --once
+    #[arg(long)]
+    repair: bool,
 }
 
 fn ticket_err(e: TicketError) -> CliError {
@@ -565,8 +569,44 @@ fn plan_row(op: &Op) -> (String, String) {
     }
 }
 
-/// `centralbridge sync tickets [--dry-run] [--once] [--wait]`: each cycle is one run of the harness.
+#[derive(Serialize)]
+struct Repaired(Vec<tickets::Duplicate>);
+
+impl Render for Repaired {
+    fn human(&self) -> String {
+        if self.0.is_empty() {
+            return "No alert is on more than one open ticket.\n".to_owned();
+        }
+        let mut out = String::new();
+        for d in &self.0 {
+            let list = |v: &[i64]| {
+                v.iter()
+                    .map(|i| format!("#{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push_str(&format!("alert {}: kept #{}", d.alert_id, d.kept));
+            if !d.closed.is_empty() {
+                out.push_str(&format!(", closed {}", list(&d.closed)));
+            }
+            if !d.left_open.is_empty() {
+                out.push_str(&format!(", still open {}", list(&d.left_open)));
+            }
+            out.push('\n');
+            if let Some(p) = &d.problem {
+                out.push_str(&format!("  {p}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// `centralbridge sync tickets [--dry-run] [--once] [--wait] [--repair]`: each cycle is one run of
+/// the harness.
 pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
+    if a.repair && !(a.once || a.dry_run) {
+        return Err(CliError::usage(crate::messages::repair_needs_once()));
+    }
     let (store, _) = ctx.open_store().await?;
     let cw = engine::connections::connectwise_client(&store)
         .await
@@ -585,6 +625,17 @@ pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
         };
         let cli_run = super::run::start(ctx, &store, Job::Tickets, how).await?;
         let stop = cli_run.run().stop_handle();
+        if a.repair {
+            let repaired = tickets::repair_duplicates(&store, &cw, cli_run.run()).await;
+            match repaired {
+                Ok(d) => ctx.out.emit(&Repaired(d))?,
+                Err(e) => {
+                    let end = engine::job::RunEnd::failed(e.to_string());
+                    cli_run.finish(&end).await?;
+                    return Err(ticket_err(e));
+                }
+            }
+        }
         let result = tickets::run_cycle(&store, &cw, &sophos, cli_run.run()).await;
         let finished = cli_run.finish(&result.run_end()).await;
         let report = result.map_err(ticket_err)?;

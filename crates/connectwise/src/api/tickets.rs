@@ -206,6 +206,23 @@ impl Client {
         Ok(out)
     }
 
+    /// Every open ticket that carries an external reference, as `(external reference, ticket)`:
+    /// one paged listing (for finding two tickets of one alert).
+    pub fn open_tickets_with_external_refs(&self) -> CwStream<(String, OpenedTicket)> {
+        let cond = Conditions::new()
+            .eq_bool("closedFlag", false)
+            .not_null("externalXRef");
+        let query = Query::new()
+            .conditions(cond)
+            .fields("id,externalXRef,company");
+        Box::pin(self.tickets(query).try_filter_map(|t| {
+            futures::future::ready(match t.external_x_ref.clone() {
+                Some(x) => opened("service/tickets", t).map(|o| Some((x, o))),
+                None => Ok(None),
+            })
+        }))
+    }
+
     /// Every ticket (open or closed) whose external reference is one of `refs`, as
     /// `(external reference, ticket)`: one query per [`EXTERNAL_REF_BATCH`] references.
     pub async fn tickets_by_external_refs(

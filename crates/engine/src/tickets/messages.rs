@@ -125,3 +125,37 @@ pub fn ticket_without_company(ticket_id: i64) -> String {
         "ConnectWise ticket #{ticket_id} (found by its Sophos alert id) names no company; give it the customer's company in ConnectWise, then sync again."
     )
 }
+
+/// The note on a ticket closed as the duplicate of another for the same alert.
+pub fn duplicate_note(alert_id: &str, kept: i64) -> String {
+    format!(
+        "Duplicate of ticket #{kept}: both were opened for the same Sophos Central alert {alert_id}. \
+         Closed by centralbridge (sync tickets --repair); follow the alert on #{kept}."
+    )
+}
+
+/// Several tickets for one alert, seen while opening tickets.
+pub fn duplicate_tickets(alert_id: &str, ids: &[i64]) -> String {
+    let list = ids
+        .iter()
+        .map(|i| format!("#{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "alert {alert_id} is on several ConnectWise tickets ({list}); the oldest is kept. Fix: \
+         `centralbridge sync tickets --once --repair --dry-run` lists every such alert, and \
+         `--repair` closes the extra tickets with a note"
+    )
+}
+
+pub fn duplicate_no_close_status() -> String {
+    "No clear status is set, so the extra tickets were left open. Fix: `centralbridge tickets \
+     settings set --clear-status \"Closed\"`, then run the repair again"
+        .to_owned()
+}
+
+pub fn duplicate_cannot_close() -> String {
+    "ConnectWise refused to close the extra tickets. Fix: give the API member's security role \
+     \"Close Service Tickets\" (System > Security Roles > Service Desk), then run the repair again"
+        .to_owned()
+}

@@ -13,6 +13,7 @@ pub mod alert;
 pub mod content;
 pub mod messages;
 pub mod plan;
+pub mod repair;
 pub mod settings;
 pub mod sync;
 
@@ -22,6 +23,7 @@ pub use alert::{AlertFacts, TicketSeverity};
 pub use plan::{
     Destination, Op, SkipReason, TenantTarget, TenantView, TicketDraft, TicketRef, plan_tenant,
 };
+pub use repair::{Duplicate, repair_duplicates};
 pub use settings::{
     Choices, Pick, Priorities, Recurrence, SettingsInput, TicketSettings, choices, load_settings,
     resolve_input, save_settings, update_settings,

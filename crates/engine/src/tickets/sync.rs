@@ -362,9 +362,11 @@ async fn cycle_inner(
         .cloned()
         .collect();
     let mut existing: HashMap<String, connectwise::OpenedTicket> = HashMap::new();
+    let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     if !fresh.is_empty() {
         ctx.step()?;
         for (xref, t) in ctx.cw.tickets_by_external_refs(&fresh).await? {
+            seen.entry(xref.clone()).or_default().push(t.id);
             // The oldest ticket wins where duplicates already exist.
             match existing.get(&xref) {
                 Some(e) if e.id <= t.id => {}
@@ -374,6 +376,11 @@ async fn cycle_inner(
             }
         }
     }
+    let mut duplicates: Vec<String> = seen
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(alert, ids)| messages::duplicate_tickets(alert, ids))
+        .collect();
     let existing = Arc::new(existing);
     // Phase 2: apply.
     let who: Vec<TenantTarget> = ready.iter().map(|r| r.target.clone()).collect();
@@ -395,6 +402,7 @@ async fn cycle_inner(
         }
     }
     let mut warnings = Vec::new();
+    warnings.append(&mut duplicates);
     for r in &reports {
         warnings.extend(r.warnings.iter().cloned());
     }

@@ -300,11 +300,12 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
             .filter(|l| l.catalog_item_id == catalog_item_id);
         // Several live additions bill this product: reported with their ids, or (with --repair)
         // all but one cancelled, keeping ours, else the oldest.
-        if live.len() > 1 {
+        let oldest = live.iter().map(|a| a.id).min();
+        if let Some(oldest) = oldest.filter(|_| live.len() > 1) {
             let keep = linked
                 .map(|l| l.addition_id)
                 .filter(|id| live.iter().any(|a| a.id == *id))
-                .unwrap_or_else(|| live.iter().map(|a| a.id).min().unwrap_or_default());
+                .unwrap_or(oldest);
             let extra: Vec<i64> = live.iter().map(|a| a.id).filter(|id| *id != keep).collect();
             if !flags.repair {
                 let ids: Vec<i64> = live.iter().map(|a| a.id).collect();
