@@ -242,6 +242,9 @@ async fn a_dead_holders_run_is_taken_over_after_expiry_and_marked_abandoned(t: T
             .unwrap()
             .is_none()
     );
+    // A finished run stops renewing: it never reports its (given back) lease as lost.
+    tokio::time::sleep(ttl).await;
+    assert!(!next.lease_lost(), "the renewal outlived the run");
 }
 
 async fn a_second_run_is_refused_naming_the_first_and_a_dry_run_takes_no_lease(t: TestStore) {

@@ -539,7 +539,7 @@ impl Claim {
             id,
             started_at,
             lost: self.lost,
-            _renewal: self.renewal,
+            renewal: std::sync::Mutex::new(self.renewal),
             steps: AtomicUsize::new(0),
             finished: AtomicBool::new(false),
             opts: self.opts,
@@ -565,7 +565,8 @@ struct Inner {
     id: Option<i64>,
     started_at: Timestamp,
     lost: watch::Receiver<bool>,
-    _renewal: Option<Renewal>,
+    /// Taken (and so aborted) when the run finishes; dropped with the last handle otherwise.
+    renewal: std::sync::Mutex<Option<Renewal>>,
     steps: AtomicUsize,
     finished: AtomicBool,
     opts: StartOptions,
@@ -674,6 +675,13 @@ impl Run {
         if i.finished.swap(true, Ordering::SeqCst) {
             return Ok(outcome);
         }
+        // Stop renewing before the lease is given back.
+        drop(
+            i.renewal
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
         let result = match i.id {
             Some(id) if !end.interrupted => i
                 .store
