@@ -39,6 +39,7 @@ on_both_backends!(
     a_killed_run_is_taken_over_and_marked_abandoned,
     a_second_store_adopts_the_tickets_connectwise_already_has,
     two_tickets_of_one_alert_are_reported_then_merged,
+    a_lost_database_and_a_fresh_connect_do_not_ticket_twice,
 );
 
 const LONG: Duration = Duration::from_secs(180);
@@ -427,5 +428,128 @@ async fn two_tickets_of_one_alert_are_reported_then_merged(t: Target) {
             .as_str()
             .is_some_and(|t| t.contains("Duplicate of ticket"))
     }),);
+    w.finish().await;
+}
+
+/// The database is lost (the SQLite file deleted; on PostgreSQL a new empty database): a fresh
+/// `connect`, mapping and ticket settings, then `sync tickets --once`, adopts every ticket the old
+/// store made instead of opening them again.
+async fn a_lost_database_and_a_fresh_connect_do_not_ticket_twice(t: Target) {
+    let w = World::new(t, 10).await;
+    w.raise_alerts(2).await;
+    let o = w.run(&["sync", "tickets", "--once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (tickets, notes) = w.assert_no_duplicate_tickets_or_notes();
+    assert!(tickets > 0);
+    let board = engine::tickets::load_settings(&w.store)
+        .await
+        .unwrap()
+        .board
+        .unwrap()
+        .id
+        .to_string();
+
+    let lost = if w.target.is_postgres() {
+        Target::postgres().await.expect("a new database")
+    } else {
+        let path = std::path::PathBuf::from(&w.target.url);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        assert!(!path.exists());
+        Target::sqlite()
+    };
+    let db = if w.target.is_postgres() {
+        lost.url.clone()
+    } else {
+        w.target.url.clone()
+    };
+    let info = w.sb.info();
+    let run = |args: Vec<String>, env: Vec<(&'static str, String)>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = w.cli_on(&db, &args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        async move {
+            tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let cw = &info.connectwise;
+    let steps = [
+        (
+            s(&[
+                "connect",
+                "connectwise",
+                "--site",
+                &w.sb.connectwise.site_url(),
+                "--allow-http",
+                "--company-id",
+                &cw.company_id,
+                "--public-key",
+                &cw.public_key,
+                "--client-id",
+                &cw.client_id,
+            ]),
+            vec![("CENTRALBRIDGE_CW_PRIVATE_KEY", cw.private_key.clone())],
+        ),
+        (
+            s(&[
+                "connect",
+                "sophos",
+                "--client-id",
+                &info.sophos.client_id,
+                "--token-url",
+                &w.sb.sophos.token_url(),
+                "--api-url",
+                &w.sb.sophos.global_url(),
+            ]),
+            vec![(
+                "CENTRALBRIDGE_CENTRAL_CLIENT_SECRET",
+                info.sophos.client_secret.clone(),
+            )],
+        ),
+        (s(&["refresh"]), vec![]),
+        (
+            s(&["map", "accept", "--min-score", "0.9", "--ticket-sync"]),
+            vec![],
+        ),
+        (
+            s(&[
+                "tickets",
+                "settings",
+                "set",
+                "--board",
+                &board,
+                "--auto",
+                "--skip-unmapped",
+            ]),
+            vec![],
+        ),
+    ];
+    for (args, env) in steps {
+        let o = run(args.clone(), env).await;
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+    }
+    let o = run(s(&["--json", "sync", "tickets", "--once"]), vec![]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report["totals"]["adopted"].as_u64(),
+        Some(tickets as u64),
+        "{}",
+        report["totals"]
+    );
+    assert_eq!(report["totals"]["created"].as_u64(), Some(0));
+    let (after, notes_after) = w.assert_no_duplicate_tickets_or_notes();
+    assert_eq!(
+        (after, notes_after),
+        (tickets, notes),
+        "nothing was opened or noted again"
+    );
+    lost.drop_database().await;
     w.finish().await;
 }
