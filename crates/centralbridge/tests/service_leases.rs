@@ -7,19 +7,17 @@
 //! (`.ci/run` sets it); otherwise it says it did not run (and fails with `CI=true`). The same test
 //! runs on one SQLite file everywhere.
 
+mod support;
+
 use std::io::Read as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use engine::connections::{self, ConnectWiseSettings, SophosSettings};
-use engine::job::{self, Door, RunReport as _, StartOptions};
-use engine::mapping::{self, AcceptOptions, RefreshOptions};
 use engine::secrets::MasterKey;
 use engine::store::{CoreStore as _, RunOutcome, Store};
-use engine::tickets::{self, SettingsInput};
 use sandbox::{Sandbox, SandboxOptions};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::ExposeSecret as _;
 use sqlx::Connection as _;
 
 const PG_URL_ENV: &str = "CENTRALBRIDGE_TEST_PG_URL";
@@ -31,72 +29,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-async fn prepare(store: &Store, sb: &Sandbox) {
-    let info = sb.info();
-    let cw = &info.connectwise;
-    connections::save_connectwise(
-        store,
-        &ConnectWiseSettings {
-            site: sb.connectwise.site_url(),
-            company_id: cw.company_id.clone(),
-            public_key: cw.public_key.clone(),
-            client_id: cw.client_id.clone(),
-            codebase: None,
-            allow_http: true,
-        },
-        &SecretString::from(cw.private_key.clone()),
-    )
-    .await
-    .unwrap();
-    connections::save_sophos(
-        store,
-        &SophosSettings {
-            client_id: info.sophos.client_id.clone(),
-            token_url: sb.sophos.token_url(),
-            global_url: sb.sophos.global_url(),
-        },
-        &SecretString::from(info.sophos.client_secret.clone()),
-    )
-    .await
-    .unwrap();
-    let cwc = connections::connectwise_client(store).await.unwrap();
-    let soc = connections::sophos_client(store).await.unwrap();
-    let run = job::start(
-        store,
-        job::Job::Refresh,
-        StartOptions::new(Door::Cli, "test"),
-    )
-    .await
-    .unwrap();
-    let refreshed = mapping::refresh(
-        store,
-        Some(&soc),
-        Some(&cwc),
-        "",
-        &RefreshOptions::default(),
-        &run,
-    )
-    .await;
-    run.finish(&refreshed.run_end()).await.unwrap();
-    refreshed.unwrap();
-    let accept = AcceptOptions {
-        usage_sync: true,
-        ticket_sync: true,
-        ..Default::default()
-    };
-    mapping::accept(store, "test", &accept).await.unwrap();
-    engine::usage::select_all(store, "test").await.unwrap();
-    let board = tickets::choices(&cwc, None).await.unwrap().boards[0].id;
-    let input = SettingsInput {
-        board: Some(board.to_string()),
-        auto: true,
-        ..Default::default()
-    };
-    tickets::update_settings(store, &cwc, &input, "test")
-        .await
-        .unwrap();
 }
 
 fn serve(target: &str, key: &MasterKey, config: &Path) -> Proc {
@@ -144,7 +76,7 @@ async fn two_processes(target: String) {
     let sb = Sandbox::spawn(SandboxOptions::demo(3, 10)).await.unwrap();
     let key = MasterKey::generate().unwrap();
     let store = Store::open(&target, key.clone()).await.unwrap();
-    prepare(&store, &sb).await;
+    support::prepare(&store, &sb).await;
     let before = store.list_sync_runs(None, 10_000).await.unwrap().len();
 
     let dir = tempfile::tempdir().unwrap();
