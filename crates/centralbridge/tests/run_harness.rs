@@ -550,6 +550,33 @@ async fn a_lost_database_and_a_fresh_connect_do_not_ticket_twice(t: Target) {
         (tickets, notes),
         "nothing was opened or noted again"
     );
+    // Every open alert of a mapped customer is linked in the new store.
+    let store = engine::store::Store::open(&db, w.key.clone())
+        .await
+        .unwrap();
+    let mut linked = 0;
+    for c in engine::store::MappingStore::list_customers(&store)
+        .await
+        .unwrap()
+    {
+        if c.mapping.as_ref().is_none_or(|m| !m.ticket_sync) {
+            continue;
+        }
+        for a in w.sb.sophos.alerts(&c.tenant.id) {
+            assert!(
+                engine::store::TicketStore::alert_link(&store, &a.id)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "alert {} of {} is not linked",
+                a.id,
+                c.tenant.name
+            );
+            linked += 1;
+        }
+    }
+    assert!(linked > tickets, "{linked} alerts linked");
+    store.close().await;
     lost.drop_database().await;
     w.finish().await;
 }
