@@ -573,8 +573,14 @@ pub async fn run_for(
         }
         Ok(()) => None,
     };
-    // What the run's customers are billed now, by our links: the total a drop is weighed against.
-    let billed_total: f64 = targets.iter().map(billed_before).sum();
+    // What is billed now over every agreement we manage (not only this run's customers, so a
+    // one-customer sync is weighed against the whole bill): the total a drop is weighed against.
+    let billed_total: f64 = links
+        .values()
+        .flat_map(|ls| ls.values())
+        .filter(|l| !l.cancelled_by_us)
+        .map(|l| l.quantity)
+        .sum();
     let mut held: Vec<CustomerReport> = Vec::new();
     let targets: Vec<UsageTarget> = targets
         .into_iter()
