@@ -1127,15 +1127,8 @@ async fn apply_tenant(
                         summary,
                         ticket_id: found.id,
                     };
-                    record_created(ctx, target, &made).await?;
-                    created.insert(alert_id.clone(), found.id);
-                    report.counts.created += 1;
-                    report.created.push(Created {
-                        alert_id: alert_id.clone(),
-                        ticket_id: found.id,
-                        raised_at: alerts.get(alert_id.as_str()).and_then(|a| a.raised_at),
-                        created_at: Timestamp::now(),
-                    });
+                    let raised_at = alerts.get(alert_id.as_str()).and_then(|a| a.raised_at);
+                    settle_created(ctx, target, &made, raised_at, &mut created, report).await?;
                     continue;
                 }
                 // No ticket was made before the alert went (or its tenant lost its company):
@@ -1170,15 +1163,8 @@ async fn apply_tenant(
                             summary: &ticket.summary,
                             ticket_id: found.id,
                         };
-                        record_created(ctx, target, &made).await?;
-                        created.insert(alert_id.clone(), found.id);
-                        report.counts.created += 1;
-                        report.created.push(Created {
-                            alert_id: alert_id.clone(),
-                            ticket_id: found.id,
-                            raised_at: alerts.get(alert_id.as_str()).and_then(|a| a.raised_at),
-                            created_at: Timestamp::now(),
-                        });
+                        let raised_at = alerts.get(alert_id.as_str()).and_then(|a| a.raised_at);
+                        settle_created(ctx, target, &made, raised_at, &mut created, report).await?;
                         continue;
                     }
                 }
@@ -1222,15 +1208,7 @@ async fn apply_tenant(
                     summary: &ticket.summary,
                     ticket_id: t.id,
                 };
-                record_created(ctx, target, &made).await?;
-                created.insert(alert_id.clone(), t.id);
-                report.counts.created += 1;
-                report.created.push(Created {
-                    alert_id: alert_id.clone(),
-                    ticket_id: t.id,
-                    raised_at: alert.raised_at,
-                    created_at: Timestamp::now(),
-                });
+                settle_created(ctx, target, &made, alert.raised_at, &mut created, report).await?;
             }
             Op::AddNote {
                 alert_id,
@@ -1346,6 +1324,28 @@ async fn apply_tenant(
             }
         }
     }
+    Ok(())
+}
+
+/// A ticket made for an alert (now, or by an interrupted run): recorded, remembered for the notes
+/// of this plan, counted.
+async fn settle_created(
+    ctx: &Ctx,
+    target: &TenantTarget,
+    made: &Made<'_>,
+    raised_at: Option<Timestamp>,
+    created: &mut HashMap<String, i64>,
+    report: &mut TenantReport,
+) -> Result<(), TicketError> {
+    record_created(ctx, target, made).await?;
+    created.insert(made.alert_id.to_owned(), made.ticket_id);
+    report.counts.created += 1;
+    report.created.push(Created {
+        alert_id: made.alert_id.to_owned(),
+        ticket_id: made.ticket_id,
+        raised_at,
+        created_at: Timestamp::now(),
+    });
     Ok(())
 }
 
