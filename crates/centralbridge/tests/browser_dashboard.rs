@@ -114,6 +114,45 @@ async fn wait_text(c: &Client, css: &str, want: &str) -> String {
     }
 }
 
+/// Waits until htmx has no request in flight, twice in a row: a response can trigger another
+/// swap (`customers-changed` reloads the table), and an element found before it would go stale.
+async fn settle(c: &Client) {
+    let deadline = Instant::now() + WAIT;
+    let mut quiet = 0;
+    while quiet < 2 && Instant::now() < deadline {
+        let busy = c
+            .execute(
+                "return document.querySelectorAll('.htmx-request, .htmx-settling, .htmx-swapping').length",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(1);
+        quiet = if busy == 0 { quiet + 1 } else { 0 };
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// Runs one step again when the page replaced an element it held (htmx swaps rows and tables
+/// under the test); any other error is returned. The step must end in its one action, so a
+/// retry never repeats an action that took effect.
+async fn fresh<T>(
+    c: &Client,
+    mut step: impl AsyncFnMut() -> Result<T, fantoccini::error::CmdError>,
+) -> Result<T, fantoccini::error::CmdError> {
+    let mut tries = 0;
+    loop {
+        match step().await {
+            Err(e) if e.is_stale_element_reference() && tries < 20 => {
+                tries += 1;
+                settle(c).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_in_a_browser() {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -198,7 +237,10 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
         .await?;
     let deadline = Instant::now() + WAIT;
     loop {
-        let now = c.find(Locator::Id("customer-count")).await?.text().await?;
+        let now = fresh(c, async || {
+            c.find(Locator::Id("customer-count")).await?.text().await
+        })
+        .await?;
         if now != all {
             break;
         }
@@ -208,17 +250,31 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let rows = c.find_all(Locator::Css("#customers tbody tr[id]")).await?;
-    assert!(!rows.is_empty(), "the demo has customers whose sync failed");
-    for r in &rows {
-        assert!(r.text().await?.contains("Failed"));
+    settle(c).await;
+    let texts = fresh(c, async || {
+        let mut texts = Vec::new();
+        for r in c.find_all(Locator::Css("#customers tbody tr[id]")).await? {
+            texts.push(r.text().await?);
+        }
+        Ok(texts)
+    })
+    .await?;
+    assert!(
+        !texts.is_empty(),
+        "the demo has customers whose sync failed"
+    );
+    for t in &texts {
+        assert!(t.contains("Failed"), "{t}");
     }
 
     // The error icon opens the error and the advice.
-    c.find(Locator::Css("#customers .error-icon"))
-        .await?
-        .click()
-        .await?;
+    fresh(c, async || {
+        c.find(Locator::Css("#customers .error-icon"))
+            .await?
+            .click()
+            .await
+    })
+    .await?;
     let detail = wait_text(c, "#detail", "How to fix it").await;
     assert!(detail.contains("What happened"), "{detail}");
 
@@ -227,21 +283,29 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
         .select_by_value("both")
         .await?;
     wait_text(c, "#customer-count", &all).await;
+    settle(c).await;
 
     // Toggle ticket sync on a mapped customer.
-    let toggle = c.find(Locator::Css("#customers .ticket-toggle")).await?;
-    let row_id = c
-        .find(Locator::XPath(
-            "(//*[@id='customers']//button[contains(@class,'ticket-toggle')])[1]/ancestor::tr",
-        ))
-        .await?
-        .attr("id")
-        .await?
-        .unwrap();
-    let before = toggle.text().await?;
-    toggle.click().await?;
+    let (row_id, before) = fresh(c, async || {
+        let row_id = c
+            .find(Locator::XPath(
+                "(//*[@id='customers']//button[contains(@class,'ticket-toggle')])[1]/ancestor::tr",
+            ))
+            .await?
+            .attr("id")
+            .await?
+            .unwrap();
+        let toggle = c
+            .find(Locator::Css(&format!("#{row_id} .ticket-toggle")))
+            .await?;
+        let before = toggle.text().await?;
+        toggle.click().await?;
+        Ok((row_id, before))
+    })
+    .await?;
     let flipped = if before == "On" { "Off" } else { "On" };
     wait_text(c, &format!("#{row_id} .ticket-toggle"), flipped).await;
+    settle(c).await;
 
     // Map an unmapped customer through the autocomplete: its best suggestion, typed in.
     let key =
@@ -257,10 +321,13 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
         .find_map(|s| s.best().map(|b| (s.tenant_id.clone(), b.name.clone())))
         .expect("an unmapped customer with a candidate company");
     store.close().await;
-    c.find(Locator::Css(&format!("#row-{tenant_id} .edit-mapping")))
-        .await?
-        .click()
-        .await?;
+    fresh(c, async || {
+        c.find(Locator::Css(&format!("#row-{tenant_id} .edit-mapping")))
+            .await?
+            .click()
+            .await
+    })
+    .await?;
     let search = c
         .wait()
         .at_most(WAIT)
@@ -275,28 +342,38 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
         .await?;
     let hit = wait_text(c, "#company-hits", &company).await;
     assert!(!hit.is_empty());
-    let hits = c
-        .find_all(Locator::Css("#company-hits .company-hit"))
-        .await?;
-    let mut clicked = false;
-    for h in hits {
-        if h.text().await?.starts_with(&company) && h.is_enabled().await? {
-            h.click().await?;
-            clicked = true;
-            break;
+    settle(c).await;
+    let clicked = fresh(c, async || {
+        for h in c
+            .find_all(Locator::Css("#company-hits .company-hit"))
+            .await?
+        {
+            if h.text().await?.starts_with(&company) && h.is_enabled().await? {
+                h.click().await?;
+                return Ok(true);
+            }
         }
-    }
+        Ok(false)
+    })
+    .await?;
     assert!(clicked, "the suggested company {company} was offered");
     wait_text(c, "#chosen-company", &company).await;
-    c.find(Locator::Id("save-mapping")).await?.click().await?;
+    fresh(c, async || {
+        c.find(Locator::Id("save-mapping")).await?.click().await
+    })
+    .await?;
     wait_text(c, "#detail", "Saved").await;
     wait_text(c, &format!("#row-{tenant_id}"), &company).await;
+    settle(c).await;
 
     // Sync now on a customer with usage sync on, and see the result.
-    c.find(Locator::Css("#customers .sync-now"))
-        .await?
-        .click()
-        .await?;
+    fresh(c, async || {
+        c.find(Locator::Css("#customers .sync-now"))
+            .await?
+            .click()
+            .await
+    })
+    .await?;
     let done = wait_text(c, "#detail", "Usage sync").await;
     assert!(done.contains("done") || done.contains("failed"), "{done}");
 
