@@ -120,9 +120,9 @@ impl Env {
                 continue;
             };
             writes.push(MappingWrite {
-                tenant_id: t.id.clone(),
+                tenant_id: t.id.as_str().into(),
                 after: Some(Mapping {
-                    tenant_id: t.id.clone(),
+                    tenant_id: t.id.as_str().into(),
                     company_id: company.id,
                     agreement_id: Some(agr.id),
                     usage_sync: true,

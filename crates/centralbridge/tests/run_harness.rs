@@ -182,7 +182,10 @@ async fn dashboard_and_cli(t: Target) {
             c.mapping
                 .as_ref()
                 .is_some_and(|m| m.usage_sync && m.agreement_id.is_some())
-                && c.tenant.billing_type.as_deref() == Some("usage")
+                && c.tenant
+                    .billing_type
+                    .as_ref()
+                    .is_some_and(|b| b.is_monthly())
         })
         .expect("a billed customer")
         .tenant

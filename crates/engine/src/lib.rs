@@ -6,6 +6,7 @@
 
 pub mod connections;
 pub mod doctor;
+pub mod ids;
 pub mod job;
 pub mod mapping;
 pub mod products;

@@ -94,9 +94,12 @@ async fn billed_tenants(store: &Store) -> Vec<String> {
             c.mapping
                 .as_ref()
                 .is_some_and(|m| m.usage_sync && m.agreement_id.is_some())
-                && c.tenant.billing_type.as_deref() == Some("usage")
+                && c.tenant
+                    .billing_type
+                    .as_ref()
+                    .is_some_and(|b| b.is_monthly())
         })
-        .map(|c| c.tenant.id)
+        .map(|c| c.tenant.id.to_string())
         .collect()
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 use common::TestStore;
+use engine::ids::{AgreementId, CompanyId};
 use engine::mapping::{self, CustomerFilter, MappingError, MappingInput, Refusal, WarningKind};
 use engine::store::{
     AgreementRecord, AuditFilter, CompanyRecord, CoreStore as _, Mapping, MappingSource,
@@ -28,7 +29,7 @@ fn tenant(id: &str, name: &str) -> TenantRecord {
 
 fn company(id: i64, identifier: &str, name: &str) -> CompanyRecord {
     CompanyRecord {
-        id,
+        id: CompanyId::new(id),
         identifier: identifier.into(),
         name: name.into(),
         status: Some("Active".into()),
@@ -42,8 +43,8 @@ fn company(id: i64, identifier: &str, name: &str) -> CompanyRecord {
 
 fn agreement(id: i64, company_id: i64, name: &str) -> AgreementRecord {
     AgreementRecord {
-        id,
-        company_id: Some(company_id),
+        id: AgreementId::new(id),
+        company_id: Some(CompanyId::new(company_id)),
         name: name.into(),
         type_name: Some("Managed Services".into()),
         status: Some("Active".into()),
@@ -101,10 +102,8 @@ async fn seed(store: &Store) -> Timestamp {
 
 fn input(tenant: &str, company: i64, agreement: Option<i64>) -> MappingInput {
     MappingInput {
-        tenant_id: tenant.into(),
-        company_id: company,
-        agreement_id: agreement,
-        ..MappingInput::default()
+        agreement_id: agreement.map(AgreementId::new),
+        ..MappingInput::new(tenant.into(), CompanyId::new(company))
     }
 }
 
@@ -124,7 +123,10 @@ async fn reference_scenarios(t: TestStore) {
         .unwrap();
     assert!(c.changed());
     let m = s.get_mapping(T1).await.unwrap().unwrap();
-    assert_eq!((m.company_id, m.agreement_id), (250, Some(1)));
+    assert_eq!(
+        (m.company_id.get(), m.agreement_id.map(AgreementId::get)),
+        (250, Some(1))
+    );
     assert_eq!(m.source, MappingSource::Manual);
     assert!(!m.usage_sync && !m.ticket_sync, "switches default off");
 
@@ -185,7 +187,13 @@ async fn reference_scenarios(t: TestStore) {
     let all = s.list_mappings().await.unwrap();
     let pairs: Vec<(&str, i64, Option<i64>)> = all
         .iter()
-        .map(|m| (m.tenant_id.as_str(), m.company_id, m.agreement_id))
+        .map(|m| {
+            (
+                m.tenant_id.as_str(),
+                m.company_id.get(),
+                m.agreement_id.map(AgreementId::get),
+            )
+        })
         .collect();
     assert_eq!(
         pairs,
@@ -201,8 +209,8 @@ async fn database_enforces_one_to_one(t: TestStore) {
         tenant_id: tenant.into(),
         after: Some(Mapping {
             tenant_id: tenant.into(),
-            company_id: company,
-            agreement_id: agreement,
+            company_id: CompanyId::new(company),
+            agreement_id: agreement.map(AgreementId::new),
             usage_sync: false,
             ticket_sync: false,
             source: MappingSource::Manual,
@@ -462,8 +470,8 @@ async fn csv_round_trip_and_all_or_nothing(t: TestStore) {
     let m2 = s.get_mapping(T2).await.unwrap().unwrap();
     assert_eq!(
         (
-            m2.company_id,
-            m2.agreement_id,
+            m2.company_id.get(),
+            m2.agreement_id.map(AgreementId::get),
             m2.usage_sync,
             m2.ticket_sync,
             m2.source
@@ -549,7 +557,7 @@ async fn resolve_by_name_and_identifier(t: TestStore) {
         .await
         .unwrap();
     assert_eq!(hits[0].id, 251, "{hits:?}");
-    let agreements = mapping::agreements_for_company(s, 250, false)
+    let agreements = mapping::agreements_for_company(s, CompanyId::new(250), false)
         .await
         .unwrap();
     assert_eq!(agreements.len(), 1);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestStore;
+use engine::ids::CompanyId;
 use engine::mapping::{
     self, AcceptOptions, CustomerFilter, RefreshOptions, SuggestOptions, WarningKind,
 };
@@ -104,7 +105,7 @@ async fn suggestions_find_the_true_company(t: TestStore) {
 
     // identifier -> company id, from what the refresh stored.
     let companies = s.list_companies(true).await.unwrap();
-    let id_of: HashMap<String, i64> = companies
+    let id_of: HashMap<String, CompanyId> = companies
         .iter()
         .map(|c| (c.identifier.clone(), c.id))
         .collect();
@@ -202,7 +203,7 @@ async fn suggestions_find_the_true_company(t: TestStore) {
     let sug = mapping::suggest(
         s,
         &SuggestOptions {
-            tenant_id: Some(target.id.clone()),
+            tenant_id: Some(target.id.as_str().into()),
             ..Default::default()
         },
     )
@@ -244,7 +245,7 @@ async fn suggestions_find_the_true_company(t: TestStore) {
         assert!((a.score - 1.0).abs() < 1e-9);
     }
     // Every accepted mapping is the true one.
-    let truth: HashMap<&str, i64> = w
+    let truth: HashMap<&str, CompanyId> = w
         .customers
         .iter()
         .filter_map(|c| {
@@ -327,10 +328,8 @@ async fn refresh_tracks_renames_and_removals(t: TestStore) {
             s,
             "tester",
             &mapping::MappingInput {
-                tenant_id: tenant_id.clone(),
-                company_id: company.id,
                 agreement_id: Some(agreement),
-                ..Default::default()
+                ..mapping::MappingInput::new(tenant_id.as_str().into(), company.id)
             },
         )
         .await
@@ -341,8 +340,8 @@ async fn refresh_tracks_renames_and_removals(t: TestStore) {
     let (t_b, c_b, _) = mapped[1].clone();
 
     // ConnectWise: rename company A, cancel its agreement; delete company B for good.
-    assert!(cwe.rename_company(c_a, "Renamed Company Ltda"));
-    assert!(cwe.update_record(Table::Agreements, ag_a, |r| {
+    assert!(cwe.rename_company(c_a.get(), "Renamed Company Ltda"));
+    assert!(cwe.update_record(Table::Agreements, ag_a.get(), |r| {
         r.insert("cancelledFlag".into(), json!(true));
         r.insert("agreementStatus".into(), json!("Cancelled"));
     }));
@@ -352,7 +351,7 @@ async fn refresh_tracks_renames_and_removals(t: TestStore) {
         .filter(|a| a["company"]["id"] == json!(c_b))
         .filter_map(|a| a["id"].as_i64())
         .collect();
-    assert!(cwe.delete_record(Table::Companies, c_b));
+    assert!(cwe.delete_record(Table::Companies, c_b.get()));
     // Sophos: a new world where tenant A is renamed and tenant B is gone.
     let mut w2 = w.clone();
     for c in &mut w2.customers {

@@ -4,6 +4,7 @@
 mod common;
 
 use common::TestStore;
+use engine::ids::{CompanyId, TicketId};
 use engine::store::{
     AlertLink, AlertRole, AlertState, LinkState, OwnedTicket, TicketCursor, TicketState,
     TicketStore as _,
@@ -19,7 +20,7 @@ fn link(id: &str, tenant: &str, group: &str, ticket: Option<i64>, at: i64) -> Al
         alert_id: id.into(),
         tenant_id: tenant.into(),
         group_key: group.into(),
-        ticket_id: ticket,
+        ticket_id: ticket.map(TicketId::new),
         role: AlertRole::Primary,
         state: LinkState::Creating,
         alert_state: AlertState::Open,
@@ -38,10 +39,10 @@ fn link(id: &str, tenant: &str, group: &str, ticket: Option<i64>, at: i64) -> Al
 
 fn ticket(id: i64, tenant: &str, group: &str, state: TicketState) -> OwnedTicket {
     OwnedTicket {
-        ticket_id: id,
+        ticket_id: TicketId::new(id),
         tenant_id: tenant.into(),
         group_key: group.into(),
-        company_id: 250,
+        company_id: CompanyId::new(250),
         primary_alert_id: format!("a{id}"),
         previous_ticket_id: None,
         state,
@@ -59,7 +60,7 @@ async fn links_round_trip(t: TestStore) {
     s.put_alert_link(&l).await.unwrap();
     assert_eq!(s.alert_link("a1").await.unwrap(), Some(l.clone()));
     l.state = LinkState::Linked;
-    l.ticket_id = Some(1001);
+    l.ticket_id = Some(TicketId::new(1001));
     s.put_alert_link(&l).await.unwrap();
     s.put_alert_link(&link("a2", "t1", "g1", Some(1001), 5))
         .await
@@ -69,9 +70,15 @@ async fn links_round_trip(t: TestStore) {
         .unwrap();
     assert_eq!(
         s.alert_link("a1").await.unwrap().unwrap().ticket_id,
-        Some(1001)
+        Some(TicketId::new(1001))
     );
-    assert_eq!(s.alert_links_for_ticket(1001).await.unwrap().len(), 2);
+    assert_eq!(
+        s.alert_links_for_ticket(TicketId::new(1001))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(s.active_alert_links("t1").await.unwrap().len(), 2);
     // A settled, cleared link is no longer active.
     l.alert_state = AlertState::Cleared;
@@ -115,7 +122,7 @@ async fn tickets_and_cursors(t: TestStore) {
     s.put_owned_ticket(&ticket(4, "t2", "g1", TicketState::Open))
         .await
         .unwrap();
-    let latest: Vec<i64> = s
+    let latest: Vec<TicketId> = s
         .latest_tickets_for_tenant("t1")
         .await
         .unwrap()
@@ -123,7 +130,7 @@ async fn tickets_and_cursors(t: TestStore) {
         .map(|t| t.ticket_id)
         .collect();
     assert_eq!(latest, vec![3, 5]);
-    let open: Vec<i64> = s
+    let open: Vec<TicketId> = s
         .owned_tickets_in_state(TicketState::Open)
         .await
         .unwrap()
@@ -131,11 +138,11 @@ async fn tickets_and_cursors(t: TestStore) {
         .map(|t| t.ticket_id)
         .collect();
     assert_eq!(open, vec![4, 5]);
-    let mut t5 = s.owned_ticket(5).await.unwrap().unwrap();
+    let mut t5 = s.owned_ticket(TicketId::new(5)).await.unwrap().unwrap();
     t5.state = TicketState::Resolving;
-    t5.previous_ticket_id = Some(1);
+    t5.previous_ticket_id = Some(TicketId::new(1));
     s.put_owned_ticket(&t5).await.unwrap();
-    assert_eq!(s.owned_ticket(5).await.unwrap(), Some(t5));
+    assert_eq!(s.owned_ticket(TicketId::new(5)).await.unwrap(), Some(t5));
     assert_eq!(
         s.recent_owned_tickets(Some("t1"), 2).await.unwrap().len(),
         2

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestStore;
+use engine::ids::{CompanyId, TicketId};
 use engine::job::{self, Door, Hooks, Job, RunReport as _, StartOptions};
 use engine::mapping::{MappingInput, set_mapping};
 use engine::store::{CompanyRecord, TenantRecord};
@@ -76,11 +77,11 @@ async fn load_directory(
         .into_iter()
         .map(|t| TenantRecord {
             name: t.display_name().to_owned(),
-            billing_type: t.billing_type.as_ref().map(|b| b.as_str().to_owned()),
+            billing_type: t.billing_type.as_ref().map(|b| b.as_str().into()),
             data_region: t.data_region.clone(),
             api_host: t.api_host.clone(),
             status: t.status.clone(),
-            id: t.id,
+            id: t.id.into(),
             first_seen: now,
             last_seen: now,
             gone: false,
@@ -96,7 +97,7 @@ async fn load_directory(
         .into_iter()
         .filter_map(|c| {
             Some(CompanyRecord {
-                id: c.id?,
+                id: CompanyId::new(c.id?),
                 identifier: c.identifier.clone().unwrap_or_default(),
                 name: c.name.clone().unwrap_or_default(),
                 status: None,
@@ -158,15 +159,13 @@ async fn env_with(customers: usize, cw_timeout: Duration) -> Env {
                     &t.store,
                     "test",
                     &MappingInput {
-                        tenant_id: tenant.id.clone(),
-                        company_id: company.id,
                         ticket_sync: Some(true),
-                        ..MappingInput::default()
+                        ..MappingInput::new(tenant.id.as_str().into(), company.id)
                     },
                 )
                 .await
                 .expect("map");
-                mapped.push((tenant.id.clone(), tenant.name.clone(), company.id));
+                mapped.push((tenant.id.clone(), tenant.name.clone(), company.id.get()));
             }
             None => unmapped.push((tenant.id.clone(), tenant.name.clone())),
         }
@@ -390,7 +389,7 @@ async fn slow_post_that_commits_makes_one_ticket() {
     e.assert_no_duplicates();
     assert_eq!(
         e.t.store.alert_link(&a).await.unwrap().unwrap().ticket_id,
-        Some(e.ticket_id(&a))
+        Some(TicketId::new(e.ticket_id(&a)))
     );
 }
 
@@ -507,8 +506,13 @@ async fn repeats_are_noted_and_recurrence_opens_a_new_ticket_referencing_the_old
         .unwrap()
         .to_owned();
     assert!(desc.contains(&format!("#{t1}")), "{desc}");
-    let st = e.t.store.owned_ticket(t3).await.unwrap().unwrap();
-    assert_eq!(st.previous_ticket_id, Some(t1));
+    let st =
+        e.t.store
+            .owned_ticket(TicketId::new(t3))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(st.previous_ticket_id, Some(TicketId::new(t1)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,7 +547,12 @@ async fn recurrence_reopens_when_set() {
             .any(|n| n.starts_with("Reopened") && n.contains(&a2))
     );
     assert_eq!(
-        e.t.store.owned_ticket(t1).await.unwrap().unwrap().state,
+        e.t.store
+            .owned_ticket(TicketId::new(t1))
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
         TicketState::Open
     );
 }
@@ -940,7 +949,7 @@ async fn closed_ticket_check_stays_cheap_with_many_open_tickets() {
     assert_eq!(e.so_emu.acknowledged(), vec![closed_alert]);
     assert_eq!(
         e.t.store
-            .owned_ticket(closed_id)
+            .owned_ticket(TicketId::new(closed_id))
             .await
             .unwrap()
             .unwrap()

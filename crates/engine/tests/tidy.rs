@@ -495,3 +495,70 @@ fn model_check_and_allow_list_can_fail() {
     assert!(v[1].starts_with("crates/engine/src/gone.rs: on the models allow-list"));
     assert_eq!(check_all(&files, &[]).len(), 2);
 }
+
+/// Field names that hold a vendor id: in the engine they are typed (`engine::ids`), so an
+/// agreement id cannot be passed where a company id belongs and no `0` stands for a missing one.
+const TYPED_ID_FIELDS: &[(&str, &str)] = &[
+    ("tenant_id", "TenantId"),
+    ("company_id", "CompanyId"),
+    ("agreement_id", "AgreementId"),
+    ("addition_id", "AdditionId"),
+    ("catalog_item_id", "CatalogItemId"),
+    ("ticket_id", "TicketId"),
+    ("previous_ticket_id", "TicketId"),
+];
+
+/// Fields that share a name with an id but are not one: `(file, field)`.
+const RAW_ID_ALLOWED: &[(&str, &str)] = &[
+    // The ConnectWise login "company id" (the MSP's site name, e.g. `mymsp`), not a company record.
+    ("crates/engine/src/connections.rs", "company_id"),
+];
+
+/// Struct fields (and enum variant fields) named for a vendor id but declared as a raw `i64` or
+/// `String`, outside `#[cfg(test)]` code.
+fn raw_id_violations(path: &str, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        let code = code_of(line).trim_start();
+        let code = code.strip_prefix("pub ").unwrap_or(code);
+        for (field, ty) in TYPED_ID_FIELDS {
+            let Some(rest) = code.strip_prefix(field).and_then(|r| r.strip_prefix(": ")) else {
+                continue;
+            };
+            let raw = ["i64", "String", "Option<i64>", "Option<String>"]
+                .iter()
+                .any(|t| rest.trim_end_matches([',', ' ']) == *t);
+            let allowed = RAW_ID_ALLOWED.contains(&(path, field));
+            if raw && !allowed && !code.contains('(') {
+                out.push(format!(
+                    "{path}:{}: `{field}` is a raw `{}`: make it `{ty}` (engine::ids)",
+                    n + 1,
+                    rest.trim_end_matches([',', ' '])
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn vendor_ids_are_typed_in_the_engine() {
+    let problems: Vec<String> = sources()
+        .iter()
+        .flat_map(|(p, t)| raw_id_violations(p, t))
+        .collect();
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn raw_id_check_can_fail() {
+    let bad = "pub struct Op {\n    pub agreement_id: i64,\n    tenant_id: String,\n    fn f(company_id: i64) {}\n}\n#[cfg(test)]\nmod tests { struct T { ticket_id: i64 } }\n";
+    let found = raw_id_violations("x.rs", bad);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].contains("x.rs:2") && found[0].contains("AgreementId"));
+    assert!(found[1].contains("x.rs:3") && found[1].contains("TenantId"));
+    assert!(raw_id_violations("x.rs", "    pub ticket_id: Option<TicketId>,\n").is_empty());
+}

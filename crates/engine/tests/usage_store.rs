@@ -5,9 +5,10 @@
 mod common;
 
 use common::TestStore;
+use engine::ids::{AdditionId, AgreementId, CatalogItemId};
 use engine::store::{
-    AdditionLink, AuditFilter, CoreStore as _, JournalState, NewAudit, NewJournalEntry,
-    UsageStore as _,
+    AdditionLink, AuditFilter, CoreStore as _, JournalKind, JournalState, NewAudit,
+    NewJournalEntry, UsageStore as _,
 };
 
 async fn products_and_links_round_trip(t: TestStore) {
@@ -18,7 +19,7 @@ async fn products_and_links_round_trip(t: TestStore) {
         .unwrap();
     s.set_product_catalog(
         "Sophos_Intercept_X",
-        Some(901),
+        Some(CatalogItemId::new(901)),
         Some("Sophos_Intercept_X"),
         Some("created"),
     )
@@ -26,7 +27,7 @@ async fn products_and_links_round_trip(t: TestStore) {
     .unwrap();
     s.set_product_catalog(
         "Sophos_MTR_Standard",
-        Some(902),
+        Some(CatalogItemId::new(902)),
         Some("MY-MTR"),
         Some("mapped"),
     )
@@ -39,7 +40,7 @@ async fn products_and_links_round_trip(t: TestStore) {
         .find(|r| r.identifier == "Sophos_Intercept_X")
         .unwrap();
     assert!(ix.selected, "setting the catalog keeps the selection");
-    assert_eq!(ix.catalog_item_id, Some(901));
+    assert_eq!(ix.catalog_item_id, Some(CatalogItemId::new(901)));
     let mtr = rows
         .iter()
         .find(|r| r.identifier == "Sophos_MTR_Standard")
@@ -48,11 +49,11 @@ async fn products_and_links_round_trip(t: TestStore) {
     assert_eq!(mtr.link_source.as_deref(), Some("mapped"));
 
     let mut link = AdditionLink {
-        agreement_id: 11,
+        agreement_id: AgreementId::new(11),
         product: "Sophos_Intercept_X".into(),
         tenant_id: "t1".into(),
-        addition_id: 5001,
-        catalog_item_id: 901,
+        addition_id: AdditionId::new(5001),
+        catalog_item_id: CatalogItemId::new(901),
         created_by_us: true,
         quantity: 12.0,
         cancelled_by_us: false,
@@ -73,9 +74,9 @@ async fn journal_states_and_atomic_finish(t: TestStore) {
     let entry = |product: &str| NewJournalEntry {
         run_id: Some(1),
         tenant_id: "t1".into(),
-        agreement_id: 11,
+        agreement_id: AgreementId::new(11),
         product: product.into(),
-        kind: "create".into(),
+        kind: JournalKind::Create,
         addition_id: None,
         before_qty: None,
         after_qty: Some(3.0),
@@ -88,11 +89,11 @@ async fn journal_states_and_atomic_finish(t: TestStore) {
     assert_eq!(ids.len(), 3);
     s.journal_start(ids[0]).await.unwrap();
     let link = AdditionLink {
-        agreement_id: 11,
+        agreement_id: AgreementId::new(11),
         product: "A".into(),
         tenant_id: "t1".into(),
-        addition_id: 77,
-        catalog_item_id: 5,
+        addition_id: AdditionId::new(77),
+        catalog_item_id: CatalogItemId::new(5),
         created_by_us: true,
         quantity: 3.0,
         cancelled_by_us: false,
@@ -109,7 +110,7 @@ async fn journal_states_and_atomic_finish(t: TestStore) {
     s.journal_finish(
         ids[0],
         JournalState::Done,
-        Some(77),
+        Some(AdditionId::new(77)),
         None,
         Some(&link),
         Some(&audit),
@@ -131,7 +132,7 @@ async fn journal_states_and_atomic_finish(t: TestStore) {
     assert!(s.journal_open().await.unwrap().is_empty());
     let recent = s.journal_recent(10).await.unwrap();
     assert_eq!(recent[2].state, JournalState::Done);
-    assert_eq!(recent[2].addition_id, Some(77));
+    assert_eq!(recent[2].addition_id, Some(AdditionId::new(77)));
     assert_eq!(s.list_addition_links(None).await.unwrap(), vec![link]);
     let audits = s
         .list_audit(&AuditFilter {

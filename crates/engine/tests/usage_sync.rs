@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestStore;
+use engine::ids::{AdditionId, AgreementId, CatalogItemId, CompanyId, TenantId};
 use engine::job::{self, Door, Hooks, Job, RunReport as _, StartOptions};
 use engine::products::ProductTable;
 use engine::store::{
@@ -110,9 +111,9 @@ impl Env {
         let trecs: Vec<TenantRecord> = tenants
             .iter()
             .map(|t| TenantRecord {
-                id: t.id.clone(),
+                id: t.id.as_str().into(),
                 name: t.display_name().to_owned(),
-                billing_type: t.billing_type.as_ref().map(|b| b.as_str().to_owned()),
+                billing_type: t.billing_type.as_ref().map(|b| b.as_str().into()),
                 data_region: None,
                 api_host: None,
                 status: None,
@@ -134,7 +135,7 @@ impl Env {
         let crecs: Vec<CompanyRecord> = companies
             .iter()
             .map(|c| CompanyRecord {
-                id: c.id.unwrap(),
+                id: CompanyId::new(c.id.unwrap()),
                 identifier: c.identifier.clone().unwrap_or_default(),
                 name: c.name.clone().unwrap_or_default(),
                 status: None,
@@ -158,8 +159,8 @@ impl Env {
         let arecs: Vec<AgreementRecord> = agreements
             .iter()
             .map(|a| AgreementRecord {
-                id: a.id.unwrap(),
-                company_id: a.company.as_ref().and_then(|c| c.id),
+                id: AgreementId::new(a.id.unwrap()),
+                company_id: a.company.as_ref().and_then(|c| c.id).map(CompanyId::new),
                 name: a.name.clone().unwrap_or_default(),
                 type_name: None,
                 status: a.agreement_status.as_ref().map(|s| format!("{s:?}")),
@@ -199,11 +200,11 @@ impl Env {
             };
             self.agreements.insert(tenant.id.clone(), aid);
             writes.push(MappingWrite {
-                tenant_id: tenant.id.clone(),
+                tenant_id: tenant.id.as_str().into(),
                 after: Some(Mapping {
-                    tenant_id: tenant.id.clone(),
-                    company_id: cid,
-                    agreement_id: Some(aid),
+                    tenant_id: tenant.id.as_str().into(),
+                    company_id: CompanyId::new(cid),
+                    agreement_id: Some(AgreementId::new(aid)),
                     usage_sync: true,
                     ticket_sync: false,
                     source: MappingSource::Manual,
@@ -539,7 +540,7 @@ async fn one_foreign_addition_is_adopted_several_are_a_conflict() {
     let a = r.customers.iter().find(|c| c.tenant_id == ta).unwrap();
     let adopt = a.ops.iter().find(|o| o.product == pa).unwrap();
     assert_eq!(adopt.kind(), OpKind::Adopt);
-    assert_eq!(adopt.addition_id(), Some(adopted));
+    assert_eq!(adopt.addition_id(), Some(AdditionId::new(adopted)));
     assert_eq!(a.outcome, usage::CustomerOutcome::Ok);
     // Adopted, with the right quantity, and no second addition for that product.
     let live: Vec<Value> = e
@@ -602,11 +603,11 @@ async fn usage_dropping_to_zero_sets_zero_or_cancels() {
         let id = insert_addition(&e, a, cat, 9.0);
         e.store()
             .upsert_addition_link(&AdditionLink {
-                agreement_id: a,
+                agreement_id: AgreementId::new(a),
                 product: unused.clone(),
-                tenant_id: t.clone(),
-                addition_id: id,
-                catalog_item_id: cat,
+                tenant_id: t.as_str().into(),
+                addition_id: AdditionId::new(id),
+                catalog_item_id: CatalogItemId::new(cat),
                 created_by_us: true,
                 quantity: 9.0,
                 cancelled_by_us: false,
@@ -903,7 +904,7 @@ async fn a_crash_between_any_two_operations_is_repaired_by_the_next_run() {
                 0,
                 "k={k}"
             );
-            let links: BTreeSet<(i64, String)> = e
+            let links: BTreeSet<(AgreementId, String)> = e
                 .store()
                 .list_addition_links(None)
                 .await
@@ -928,7 +929,7 @@ async fn no_data_is_not_zero() {
     assert!(first.counts.created > 0);
     let billed = e.cw_state();
     let writes = e.cw_writes();
-    let monthly: BTreeSet<String> = first
+    let monthly: BTreeSet<TenantId> = first
         .customers
         .iter()
         .filter(|c| c.outcome == usage::CustomerOutcome::Ok && c.counts.created > 0)
@@ -1018,7 +1019,7 @@ async fn no_data_is_not_zero() {
 
     // 4. One billed customer listed, the others missing: only the listed one is synced.
     let listed = monthly.iter().next().unwrap();
-    let tenant = e.world.tenants().find(|t| &t.id == listed).unwrap();
+    let tenant = e.world.tenants().find(|t| *listed == t.id).unwrap();
     let (code_index, quantity) = tenant.usage[0];
     let line = json!({
         "accountId": listed,
@@ -1052,7 +1053,7 @@ async fn no_data_is_not_zero() {
     // The listed customer's other products went to zero (its line disappeared from a month with
     // data); nobody else's quantities moved.
     let now = e.cw_state();
-    let listed_agreement = e.agreements[listed];
+    let listed_agreement = e.agreements[listed.as_str()];
     for (aid, lines) in &billed {
         if *aid != listed_agreement {
             assert_eq!(now.get(aid), Some(lines), "agreement {aid} changed");
@@ -1078,7 +1079,7 @@ async fn a_remap_moves_the_addition_and_repair_leaves_one_of_duplicates() {
         .expect("a billed line");
     let live_for = |item: i64| -> Vec<Value> {
         e.cw_emu
-            .additions(link.agreement_id)
+            .additions(link.agreement_id.get())
             .into_iter()
             .filter(|a| a["product"]["id"].as_i64() == Some(item) && a["cancelledDate"].is_null())
             .collect()
@@ -1086,7 +1087,7 @@ async fn a_remap_moves_the_addition_and_repair_leaves_one_of_duplicates() {
     // Another catalog item for the product, then the product is mapped to it.
     let mut item = e
         .cw_emu
-        .record(Table::Catalog, link.catalog_item_id)
+        .record(Table::Catalog, link.catalog_item_id.get())
         .unwrap();
     item.as_object_mut().unwrap().remove("id");
     item["identifier"] = json!("Sophos_Custom_Item");
@@ -1103,7 +1104,7 @@ async fn a_remap_moves_the_addition_and_repair_leaves_one_of_duplicates() {
     let r = e.sync(MONTH).await;
     assert_eq!(r.failed_customers, 0, "{r:#?}");
     assert!(
-        live_for(link.catalog_item_id).is_empty(),
+        live_for(link.catalog_item_id.get()).is_empty(),
         "the old addition still bills"
     );
     let moved = live_for(new_item);
@@ -1111,9 +1112,9 @@ async fn a_remap_moves_the_addition_and_repair_leaves_one_of_duplicates() {
     assert_eq!(moved[0]["quantity"].as_f64(), Some(link.quantity));
     let old = e
         .cw_emu
-        .additions(link.agreement_id)
+        .additions(link.agreement_id.get())
         .into_iter()
-        .find(|a| a["id"].as_i64() == Some(link.addition_id))
+        .find(|a| a["id"].as_i64() == Some(link.addition_id.get()))
         .unwrap();
     assert!(!old["cancelledDate"].is_null(), "{old}");
     let audit = e
@@ -1167,7 +1168,7 @@ async fn a_remap_moves_the_addition_and_repair_leaves_one_of_duplicates() {
         .await;
     assert!(
         dry.ops()
-            .any(|o| o.kind() == OpKind::Cancel && o.addition_id() == Some(dup_id))
+            .any(|o| o.kind() == OpKind::Cancel && o.addition_id() == Some(AdditionId::new(dup_id)))
     );
     assert_eq!(e.cw_writes(), writes);
     let r = e.sync_with(repair).await;
@@ -1188,7 +1189,7 @@ async fn the_blast_radius_guard_holds_a_plan_that_zeroes_eleven_customers() {
     use sandbox::faults::Injection;
     let e = env(30, 43).await;
     let first = e.sync(MONTH).await;
-    let billed: Vec<String> = first
+    let billed: Vec<TenantId> = first
         .customers
         .iter()
         .filter(|c| c.outcome == usage::CustomerOutcome::Ok && c.counts.created > 0)

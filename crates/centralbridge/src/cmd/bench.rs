@@ -499,9 +499,9 @@ async fn map_true_pairs(store: &Store, world: &World) -> Result<usize, CliError>
             continue;
         };
         writes.push(MappingWrite {
-            tenant_id: tenant.id.clone(),
+            tenant_id: tenant.id.as_str().into(),
             after: Some(Mapping {
-                tenant_id: tenant.id.clone(),
+                tenant_id: tenant.id.as_str().into(),
                 company_id: co.id,
                 agreement_id: Some(agreement.id),
                 usage_sync: true,

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use engine::ids::CompanyId;
 use engine::job::{Job, RunReport as _};
 use engine::mapping::{MappingInput, set_mapping};
 use engine::store::{CompanyRecord, MappingStore as _, Store, TenantRecord};
@@ -449,11 +450,11 @@ async fn bench(
         .into_iter()
         .map(|t| TenantRecord {
             name: t.display_name().to_owned(),
-            billing_type: t.billing_type.as_ref().map(|b| b.as_str().to_owned()),
+            billing_type: t.billing_type.as_ref().map(|b| b.as_str().into()),
             data_region: t.data_region.clone(),
             api_host: t.api_host.clone(),
             status: t.status.clone(),
-            id: t.id,
+            id: t.id.into(),
             first_seen: now,
             last_seen: now,
             gone: false,
@@ -469,7 +470,7 @@ async fn bench(
         .iter()
         .filter_map(|c| {
             Some(CompanyRecord {
-                id: c.id?,
+                id: CompanyId::new(c.id?),
                 identifier: c.identifier.clone().unwrap_or_default(),
                 name: c.name.clone().unwrap_or_default(),
                 status: None,
@@ -499,10 +500,8 @@ async fn bench(
                 &store,
                 "bench",
                 &MappingInput {
-                    tenant_id: t.id.clone(),
-                    company_id: rec.id,
                     ticket_sync: Some(true),
-                    ..MappingInput::default()
+                    ..MappingInput::new(t.id.as_str().into(), rec.id)
                 },
             )
             .await

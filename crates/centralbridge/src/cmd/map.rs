@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use engine::ids::AgreementId;
 use engine::mapping::{
     self, AcceptOptions, AcceptOutcome, CustomerFilter, CustomerRow, ImportOutcome, MappingChange,
     MappingError, MappingInput, SuggestOptions, Suggestion,
@@ -77,7 +78,7 @@ enum Action {
         company: Option<String>,
         /// Agreement id (needed for usage sync)
         #[arg(long)]
-        agreement: Option<i64>,
+        agreement: Option<AgreementId>,
         /// Remove the agreement
         #[arg(long, conflicts_with = "agreement")]
         no_agreement: bool,

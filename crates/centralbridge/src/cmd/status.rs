@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use engine::ids::TenantId;
 use engine::store::{CoreStore as _, MappingStore as _};
 use serde::Serialize;
 use serde_json::Value;
@@ -101,7 +102,7 @@ impl Render for StatusView {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let rows = store.list_customer_status(args.job.as_deref()).await?;
-    let names: BTreeMap<String, (String, Option<String>)> = store
+    let names: BTreeMap<TenantId, (String, Option<String>)> = store
         .list_customers()
         .await?
         .into_iter()
@@ -116,16 +117,16 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let mut by_tenant: BTreeMap<String, CustomerRow> = BTreeMap::new();
     for s in rows {
         let text = |k: &str| s.counts.get(k).and_then(Value::as_str).map(str::to_owned);
-        let (tenant, company) = names.get(&s.tenant_id).cloned().unwrap_or_else(|| {
+        let (tenant, company) = names.get(s.tenant_id.as_str()).cloned().unwrap_or_else(|| {
             (
-                text("tenant_name").unwrap_or_else(|| s.tenant_id.clone()),
+                text("tenant_name").unwrap_or_else(|| s.tenant_id.to_string()),
                 text("company_name"),
             )
         });
         let row = by_tenant
-            .entry(s.tenant_id.clone())
+            .entry(s.tenant_id.to_string())
             .or_insert_with(|| CustomerRow {
-                tenant_id: s.tenant_id.clone(),
+                tenant_id: s.tenant_id.to_string(),
                 tenant,
                 company,
                 jobs: Vec::new(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use engine::ids::TicketId;
 use engine::tickets::{
     self, CycleReport, LinkRow, Op, Recurrence, SettingsInput, SkipReason, TicketError, TicketRef,
     TicketSettings,
@@ -579,7 +580,7 @@ impl Render for Repaired {
         }
         let mut out = String::new();
         for d in &self.0 {
-            let list = |v: &[i64]| {
+            let list = |v: &[TicketId]| {
                 v.iter()
                     .map(|i| format!("#{i}"))
                     .collect::<Vec<_>>()
@@ -683,7 +684,7 @@ mod tests {
             ticket: Box::new(TicketDraft {
                 summary: "[High] Threat detected on PC-1 — Acme".into(),
                 description: "Sophos Central alert for Acme".into(),
-                company_id: 250,
+                company_id: engine::ids::CompanyId::new(250),
                 board,
                 status: None,
                 type_: None,

@@ -8,6 +8,7 @@ use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
+use engine::ids::{AgreementId, BillingType, CompanyId, TenantId};
 use engine::mapping::{
     self, CustomerFilter, CustomerRow, MappingInput, SuggestOptions, Suggestion,
 };
@@ -59,7 +60,7 @@ pub struct FilterView {
 }
 
 pub struct SuggestionView {
-    company_id: i64,
+    company_id: CompanyId,
     name: String,
     score: String,
 }
@@ -104,12 +105,12 @@ struct CustomerRowTpl {
     row: RowView,
 }
 
-fn billing_label(b: Option<&str>) -> String {
+fn billing_label(b: Option<&BillingType>) -> String {
     match b {
-        Some("usage") => "MSP Flex (monthly)".into(),
-        Some("term") => "Term".into(),
-        Some("trial") => "Trial".into(),
-        Some(other) => other.to_owned(),
+        Some(BillingType::Usage) => "MSP Flex (monthly)".into(),
+        Some(BillingType::Term) => "Term".into(),
+        Some(BillingType::Trial) => "Trial".into(),
+        Some(BillingType::Other(other)) => other.clone(),
         None => String::new(),
     }
 }
@@ -138,9 +139,9 @@ fn row_view(r: &CustomerRow, suggestion: Option<&Suggestion>) -> RowView {
     let (status, when) = status_of(&r.status);
     let mapping = r.mapping.as_ref();
     RowView {
-        tenant_id: r.tenant.id.clone(),
+        tenant_id: r.tenant.id.to_string(),
         tenant_name: r.tenant.name.clone(),
-        billing: billing_label(r.tenant.billing_type.as_deref()),
+        billing: billing_label(r.tenant.billing_type.as_ref()),
         company: r
             .company
             .as_ref()
@@ -170,9 +171,9 @@ fn row_view(r: &CustomerRow, suggestion: Option<&Suggestion>) -> RowView {
     }
 }
 
-fn keep(row: &RowView, billing: Option<&str>, f: &Filter) -> bool {
+fn keep(row: &RowView, billing: Option<&BillingType>, f: &Filter) -> bool {
     let view_ok = match f.view.as_str() {
-        "usage" => billing == Some("usage"),
+        "usage" => billing.is_some_and(BillingType::is_monthly),
         "unmapped" => !row.mapped,
         _ => true,
     };
@@ -203,7 +204,7 @@ async fn rows(app: &Shared, f: &Filter) -> Result<(Vec<RowView>, usize), String>
     } else {
         all
     };
-    let suggestions: HashMap<String, Suggestion> =
+    let suggestions: HashMap<TenantId, Suggestion> =
         mapping::suggest(&app.store, &SuggestOptions::default())
             .await
             .unwrap_or_default()
@@ -214,11 +215,11 @@ async fn rows(app: &Shared, f: &Filter) -> Result<(Vec<RowView>, usize), String>
         .iter()
         .map(|r| {
             (
-                row_view(r, suggestions.get(&r.tenant.id)),
+                row_view(r, suggestions.get(r.tenant.id.as_str())),
                 r.tenant.billing_type.clone(),
             )
         })
-        .filter(|(v, b)| keep(v, b.as_deref(), f))
+        .filter(|(v, b)| keep(v, b.as_ref(), f))
         .map(|(v, _)| v)
         .collect();
     Ok((out, total))
@@ -240,7 +241,7 @@ async fn one_row(app: &Shared, tenant_id: &str) -> Option<RowView> {
         mapping::suggest(
             &app.store,
             &SuggestOptions {
-                tenant_id: Some(tenant_id.to_owned()),
+                tenant_id: Some(tenant_id.into()),
                 ..Default::default()
             },
         )
@@ -532,7 +533,7 @@ pub async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> 
 // --- mapping edit --------------------------------------------------------------------------------
 
 pub struct AgreementView {
-    id: i64,
+    id: AgreementId,
     label: String,
     usable: bool,
     selected: bool,
@@ -547,7 +548,7 @@ struct MappingForm {
     error: Option<String>,
     query: String,
     /// (id, label) of the chosen company.
-    company: Option<(i64, String)>,
+    company: Option<(CompanyId, String)>,
     agreements: Vec<AgreementView>,
     usage_sync: bool,
     ticket_sync: bool,
@@ -557,7 +558,7 @@ struct MappingForm {
 async fn mapping_form(
     app: &Shared,
     tenant: &str,
-    company_id: Option<i64>,
+    company_id: Option<CompanyId>,
     error: Option<String>,
 ) -> Response {
     let Some(row) = one_row(app, tenant).await else {
@@ -633,7 +634,7 @@ pub struct HitsQuery {
 }
 
 pub struct HitView {
-    id: i64,
+    id: CompanyId,
     name: String,
     identifier: String,
     inactive: bool,
@@ -669,7 +670,10 @@ pub async fn company_hits(
         hits: hits
             .into_iter()
             .map(|h| HitView {
-                taken: h.mapped_tenant_id.as_deref().is_some_and(|t| t != tenant),
+                taken: h
+                    .mapped_tenant_id
+                    .as_ref()
+                    .is_some_and(|t| t.as_str() != tenant),
                 id: h.id,
                 name: h.name,
                 identifier: h.identifier,
@@ -683,7 +687,7 @@ pub async fn company_hits(
 
 #[derive(Debug, Deserialize)]
 pub struct ChooseQuery {
-    company_id: i64,
+    company_id: CompanyId,
 }
 
 pub async fn choose(
@@ -696,7 +700,7 @@ pub async fn choose(
 
 #[derive(Debug, Deserialize)]
 pub struct MappingFormData {
-    company_id: i64,
+    company_id: CompanyId,
     #[serde(default)]
     agreement_id: String,
     #[serde(default)]
@@ -714,9 +718,9 @@ pub async fn save_mapping(
     Path(tenant): Path<String>,
     Form(f): Form<MappingFormData>,
 ) -> Response {
-    let agreement_id = f.agreement_id.trim().parse::<i64>().ok();
+    let agreement_id = f.agreement_id.trim().parse::<AgreementId>().ok();
     let input = MappingInput {
-        tenant_id: tenant.clone(),
+        tenant_id: tenant.as_str().into(),
         company_id: f.company_id,
         agreement_id,
         clear_agreement: agreement_id.is_none(),
@@ -762,7 +766,7 @@ pub async fn unmap(State(app): State<Shared>, Path(tenant): Path<String>) -> Res
 
 #[derive(Debug, Deserialize)]
 pub struct AcceptForm {
-    company_id: i64,
+    company_id: CompanyId,
 }
 
 /// Confirms a suggestion with one click: the suggested company, its only usable agreement (if
@@ -775,14 +779,14 @@ pub async fn accept(
     let options = mapping::agreements_for_company(&app.store, f.company_id, false)
         .await
         .unwrap_or_default();
-    let usable: Vec<i64> = options
+    let usable: Vec<AgreementId> = options
         .iter()
         .filter(|a| a.usable())
         .map(|a| a.id)
         .collect();
     let agreement_id = (usable.len() == 1).then(|| usable[0]);
     let input = MappingInput {
-        tenant_id: tenant.clone(),
+        tenant_id: tenant.as_str().into(),
         company_id: f.company_id,
         agreement_id,
         clear_agreement: false,

@@ -116,7 +116,7 @@ pub struct CatalogQuery {
 }
 
 pub struct HitView {
-    id: i64,
+    id: engine::ids::CatalogItemId,
     identifier: String,
     description: String,
     inactive: bool,

@@ -89,7 +89,7 @@ pub async fn page(State(app): State<Shared>, Extension(session): Extension<Sessi
         .unwrap_or_default();
     let mut names: HashMap<String, String> = HashMap::new();
     for l in &links {
-        if !names.contains_key(&l.link.tenant_id) {
+        if !names.contains_key(l.link.tenant_id.as_str()) {
             let name = app
                 .store
                 .get_tenant(&l.link.tenant_id)
@@ -97,8 +97,8 @@ pub async fn page(State(app): State<Shared>, Extension(session): Extension<Sessi
                 .ok()
                 .flatten()
                 .map(|t| t.name)
-                .unwrap_or_else(|| l.link.tenant_id.clone());
-            names.insert(l.link.tenant_id.clone(), name);
+                .unwrap_or_else(|| l.link.tenant_id.to_string());
+            names.insert(l.link.tenant_id.to_string(), name);
         }
     }
     let p = &settings.priorities;
@@ -137,7 +137,10 @@ pub async fn page(State(app): State<Shared>, Extension(session): Extension<Sessi
             .iter()
             .map(|l| LinkView {
                 raised: l.link.raised_at.map(show_time).unwrap_or_default(),
-                tenant: names.get(&l.link.tenant_id).cloned().unwrap_or_default(),
+                tenant: names
+                    .get(l.link.tenant_id.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
                 severity: l.link.severity.clone(),
                 summary: l.link.summary.clone(),
                 ticket: l

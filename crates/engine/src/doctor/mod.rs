@@ -17,6 +17,7 @@ use serde::Serialize;
 use sophos::{AlertQuery, SophosConfig, SophosError};
 
 use crate::connections::{self, ConnectionError};
+use crate::ids::BillingType;
 use crate::store::Store;
 pub use rows::{Need, Probe, ROLE_ROWS, RoleLevel, RoleRow, check_id, role_row};
 
@@ -569,7 +570,12 @@ async fn sample_alerts(client: &sophos::Client, tenants: &[sophos::TenantSummary
     // Trial tenants have no alerts for the partner to read.
     let candidates: Vec<_> = tenants
         .iter()
-        .filter(|t| matches!(t.billing_type.as_deref(), Some("usage" | "term")))
+        .filter(|t| {
+            t.billing_type
+                .as_deref()
+                .map(BillingType::parse)
+                .is_some_and(|b| b.alerts_readable())
+        })
         .filter_map(|t| Some((t.name.clone(), t.tenant_ref()?)))
         .take(5)
         .collect();

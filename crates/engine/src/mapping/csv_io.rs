@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::list::{CustomerFilter, list_customers};
 use super::rules::{Holder, MappingChange, Proposal, audit_for, check, tenant_label, write};
 use super::{MappingError, messages};
+use crate::ids::{AgreementId, CompanyId, TenantId};
 use crate::store::{
     AgreementRecord, CompanyRecord, Mapping, MappingSource, MappingStore as _, Store, TenantRecord,
 };
@@ -45,7 +46,7 @@ pub async fn export_csv(store: &Store, out: impl Write) -> Result<usize, Mapping
     for r in &rows {
         let m = r.mapping.as_ref();
         let record = [
-            r.tenant.id.clone(),
+            r.tenant.id.to_string(),
             r.tenant.name.clone(),
             m.map(|m| m.company_id.to_string()).unwrap_or_default(),
             r.company
@@ -134,9 +135,9 @@ fn parse_bool(column: &str, value: &str) -> Result<bool, String> {
 
 struct Row {
     line: u64,
-    tenant_id: String,
-    company_id: Option<i64>,
-    agreement_id: Option<i64>,
+    tenant_id: TenantId,
+    company_id: Option<CompanyId>,
+    agreement_id: Option<AgreementId>,
     usage_sync: bool,
     ticket_sync: bool,
     problems: Vec<String>,
@@ -168,32 +169,32 @@ pub async fn import_csv_with(
     opts: &ImportOptions,
 ) -> Result<ImportOutcome, MappingError> {
     let dry_run = opts.dry_run;
-    let tenants: HashMap<String, TenantRecord> = store
+    let tenants: HashMap<TenantId, TenantRecord> = store
         .list_tenants()
         .await?
         .into_iter()
         .map(|t| (t.id.clone(), t))
         .collect();
-    let companies: HashMap<i64, CompanyRecord> = store
+    let companies: HashMap<CompanyId, CompanyRecord> = store
         .list_companies(true)
         .await?
         .into_iter()
         .map(|c| (c.id, c))
         .collect();
-    let mut by_identifier: HashMap<String, Vec<i64>> = HashMap::new();
+    let mut by_identifier: HashMap<String, Vec<CompanyId>> = HashMap::new();
     for c in companies.values() {
         by_identifier
             .entry(c.identifier.to_ascii_lowercase())
             .or_default()
             .push(c.id);
     }
-    let agreements: HashMap<i64, AgreementRecord> = store
+    let agreements: HashMap<AgreementId, AgreementRecord> = store
         .list_agreements()
         .await?
         .into_iter()
         .map(|a| (a.id, a))
         .collect();
-    let current: HashMap<String, Mapping> = store
+    let current: HashMap<TenantId, Mapping> = store
         .list_mappings()
         .await?
         .into_iter()
@@ -236,20 +237,20 @@ pub async fn import_csv_with(
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
         let mut problems = Vec::new();
-        let tenant_id = get(Some(tenant_col)).to_owned();
+        let tenant_id = TenantId::new(get(Some(tenant_col)));
         if tenant_id.is_empty() {
             problems.push(messages::csv_no_tenant());
-        } else if !tenants.contains_key(&tenant_id) {
+        } else if !tenants.contains_key(tenant_id.as_str()) {
             problems.push(messages::unknown_tenant(&tenant_id));
-        } else if let Some(first) = first_line.get(&tenant_id) {
+        } else if let Some(first) = first_line.get(tenant_id.as_str()) {
             problems.push(messages::csv_duplicate_tenant(*first));
         } else {
-            first_line.insert(tenant_id.clone(), line);
+            first_line.insert(tenant_id.to_string(), line);
         }
         let raw_company = get(company_id_col);
         let raw_identifier = get(identifier_col);
         let company_id = if !raw_company.is_empty() {
-            match raw_company.parse::<i64>() {
+            match raw_company.parse::<i64>().map(CompanyId::new) {
                 Ok(id) if companies.contains_key(&id) => Some(id),
                 Ok(_) => {
                     problems.push(messages::unknown_company(raw_company));
@@ -265,7 +266,7 @@ pub async fn import_csv_with(
                 .get(&raw_identifier.to_ascii_lowercase())
                 .cloned()
                 .unwrap_or_default();
-            let live: Vec<i64> = ids
+            let live: Vec<CompanyId> = ids
                 .iter()
                 .copied()
                 .filter(|id| companies.get(id).is_some_and(|c| !c.deleted && !c.gone))
@@ -287,14 +288,14 @@ pub async fn import_csv_with(
         } else {
             None
         };
-        let kept = current.get(&tenant_id);
+        let kept = current.get(tenant_id.as_str());
         let raw_agreement = get(agreement_col);
         let agreement_id = if agreement_col.is_none() {
             kept.and_then(|m| m.agreement_id)
         } else if raw_agreement.is_empty() {
             None
         } else {
-            match raw_agreement.parse::<i64>() {
+            match raw_agreement.parse::<i64>().map(AgreementId::new) {
                 Ok(id) if agreements.contains_key(&id) => Some(id),
                 Ok(id) => {
                     problems.push(messages::unknown_agreement(id));
@@ -340,12 +341,15 @@ pub async fn import_csv_with(
     }
 
     // The final state: current mappings, overridden by every row of the file.
-    let mut final_state: HashMap<String, (Option<i64>, Option<i64>)> = current
+    let mut final_state: HashMap<String, (Option<CompanyId>, Option<AgreementId>)> = current
         .iter()
-        .map(|(t, m)| (t.clone(), (Some(m.company_id), m.agreement_id)))
+        .map(|(t, m)| (t.to_string(), (Some(m.company_id), m.agreement_id)))
         .collect();
-    for r in rows.iter().filter(|r| tenants.contains_key(&r.tenant_id)) {
-        final_state.insert(r.tenant_id.clone(), (r.company_id, r.agreement_id));
+    for r in rows
+        .iter()
+        .filter(|r| tenants.contains_key(r.tenant_id.as_str()))
+    {
+        final_state.insert(r.tenant_id.to_string(), (r.company_id, r.agreement_id));
     }
     let label_of = |tenant_id: &str| match tenants.get(tenant_id) {
         Some(t) => tenant_label(t),
@@ -355,10 +359,10 @@ pub async fn import_csv_with(
     let mut agreement_holders: HashMap<i64, Vec<&str>> = HashMap::new();
     for (t, (c, a)) in &final_state {
         if let Some(c) = c {
-            company_holders.entry(*c).or_default().push(t);
+            company_holders.entry(c.get()).or_default().push(t);
         }
         if let Some(a) = a {
-            agreement_holders.entry(*a).or_default().push(t);
+            agreement_holders.entry(a.get()).or_default().push(t);
         }
     }
     let other_holder = |holders: &HashMap<i64, Vec<&str>>, key: i64, me: &str| {
@@ -370,7 +374,7 @@ pub async fn import_csv_with(
             .collect();
         others.sort();
         others.first().map(|t| Holder {
-            tenant_id: (**t).to_owned(),
+            tenant_id: TenantId::new(**t),
             label: label_of(t),
         })
     };
@@ -380,7 +384,7 @@ pub async fn import_csv_with(
     let mut changes = Vec::new();
     let mut unchanged = 0usize;
     for mut r in rows.into_iter() {
-        let tenant = tenants.get(&r.tenant_id);
+        let tenant = tenants.get(r.tenant_id.as_str());
         if let (Some(tenant), Some(company_id)) = (tenant, r.company_id)
             && let Some(company) = companies.get(&company_id)
         {
@@ -398,9 +402,9 @@ pub async fn import_csv_with(
                 agreement,
                 usage_sync: r.usage_sync,
                 current: before.zip(current_label),
-                company_holder: other_holder(&company_holders, company_id, &tenant.id),
+                company_holder: other_holder(&company_holders, company_id.get(), &tenant.id),
                 agreement_holder: agreement
-                    .and_then(|a| other_holder(&agreement_holders, a.id, &tenant.id)),
+                    .and_then(|a| other_holder(&agreement_holders, a.id.get(), &tenant.id)),
                 replace: true,
             });
             r.problems.extend(refusals.iter().map(|x| x.to_string()));
@@ -417,7 +421,7 @@ pub async fn import_csv_with(
             });
             continue;
         }
-        let before = current.get(&r.tenant_id).cloned();
+        let before = current.get(r.tenant_id.as_str()).cloned();
         let same = match (&before, r.company_id) {
             (None, None) => true,
             (Some(m), Some(c)) => {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::normalize::{normalize_name, similarity};
 use super::rules::{agreement_label, company_label, tenant_label};
 use super::{MappingError, messages};
+use crate::ids::{AgreementId, CompanyId, TenantId};
 use crate::store::{
     AgreementRecord, CompanyRecord, CoreStore as _, CustomerJoin, CustomerStatus, Mapping,
     MappingStore as _, Store, TenantRecord,
@@ -161,7 +162,7 @@ pub async fn list_customers(
     filter: &CustomerFilter,
 ) -> Result<Vec<CustomerRow>, MappingError> {
     let joined = store.list_customers().await?;
-    let mut statuses: HashMap<String, Vec<CustomerStatus>> = HashMap::new();
+    let mut statuses: HashMap<TenantId, Vec<CustomerStatus>> = HashMap::new();
     for s in store.list_customer_status(None).await? {
         statuses.entry(s.tenant_id.clone()).or_default().push(s);
     }
@@ -203,13 +204,13 @@ pub async fn list_customers(
 /// A company offered by the autocomplete.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CompanyHit {
-    pub id: i64,
+    pub id: CompanyId,
     pub identifier: String,
     pub name: String,
     pub inactive: bool,
     pub score: f64,
     /// The tenant already mapped to it (it cannot take another).
-    pub mapped_tenant_id: Option<String>,
+    pub mapped_tenant_id: Option<TenantId>,
 }
 
 /// Companies (not deleted) matching `text` for an autocomplete: id or identifier exact first, then
@@ -221,7 +222,7 @@ pub async fn search_companies(
 ) -> Result<Vec<CompanyHit>, MappingError> {
     let raw = text.trim();
     let needle = normalize_name(raw);
-    let mapped: HashMap<i64, String> = store
+    let mapped: HashMap<CompanyId, TenantId> = store
         .list_mappings()
         .await?
         .into_iter()
@@ -272,14 +273,14 @@ pub async fn search_companies(
 /// An agreement offered for a company, ranked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AgreementOption {
-    pub id: i64,
+    pub id: AgreementId,
     pub name: String,
     pub type_name: Option<String>,
     pub status: Option<String>,
     pub cancelled: bool,
     pub expired: bool,
     /// The tenant whose mapping uses it already.
-    pub used_by: Option<String>,
+    pub used_by: Option<TenantId>,
 }
 
 impl AgreementOption {
@@ -308,7 +309,7 @@ impl AgreementOption {
 /// Ranks agreements: active first, then expired/inactive, cancelled last; by name, then id.
 pub(crate) fn rank_agreements(
     agreements: impl IntoIterator<Item = AgreementRecord>,
-    used_by: &HashMap<i64, String>,
+    used_by: &HashMap<AgreementId, TenantId>,
 ) -> Vec<AgreementOption> {
     let mut out: Vec<AgreementOption> = agreements
         .into_iter()
@@ -335,10 +336,10 @@ pub(crate) fn rank_agreements(
 /// A company's agreements, ranked; cancelled ones only with `include_cancelled`.
 pub async fn agreements_for_company(
     store: &Store,
-    company_id: i64,
+    company_id: CompanyId,
     include_cancelled: bool,
 ) -> Result<Vec<AgreementOption>, MappingError> {
-    let used_by: HashMap<i64, String> = store
+    let used_by: HashMap<AgreementId, TenantId> = store
         .list_mappings()
         .await?
         .into_iter()

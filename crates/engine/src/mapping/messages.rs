@@ -1,15 +1,17 @@
 //! User-facing text of customer mapping (plain English; one place so it can be translated).
 
+use crate::ids::{AgreementId, CompanyId, TenantId};
+
 /// `Name (id)` label of a tenant for messages.
 pub fn tenant_label(name: &str, id: &str) -> String {
     format!("Sophos tenant \"{name}\" ({id})")
 }
 
-pub fn company_label(name: &str, id: i64) -> String {
+pub fn company_label(name: &str, id: CompanyId) -> String {
     format!("ConnectWise company \"{name}\" (id {id})")
 }
 
-pub fn agreement_label(name: &str, id: i64) -> String {
+pub fn agreement_label(name: &str, id: AgreementId) -> String {
     format!("agreement \"{name}\" (id {id})")
 }
 
@@ -104,7 +106,7 @@ pub fn ambiguous_company(query: &str, matches: &[String]) -> String {
     )
 }
 
-pub fn unknown_agreement(id: i64) -> String {
+pub fn unknown_agreement(id: AgreementId) -> String {
     format!(
         "no ConnectWise agreement has id {id}. If it is new, run `centralbridge refresh` first; \
          the company's agreements are listed by `centralbridge map suggest --tenant ...`"
@@ -146,7 +148,7 @@ pub fn warn_agreement_cancelled(agreement: &str) -> (String, String) {
     )
 }
 
-pub fn warn_agreement_gone(agreement_id: i64) -> (String, String) {
+pub fn warn_agreement_gone(agreement_id: AgreementId) -> (String, String) {
     (
         format!("agreement {agreement_id} no longer exists in ConnectWise"),
         "Pick another agreement with `centralbridge map set --agreement <id>`.".to_owned(),
@@ -257,7 +259,7 @@ pub fn accept_ambiguous(s: &super::Suggestion) -> String {
     )
 }
 
-pub fn accept_contested(best: &super::Candidate, others: &[String]) -> String {
+pub fn accept_contested(best: &super::Candidate, others: &[TenantId]) -> String {
     format!(
         "\"{}\" is also the best match for tenant(s) {}; choose which customer it belongs to with \
          `centralbridge map set`",

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{MappingError, messages};
+use crate::ids::{AgreementId, BillingType, CompanyId, TenantId};
 use crate::job::{Run, RunEnd, RunReport, Tally};
 use crate::store::{
     AgreementRecord, BatchCounts, CompanyRecord, CoreStore as _, MappingStore as _, RecordKind,
@@ -252,11 +253,11 @@ fn tenant_record(t: sophos::TenantSummary, at: Timestamp) -> Option<TenantRecord
     }
     Some(TenantRecord {
         name: t.name,
-        billing_type: t.billing_type,
+        billing_type: t.billing_type.as_deref().map(BillingType::parse),
         data_region: t.data_region,
         api_host: t.api_host,
         status: t.status,
-        id: t.id,
+        id: TenantId::new(t.id),
         first_seen: at,
         last_seen: at,
         gone: false,
@@ -270,7 +271,7 @@ fn company_record(c: connectwise::CompanySummary, at: Timestamp) -> CompanyRecor
         .is_some_and(|s| s.to_lowercase().contains("inactive"));
     let identifier = c.identifier.unwrap_or_default();
     CompanyRecord {
-        id: c.id,
+        id: CompanyId::new(c.id),
         name: c.name.unwrap_or_else(|| identifier.clone()),
         identifier,
         status: c.status,
@@ -283,13 +284,13 @@ fn company_record(c: connectwise::CompanySummary, at: Timestamp) -> CompanyRecor
 }
 
 fn agreement_record(a: connectwise::AgreementSummary, at: Timestamp) -> AgreementRecord {
-    let id = a.id;
+    let id = AgreementId::new(a.id);
     // ConnectWise flips the status to Expired on its own schedule; the end date says it sooner.
     let ended = a.ends_at.is_some_and(|d| d < at);
     let expired = !a.cancelled && (a.expired_status || ended);
     AgreementRecord {
         id,
-        company_id: a.company_id,
+        company_id: a.company_id.map(CompanyId::new),
         name: a.name.unwrap_or_else(|| format!("Agreement {id}")),
         type_name: a.type_name,
         status: a.status,

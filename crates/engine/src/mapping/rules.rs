@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{MappingError, audit_subject, messages};
+use crate::ids::{AgreementId, CompanyId, TenantId};
 use crate::store::{
     AgreementRecord, CompanyRecord, Mapping, MappingSource, MappingStore as _, MappingWrite,
     NewAudit, Store, StoreError, TenantRecord,
@@ -24,19 +25,19 @@ pub enum Refusal {
     /// Reference scenario 2: the tenant already has a mapping to another company.
     TenantAlreadyMapped {
         tenant: String,
-        tenant_id: String,
+        tenant_id: TenantId,
         company: String,
     },
     CompanyTaken {
         company: String,
         holder: String,
-        holder_tenant_id: String,
+        holder_tenant_id: TenantId,
     },
     /// Reference scenario 3: the agreement is used by another mapping.
     AgreementTaken {
         agreement: String,
         holder: String,
-        holder_tenant_id: String,
+        holder_tenant_id: TenantId,
     },
     AgreementNotOfCompany {
         agreement: String,
@@ -89,12 +90,12 @@ impl fmt::Display for Refusal {
 }
 
 /// What to map, by store ids.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingInput {
-    pub tenant_id: String,
-    pub company_id: i64,
+    pub tenant_id: TenantId,
+    pub company_id: CompanyId,
     /// `None` keeps the current agreement when the company does not change, else means none.
-    pub agreement_id: Option<i64>,
+    pub agreement_id: Option<AgreementId>,
     /// Remove the agreement (overrides `agreement_id`).
     pub clear_agreement: bool,
     /// `None` keeps the current value (off for a new mapping).
@@ -104,10 +105,25 @@ pub struct MappingInput {
     pub replace: bool,
 }
 
+impl MappingInput {
+    /// Map `tenant_id` to `company_id`, keeping everything else as it is.
+    pub fn new(tenant_id: TenantId, company_id: CompanyId) -> Self {
+        MappingInput {
+            tenant_id,
+            company_id,
+            agreement_id: None,
+            clear_agreement: false,
+            usage_sync: None,
+            ticket_sync: None,
+            replace: false,
+        }
+    }
+}
+
 /// A mapping before and after a change (equal when nothing changed and nothing was written).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MappingChange {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub before: Option<Mapping>,
     pub after: Option<Mapping>,
 }
@@ -133,7 +149,7 @@ pub(crate) fn agreement_label(a: &AgreementRecord) -> String {
 /// Who holds a company or agreement (another tenant's mapping).
 #[derive(Debug, Clone)]
 pub(crate) struct Holder {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub label: String,
 }
 
@@ -244,7 +260,10 @@ pub(crate) async fn load_tenant(store: &Store, id: &str) -> Result<TenantRecord,
         .ok_or_else(|| MappingError::NotFound(messages::unknown_tenant(id)))
 }
 
-pub(crate) async fn load_company(store: &Store, id: i64) -> Result<CompanyRecord, MappingError> {
+pub(crate) async fn load_company(
+    store: &Store,
+    id: CompanyId,
+) -> Result<CompanyRecord, MappingError> {
     store
         .get_company(id)
         .await?
@@ -420,7 +439,7 @@ pub async fn clear_mapping(
     let now = Timestamp::now();
     let before = store.get_mapping(tenant_id).await?;
     let change = MappingChange {
-        tenant_id: tenant_id.to_owned(),
+        tenant_id: TenantId::new(tenant_id),
         before,
         after: None,
     };
@@ -498,7 +517,7 @@ pub async fn resolve_tenant(store: &Store, query: &str) -> Result<TenantRecord, 
 /// Finds a company by numeric id, else by identifier (ASCII case-insensitive).
 pub async fn resolve_company(store: &Store, query: &str) -> Result<CompanyRecord, MappingError> {
     let q = query.trim();
-    if let Ok(id) = q.parse::<i64>()
+    if let Ok(id) = q.parse::<CompanyId>()
         && let Some(c) = store.get_company(id).await?
     {
         return Ok(c);

@@ -13,6 +13,7 @@ use super::MappingError;
 use super::list::{AgreementOption, rank_agreements};
 use super::normalize::{compact, index_tokens, normalize_name, similarity};
 use super::rules::{MappingChange, MappingInput, audit_for, plan_set, write};
+use crate::ids::{AgreementId, CompanyId, TenantId};
 use crate::store::{AgreementRecord, CompanyRecord, MappingSource, MappingStore as _, Store};
 
 /// Why a candidate was proposed.
@@ -30,7 +31,7 @@ pub enum MatchReason {
 /// A company proposed for a tenant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Candidate {
-    pub company_id: i64,
+    pub company_id: CompanyId,
     pub identifier: String,
     pub name: String,
     /// 1.0 = exact after normalisation; below 1.0 = similarity.
@@ -44,14 +45,14 @@ pub struct Candidate {
 /// The candidates for one unmapped tenant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suggestion {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub tenant_name: String,
     /// Best first; empty when nothing scored above the floor.
     pub candidates: Vec<Candidate>,
     /// The best two are within the ambiguity margin: a person must choose.
     pub ambiguous: bool,
     /// Other tenants whose best candidate is the same company.
-    pub contested_by: Vec<String>,
+    pub contested_by: Vec<TenantId>,
 }
 
 impl Suggestion {
@@ -74,7 +75,7 @@ pub struct SuggestOptions {
     /// Best two within this margin = ambiguous.
     pub ambiguity_margin: f64,
     /// Only this tenant (id).
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
 }
 
 impl Default for SuggestOptions {
@@ -101,8 +102,8 @@ pub async fn suggest(
 ) -> Result<Vec<Suggestion>, MappingError> {
     let mappings = store.list_mappings().await?;
     let mapped_tenants: HashSet<&str> = mappings.iter().map(|m| m.tenant_id.as_str()).collect();
-    let mapped_companies: HashSet<i64> = mappings.iter().map(|m| m.company_id).collect();
-    let agreement_used: HashMap<i64, String> = mappings
+    let mapped_companies: HashSet<CompanyId> = mappings.iter().map(|m| m.company_id).collect();
+    let agreement_used: HashMap<AgreementId, TenantId> = mappings
         .iter()
         .filter_map(|m| m.agreement_id.map(|a| (a, m.tenant_id.clone())))
         .collect();
@@ -137,7 +138,7 @@ pub async fn suggest(
             by_token.entry(t).or_default().push(i);
         }
     }
-    let mut agreements_of: HashMap<i64, Vec<AgreementRecord>> = HashMap::new();
+    let mut agreements_of: HashMap<CompanyId, Vec<AgreementRecord>> = HashMap::new();
     for a in store.list_agreements().await? {
         if let Some(cid) = a.company_id {
             agreements_of.entry(cid).or_default().push(a);
@@ -222,7 +223,7 @@ pub async fn suggest(
         });
     }
     // Two tenants whose best match is the same company cannot both have it.
-    let mut by_best: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut by_best: HashMap<CompanyId, Vec<TenantId>> = HashMap::new();
     for s in &out {
         if let Some(b) = s.best() {
             by_best
@@ -273,7 +274,7 @@ impl Default for AcceptOptions {
 /// A tenant `map accept` left alone, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AcceptSkip {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub tenant_name: String,
     pub reason: String,
 }

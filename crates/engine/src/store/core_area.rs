@@ -13,6 +13,7 @@ use super::{
     KEY_CHECK, Result, StoreError, from_ms, json_text, key_check_blob, ms_after, parse_json,
     store_area, to_ms,
 };
+use crate::ids::TenantId;
 use crate::secrets;
 
 /// Which vendor a stored connection is for.
@@ -168,7 +169,7 @@ pub struct SyncRun {
 /// The last result of one job for one customer (Sophos tenant).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerStatus {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub job: String,
     pub last_run_at: Timestamp,
     pub ok: bool,

@@ -7,14 +7,16 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
+use crate::ids::{AgreementId, BillingType, CompanyId, TenantId};
+
 use super::{BackendKind, NewAudit, Result, StoreError, from_ms, json_text, store_area, to_ms};
 
 /// A Sophos tenant as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TenantRecord {
-    pub id: String,
+    pub id: TenantId,
     pub name: String,
-    pub billing_type: Option<String>,
+    pub billing_type: Option<BillingType>,
     pub data_region: Option<String>,
     pub api_host: Option<String>,
     pub status: Option<String>,
@@ -27,7 +29,7 @@ pub struct TenantRecord {
 /// A ConnectWise company as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CompanyRecord {
-    pub id: i64,
+    pub id: CompanyId,
     pub identifier: String,
     pub name: String,
     /// Company status name (`Active`, `Inactive`, ...).
@@ -44,8 +46,8 @@ pub struct CompanyRecord {
 /// A ConnectWise agreement as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AgreementRecord {
-    pub id: i64,
-    pub company_id: Option<i64>,
+    pub id: AgreementId,
+    pub company_id: Option<CompanyId>,
     pub name: String,
     pub type_name: Option<String>,
     /// `agreementStatus` (`Active`, `Cancelled`, `Expired`, `Inactive`, ...).
@@ -97,10 +99,10 @@ impl MappingSource {
 /// A confirmed mapping with its per-customer switches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mapping {
-    pub tenant_id: String,
-    pub company_id: i64,
+    pub tenant_id: TenantId,
+    pub company_id: CompanyId,
     /// Needed for usage sync only.
-    pub agreement_id: Option<i64>,
+    pub agreement_id: Option<AgreementId>,
     pub usage_sync: bool,
     pub ticket_sync: bool,
     pub source: MappingSource,
@@ -111,7 +113,7 @@ pub struct Mapping {
 /// One mapping change, written atomically with its audit entry by [`MappingStore::write_mappings`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct MappingWrite {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The mapping after the change; `None` clears it.
     pub after: Option<Mapping>,
     pub audit: NewAudit,
@@ -189,7 +191,10 @@ macro_rules! decode_tenant {
         TenantRecord {
             id: $r.try_get(concat!($p, "id"))?,
             name: $r.try_get(concat!($p, "name"))?,
-            billing_type: $r.try_get(concat!($p, "billing_type"))?,
+            billing_type: $r
+                .try_get::<Option<String>, _>(concat!($p, "billing_type"))?
+                .as_deref()
+                .map(BillingType::parse),
             data_region: $r.try_get(concat!($p, "data_region"))?,
             api_host: $r.try_get(concat!($p, "api_host"))?,
             status: $r.try_get(concat!($p, "status"))?,
@@ -289,7 +294,8 @@ store_area! {
                 .await?;
                 let previous = match prev {
                     Some(r) => {
-                        let same = r.try_get::<Option<String>, _>("billing_type")? == t.billing_type
+                        let same = r.try_get::<Option<String>, _>("billing_type")?.as_deref()
+                            == t.billing_type.as_ref().map(BillingType::as_str)
                             && r.try_get::<Option<String>, _>("data_region")? == t.data_region
                             && r.try_get::<Option<String>, _>("api_host")? == t.api_host
                             && r.try_get::<Option<String>, _>("status")? == t.status;
@@ -297,7 +303,7 @@ store_area! {
                     }
                     None => None,
                 };
-                counts.note(previous, t.id.clone(), &t.name);
+                counts.note(previous, t.id.to_string(), &t.name);
                 sqlx::query(
                     "INSERT INTO tenants (id, name, billing_type, data_region, api_host, status, \
                      first_seen, last_seen, gone) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
@@ -308,7 +314,7 @@ store_area! {
                 )
                 .bind(&t.id)
                 .bind(&t.name)
-                .bind(t.billing_type.as_deref())
+                .bind(t.billing_type.as_ref().map(BillingType::as_str))
                 .bind(t.data_region.as_deref())
                 .bind(t.api_host.as_deref())
                 .bind(t.status.as_deref())
@@ -379,7 +385,7 @@ store_area! {
                 .await?;
                 let previous = match prev {
                     Some(r) => {
-                        let same = r.try_get::<Option<i64>, _>("company_id")? == a.company_id
+                        let same = r.try_get::<Option<CompanyId>, _>("company_id")? == a.company_id
                             && r.try_get::<Option<String>, _>("type_name")? == a.type_name
                             && r.try_get::<Option<String>, _>("status")? == a.status
                             && r.try_get::<bool, _>("cancelled")? == a.cancelled
@@ -456,7 +462,7 @@ store_area! {
             rows.iter().map(|r| Ok(decode_tenant!(r, ""))).collect()
         }
 
-        async fn get_company(&self, id: i64) -> Result<Option<CompanyRecord>> {
+        async fn get_company(&self, id: CompanyId) -> Result<Option<CompanyRecord>> {
             let r = sqlx::query(sql(&["SELECT ", COMPANY_COLS, " FROM companies WHERE id = $1"]))
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -484,7 +490,7 @@ store_area! {
             rows.iter().map(|r| Ok(decode_company!(r, ""))).collect()
         }
 
-        async fn get_agreement(&self, id: i64) -> Result<Option<AgreementRecord>> {
+        async fn get_agreement(&self, id: AgreementId) -> Result<Option<AgreementRecord>> {
             let r = sqlx::query(sql(&["SELECT ", AGREEMENT_COLS, " FROM agreements WHERE id = $1"]))
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -493,7 +499,7 @@ store_area! {
         }
 
         /// A company's agreements (gone ones included), by id.
-        async fn list_agreements_of(&self, company_id: i64) -> Result<Vec<AgreementRecord>> {
+        async fn list_agreements_of(&self, company_id: CompanyId) -> Result<Vec<AgreementRecord>> {
             let rows = sqlx::query(sql(&["SELECT ", AGREEMENT_COLS,
                 " FROM agreements WHERE company_id = $1 ORDER BY id"]))
                 .bind(company_id)
@@ -519,7 +525,7 @@ store_area! {
         }
 
         /// The mapping that uses company `company_id`, if any.
-        async fn mapping_by_company(&self, company_id: i64) -> Result<Option<Mapping>> {
+        async fn mapping_by_company(&self, company_id: CompanyId) -> Result<Option<Mapping>> {
             let r = sqlx::query(sql(&["SELECT ", MAPPING_COLS, " FROM mappings WHERE company_id = $1"]))
                 .bind(company_id)
                 .fetch_optional(&self.pool)
@@ -528,7 +534,7 @@ store_area! {
         }
 
         /// The mapping that uses agreement `agreement_id`, if any.
-        async fn mapping_by_agreement(&self, agreement_id: i64) -> Result<Option<Mapping>> {
+        async fn mapping_by_agreement(&self, agreement_id: AgreementId) -> Result<Option<Mapping>> {
             let r = sqlx::query(sql(&["SELECT ", MAPPING_COLS, " FROM mappings WHERE agreement_id = $1"]))
                 .bind(agreement_id)
                 .fetch_optional(&self.pool)

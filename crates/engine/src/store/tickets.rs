@@ -9,6 +9,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
+use crate::ids::{CompanyId, TenantId, TicketId};
+
 use super::{Result, StoreError, from_ms, store_area, to_ms};
 
 macro_rules! text_enum {
@@ -87,10 +89,10 @@ text_enum!(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertLink {
     pub alert_id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// tenant + device + alert type: repeats of one problem share it.
     pub group_key: String,
-    pub ticket_id: Option<i64>,
+    pub ticket_id: Option<TicketId>,
     pub role: AlertRole,
     pub state: LinkState,
     pub alert_state: AlertState,
@@ -109,13 +111,13 @@ pub struct AlertLink {
 /// A ConnectWise ticket created by ticket sync.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OwnedTicket {
-    pub ticket_id: i64,
-    pub tenant_id: String,
+    pub ticket_id: TicketId,
+    pub tenant_id: TenantId,
     pub group_key: String,
-    pub company_id: i64,
+    pub company_id: CompanyId,
     pub primary_alert_id: String,
     /// The group's earlier (closed or resolved) ticket this one follows up.
-    pub previous_ticket_id: Option<i64>,
+    pub previous_ticket_id: Option<TicketId>,
     pub state: TicketState,
     pub summary: String,
     pub created_at: Timestamp,
@@ -125,9 +127,9 @@ pub struct OwnedTicket {
 }
 
 /// Per-tenant polling state.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TicketCursor {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The newest `raisedAt` seen; the next listing starts a little before it.
     pub last_raised_at: Option<Timestamp>,
     pub last_poll_at: Option<Timestamp>,
@@ -137,6 +139,21 @@ pub struct TicketCursor {
     /// Do not poll before this (forbidden or failing tenants are retried later).
     pub next_retry_at: Option<Timestamp>,
     pub last_error: Option<String>,
+}
+
+impl TicketCursor {
+    /// The cursor of a tenant never polled.
+    pub fn new(tenant_id: TenantId) -> Self {
+        TicketCursor {
+            tenant_id,
+            last_raised_at: None,
+            last_poll_at: None,
+            forbidden: false,
+            advice: None,
+            next_retry_at: None,
+            last_error: None,
+        }
+    }
 }
 
 const LINK_COLS: &str = "alert_id, tenant_id, group_key, ticket_id, role, state, alert_state, severity, \
@@ -273,7 +290,7 @@ store_area! {
         }
 
         /// Every alert noted on or having created `ticket_id`.
-        async fn alert_links_for_ticket(&self, ticket_id: i64) -> Result<Vec<AlertLink>> {
+        async fn alert_links_for_ticket(&self, ticket_id: TicketId) -> Result<Vec<AlertLink>> {
             let sql = format!("SELECT {LINK_COLS} FROM ticket_alerts WHERE ticket_id = $1 ORDER BY created_at, alert_id");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_all(&self.pool).await?;
             rows.iter().map(link_from_row).collect()
@@ -337,7 +354,7 @@ store_area! {
         }
 
         /// One owned ticket.
-        async fn owned_ticket(&self, ticket_id: i64) -> Result<Option<OwnedTicket>> {
+        async fn owned_ticket(&self, ticket_id: TicketId) -> Result<Option<OwnedTicket>> {
             let sql = format!("SELECT {TICKET_COLS} FROM ticket_tickets WHERE ticket_id = $1");
             let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_optional(&self.pool).await?;
             row.as_ref().map(ticket_from_row).transpose()

@@ -5,6 +5,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::Row as _;
 
+use crate::ids::{AdditionId, AgreementId, CatalogItemId, TenantId};
+
 use super::{NewAudit, Result, StoreError, from_ms, json_text, store_area, to_ms};
 
 /// A product's selection and catalog link.
@@ -12,7 +14,7 @@ use super::{NewAudit, Result, StoreError, from_ms, json_text, store_area, to_ms}
 pub struct UsageProductRow {
     pub identifier: String,
     pub selected: bool,
-    pub catalog_item_id: Option<i64>,
+    pub catalog_item_id: Option<CatalogItemId>,
     pub catalog_identifier: Option<String>,
     /// `created` or `mapped`.
     pub link_source: Option<String>,
@@ -22,11 +24,11 @@ pub struct UsageProductRow {
 /// Our link from (agreement, product) to the addition that bills it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AdditionLink {
-    pub agreement_id: i64,
+    pub agreement_id: AgreementId,
     pub product: String,
-    pub tenant_id: String,
-    pub addition_id: i64,
-    pub catalog_item_id: i64,
+    pub tenant_id: TenantId,
+    pub addition_id: AdditionId,
+    pub catalog_item_id: CatalogItemId,
     /// We created it (false: we adopted one the user had made).
     pub created_by_us: bool,
     /// The quantity we last wrote or saw.
@@ -75,16 +77,55 @@ impl JournalState {
     }
 }
 
+/// The write a journal row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalKind {
+    /// POST a new addition.
+    Create,
+    /// PATCH an addition's quantity.
+    UpdateQuantity,
+    /// PATCH a cancelled date on an addition.
+    Cancel,
+    /// Take over an addition we did not create (and set its quantity).
+    Adopt,
+}
+
+impl JournalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalKind::Create => "create",
+            JournalKind::UpdateQuantity => "update_quantity",
+            JournalKind::Cancel => "cancel",
+            JournalKind::Adopt => "adopt",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "create" => JournalKind::Create,
+            "update_quantity" => JournalKind::UpdateQuantity,
+            "cancel" => JournalKind::Cancel,
+            "adopt" => JournalKind::Adopt,
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "usage_journal.kind".into(),
+                    reason: format!("unknown kind `{other}`"),
+                });
+            }
+        })
+    }
+}
+
 /// A journal row to insert (state `planned`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJournalEntry {
     pub run_id: Option<i64>,
-    pub tenant_id: String,
-    pub agreement_id: i64,
+    pub tenant_id: TenantId,
+    pub agreement_id: AgreementId,
     pub product: String,
-    /// The operation kind (`create`, `update_quantity`, `cancel`, `adopt`).
-    pub kind: String,
-    pub addition_id: Option<i64>,
+    pub kind: JournalKind,
+    pub addition_id: Option<AdditionId>,
     pub before_qty: Option<f64>,
     pub after_qty: Option<f64>,
     pub reason: String,
@@ -94,11 +135,11 @@ pub struct NewJournalEntry {
 pub struct JournalEntry {
     pub id: i64,
     pub run_id: Option<i64>,
-    pub tenant_id: String,
-    pub agreement_id: i64,
+    pub tenant_id: TenantId,
+    pub agreement_id: AgreementId,
     pub product: String,
-    pub kind: String,
-    pub addition_id: Option<i64>,
+    pub kind: JournalKind,
+    pub addition_id: Option<AdditionId>,
     pub before_qty: Option<f64>,
     pub after_qty: Option<f64>,
     pub reason: String,
@@ -119,7 +160,7 @@ macro_rules! journal_from_row {
             tenant_id: r.try_get("tenant_id")?,
             agreement_id: r.try_get("agreement_id")?,
             product: r.try_get("product")?,
-            kind: r.try_get("kind")?,
+            kind: JournalKind::parse(&r.try_get::<String, _>("kind")?)?,
             addition_id: r.try_get("addition_id")?,
             before_qty: r.try_get("before_qty")?,
             after_qty: r.try_get("after_qty")?,
@@ -183,7 +224,7 @@ store_area! {
         async fn set_product_catalog(
             &self,
             identifier: &str,
-            catalog_item_id: Option<i64>,
+            catalog_item_id: Option<CatalogItemId>,
             catalog_identifier: Option<&str>,
             link_source: Option<&str>,
         ) -> Result<()> {
@@ -264,7 +305,7 @@ store_area! {
                 .bind(&e.tenant_id)
                 .bind(e.agreement_id)
                 .bind(&e.product)
-                .bind(&e.kind)
+                .bind(e.kind.as_str())
                 .bind(e.addition_id)
                 .bind(e.before_qty)
                 .bind(e.after_qty)
@@ -296,7 +337,7 @@ store_area! {
             &self,
             id: i64,
             state: JournalState,
-            addition_id: Option<i64>,
+            addition_id: Option<AdditionId>,
             error: Option<&str>,
             link: Option<&AdditionLink>,
             audit: Option<&NewAudit>,

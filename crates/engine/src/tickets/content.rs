@@ -1,6 +1,7 @@
 //! What a ticket says: summary, description, notes. Pure functions.
 
 use super::alert::AlertFacts;
+use crate::ids::TicketId;
 
 use super::messages;
 
@@ -204,7 +205,7 @@ pub fn description(
     tenant_id: &str,
     tenant_name: &str,
     url_pattern: &str,
-    previous_ticket: Option<i64>,
+    previous_ticket: Option<TicketId>,
 ) -> String {
     let mut lines = vec![
         format!("Sophos Central alert for {tenant_name}"),

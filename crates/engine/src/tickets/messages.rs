@@ -1,9 +1,11 @@
 //! User-facing text of ticket sync (plain English, one place, so a translation can follow).
 
+use crate::ids::{BillingType, TicketId};
+
 /// Advice for a tenant whose alerts Sophos refuses (403).
-pub fn forbidden_advice(tenant: &str, billing_type: Option<&str>) -> String {
+pub fn forbidden_advice(tenant: &str, billing_type: Option<&BillingType>) -> String {
     match billing_type {
-        Some("trial") => format!(
+        Some(BillingType::Trial) => format!(
             "Sophos does not let partners read the alerts of trial customer \"{tenant}\". Tickets start once the \
              customer converts (Sophos Central Partner > Customers). Ticket sync will try again later."
         ),
@@ -52,7 +54,7 @@ pub fn close_permission_warning(status: &str, fallback: Option<&str>) -> String 
     }
 }
 
-pub fn ack_not_allowed(alert_id: &str, ticket_id: i64) -> String {
+pub fn ack_not_allowed(alert_id: &str, ticket_id: TicketId) -> String {
     format!(
         "Ticket #{ticket_id} was closed in ConnectWise, but Sophos does not allow acknowledging alert {alert_id}; \
          acknowledge it in Sophos Central if it is resolved."
@@ -60,7 +62,7 @@ pub fn ack_not_allowed(alert_id: &str, ticket_id: i64) -> String {
 }
 
 /// The message sent with `acknowledge`.
-pub fn ack_message(ticket_id: i64) -> String {
+pub fn ack_message(ticket_id: TicketId) -> String {
     format!("Ticket {ticket_id} closed in ConnectWise")
 }
 
@@ -102,7 +104,7 @@ pub fn resolution_note(alert_ids: &[String]) -> String {
     )
 }
 
-pub fn previous_ticket_line(previous: i64) -> String {
+pub fn previous_ticket_line(previous: TicketId) -> String {
     format!("This problem happened before: see ticket #{previous}.")
 }
 
@@ -120,14 +122,14 @@ pub fn run_summary(r: &super::CycleReport) -> String {
 }
 
 /// A ticket found by its alert id names no company to record it under.
-pub fn ticket_without_company(ticket_id: i64) -> String {
+pub fn ticket_without_company(ticket_id: TicketId) -> String {
     format!(
         "ConnectWise ticket #{ticket_id} (found by its Sophos alert id) names no company; give it the customer's company in ConnectWise, then sync again."
     )
 }
 
 /// The note on a ticket closed as the duplicate of another for the same alert.
-pub fn duplicate_note(alert_id: &str, kept: i64) -> String {
+pub fn duplicate_note(alert_id: &str, kept: TicketId) -> String {
     format!(
         "Duplicate of ticket #{kept}: both were opened for the same Sophos Central alert {alert_id}. \
          Closed by centralbridge (sync tickets --repair); follow the alert on #{kept}."
@@ -135,7 +137,7 @@ pub fn duplicate_note(alert_id: &str, kept: i64) -> String {
 }
 
 /// Several tickets for one alert, seen while opening tickets.
-pub fn duplicate_tickets(alert_id: &str, ids: &[i64]) -> String {
+pub fn duplicate_tickets(alert_id: &str, ids: &[TicketId]) -> String {
     let list = ids
         .iter()
         .map(|i| format!("#{i}"))

@@ -10,14 +10,15 @@ use super::alert::{AlertFacts, TicketSeverity};
 use super::content;
 use super::messages;
 use super::settings::{Pick, Recurrence, TicketSettings};
+use crate::ids::{BillingType, CompanyId, TenantId, TicketId};
 
 /// Where a tenant's tickets go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Destination {
     /// The mapped company.
-    Mapped { company_id: i64 },
+    Mapped { company_id: CompanyId },
     /// The fallback company (tickets say "Unmapped").
-    Fallback { company_id: i64 },
+    Fallback { company_id: CompanyId },
     /// Unmapped and no fallback: alerts are skipped and counted.
     Skip,
 }
@@ -25,17 +26,17 @@ pub enum Destination {
 /// One tenant, as ticket sync sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TenantTarget {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub name: String,
     pub api_host: String,
-    pub billing_type: Option<String>,
+    pub billing_type: Option<BillingType>,
     pub destination: Destination,
 }
 
 /// A ticket an operation works on: one that exists, or one created earlier in the same plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum TicketRef {
-    Existing(i64),
+    Existing(TicketId),
     /// The ticket created by this alert's [`Op::CreateTicket`] in the same plan.
     CreatedBy(String),
 }
@@ -55,7 +56,7 @@ pub enum SkipReason {
 pub struct TicketDraft {
     pub summary: String,
     pub description: String,
-    pub company_id: i64,
+    pub company_id: CompanyId,
     pub board: Option<Pick>,
     pub status: Option<Pick>,
     #[serde(rename = "type")]
@@ -73,21 +74,24 @@ pub struct TicketDraft {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// A person closed our ticket in ConnectWise.
-    MarkClosed { ticket_id: i64 },
+    MarkClosed { ticket_id: TicketId },
     /// Acknowledge the alert in Sophos because its ticket was closed, with this message.
     Acknowledge {
         alert_id: String,
-        ticket_id: i64,
+        ticket_id: TicketId,
         message: String,
     },
     /// Sophos does not allow `acknowledge` on an alert whose ticket was closed: report it.
-    CannotAcknowledge { alert_id: String, ticket_id: i64 },
+    CannotAcknowledge {
+        alert_id: String,
+        ticket_id: TicketId,
+    },
     /// The alert left Sophos, others of the ticket are still open: just record it.
     MarkCleared { alert_id: String },
     /// Every alert of the ticket left Sophos: resolution note, then the clear status (or, when
     /// closing is not permitted, the resolved status).
     Resolve {
-        ticket_id: i64,
+        ticket_id: TicketId,
         alert_ids: Vec<String>,
         note: String,
         clear_status: Option<Pick>,
@@ -98,7 +102,7 @@ pub enum Op {
         alert_id: String,
         group_key: String,
         unmapped: bool,
-        previous_ticket_id: Option<i64>,
+        previous_ticket_id: Option<TicketId>,
         /// Boxed: it is much larger than the other operations.
         ticket: Box<TicketDraft>,
     },
@@ -109,8 +113,8 @@ pub enum Op {
         group_key: String,
         summary: String,
         /// Recorded when the found ticket names no company.
-        company_id: Option<i64>,
-        previous_ticket_id: Option<i64>,
+        company_id: Option<CompanyId>,
+        previous_ticket_id: Option<TicketId>,
     },
     /// A repeat of the problem: note on the group's open ticket.
     AddNote {
@@ -126,7 +130,7 @@ pub enum Op {
     Reopen {
         alert_id: String,
         group_key: String,
-        ticket_id: i64,
+        ticket_id: TicketId,
         summary: String,
         status: Option<Pick>,
         note: String,
@@ -190,7 +194,7 @@ pub enum TicketPhase {
 pub struct AlertRecord {
     pub alert_id: String,
     pub group_key: String,
-    pub ticket_id: Option<i64>,
+    pub ticket_id: Option<TicketId>,
     pub step: LinkStep,
     pub phase: AlertPhase,
     pub summary: String,
@@ -199,7 +203,7 @@ pub struct AlertRecord {
 /// The newest ticket of a group, as recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TicketRecord {
-    pub ticket_id: i64,
+    pub ticket_id: TicketId,
     pub group_key: String,
     pub phase: TicketPhase,
 }
@@ -218,7 +222,7 @@ pub struct TenantView {
     /// The newest ticket of each group.
     pub tickets: Vec<TicketRecord>,
     /// Our open tickets found closed in ConnectWise this cycle.
-    pub closed_in_cw: HashSet<i64>,
+    pub closed_in_cw: HashSet<TicketId>,
     /// Alerts raised after this were not seen by earlier cycles (skips are counted once).
     pub seen_before: Option<jiff::Timestamp>,
 }
@@ -237,9 +241,9 @@ fn draft(
     alert: &AlertFacts,
     target: &TenantTarget,
     s: &TicketSettings,
-    company_id: i64,
+    company_id: CompanyId,
     summary: String,
-    previous_ticket: Option<i64>,
+    previous_ticket: Option<TicketId>,
 ) -> TicketDraft {
     TicketDraft {
         summary,
@@ -275,7 +279,7 @@ enum GroupTicket {
 }
 
 /// The company a tenant's tickets go to, if any.
-fn company_of(d: &Destination) -> Option<i64> {
+fn company_of(d: &Destination) -> Option<CompanyId> {
     match d {
         Destination::Mapped { company_id } | Destination::Fallback { company_id } => {
             Some(*company_id)
@@ -284,7 +288,7 @@ fn company_of(d: &Destination) -> Option<i64> {
     }
 }
 
-fn resolve(ticket_id: i64, alert_ids: Vec<String>, s: &TicketSettings) -> Op {
+fn resolve(ticket_id: TicketId, alert_ids: Vec<String>, s: &TicketSettings) -> Op {
     Op::Resolve {
         ticket_id,
         note: messages::resolution_note(&alert_ids),
@@ -313,7 +317,7 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
 
     // Group -> (ticket id, state) as the plan goes on.
     let mut groups: HashMap<String, (TicketRef, GroupTicket)> = HashMap::new();
-    let mut ticket_states: HashMap<i64, TicketPhase> = HashMap::new();
+    let mut ticket_states: HashMap<TicketId, TicketPhase> = HashMap::new();
     for t in &view.tickets {
         let closed = view.closed_in_cw.contains(&t.ticket_id);
         let g = match t.phase {
@@ -329,13 +333,13 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
 
     // 1. Tickets closed in ConnectWise.
     let mut acked: HashSet<String> = HashSet::new();
-    let mut by_ticket: BTreeMap<i64, Vec<&AlertRecord>> = BTreeMap::new();
+    let mut by_ticket: BTreeMap<TicketId, Vec<&AlertRecord>> = BTreeMap::new();
     for l in &view.links {
         if let Some(t) = l.ticket_id {
             by_ticket.entry(t).or_default().push(l);
         }
     }
-    let closed: BTreeSet<i64> = view.closed_in_cw.iter().copied().collect();
+    let closed: BTreeSet<TicketId> = view.closed_in_cw.iter().copied().collect();
     let mut mark_closed = Vec::new();
     for &tid in &closed {
         if !ticket_states.contains_key(&tid) && !by_ticket.contains_key(&tid) {
@@ -667,7 +671,7 @@ mod tests {
     /// What apply would leave in the store after `ops` (ticket ids from 1000).
     fn apply(view: &TenantView, ops: &[Op]) -> TenantView {
         let mut v = view.clone();
-        let mut created: HashMap<String, i64> = HashMap::new();
+        let mut created: HashMap<String, TicketId> = HashMap::new();
         for op in ops {
             let (alert_id, group, ticket) = match op {
                 Op::CreateTicket {
@@ -675,7 +679,7 @@ mod tests {
                     group_key,
                     ..
                 } => {
-                    let id = 1000 + v.tickets.len() as i64;
+                    let id = TicketId::new(1000 + v.tickets.len() as i64);
                     created.insert(alert_id.clone(), id);
                     v.tickets.retain(|t| t.group_key != *group_key);
                     v.tickets.push(TicketRecord {
@@ -720,7 +724,7 @@ mod tests {
         ) {
             let listed: Vec<AlertFacts> = specs.iter().enumerate().map(|(i, (d, k, s))| alert(i, *d, *k, *s)).collect();
             let view = TenantView { listed, ..TenantView::default() };
-            let dest = if mapped { Destination::Mapped { company_id: 1 } } else { Destination::Skip };
+            let dest = if mapped { Destination::Mapped { company_id: CompanyId::new(1) } } else { Destination::Skip };
             let settings = TicketSettings::default();
             let ops = plan_tenant(&target(dest), &view, &settings);
             // At most one ticket per group, one op per selected alert.
@@ -728,7 +732,7 @@ mod tests {
             let unique: HashSet<&&String> = creates.iter().collect();
             prop_assert_eq!(unique.len(), creates.len());
             let after = apply(&view, &ops);
-            let again = plan_tenant(&target(if mapped { Destination::Mapped { company_id: 1 } } else { Destination::Skip }), &after, &settings);
+            let again = plan_tenant(&target(if mapped { Destination::Mapped { company_id: CompanyId::new(1) } } else { Destination::Skip }), &after, &settings);
             prop_assert!(again.is_empty(), "second plan: {:?}", again);
         }
     }
@@ -741,7 +745,9 @@ mod tests {
             ..TenantView::default()
         };
         let ops = plan_tenant(
-            &target(Destination::Mapped { company_id: 1 }),
+            &target(Destination::Mapped {
+                company_id: CompanyId::new(1),
+            }),
             &view,
             &TicketSettings::default(),
         );
@@ -749,7 +755,9 @@ mod tests {
         let tid = view.tickets[0].ticket_id;
         view.closed_in_cw.insert(tid);
         let ops = plan_tenant(
-            &target(Destination::Mapped { company_id: 1 }),
+            &target(Destination::Mapped {
+                company_id: CompanyId::new(1),
+            }),
             &view,
             &TicketSettings::default(),
         );
@@ -787,7 +795,9 @@ mod tests {
             ..TicketSettings::default()
         };
         settings.priorities.high = pick(9, "P1");
-        let target = target(Destination::Mapped { company_id: 250 });
+        let target = target(Destination::Mapped {
+            company_id: CompanyId::new(250),
+        });
         let first = alert(1, 0, 0, 2);
         let repeat = alert(2, 0, 0, 2);
         let view = TenantView {
@@ -812,7 +822,7 @@ mod tests {
                         &settings.device_url_pattern,
                         None
                     ),
-                    company_id: 250,
+                    company_id: CompanyId::new(250),
                     board: settings.board.clone(),
                     status: settings.new_status.clone(),
                     type_: settings.type_.clone(),

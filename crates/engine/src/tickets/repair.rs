@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::TicketError;
 use super::messages;
 use super::settings::load_settings;
+use crate::ids::TicketId;
 use crate::job::Run;
 use crate::store::{CoreStore as _, NewAudit, Store, TicketState, TicketStore as _};
 
@@ -18,11 +19,11 @@ use crate::store::{CoreStore as _, NewAudit, Store, TicketState, TicketStore as 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Duplicate {
     pub alert_id: String,
-    pub kept: i64,
+    pub kept: TicketId,
     /// Closed as duplicates of `kept` (nothing in a dry run).
-    pub closed: Vec<i64>,
+    pub closed: Vec<TicketId>,
     /// Left open: closing was refused, or this is a dry run.
-    pub left_open: Vec<i64>,
+    pub left_open: Vec<TicketId>,
     pub problem: Option<String>,
 }
 
@@ -34,10 +35,13 @@ pub async fn repair_duplicates(
     run: &Run,
 ) -> Result<Vec<Duplicate>, TicketError> {
     let settings = load_settings(store).await?;
-    let mut by_alert: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut by_alert: BTreeMap<String, Vec<TicketId>> = BTreeMap::new();
     let mut listing = cw.open_tickets_with_external_refs();
     while let Some((alert, ticket)) = listing.try_next().await? {
-        by_alert.entry(alert).or_default().push(ticket.id);
+        by_alert
+            .entry(alert)
+            .or_default()
+            .push(TicketId::new(ticket.id));
     }
     let mut out = Vec::new();
     for (alert_id, mut ids) in by_alert.into_iter().filter(|(_, ids)| ids.len() > 1) {
@@ -45,7 +49,7 @@ pub async fn repair_duplicates(
         // Ours is kept where we have one; else the oldest.
         let ours = store.alert_link(&alert_id).await?.and_then(|l| l.ticket_id);
         let kept = ours.filter(|t| ids.contains(t)).unwrap_or(ids[0]);
-        let others: Vec<i64> = ids.into_iter().filter(|t| *t != kept).collect();
+        let others: Vec<TicketId> = ids.into_iter().filter(|t| *t != kept).collect();
         let mut dup = Duplicate {
             alert_id: alert_id.clone(),
             kept,
@@ -65,12 +69,12 @@ pub async fn repair_duplicates(
                 continue;
             };
             cw.add_ticket_note(
-                t,
+                t.get(),
                 &messages::duplicate_note(&alert_id, kept),
                 NoteKind::Detail,
             )
             .await?;
-            match cw.close_ticket_with_status(t, status).await {
+            match cw.close_ticket_with_status(t.get(), status).await {
                 Ok(_) => {
                     dup.closed.push(t);
                     if let Some(mut owned) = store.owned_ticket(t).await? {

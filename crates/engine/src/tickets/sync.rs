@@ -24,6 +24,7 @@ use super::plan::{
 };
 use super::settings::{Pick, TicketSettings, load_settings};
 use super::{JOB, TicketError};
+use crate::ids::{CompanyId, TenantId, TicketId};
 use crate::job::{Run, RunEnd, RunReport, Tally};
 use crate::store::{
     AlertLink, AlertRole, AlertState, CoreStore as _, CustomerStatus, LinkState, MappingStore as _,
@@ -75,7 +76,7 @@ impl Counts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Created {
     pub alert_id: String,
-    pub ticket_id: i64,
+    pub ticket_id: TicketId,
     pub raised_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
@@ -83,7 +84,7 @@ pub struct Created {
 /// One tenant's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantReport {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub name: String,
     pub ok: bool,
     /// Not polled this cycle (forbidden, waiting to retry).
@@ -166,7 +167,9 @@ pub async fn load_targets(
             },
             Some(_) => continue,
             None => match &settings.fallback_company {
-                Some(f) if !settings.skip_unmapped => Destination::Fallback { company_id: f.id },
+                Some(f) if !settings.skip_unmapped => Destination::Fallback {
+                    company_id: CompanyId::new(f.id),
+                },
                 _ => Destination::Skip,
             },
         };
@@ -362,11 +365,13 @@ async fn cycle_inner(
         .cloned()
         .collect();
     let mut existing: HashMap<String, connectwise::OpenedTicket> = HashMap::new();
-    let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut seen: BTreeMap<String, Vec<TicketId>> = BTreeMap::new();
     if !fresh.is_empty() {
         ctx.step()?;
         for (xref, t) in ctx.cw.tickets_by_external_refs(&fresh).await? {
-            seen.entry(xref.clone()).or_default().push(t.id);
+            seen.entry(xref.clone())
+                .or_default()
+                .push(TicketId::new(t.id));
             // The oldest ticket wins where duplicates already exist.
             match existing.get(&xref) {
                 Some(e) if e.id <= t.id => {}
@@ -434,7 +439,7 @@ const CLOSED_CHECK_OVERLAP: Duration = Duration::from_secs(5 * 60);
 /// [`connectwise::EXTERNAL_REF_BATCH`]):
 /// every open ticket on the first run (no stored check time), tickets being reopened, and closes
 /// found earlier but not handled yet (tenant failed or waiting, run interrupted).
-async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
+async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<TicketId>, TicketError> {
     // Taken before any query: a close stamped after this is seen by the next check.
     let started = Timestamp::now();
     let mut open = ctx.store.owned_tickets_in_state(TicketState::Open).await?;
@@ -443,7 +448,7 @@ async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
             .owned_tickets_in_state(TicketState::Reopening)
             .await?,
     );
-    let ours: HashMap<i64, &OwnedTicket> = open.iter().map(|t| (t.ticket_id, t)).collect();
+    let ours: HashMap<TicketId, &OwnedTicket> = open.iter().map(|t| (t.ticket_id, t)).collect();
     // Creates in flight: the ticket may exist in ConnectWise and is recorded by the next tenant
     // cycle, after this check, so a close of it found now is kept for the next check.
     let creating: HashSet<String> = ctx
@@ -453,15 +458,16 @@ async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
         .into_iter()
         .map(|l| l.alert_id)
         .collect();
-    let mut found: BTreeMap<i64, String> = BTreeMap::new();
+    let mut found: BTreeMap<TicketId, String> = BTreeMap::new();
     // A closed ticket that is ours (or about to be): (id, externalXRef).
-    let relevant = |t: ClosedTicket| -> Option<(i64, String)> {
-        match ours.get(&t.id) {
-            Some(o) => Some((t.id, o.primary_alert_id.clone())),
+    let relevant = |t: ClosedTicket| -> Option<(TicketId, String)> {
+        let id = TicketId::new(t.id);
+        match ours.get(&id) {
+            Some(o) => Some((id, o.primary_alert_id.clone())),
             None => t
                 .external_ref
                 .filter(|x| creating.contains(x))
-                .map(|x| (t.id, x)),
+                .map(|x| (id, x)),
         }
     };
     let mut direct: Vec<String> = Vec::new();
@@ -506,7 +512,8 @@ async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
     );
     if !ctx.opts.dry_run {
         // Pending first: a crash between the two writes leaves the older (wider) check time.
-        let pending: Vec<(i64, &str)> = found.iter().map(|(id, x)| (*id, x.as_str())).collect();
+        let pending: Vec<(TicketId, &str)> =
+            found.iter().map(|(id, x)| (*id, x.as_str())).collect();
         ctx.store
             .set_setting(CLOSED_PENDING_KEY, &serde_json::json!(pending))
             .await?;
@@ -525,7 +532,7 @@ async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<i64>, TicketError> {
 async fn last_closed_check(
     ctx: &Ctx,
     now: Timestamp,
-) -> Result<Option<(Timestamp, Vec<(i64, String)>)>, TicketError> {
+) -> Result<Option<(Timestamp, Vec<(TicketId, String)>)>, TicketError> {
     let Some(at) = ctx.store.get_setting(CLOSED_CHECK_AT_KEY).await? else {
         return Ok(None);
     };
@@ -537,7 +544,7 @@ async fn last_closed_check(
     }
     let pending = match ctx.store.get_setting(CLOSED_PENDING_KEY).await? {
         None => Vec::new(),
-        Some(v) => match serde_json::from_value::<Vec<(i64, String)>>(v) {
+        Some(v) => match serde_json::from_value::<Vec<(TicketId, String)>>(v) {
             Ok(p) => p,
             Err(_) => return Ok(None),
         },
@@ -588,7 +595,7 @@ impl Ready {
 async fn plan_phase(
     ctx: &Ctx,
     target: &TenantTarget,
-    closed: &HashSet<i64>,
+    closed: &HashSet<TicketId>,
 ) -> Result<Planned, TicketError> {
     let now = Timestamp::now();
     let mut report = TenantReport::new(target);
@@ -602,10 +609,7 @@ async fn plan_phase(
         .store
         .ticket_cursor(&target.tenant_id)
         .await?
-        .unwrap_or_else(|| TicketCursor {
-            tenant_id: target.tenant_id.clone(),
-            ..TicketCursor::default()
-        });
+        .unwrap_or_else(|| TicketCursor::new(target.tenant_id.clone()));
     if let Some(next) = cursor.next_retry_at
         && next > now
     {
@@ -616,11 +620,11 @@ async fn plan_phase(
         report.advice = cursor.advice.clone();
         return Ok(Planned::Done(Box::new(report)));
     }
-    let tref = TenantRef::new(target.tenant_id.clone(), target.api_host.clone());
+    let tref = TenantRef::new(target.tenant_id.to_string(), target.api_host.clone());
     let (view, rows) = match read_tenant(ctx, target, &tref, &cursor, closed).await {
         Ok(v) => v,
         Err(TicketError::Sophos(e)) if is_forbidden(&e) => {
-            let advice = messages::forbidden_advice(&target.name, target.billing_type.as_deref());
+            let advice = messages::forbidden_advice(&target.name, target.billing_type.as_ref());
             cursor.forbidden = true;
             cursor.advice = Some(advice.clone());
             cursor.last_error = Some(messages::FORBIDDEN_ERROR.to_owned());
@@ -819,7 +823,7 @@ async fn read_tenant(
     target: &TenantTarget,
     tref: &TenantRef,
     cursor: &TicketCursor,
-    closed: &HashSet<i64>,
+    closed: &HashSet<TicketId>,
 ) -> Result<(TenantView, TenantRows), TicketError> {
     let links = ctx.store.active_alert_links(&target.tenant_id).await?;
     let tickets = ctx
@@ -874,7 +878,7 @@ async fn read_tenant(
             unlisted_open.push(AlertFacts::from_sophos(a));
         }
     }
-    let ticket_ids: HashSet<i64> = tickets
+    let ticket_ids: HashSet<TicketId> = tickets
         .iter()
         .map(|t| t.ticket_id)
         .chain(links.iter().filter_map(|l| l.ticket_id))
@@ -938,7 +942,7 @@ fn new_ticket(alert_id: &str, d: &TicketDraft) -> NewTicket {
         summary: d.summary.clone(),
         description: d.description.clone(),
         external_ref: alert_id.to_owned(),
-        company_id: d.company_id,
+        company_id: d.company_id.get(),
         board_id: id(&d.board),
         status_id: id(&d.status),
         type_id: id(&d.type_),
@@ -1010,9 +1014,9 @@ async fn apply_tenant(
         .iter()
         .map(|l| (l.alert_id.as_str(), l))
         .collect();
-    let mut created: HashMap<String, i64> = HashMap::new();
+    let mut created: HashMap<String, TicketId> = HashMap::new();
     // Tickets adopted this cycle: their notes may exist already, so each is looked for first.
-    let mut adopted: HashSet<i64> = HashSet::new();
+    let mut adopted: HashSet<TicketId> = HashSet::new();
     for op in ops {
         // A stop lets the operation in flight finish and starts no other (the cursor stays, so the
         // next cycle plans the rest again).
@@ -1116,16 +1120,21 @@ async fn apply_tenant(
             } => {
                 ctx.step()?;
                 if let Some(found) = ctx.cw.find_ticket_by_external_ref(alert_id).await? {
-                    let company = found.company_id.or(*company_id).ok_or_else(|| {
-                        TicketError::Settings(messages::ticket_without_company(found.id))
-                    })?;
+                    let found_id = TicketId::new(found.id);
+                    let company = found
+                        .company_id
+                        .map(CompanyId::new)
+                        .or(*company_id)
+                        .ok_or_else(|| {
+                            TicketError::Settings(messages::ticket_without_company(found_id))
+                        })?;
                     let made = Made {
                         alert_id,
                         group_key,
                         company_id: company,
                         previous: *previous_ticket_id,
                         summary,
-                        ticket_id: found.id,
+                        ticket_id: found_id,
                     };
                     let raised_at = alerts.get(alert_id.as_str()).and_then(|a| a.raised_at);
                     settle_created(ctx, target, &made, raised_at, &mut created, report).await?;
@@ -1158,10 +1167,10 @@ async fn apply_tenant(
                         let made = Made {
                             alert_id,
                             group_key,
-                            company_id: found.company_id.unwrap_or(ticket.company_id),
+                            company_id: found.company_id.map_or(ticket.company_id, CompanyId::new),
                             previous: *previous_ticket_id,
                             summary: &ticket.summary,
-                            ticket_id: found.id,
+                            ticket_id: TicketId::new(found.id),
                         };
                         let raised_at = alerts.get(alert_id.as_str()).and_then(|a| a.raised_at);
                         settle_created(ctx, target, &made, raised_at, &mut created, report).await?;
@@ -1184,14 +1193,14 @@ async fn apply_tenant(
                     let made = Made {
                         alert_id,
                         group_key,
-                        company_id: found.company_id.unwrap_or(ticket.company_id),
+                        company_id: found.company_id.map_or(ticket.company_id, CompanyId::new),
                         previous: *previous_ticket_id,
                         summary: &ticket.summary,
-                        ticket_id: found.id,
+                        ticket_id: TicketId::new(found.id),
                     };
                     record_created(ctx, target, &made).await?;
-                    created.insert(alert_id.clone(), found.id);
-                    adopted.insert(found.id);
+                    created.insert(alert_id.clone(), made.ticket_id);
+                    adopted.insert(made.ticket_id);
                     report.counts.adopted += 1;
                     continue;
                 }
@@ -1206,7 +1215,7 @@ async fn apply_tenant(
                     company_id: ticket.company_id,
                     previous: *previous_ticket_id,
                     summary: &ticket.summary,
-                    ticket_id: t.id,
+                    ticket_id: TicketId::new(t.id),
                 };
                 settle_created(ctx, target, &made, alert.raised_at, &mut created, report).await?;
             }
@@ -1246,7 +1255,9 @@ async fn apply_tenant(
                 };
                 if !noted && let Some(text) = note {
                     ctx.step()?;
-                    ctx.cw.add_ticket_note(tid, text, NoteKind::Detail).await?;
+                    ctx.cw
+                        .add_ticket_note(tid.get(), text, NoteKind::Detail)
+                        .await?;
                 }
                 ctx.step()?;
                 link.state = LinkState::Linked;
@@ -1297,12 +1308,12 @@ async fn apply_tenant(
                 ctx.store.put_alert_link(&link).await?;
                 if let Some(st) = status {
                     ctx.step()?;
-                    ctx.cw.set_ticket_status(*ticket_id, st.id).await?;
+                    ctx.cw.set_ticket_status(ticket_id.get(), st.id).await?;
                 }
                 if !(resume && note_exists(ctx, *ticket_id, alert_id).await?) {
                     ctx.step()?;
                     ctx.cw
-                        .add_ticket_note(*ticket_id, note, NoteKind::Detail)
+                        .add_ticket_note(ticket_id.get(), note, NoteKind::Detail)
                         .await?;
                 }
                 ctx.step()?;
@@ -1334,7 +1345,7 @@ async fn settle_created(
     target: &TenantTarget,
     made: &Made<'_>,
     raised_at: Option<Timestamp>,
-    created: &mut HashMap<String, i64>,
+    created: &mut HashMap<String, TicketId>,
     report: &mut TenantReport,
 ) -> Result<(), TicketError> {
     record_created(ctx, target, made).await?;
@@ -1349,8 +1360,8 @@ async fn settle_created(
     Ok(())
 }
 
-async fn note_exists(ctx: &Ctx, ticket_id: i64, marker: &str) -> Result<bool, TicketError> {
-    let texts = ctx.cw.ticket_note_texts(ticket_id).await?;
+async fn note_exists(ctx: &Ctx, ticket_id: TicketId, marker: &str) -> Result<bool, TicketError> {
+    let texts = ctx.cw.ticket_note_texts(ticket_id.get()).await?;
     Ok(texts.iter().any(|t| t.contains(marker)))
 }
 
@@ -1358,10 +1369,10 @@ async fn note_exists(ctx: &Ctx, ticket_id: i64, marker: &str) -> Result<bool, Ti
 struct Made<'a> {
     alert_id: &'a str,
     group_key: &'a str,
-    company_id: i64,
-    previous: Option<i64>,
+    company_id: CompanyId,
+    previous: Option<TicketId>,
     summary: &'a str,
-    ticket_id: i64,
+    ticket_id: TicketId,
 }
 
 async fn record_created(ctx: &Ctx, target: &TenantTarget, m: &Made<'_>) -> Result<(), TicketError> {
@@ -1409,7 +1420,7 @@ struct ClearStatuses<'a> {
 async fn resolve(
     ctx: &Ctx,
     target: &TenantTarget,
-    ticket_id: i64,
+    ticket_id: TicketId,
     alert_ids: &[String],
     note: &str,
     statuses: ClearStatuses<'_>,
@@ -1424,20 +1435,20 @@ async fn resolve(
     ticket.updated_at = Timestamp::now();
     ctx.store.put_owned_ticket(&ticket).await?;
     let current = if resume {
-        ctx.cw.ticket_state(ticket_id).await?
+        ctx.cw.ticket_state(ticket_id.get()).await?
     } else {
         None
     };
     let mut noted = false;
     if resume {
-        let texts = ctx.cw.ticket_note_texts(ticket_id).await?;
+        let texts = ctx.cw.ticket_note_texts(ticket_id.get()).await?;
         noted = texts.iter().any(|t| t.trim() == note.trim());
     }
     if !noted {
         ctx.step()?;
         match ctx
             .cw
-            .add_ticket_note(ticket_id, note, NoteKind::Resolution)
+            .add_ticket_note(ticket_id.get(), note, NoteKind::Resolution)
             .await
         {
             Ok(()) => {}
@@ -1453,7 +1464,7 @@ async fn resolve(
             ctx.step()?;
             match ctx
                 .cw
-                .close_ticket_with_status(ticket_id, target_status.id)
+                .close_ticket_with_status(ticket_id.get(), target_status.id)
                 .await
             {
                 Ok(t) => {
@@ -1469,7 +1480,7 @@ async fn resolve(
                     ));
                     if let Some(r) = statuses.resolved {
                         ctx.step()?;
-                        ctx.cw.set_ticket_status(ticket_id, r.id).await?;
+                        ctx.cw.set_ticket_status(ticket_id.get(), r.id).await?;
                         moved_to = Some(r.name.clone());
                     }
                 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::UsageError;
+use crate::ids::CatalogItemId;
 use crate::products::{self, Product};
 use crate::store::{CoreStore as _, NewAudit, Store, UsageStore as _};
 
@@ -26,7 +27,7 @@ pub struct ProductView {
     pub codes: Vec<String>,
     pub extra_codes: Vec<String>,
     pub selected: bool,
-    pub catalog_item_id: Option<i64>,
+    pub catalog_item_id: Option<CatalogItemId>,
     pub catalog_identifier: Option<String>,
     /// `created`, `found` (an item with the product's identifier already existed) or `mapped`.
     pub link_source: Option<String>,
@@ -35,7 +36,7 @@ pub struct ProductView {
 /// A catalog item, for search results and pickers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CatalogSummary {
-    pub id: i64,
+    pub id: CatalogItemId,
     pub identifier: String,
     pub description: String,
     pub inactive: bool,
@@ -44,7 +45,7 @@ pub struct CatalogSummary {
 impl CatalogSummary {
     fn from_client(i: CatalogItemSummary) -> Self {
         Self {
-            id: i.id,
+            id: CatalogItemId::new(i.id),
             identifier: i.identifier.unwrap_or_default(),
             description: i.description.unwrap_or_default(),
             inactive: i.inactive,
@@ -178,8 +179,8 @@ pub async fn map_product(
 ) -> Result<ProductView, UsageError> {
     let table = products::load_table(store).await?;
     let product = resolve(&table, identifier)?.clone();
-    let item = match catalog.trim().parse::<i64>() {
-        Ok(id) => cw.catalog_item_summary(id).await?,
+    let item = match catalog.trim().parse::<CatalogItemId>() {
+        Ok(id) => cw.catalog_item_summary(id.get()).await?,
         Err(_) => cw.find_catalog_item_summary(catalog.trim()).await?,
     };
     let summary = item
@@ -259,7 +260,7 @@ async fn link(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CatalogOutcome {
     pub product: String,
-    pub catalog_item_id: i64,
+    pub catalog_item_id: CatalogItemId,
     /// `created`, `found` or `already linked`.
     pub action: String,
 }

@@ -1,5 +1,7 @@
 //! User-facing text of the usage sync (plain English; one place, so a translation can follow).
 
+use crate::ids::{AdditionId, AgreementId, CatalogItemId};
+
 fn qty(q: f64) -> String {
     if q.fract() == 0.0 {
         format!("{q:.0}")
@@ -39,7 +41,7 @@ pub fn reason_removed_no_usage() -> String {
     "our addition was removed in ConnectWise and there is no usage this month".to_owned()
 }
 
-pub fn reason_removed(addition_id: i64, q: f64) -> String {
+pub fn reason_removed(addition_id: AdditionId, q: f64) -> String {
     format!(
         "removed in ConnectWise: addition {addition_id}, which centralbridge managed, was deleted or cancelled there; \
          usage is {} but it is not recreated. Run `centralbridge sync usage --recreate` to add it again.",
@@ -47,20 +49,20 @@ pub fn reason_removed(addition_id: i64, q: f64) -> String {
     )
 }
 
-pub fn reason_adopt(addition_id: i64) -> String {
+pub fn reason_adopt(addition_id: AdditionId) -> String {
     format!(
         "addition {addition_id} is the only one for this product on the agreement; centralbridge takes it over"
     )
 }
 
-pub fn reason_finish_create(addition_id: i64) -> String {
+pub fn reason_finish_create(addition_id: AdditionId) -> String {
     format!(
         "an earlier run was interrupted while creating this addition; it exists (addition {addition_id}) and is not created again"
     )
 }
 
-pub fn reason_conflict(ids: &[i64]) -> String {
-    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+pub fn reason_conflict(ids: &[AdditionId]) -> String {
+    let ids: Vec<String> = ids.iter().map(AdditionId::to_string).collect();
     format!(
         "several additions bill this product on the agreement ({}); centralbridge does not guess which one is its own. \
          Cancel the extra ones in ConnectWise (Finance > Agreements > the agreement > Additions) and run the sync again.",
@@ -77,7 +79,7 @@ pub fn unmapped_code(code: &str, quantity: f64, description: Option<&str>) -> St
     )
 }
 
-pub fn agreement_not_active(agreement_id: i64, status: &str) -> (String, String) {
+pub fn agreement_not_active(agreement_id: AgreementId, status: &str) -> (String, String) {
     (
         format!("agreement {agreement_id} is {status}; nothing was written to it"),
         "Map this customer to an active agreement (`centralbridge map set --tenant … --agreement …`), \
@@ -86,7 +88,7 @@ pub fn agreement_not_active(agreement_id: i64, status: &str) -> (String, String)
     )
 }
 
-pub fn agreement_missing(agreement_id: i64) -> (String, String) {
+pub fn agreement_missing(agreement_id: AgreementId) -> (String, String) {
     (
         format!("agreement {agreement_id} was not found in ConnectWise"),
         "The agreement was deleted or the API member cannot see it. Run `centralbridge refresh` and map the \
@@ -156,7 +158,7 @@ pub fn removed(n: usize) -> (String, String) {
 }
 
 /// Advice for a ConnectWise refusal, by error kind.
-pub fn cw_advice(e: &connectwise::CwError, agreement_id: i64) -> String {
+pub fn cw_advice(e: &connectwise::CwError, agreement_id: AgreementId) -> String {
     use connectwise::CwError as E;
     match e {
         E::InvoicedPeriod { .. } => format!(
@@ -286,7 +288,7 @@ pub fn tenant_missing(month: super::Month, billed: f64) -> (String, String) {
 }
 
 /// A product now billed through another catalog item: our addition on the old one ends.
-pub fn reason_moved(addition: i64, from: i64, to: i64) -> String {
+pub fn reason_moved(addition: AdditionId, from: CatalogItemId, to: CatalogItemId) -> String {
     format!(
         "the product now bills through catalog item {to}: our addition #{addition} on catalog item \
          {from} is cancelled so the same usage is not billed twice"
@@ -294,7 +296,7 @@ pub fn reason_moved(addition: i64, from: i64, to: i64) -> String {
 }
 
 /// Several live additions bill one product.
-pub fn reason_duplicates(ids: &[i64], keep: i64) -> String {
+pub fn reason_duplicates(ids: &[AdditionId], keep: AdditionId) -> String {
     let list = ids
         .iter()
         .map(|i| format!("#{i}"))
@@ -309,7 +311,7 @@ pub fn reason_duplicates(ids: &[i64], keep: i64) -> String {
 }
 
 /// --repair: an extra addition of a product is cancelled.
-pub fn reason_repair(addition: i64, keep: i64) -> String {
+pub fn reason_repair(addition: AdditionId, keep: AdditionId) -> String {
     format!("addition #{addition} duplicates #{keep} for the same product: cancelled (--repair)")
 }
 

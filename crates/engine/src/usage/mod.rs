@@ -30,11 +30,12 @@ pub use plan::{
     plan_agreement,
 };
 
+use crate::ids::{AdditionId, AgreementId, BillingType, CatalogItemId, CompanyId, TenantId};
 use crate::job::{Run, RunEnd, Tally};
 use crate::products;
 use crate::store::{
-    AdditionLink, CoreStore as _, CustomerStatus, JournalState, MappingStore as _, NewAudit,
-    NewJournalEntry, RunOutcome, Store, StoreError, UsageStore as _,
+    AdditionLink, CoreStore as _, CustomerStatus, JournalKind, JournalState, MappingStore as _,
+    NewAudit, NewJournalEntry, RunOutcome, Store, StoreError, UsageStore as _,
 };
 
 /// The job name in `sync_runs` and `customer_status`.
@@ -126,14 +127,14 @@ impl std::fmt::Display for Month {
 /// One customer to sync, from the mapping.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageTarget {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub tenant_name: String,
     /// Sophos `billingType` as last refreshed (`usage` = MSP Flex).
-    pub billing_type: Option<String>,
+    pub billing_type: Option<BillingType>,
     pub tenant_gone: bool,
-    pub company_id: i64,
+    pub company_id: CompanyId,
     pub company_name: Option<String>,
-    pub agreement_id: Option<i64>,
+    pub agreement_id: Option<AgreementId>,
 }
 
 /// The mapped customers with usage sync on.
@@ -282,11 +283,11 @@ pub enum CustomerOutcome {
 /// One customer's part of the run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerReport {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub tenant_name: String,
-    pub company_id: i64,
+    pub company_id: CompanyId,
     pub company_name: Option<String>,
-    pub agreement_id: Option<i64>,
+    pub agreement_id: Option<AgreementId>,
     pub outcome: CustomerOutcome,
     pub ops: Vec<Op>,
     pub unmapped: Vec<UnmappedCode>,
@@ -519,7 +520,7 @@ pub async fn run_for(
 
     // Catalog items of the selected products (looked up or created only when not linked yet).
     let catalog_outcomes = ensure_catalog_items(store, cw, &selected, run.actor(), dry_run).await?;
-    let catalog: BTreeMap<String, i64> = catalog_outcomes
+    let catalog: BTreeMap<String, CatalogItemId> = catalog_outcomes
         .iter()
         .map(|c| (c.product.clone(), c.catalog_item_id))
         .collect();
@@ -530,21 +531,24 @@ pub async fn run_for(
         .collect();
 
     // ConnectWise: the mapped agreements, a few hundred ids per listing call.
-    let agreement_ids: Vec<i64> = targets.iter().filter_map(|t| t.agreement_id).collect();
+    let agreement_ids: Vec<i64> = targets
+        .iter()
+        .filter_map(|t| t.agreement_id.map(AgreementId::get))
+        .collect();
     let mut agreements = HashMap::new();
     for chunk in agreement_ids.chunks(AGREEMENT_CHUNK) {
         let mut s = cw.agreement_summaries_by_ids(chunk);
         while let Some(a) = s.try_next().await? {
-            agreements.insert(a.id, a);
+            agreements.insert(AgreementId::new(a.id), a);
         }
     }
 
     // Left-overs of an interrupted run, by agreement.
-    let mut open: HashMap<i64, Vec<crate::store::JournalEntry>> = HashMap::new();
+    let mut open: HashMap<AgreementId, Vec<crate::store::JournalEntry>> = HashMap::new();
     for e in store.journal_open().await? {
         open.entry(e.agreement_id).or_default().push(e);
     }
-    let mut links: HashMap<i64, BTreeMap<String, AdditionLink>> = HashMap::new();
+    let mut links: HashMap<AgreementId, BTreeMap<String, AdditionLink>> = HashMap::new();
     for l in store.list_addition_links(None).await? {
         links
             .entry(l.agreement_id)
@@ -585,13 +589,13 @@ pub async fn run_for(
     let targets: Vec<UsageTarget> = targets
         .into_iter()
         .filter_map(|t| {
-            let monthly = t
-                .billing_type
-                .as_deref()
-                .is_none_or(|b| b.eq_ignore_ascii_case("usage"));
+            let monthly = t.billing_type.as_ref().is_none_or(BillingType::is_monthly);
             let reason = match &whole_run_held {
                 Some(r) => Some(r.clone()),
-                None if monthly && !usage.contains_key(&t.tenant_id) && billed_before(&t) > 0.0 => {
+                None if monthly
+                    && !usage.contains_key(t.tenant_id.as_str())
+                    && billed_before(&t) > 0.0 =>
+                {
                     Some(messages::tenant_missing(month, billed_before(&t)))
                 }
                 None => None,
@@ -632,7 +636,7 @@ pub async fn run_for(
     let work: Vec<_> = targets
         .into_iter()
         .map(|target| {
-            let tenant_usage = usage.remove(&target.tenant_id).unwrap_or_default();
+            let tenant_usage = usage.remove(target.tenant_id.as_str()).unwrap_or_default();
             let agreement = target.agreement_id.and_then(|id| agreements.remove(&id));
             let agreement_links = target
                 .agreement_id
@@ -799,7 +803,7 @@ struct Shared {
     /// The crash-test hook fired: every task stops where it is.
     stopped: AtomicBool,
     selected: Vec<String>,
-    catalog: BTreeMap<String, i64>,
+    catalog: BTreeMap<String, CatalogItemId>,
     table: products::ProductTable,
 }
 
@@ -902,11 +906,11 @@ impl Shared {
         if target.tenant_gone {
             return Err(Failure::from(messages::tenant_gone(&target.tenant_id)));
         }
-        if let Some(b) = target.billing_type.as_deref()
-            && !b.eq_ignore_ascii_case("usage")
+        if let Some(b) = &target.billing_type
+            && !b.is_monthly()
         {
             report.outcome = CustomerOutcome::Skipped;
-            report.note = Some(messages::not_monthly(b));
+            report.note = Some(messages::not_monthly(b.as_str()));
             return Ok(None);
         }
         let Some(agreement_id) = target.agreement_id else {
@@ -945,13 +949,13 @@ impl Shared {
         // One read of the agreement's additions.
         let additions: Vec<CurrentAddition> = self
             .cw
-            .addition_states(agreement_id)
+            .addition_states(agreement_id.get())
             .await
             .map_err(|e| Failure::cw(&e, agreement_id))?
             .into_iter()
             .map(|a| CurrentAddition {
-                id: a.id,
-                catalog_item_id: a.catalog_item_id,
+                id: AdditionId::new(a.id),
+                catalog_item_id: CatalogItemId::new(a.catalog_item_id),
                 quantity: a.quantity,
                 cancelled: a.cancelled,
             })
@@ -959,7 +963,8 @@ impl Shared {
         let in_doubt: BTreeSet<String> = left_over
             .iter()
             .filter(|e| {
-                e.state == JournalState::Started && (e.kind == "create" || e.kind == "adopt")
+                e.state == JournalState::Started
+                    && matches!(e.kind, JournalKind::Create | JournalKind::Adopt)
             })
             .map(|e| e.product.clone())
             .collect();
@@ -1015,16 +1020,18 @@ impl Shared {
         let writes: Vec<&Op> = report.ops.iter().filter(|o| o.is_write()).collect();
         let entries: Vec<NewJournalEntry> = writes
             .iter()
-            .map(|o| NewJournalEntry {
-                run_id: self.run_id,
-                tenant_id: o.tenant_id.clone(),
-                agreement_id: o.agreement_id,
-                product: o.product.clone(),
-                kind: o.kind().as_str().to_owned(),
-                addition_id: o.addition_id(),
-                before_qty: o.before(),
-                after_qty: Some(o.after()),
-                reason: o.reason.clone(),
+            .filter_map(|o| {
+                Some(NewJournalEntry {
+                    run_id: self.run_id,
+                    tenant_id: o.tenant_id.clone(),
+                    agreement_id: o.agreement_id,
+                    product: o.product.clone(),
+                    kind: journal_kind(o.kind())?,
+                    addition_id: o.addition_id(),
+                    before_qty: o.before(),
+                    after_qty: Some(o.after()),
+                    reason: o.reason.clone(),
+                })
             })
             .collect();
         let ids = if entries.is_empty() {
@@ -1121,31 +1128,33 @@ impl Shared {
         op: &Op,
         link: Option<&AdditionLink>,
     ) -> Result<(AdditionLink, NewAudit), CwError> {
-        let new_link = |addition_id: i64, catalog_item_id: i64, quantity: f64| AdditionLink {
-            agreement_id: op.agreement_id,
-            product: op.product.clone(),
-            tenant_id: op.tenant_id.clone(),
-            addition_id,
-            catalog_item_id,
-            created_by_us: link.is_none_or(|l| l.created_by_us),
-            quantity,
-            cancelled_by_us: false,
-        };
+        let new_link =
+            |addition_id: AdditionId, catalog_item_id: CatalogItemId, quantity: f64| AdditionLink {
+                agreement_id: op.agreement_id,
+                product: op.product.clone(),
+                tenant_id: op.tenant_id.clone(),
+                addition_id,
+                catalog_item_id,
+                created_by_us: link.is_none_or(|l| l.created_by_us),
+                quantity,
+                cancelled_by_us: false,
+            };
         let (new_link, action) = match op.change {
             Change::Create {
                 catalog_item_id,
                 after,
             } => {
                 let addition = NewAddition {
-                    catalog_item_id,
+                    catalog_item_id: catalog_item_id.get(),
                     quantity: after,
                     effective_date: self.month.first_day(),
                     description: self.table.get(&op.product).map(|p| p.description.clone()),
                 };
-                let addition_id = self
-                    .cw
-                    .add_billable_addition(op.agreement_id, &addition)
-                    .await?;
+                let addition_id = AdditionId::new(
+                    self.cw
+                        .add_billable_addition(op.agreement_id.get(), &addition)
+                        .await?,
+                );
                 let l = AdditionLink {
                     created_by_us: true,
                     ..new_link(addition_id, catalog_item_id, after)
@@ -1159,7 +1168,7 @@ impl Shared {
                 ..
             } => {
                 self.cw
-                    .set_addition_quantity(op.agreement_id, addition_id, after)
+                    .set_addition_quantity(op.agreement_id.get(), addition_id.get(), after)
                     .await?;
                 (
                     new_link(addition_id, catalog_item_id, after),
@@ -1172,7 +1181,11 @@ impl Shared {
                 before,
             } => {
                 self.cw
-                    .cancel_addition(op.agreement_id, addition_id, self.month.first_day())
+                    .cancel_addition(
+                        op.agreement_id.get(),
+                        addition_id.get(),
+                        self.month.first_day(),
+                    )
                     .await?;
                 let l = AdditionLink {
                     cancelled_by_us: true,
@@ -1189,7 +1202,7 @@ impl Shared {
             } => {
                 if (before - after).abs() >= 1e-9 {
                     self.cw
-                        .set_addition_quantity(op.agreement_id, addition_id, after)
+                        .set_addition_quantity(op.agreement_id.get(), addition_id.get(), after)
                         .await?;
                 }
                 let l = AdditionLink {
@@ -1239,9 +1252,20 @@ fn linked_addition(l: &AdditionLink) -> LinkedAddition {
     }
 }
 
+/// The journal row kind of a write; `None` for what writes nothing.
+fn journal_kind(kind: OpKind) -> Option<JournalKind> {
+    match kind {
+        OpKind::Create => Some(JournalKind::Create),
+        OpKind::UpdateQuantity => Some(JournalKind::UpdateQuantity),
+        OpKind::Cancel => Some(JournalKind::Cancel),
+        OpKind::Adopt => Some(JournalKind::Adopt),
+        OpKind::Conflict | OpKind::RemovedInCw | OpKind::Skip => None,
+    }
+}
+
 /// What applying a customer's plan needs besides the plan.
 struct ApplyInput {
-    agreement_id: i64,
+    agreement_id: AgreementId,
     links: BTreeMap<String, AdditionLink>,
     left_over: Vec<crate::store::JournalEntry>,
 }
@@ -1344,7 +1368,7 @@ impl From<(String, String)> for Failure {
 }
 
 impl Failure {
-    fn cw(e: &CwError, agreement_id: i64) -> Self {
+    fn cw(e: &CwError, agreement_id: AgreementId) -> Self {
         Self {
             error: e.to_string(),
             advice: messages::cw_advice(e, agreement_id),

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::messages;
+use crate::ids::{AdditionId, AgreementId, CatalogItemId, TenantId};
 
 /// What to do when a product's usage drops to zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -72,8 +73,8 @@ impl OpKind {
 /// One planned operation on one (agreement, product).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Op {
-    pub tenant_id: String,
-    pub agreement_id: i64,
+    pub tenant_id: TenantId,
+    pub agreement_id: AgreementId,
     /// Product identifier (e.g. `Sophos_Intercept_X`).
     pub product: String,
     /// What to do, with exactly the ids it needs (serialized flat, tagged `kind`).
@@ -87,45 +88,51 @@ pub struct Op {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// POST a new addition billing `catalog_item_id`.
-    Create { catalog_item_id: i64, after: f64 },
+    Create {
+        catalog_item_id: CatalogItemId,
+        after: f64,
+    },
     /// Dry run only: a create whose catalog item does not exist yet. A real run makes every selected
     /// product's catalog item before planning, so this never reaches apply.
     #[serde(rename = "create")]
     CreateWithNewCatalogItem { after: f64 },
     /// PATCH the quantity of our addition.
     UpdateQuantity {
-        addition_id: i64,
-        catalog_item_id: i64,
+        addition_id: AdditionId,
+        catalog_item_id: CatalogItemId,
         before: f64,
         after: f64,
     },
     /// PATCH a cancelled date on our addition (its quantity stays `before`).
     Cancel {
-        addition_id: i64,
-        catalog_item_id: i64,
+        addition_id: AdditionId,
+        catalog_item_id: CatalogItemId,
         before: f64,
     },
     /// Take over the only live addition for the product (and set its quantity). `ours`: it is one
     /// an interrupted create of ours made.
     Adopt {
-        addition_id: i64,
-        catalog_item_id: i64,
+        addition_id: AdditionId,
+        catalog_item_id: CatalogItemId,
         ours: bool,
         before: f64,
         after: f64,
     },
     /// Several live additions could be the product's: reported, nothing written.
-    Conflict { addition_ids: Vec<i64>, after: f64 },
+    Conflict {
+        addition_ids: Vec<AdditionId>,
+        after: f64,
+    },
     /// Our addition was deleted or cancelled in ConnectWise: reported, not recreated. `before` is
     /// the quantity we last set.
     RemovedInCw {
-        addition_id: i64,
+        addition_id: AdditionId,
         before: f64,
         after: f64,
     },
     /// Already right. `before` is absent when the addition is gone (and usage is zero).
     Skip {
-        addition_id: i64,
+        addition_id: AdditionId,
         before: Option<f64>,
         after: f64,
     },
@@ -156,7 +163,7 @@ impl Op {
     }
 
     /// The one existing addition it concerns (none for creates and conflicts).
-    pub fn addition_id(&self) -> Option<i64> {
+    pub fn addition_id(&self) -> Option<AdditionId> {
         match self.change {
             Change::UpdateQuantity { addition_id, .. }
             | Change::Cancel { addition_id, .. }
@@ -201,8 +208,8 @@ impl Op {
 /// An addition on the agreement as ConnectWise has it now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentAddition {
-    pub id: i64,
-    pub catalog_item_id: i64,
+    pub id: AdditionId,
+    pub catalog_item_id: CatalogItemId,
     pub quantity: f64,
     pub cancelled: bool,
 }
@@ -210,8 +217,8 @@ pub struct CurrentAddition {
 /// An addition we manage (created or adopted), as we last left it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkedAddition {
-    pub addition_id: i64,
-    pub catalog_item_id: i64,
+    pub addition_id: AdditionId,
+    pub catalog_item_id: CatalogItemId,
     /// The quantity we last set.
     pub quantity: f64,
     /// We cancelled it (zero usage under the cancel policy).
@@ -219,19 +226,34 @@ pub struct LinkedAddition {
 }
 
 /// Everything the planner needs for one agreement.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AgreementInput {
-    pub tenant_id: String,
-    pub agreement_id: i64,
+    pub tenant_id: TenantId,
+    pub agreement_id: AgreementId,
     /// Desired quantity per selected product (0 for a selected product without usage).
     pub desired: BTreeMap<String, f64>,
     /// Catalog item per selected product (missing: not created yet, dry run only).
-    pub catalog: BTreeMap<String, i64>,
+    pub catalog: BTreeMap<String, CatalogItemId>,
     pub additions: Vec<CurrentAddition>,
     /// The additions we manage on this agreement, by product.
     pub links: BTreeMap<String, LinkedAddition>,
     /// Products whose create was started by an earlier run that never learned the outcome.
     pub in_doubt: BTreeSet<String>,
+}
+
+impl AgreementInput {
+    /// An agreement with nothing desired, no catalog items, additions or links yet.
+    pub fn new(tenant_id: TenantId, agreement_id: AgreementId) -> Self {
+        AgreementInput {
+            tenant_id,
+            agreement_id,
+            desired: BTreeMap::new(),
+            catalog: BTreeMap::new(),
+            additions: Vec::new(),
+            links: BTreeMap::new(),
+            in_doubt: BTreeSet::new(),
+        }
+    }
 }
 
 fn same_qty(a: f64, b: f64) -> bool {
@@ -306,9 +328,10 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
                 .map(|l| l.addition_id)
                 .filter(|id| live.iter().any(|a| a.id == *id))
                 .unwrap_or(oldest);
-            let extra: Vec<i64> = live.iter().map(|a| a.id).filter(|id| *id != keep).collect();
+            let extra: Vec<AdditionId> =
+                live.iter().map(|a| a.id).filter(|id| *id != keep).collect();
             if !flags.repair {
-                let ids: Vec<i64> = live.iter().map(|a| a.id).collect();
+                let ids: Vec<AdditionId> = live.iter().map(|a| a.id).collect();
                 ops.push(op(
                     Change::Conflict {
                         addition_ids: ids.clone(),
@@ -438,7 +461,7 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
                 ));
             }
             several => {
-                let ids: Vec<i64> = several.iter().map(|a| a.id).collect();
+                let ids: Vec<AdditionId> = several.iter().map(|a| a.id).collect();
                 ops.push(op(
                     Change::Conflict {
                         addition_ids: ids.clone(),
@@ -456,21 +479,25 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
 mod tests {
     use super::*;
 
+    fn aid(n: i64) -> AdditionId {
+        AdditionId::new(n)
+    }
+
+    fn cat(n: i64) -> CatalogItemId {
+        CatalogItemId::new(n)
+    }
+
     fn input() -> AgreementInput {
-        let mut i = AgreementInput {
-            tenant_id: "t1".into(),
-            agreement_id: 11,
-            ..AgreementInput::default()
-        };
+        let mut i = AgreementInput::new("t1".into(), AgreementId::new(11));
         i.desired.insert("P".into(), 5.0);
-        i.catalog.insert("P".into(), 900);
+        i.catalog.insert("P".into(), cat(900));
         i
     }
 
     fn link(addition_id: i64) -> LinkedAddition {
         LinkedAddition {
-            addition_id,
-            catalog_item_id: 900,
+            addition_id: aid(addition_id),
+            catalog_item_id: cat(900),
             quantity: 5.0,
             cancelled_by_us: false,
         }
@@ -478,8 +505,8 @@ mod tests {
 
     fn add(id: i64, quantity: f64, cancelled: bool) -> CurrentAddition {
         CurrentAddition {
-            id,
-            catalog_item_id: 900,
+            id: aid(id),
+            catalog_item_id: cat(900),
             quantity,
             cancelled,
         }
@@ -506,15 +533,15 @@ mod tests {
     fn a_remap_cancels_the_old_item_then_creates_on_the_new() {
         let mut i = input();
         let mut old = link(7);
-        old.catalog_item_id = 800;
+        old.catalog_item_id = cat(800);
         i.links.insert("P".into(), old);
         i.additions.push(CurrentAddition {
-            catalog_item_id: 800,
+            catalog_item_id: cat(800),
             ..add(7, 5.0, false)
         });
         let ops = plan_agreement(&i, ZeroUsage::QuantityZero, PlanFlags::default());
         assert_eq!(kinds(&ops), [OpKind::Cancel, OpKind::Create]);
-        assert_eq!(ops[0].addition_id(), Some(7));
+        assert_eq!(ops[0].addition_id(), Some(aid(7)));
         assert_eq!(ops[1].after(), 5.0);
     }
 
@@ -533,7 +560,7 @@ mod tests {
         };
         let ops = plan_agreement(&i, ZeroUsage::QuantityZero, flags);
         assert_eq!(kinds(&ops), [OpKind::Cancel, OpKind::Skip]);
-        assert_eq!(ops[0].addition_id(), Some(3), "ours (#7) is kept");
+        assert_eq!(ops[0].addition_id(), Some(aid(3)), "ours (#7) is kept");
     }
 
     #[test]
@@ -603,10 +630,10 @@ mod tests {
         assert!(matches!(
             ops[0].change,
             Change::Adopt {
-                addition_id: 7,
+                addition_id,
                 ours: false,
                 ..
-            }
+            } if addition_id == aid(7)
         ));
         i.additions.push(add(8, 1.0, false));
         assert_eq!(
@@ -673,10 +700,10 @@ mod tests {
         assert!(matches!(
             ops[0].change,
             Change::Adopt {
-                addition_id: 7,
+                addition_id,
                 ours: true,
                 ..
-            }
+            } if addition_id == aid(7)
         ));
         i.additions.clear();
         assert_eq!(
@@ -692,9 +719,10 @@ mod tests {
     /// Applies `ops` to a model of ConnectWise + our links, as apply does.
     fn model_apply(i: &mut AgreementInput, ops: &[Op], next_id: &mut i64) {
         for o in ops {
-            let set = |a: &mut Vec<CurrentAddition>, id: i64, f: &dyn Fn(&mut CurrentAddition)| {
-                f(a.iter_mut().find(|a| a.id == id).unwrap());
-            };
+            let set =
+                |a: &mut Vec<CurrentAddition>, id: AdditionId, f: &dyn Fn(&mut CurrentAddition)| {
+                    f(a.iter_mut().find(|a| a.id == id).unwrap());
+                };
             let l = match o.change {
                 Change::Create {
                     catalog_item_id,
@@ -702,13 +730,13 @@ mod tests {
                 } => {
                     *next_id += 1;
                     i.additions.push(CurrentAddition {
-                        id: *next_id,
+                        id: aid(*next_id),
                         catalog_item_id,
                         quantity: after,
                         cancelled: false,
                     });
                     LinkedAddition {
-                        addition_id: *next_id,
+                        addition_id: aid(*next_id),
                         catalog_item_id,
                         quantity: after,
                         cancelled_by_us: false,
@@ -764,20 +792,20 @@ mod tests {
             cancel in proptest::bool::ANY,
         ) {
             let products = ["A", "B", "C", "D"];
-            let mut i = AgreementInput { tenant_id: "t".into(), agreement_id: 1, ..AgreementInput::default() };
+            let mut i = AgreementInput::new("t".into(), AgreementId::new(1));
             for (k, p) in products.iter().enumerate() {
                 i.desired.insert((*p).to_owned(), f64::from(desired[k]));
-                i.catalog.insert((*p).to_owned(), 100 + k as i64);
+                i.catalog.insert((*p).to_owned(), cat(100 + k as i64));
             }
             for (n, (k, q, c)) in existing.iter().enumerate() {
-                i.additions.push(CurrentAddition { id: n as i64 + 1, catalog_item_id: 100 + *k as i64, quantity: f64::from(*q), cancelled: *c });
+                i.additions.push(CurrentAddition { id: aid(n as i64 + 1), catalog_item_id: cat(100 + *k as i64), quantity: f64::from(*q), cancelled: *c });
             }
             // Some products have a link to their first addition (which may be cancelled or gone).
             for (k, p) in products.iter().enumerate() {
                 if linked[k] {
-                    let id = i.additions.iter().find(|a| a.catalog_item_id == 100 + k as i64).map_or(99, |a| a.id);
+                    let id = i.additions.iter().find(|a| a.catalog_item_id == cat(100 + k as i64)).map_or(aid(99), |a| a.id);
                     i.links.insert((*p).to_owned(), LinkedAddition {
-                        addition_id: id, catalog_item_id: 100 + k as i64, quantity: 1.0, cancelled_by_us: false,
+                        addition_id: id, catalog_item_id: cat(100 + k as i64), quantity: 1.0, cancelled_by_us: false,
                     });
                 }
             }
@@ -813,12 +841,12 @@ mod tests {
         assert_eq!(json["after"], 5.0);
         assert!(json.get("catalog_item_id").is_none());
 
-        i.catalog.insert("P".into(), 900);
+        i.catalog.insert("P".into(), cat(900));
         let ops = plan_agreement(&i, ZeroUsage::default(), PlanFlags::default());
         assert_eq!(
             ops[0].change,
             Change::Create {
-                catalog_item_id: 900,
+                catalog_item_id: cat(900),
                 after: 5.0
             }
         );
