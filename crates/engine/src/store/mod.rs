@@ -38,7 +38,7 @@
 //!    read as `i64`; bytes are BLOB / BYTEA.
 //! 4. Add the migration `NNNN_<area>.sql` to both `migrations/sqlite` and `migrations/postgres`
 //!    (0001 core, 0002 mapping, 0003 usage, 0004 tickets, 0005 service; never edit a released one).
-//! 5. Test it on both backends with the harness in `tests/common/mod.rs` (see `tests/store_core.rs`):
+//! 5. Test it on both backends with the harness in `tests/it/common/mod.rs` (see `tests/it/store_core.rs`):
 //!    `both_backends!(my_test, ...)` turns `async fn my_test(t: TestStore)` into `sqlite::my_test` and
 //!    `postgres::my_test`.
 //!

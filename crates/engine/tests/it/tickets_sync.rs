@@ -1,9 +1,7 @@
 //! Ticket sync against both emulators: exactly once through faults and crashes, consolidation,
 //! recurrence, clears, two-way close, unmapped and forbidden tenants, summary limits.
 
-#[macro_use]
-#[allow(unused_macros)]
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

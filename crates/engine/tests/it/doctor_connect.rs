@@ -1,8 +1,7 @@
 //! `connect` as the engine does it: each bad value is named with where to get a good one, the
 //! connection is tested before it is saved, and a failed re-connect keeps the old connection.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::TestStore;
 use engine::connections::{

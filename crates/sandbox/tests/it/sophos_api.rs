@@ -1,6 +1,6 @@
 //! The Sophos emulator's JSON, pinned against the reference shapes, over raw HTTP.
 
-mod sophos_common;
+use crate::sophos_common;
 
 use insta::assert_json_snapshot;
 use sandbox::sophos::{AlertKind, AlertSpec, IdHeaderRejection, SophosConfig};

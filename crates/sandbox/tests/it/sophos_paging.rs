@@ -1,6 +1,6 @@
 //! Paging and filters of the Sophos emulator at MSP scale, over raw HTTP.
 
-mod sophos_common;
+use crate::sophos_common;
 
 use sandbox::sophos::{AlertKind, AlertSpec, SophosConfig};
 use serde_json::{Value, json};

@@ -1,7 +1,6 @@
 //! The tickets area of the store, on SQLite and PostgreSQL.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::TestStore;
 use engine::ids::{CompanyId, TicketId};

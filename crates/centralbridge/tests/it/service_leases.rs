@@ -7,7 +7,7 @@
 //! (`.ci/run` sets it); otherwise it says it did not run (and fails with `CI=true`). The same test
 //! runs on one SQLite file everywhere.
 
-mod support;
+use crate::support;
 
 use std::io::Read as _;
 use std::path::Path;

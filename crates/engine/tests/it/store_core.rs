@@ -1,7 +1,6 @@
 //! The core store area, run on SQLite and PostgreSQL.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! Usage sync against both emulators: first sync, re-run, quantity changes, every rule, crash recovery.
 
-#[macro_use]
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

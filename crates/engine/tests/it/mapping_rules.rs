@@ -1,8 +1,7 @@
 //! Mapping rules, switches, audit, gone flags, listings with warnings and CSV import/export, on both
 //! store backends (store filled directly, no vendors).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::TestStore;
 use engine::ids::{AgreementId, CompanyId};

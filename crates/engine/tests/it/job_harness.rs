@@ -2,8 +2,7 @@
 //! others go on, the run is "partial"), a run whose holder died is taken over once its lease expires
 //! and marked abandoned, and a dry run takes no lease.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

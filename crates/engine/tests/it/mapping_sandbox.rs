@@ -1,8 +1,7 @@
 //! Mapping against the seeded sandbox: refresh from both emulators, suggestion accuracy on the
 //! generator's tricky names, ambiguity, bulk accept, renames and removals on either side.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The Sophos emulator's clock and alert generator: determinism, recurrence, clearing, knobs.
 
-mod sophos_common;
+use crate::sophos_common;
 
 use sandbox::sophos::{AlertKind, AlertSpec, ClockMode, Closed, SophosConfig, SophosEmulator};
 use serde_json::json;

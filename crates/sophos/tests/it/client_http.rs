@@ -1,7 +1,7 @@
 //! The client end to end against canned reference bodies: sign-in shapes, error mapping, retries,
 //! Retry-After, re-auth after 401, paging, "no data" months, alert get/act.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

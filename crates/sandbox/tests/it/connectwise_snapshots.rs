@@ -1,6 +1,6 @@
 //! Pins the emulator's JSON against the reference's shapes (connectwise-psa-api.md §1, §7, §9).
 
-mod connectwise_support;
+use crate::connectwise_support;
 
 use connectwise_support::{Api, send, stable};
 use insta::assert_json_snapshot;

@@ -1,7 +1,7 @@
 //! Behaviour of the ConnectWise emulator as a raw HTTP client sees it: auth, headers, paging, queries,
 //! roles, writes and knobs.
 
-mod connectwise_support;
+use crate::connectwise_support;
 
 use connectwise_support::{Api, send};
 use reqwest::{Method, StatusCode};

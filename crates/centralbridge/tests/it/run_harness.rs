@@ -6,7 +6,7 @@
 //!
 //! Each test runs on SQLite and on PostgreSQL (`CENTRALBRIDGE_TEST_PG_URL`, set by `.ci/run`).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,6 @@
 //! The usage store area on both backends.
 
-#[macro_use]
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
 
 use common::TestStore;
 use engine::ids::{AdditionId, AgreementId, CatalogItemId};

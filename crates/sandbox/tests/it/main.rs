@@ -1,0 +1,11 @@
+//! The integration tests of `sandbox`, one binary (each test file is a module).
+
+mod connectwise_support;
+mod sophos_common;
+
+mod connectwise_behaviour;
+mod connectwise_conditions;
+mod connectwise_snapshots;
+mod sophos_api;
+mod sophos_generator;
+mod sophos_paging;
