@@ -491,12 +491,6 @@ impl Client {
         Self::decode(path, &raw.body)
     }
 
-    /// GET any path under `apis/3.0/` as JSON (for diagnostics).
-    pub async fn get_json(&self, path: &str, query: impl Into<Query>) -> Result<Value, CwError> {
-        let params = query.into().params()?;
-        self.get(path, params).await
-    }
-
     /// `GET …/count`.
     pub(crate) async fn count(&self, path: &str, query: Query) -> Result<i64, CwError> {
         let c: Count = self.get(path, query.params()?).await?;

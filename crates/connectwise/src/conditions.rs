@@ -452,6 +452,24 @@ mod tests {
     }
 
     #[test]
+    fn every_operator_of_the_grammar_renders() {
+        let c = Conditions::new()
+            .ne("name", "Acme")
+            .le("id", 10)
+            .ge("id", 2)
+            .lt("id", 9)
+            .not_contains("name", "Test")
+            .not_in("status/id", [4, 5])
+            .like("identifier", "AC%")
+            .build()
+            .unwrap();
+        assert_eq!(
+            c,
+            "name != \"Acme\" and id <= 10 and id >= 2 and id < 9 and name not contains \"Test\" and status/id not in (4,5) and identifier like \"AC%\""
+        );
+    }
+
+    #[test]
     fn bad_fields_and_empty_in_are_errors() {
         assert!(Conditions::new().eq("name = 1 or x", 1).build().is_err());
         assert!(Conditions::new().eq("", 1).build().is_err());

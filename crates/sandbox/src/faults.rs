@@ -301,11 +301,6 @@ impl Faults {
         lock(&self.inner.counts).clone()
     }
 
-    /// Zeroes the counters.
-    pub fn reset_counts(&self) {
-        *lock(&self.inner.counts) = RequestCounts::default();
-    }
-
     /// Wraps `router` (all of its routes) in the fault middleware.
     pub fn apply(&self, router: Router, responses: VendorResponses) -> Router {
         let state = MiddlewareState {

@@ -106,11 +106,6 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Whether the server speaks HTTPS.
-    pub fn is_https(&self) -> bool {
-        self.https
-    }
-
     /// Where the certificate PEM was written (HTTPS only).
     pub fn cert_path(&self) -> Option<&Path> {
         self.cert_path.as_deref()

@@ -38,11 +38,6 @@ impl TokenCache {
             *slot = None;
         }
     }
-
-    /// Forgets any cached token (the next call signs in again).
-    pub(crate) async fn clear(&self) {
-        *self.slot.lock().await = None;
-    }
 }
 
 /// When to renew a token of this lifetime: `margin` early, but never earlier than half-way, so short

@@ -107,11 +107,6 @@ impl Client {
         self.inner.t.stats.snapshot()
     }
 
-    /// Drops the cached token so the next call signs in again (e.g. after rotating the secret).
-    pub async fn forget_token(&self) {
-        self.inner.t.tokens.clear().await;
-    }
-
     /// The configuration in use.
     pub fn config(&self) -> &SophosConfig {
         &self.inner.t.cfg

@@ -130,10 +130,6 @@ impl Client {
             .await
     }
 
-    pub async fn count_agreements(&self, query: impl Into<Query>) -> Result<i64, CwError> {
-        self.count("finance/agreements/count", query.into()).await
-    }
-
     /// `finance/agreements/types` (setup table).
     pub async fn agreement_types(&self) -> Result<Vec<Reference>, CwError> {
         self.collect(self.stream(

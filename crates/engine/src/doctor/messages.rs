@@ -118,7 +118,3 @@ pub fn sophos_failed(what: &str, error: &str) -> String {
     format!("{what}: {error}")
 }
 pub const SOPHOS_PERMISSION_FIX: &str = "Give the API credential the Service Principal Super Admin role in Sophos Central Partner: Settings & policies > API Credentials";
-
-pub fn skipped_error(e: &str) -> String {
-    format!("not checked: {e}")
-}

@@ -84,10 +84,3 @@ pub async fn recent_links(
     }
     Ok(out)
 }
-
-/// Runs one cycle as part of `run` with the stored connections.
-pub async fn run_now(store: &Store, run: &crate::job::Run) -> Result<CycleReport, TicketError> {
-    let cw = crate::connections::connectwise_client(store).await?;
-    let sophos = crate::connections::sophos_client(store).await?;
-    run_cycle(store, &cw, &sophos, run).await
-}

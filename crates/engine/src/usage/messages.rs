@@ -120,16 +120,6 @@ pub fn not_monthly(billing: &str) -> String {
     )
 }
 
-pub fn catalog_missing(product: &str) -> (String, String) {
-    (
-        format!("product {product} has no ConnectWise catalog item"),
-        format!(
-            "Create it with `centralbridge products create {product}` or map it to an existing item with \
-             `centralbridge products map {product} --catalog <id or identifier>`."
-        ),
-    )
-}
-
 pub fn conflicts(n: usize) -> (String, String) {
     (
         format!("{n} product(s) have several candidate additions on the agreement"),
@@ -193,17 +183,6 @@ pub fn cw_advice(e: &connectwise::CwError, agreement_id: AgreementId) -> String 
                 .to_owned()
         }
         _ => "Run `centralbridge doctor` to check the ConnectWise connection, then sync again.".to_owned(),
-    }
-}
-
-pub fn sophos_advice(e: &sophos::SophosError) -> String {
-    if e.is_credentials_problem() {
-        "Sophos Central refused the API credential. Create a new one in Sophos Central Partner (Settings > API \
-         Credentials) and run `centralbridge connect sophos`."
-            .to_owned()
-    } else {
-        "Sophos Central did not answer as expected; try again later. If it persists, run `centralbridge doctor`."
-            .to_owned()
     }
 }
 

@@ -1398,8 +1398,3 @@ pub async fn sync_customer_now(
     };
     self::run(store, cw, sophos, &opts, run).await
 }
-
-/// The usage status of every customer (core `customer_status`, job `usage`).
-pub async fn statuses(store: &Store) -> Result<Vec<CustomerStatus>, UsageError> {
-    Ok(store.list_customer_status(Some(JOB)).await?)
-}

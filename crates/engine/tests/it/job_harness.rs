@@ -142,7 +142,7 @@ async fn a_panic_in_one_customer_fails_only_that_customer(t: TestStore) {
     assert!(ok >= 2, "the others went on: {report:#?}");
     assert!(report.counts.created > 0);
     // Its status says so; the run row says partial.
-    let status = usage::statuses(store).await.unwrap();
+    let status = store.list_customer_status(Some(usage::JOB)).await.unwrap();
     let s = status.iter().find(|s| s.tenant_id == victim).unwrap();
     assert!(
         !s.ok

@@ -963,7 +963,11 @@ async fn no_data_is_not_zero() {
     held(&r, "has published no usage for 2026-12");
     assert_eq!(e.cw_writes(), writes);
     assert_eq!(e.cw_state(), billed);
-    let statuses = usage::statuses(e.store()).await.unwrap();
+    let statuses = e
+        .store()
+        .list_customer_status(Some(usage::JOB))
+        .await
+        .unwrap();
     assert!(
         statuses
             .iter()
@@ -993,7 +997,11 @@ async fn no_data_is_not_zero() {
     assert!(r.is_err(), "{r:?}");
     e.sophos_emu.faults().clear_injections();
     assert_eq!(e.cw_writes(), writes);
-    let statuses = usage::statuses(e.store()).await.unwrap();
+    let statuses = e
+        .store()
+        .list_customer_status(Some(usage::JOB))
+        .await
+        .unwrap();
     assert!(
         statuses
             .iter()
