@@ -1,53 +1,5 @@
-//! `centralbridge`: the service, CLI and dashboard connecting Sophos Central Partner to ConnectWise PSA.
+//! The `centralbridge` command: everything is in the library.
 
-mod cli;
-mod cmd;
-mod config;
-mod dashboard;
-mod error;
-mod logging;
-mod messages;
-mod output;
-mod service;
-
-use std::process::ExitCode;
-
-use clap::Parser as _;
-
-use crate::error::{CliError, EXIT_FAILURE, EXIT_USAGE};
-
-fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            // Help and version go to stdout with 0; every other clap error is a usage error (2).
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    logging::init(cli.global.log_format, cli.global.verbose);
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::debug!(code = e.code, "command failed");
-            eprintln!("error: {}", e.message);
-            ExitCode::from(e.code)
-        }
-    }
-}
-
-fn run(cli: cli::Cli) -> Result<(), CliError> {
-    let ctx = cli::Ctx::load(cli.global)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError {
-            code: EXIT_FAILURE,
-            message: format!("cannot start the async runtime: {e}"),
-        })?;
-    runtime.block_on(cli::dispatch(&ctx, cli.command))
+fn main() -> std::process::ExitCode {
+    centralbridge::main()
 }

@@ -144,6 +144,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::usage(e.to_string()))?;
     println!("{}", messages::serve_started(&running.url()));
+    if let Some(addr) = running.metrics_addr {
+        println!("{}", service::messages::metrics_started(&addr.to_string()));
+    }
     if let Some(url) = running.setup_url().await {
         println!("{}", messages::serve_setup(&url));
     }

@@ -7,17 +7,37 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
+use axum::routing::get;
 use metrics::counter;
 use metrics_exporter_prometheus::PrometheusBuilder;
+use tokio::net::TcpListener;
 
-/// Starts the exporter's HTTP listener on `addr` (inside the current tokio runtime).
-pub fn install(addr: SocketAddr) -> Result<(), String> {
-    PrometheusBuilder::new()
-        .with_http_listener(addr)
-        .install()
+/// Installs the process's metrics recorder and serves `GET /metrics` on `listener` (which the
+/// caller bound, so port 0 works and the address is known before anyone scrapes). The recorder is
+/// process-wide: a second install in one process fails.
+pub fn install(listener: TcpListener) -> Result<SocketAddr, String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
         .map_err(|e| e.to_string())?;
     describe();
-    Ok(())
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                handle.run_upkeep();
+                handle.render()
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(addr)
 }
 
 fn describe() {

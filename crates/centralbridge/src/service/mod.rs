@@ -68,6 +68,8 @@ pub enum ServiceError {
 pub struct Running {
     /// The dashboard's address (with the real port when 0 was asked).
     pub addr: SocketAddr,
+    /// The metrics listener's address, when one was asked for (the real port, too).
+    pub metrics_addr: Option<SocketAddr>,
     pub auth: Arc<Auth>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -112,11 +114,19 @@ pub async fn start(
     opts: ServiceOptions,
     runner: Arc<dyn JobRunner>,
 ) -> Result<Running, ServiceError> {
-    if let Some(addr) = opts.metrics_listen {
-        metrics::install(addr)
-            .map_err(|e| ServiceError::Metrics(messages::metrics_failed(&addr.to_string(), &e)))?;
-        tracing::info!("{}", messages::metrics_started(&addr.to_string()));
-    }
+    let metrics_addr = match opts.metrics_listen {
+        Some(asked) => {
+            let failed =
+                |e: String| ServiceError::Metrics(messages::metrics_failed(&asked.to_string(), &e));
+            let listener = tokio::net::TcpListener::bind(asked)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let addr = metrics::install(listener).map_err(failed)?;
+            tracing::info!("{}", messages::metrics_started(&addr.to_string()));
+            Some(addr)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| ServiceError::Listen(messages::listen_failed(&opts.listen.to_string(), &e)))?;
@@ -153,6 +163,7 @@ pub async fn start(
     });
     Ok(Running {
         addr,
+        metrics_addr,
         auth,
         shutdown: shutdown_tx,
         server,

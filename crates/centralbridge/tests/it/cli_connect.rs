@@ -1,76 +1,10 @@
 //! `centralbridge connect` and `doctor` as a user runs them, against both emulators started in this
 //! test process on 127.0.0.1:0.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use sandbox::connectwise::{Access, Level, RoleFunction};
 use sandbox::{Sandbox, SandboxOptions};
 use secrecy::ExposeSecret as _;
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs the binary (blocking, off the runtime's workers so the emulators keep answering).
-    async fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_centralbridge"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("CENTRALBRIDGE_") || name == "RUST_LOG" {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("HOME", self.path())
-            .env("XDG_CONFIG_HOME", self.path().join("config"))
-            .env("XDG_DATA_HOME", self.path().join("data"))
-            .env("COLUMNS", "200")
-            .stdin(std::process::Stdio::null())
-            .args(args);
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
-        Run(out)
-    }
-}
-
-struct Run(Output);
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.0.status.code().unwrap_or(-1)
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-    #[track_caller]
-    fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code(),
-            code,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
-}
+use testkit::{Cli, Ran};
 
 async fn sandbox() -> Sandbox {
     let mut o = SandboxOptions::demo(5, 5);
@@ -106,8 +40,8 @@ fn creds(sb: &Sandbox) -> Creds {
     }
 }
 
-async fn connect_cw(env: &Env, c: &Creds, private: &str) -> Run {
-    env.run(
+async fn connect_cw(env: &Cli, c: &Creds, private: &str) -> Ran {
+    env.run_env(
         &[
             "--json",
             "connect",
@@ -127,8 +61,8 @@ async fn connect_cw(env: &Env, c: &Creds, private: &str) -> Run {
     .await
 }
 
-async fn connect_sophos(env: &Env, c: &Creds, secret: &str) -> Run {
-    env.run(
+async fn connect_sophos(env: &Cli, c: &Creds, secret: &str) -> Ran {
+    env.run_env(
         &[
             "connect",
             "sophos",
@@ -148,7 +82,7 @@ async fn connect_sophos(env: &Env, c: &Creds, secret: &str) -> Run {
 async fn connect_then_doctor_passes_and_a_missing_level_fails_with_its_fix() {
     let sb = sandbox().await;
     let c = creds(&sb);
-    let env = Env::new();
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
 
     let run = connect_cw(&env, &c, &c.private).await;
     run.expect_code(0);
@@ -163,14 +97,14 @@ async fn connect_then_doctor_passes_and_a_missing_level_fails_with_its_fix() {
     assert!(run.stdout().contains(&sb.sophos.partner_id()));
     assert!(!run.stdout().contains(&c.so_secret));
 
-    let run = env.run(&["doctor"], &[]).await;
+    let run = env.run_env(&["doctor"], &[]).await;
     run.expect_code(0);
     let out = run.stdout();
     assert!(out.contains("Finance > Agreements: Add Level"), "{out}");
     assert!(out.contains("All required checks passed."), "{out}");
     assert!(out.contains("✓"));
 
-    let run = env.run(&["--json", "doctor"], &[]).await;
+    let run = env.run_env(&["--json", "doctor"], &[]).await;
     run.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(v["ok"], true);
@@ -180,7 +114,7 @@ async fn connect_then_doctor_passes_and_a_missing_level_fails_with_its_fix() {
     let member = sb.connectwise.credentials().member_id;
     sb.connectwise
         .set_role_level(member, RoleFunction::Agreements, Level::Add, Access::None);
-    let run = env.run(&["doctor"], &[]).await;
+    let run = env.run_env(&["doctor"], &[]).await;
     run.expect_code(1);
     // The table wraps long cells: compare without the table's line breaks and borders.
     let flat: String = run
@@ -204,7 +138,7 @@ async fn connect_then_doctor_passes_and_a_missing_level_fails_with_its_fix() {
         run.stdout()
     );
     assert!(run.stdout().contains("1 required check(s) failed"));
-    let run = env.run(&["--json", "doctor"], &[]).await;
+    let run = env.run_env(&["--json", "doctor"], &[]).await;
     run.expect_code(1);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     let failed: Vec<&str> = v["checks"]
@@ -227,14 +161,14 @@ async fn connect_then_doctor_passes_and_a_missing_level_fails_with_its_fix() {
     );
     sb.connectwise
         .set_role_level(member, RoleFunction::Agreements, Level::Add, Access::All);
-    env.run(&["doctor"], &[]).await.expect_code(0);
+    env.run_env(&["doctor"], &[]).await.expect_code(0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_values_are_named_and_nothing_is_half_saved() {
     let sb = sandbox().await;
     let c = creds(&sb);
-    let env = Env::new();
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
     connect_cw(&env, &c, &c.private).await.expect_code(0);
     connect_sophos(&env, &c, &c.so_secret).await.expect_code(0);
 
@@ -250,7 +184,7 @@ async fn bad_values_are_named_and_nothing_is_half_saved() {
 
     // Unknown company id.
     let run = env
-        .run(
+        .run_env(
             &[
                 "connect",
                 "connectwise",
@@ -277,7 +211,7 @@ async fn bad_values_are_named_and_nothing_is_half_saved() {
 
     // A site that does not answer.
     let run = env
-        .run(
+        .run_env(
             &[
                 "connect",
                 "connectwise",
@@ -303,7 +237,7 @@ async fn bad_values_are_named_and_nothing_is_half_saved() {
 
     // clientId missing (not a terminal: no prompt).
     let run = env
-        .run(
+        .run_env(
             &[
                 "connect",
                 "connectwise",
@@ -345,11 +279,11 @@ async fn bad_values_are_named_and_nothing_is_half_saved() {
     );
 
     // The first connections are still there and work.
-    env.run(&["doctor"], &[]).await.expect_code(0);
+    env.run_env(&["doctor"], &[]).await.expect_code(0);
 
     // Once the credential is revoked at Sophos, the doctor names it.
     sb.sophos.revoke_secret();
-    let run = env.run(&["doctor"], &[]).await;
+    let run = env.run_env(&["doctor"], &[]).await;
     run.expect_code(1);
     assert!(
         run.stdout()

@@ -2,85 +2,18 @@
 //! errors, and secrets that never show up in any output.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use engine::secrets::{MasterKey, SecretString};
 use engine::store::{ConnectionKind, CoreStore as _, Store};
 use serde_json::json;
+use testkit::{Cli, Ran};
 
 const CW_PRIVATE_KEY: &str = "cw-PRIVATE-7d1e55a0c3";
 const SOPHOS_SECRET: &str = "sophos-SECRET-b2c94f18e6";
 
-/// A private HOME, so the default config and data dirs are inside a temp dir.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.path().join("data/centralbridge")
-    }
-
-    fn cmd(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_centralbridge"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("CENTRALBRIDGE_") || name == "RUST_LOG" {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("HOME", self.path())
-            .env("XDG_CONFIG_HOME", self.path().join("config"))
-            .env("XDG_DATA_HOME", self.path().join("data"));
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        Run(self.cmd().args(args).output().unwrap())
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-struct Run(Output);
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.0.status.code().unwrap_or(-1)
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout(), self.stderr())
-    }
-    #[track_caller]
-    fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code(),
-            code,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
+/// Where the binary keeps its data by default, inside the private HOME.
+fn data_dir(env: &Cli) -> PathBuf {
+    env.path().join("data/centralbridge")
 }
 
 /// A SQLite database holding both connections, encrypted under `key`.
@@ -117,8 +50,8 @@ fn key_b64(key: &MasterKey) -> String {
 
 #[test]
 fn help_lists_the_commands_and_exit_codes() {
-    let env = Env::new();
-    let run = env.run(&["--help"]);
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    let run = env.run_blocking(&["--help"]);
     run.expect_code(0);
     let out = run.stdout();
     for needle in [
@@ -135,7 +68,7 @@ fn help_lists_the_commands_and_exit_codes() {
 
 #[test]
 fn version_prints_the_crate_version() {
-    let run = Env::new().run(&["--version"]);
+    let run = Cli::new(env!("CARGO_BIN_EXE_centralbridge")).run_blocking(&["--version"]);
     run.expect_code(0);
     assert_eq!(
         run.stdout().trim(),
@@ -145,15 +78,16 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let env = Env::new();
-    env.run(&[]).expect_code(2);
-    env.run(&["no-such-command"]).expect_code(2);
-    env.run(&["--log-format", "xml", "config"]).expect_code(2);
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    env.run_blocking(&[]).expect_code(2);
+    env.run_blocking(&["no-such-command"]).expect_code(2);
+    env.run_blocking(&["--log-format", "xml", "config"])
+        .expect_code(2);
 }
 
 #[test]
 fn bad_config_names_the_key_exits_2_and_writes_nothing() {
-    let env = Env::new();
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
     let db = env.path().join("db/centralbridge.db");
     let cases = [
         ("[sophos]\nclientid = \"abc\"\n", "sophos.clientid"),
@@ -167,7 +101,7 @@ fn bad_config_names_the_key_exits_2_and_writes_nothing() {
     ];
     for (text, needle) in cases {
         let config = env.write("config.toml", text);
-        let run = env.run(&[
+        let run = env.run_blocking(&[
             "--config",
             config.to_str().unwrap(),
             "--database",
@@ -186,23 +120,23 @@ fn bad_config_names_the_key_exits_2_and_writes_nothing() {
             !db.exists() && !db.parent().unwrap().exists(),
             "wrote a database"
         );
-        assert!(!env.data_dir().exists(), "wrote a key file");
+        assert!(!data_dir(&env).exists(), "wrote a key file");
     }
 
     // A config named explicitly must exist.
     let missing = env.path().join("nope.toml");
-    let run = env.run(&["--config", missing.to_str().unwrap(), "config"]);
+    let run = env.run_blocking(&["--config", missing.to_str().unwrap(), "config"]);
     run.expect_code(2);
     assert!(run.stderr().contains("does not exist"), "{}", run.stderr());
 
     // Environment overrides are checked the same way, and named.
     let run = env
-        .cmd()
+        .command(&[])
         .env("CENTRALBRIDGE_SYNC_ALERTS_INTERVAL", "often")
         .args(["config"])
         .output()
         .unwrap();
-    let run = Run(run);
+    let run = Ran(run);
     run.expect_code(2);
     assert!(
         run.stderr().contains("CENTRALBRIDGE_SYNC_ALERTS_INTERVAL"),
@@ -213,11 +147,11 @@ fn bad_config_names_the_key_exits_2_and_writes_nothing() {
 
 #[test]
 fn unusable_databases_exit_2_with_the_fix() {
-    let env = Env::new();
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
     // A file where a directory must be: unwritable even for root.
     let blocker = env.write("blocker", "x");
     let db = blocker.join("centralbridge.db");
-    let run = env.run(&["--database", db.to_str().unwrap(), "store", "init"]);
+    let run = env.run_blocking(&["--database", db.to_str().unwrap(), "store", "init"]);
     run.expect_code(2);
     assert!(
         run.stderr().contains(db.to_str().unwrap()) && run.stderr().contains("Fix:"),
@@ -225,11 +159,11 @@ fn unusable_databases_exit_2_with_the_fix() {
         run.stderr()
     );
     assert!(
-        !env.data_dir().exists(),
+        !data_dir(&env).exists(),
         "key file written although the store failed"
     );
 
-    let run = env.run(&[
+    let run = env.run_blocking(&[
         "--database",
         "postgres://cb:pg-pass-55aa@127.0.0.1:1/cb",
         "store",
@@ -243,11 +177,11 @@ fn unusable_databases_exit_2_with_the_fix() {
         run.all()
     );
     assert!(
-        !env.data_dir().exists(),
+        !data_dir(&env).exists(),
         "key file written although the store failed"
     );
 
-    let run = env.run(&[
+    let run = env.run_blocking(&[
         "--database",
         &env.path().join("absent.db").to_string_lossy(),
         "store",
@@ -259,7 +193,7 @@ fn unusable_databases_exit_2_with_the_fix() {
 
 #[test]
 fn wrong_master_key_exits_2_and_changes_nothing() {
-    let env = Env::new();
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
     let db = env.path().join("cb.db");
     let right = MasterKey::generate().unwrap();
     database_with_secrets(&db, &right);
@@ -267,8 +201,8 @@ fn wrong_master_key_exits_2_and_changes_nothing() {
     let db_arg = db.to_str().unwrap();
 
     let wrong = MasterKey::generate().unwrap();
-    let run = Run(env
-        .cmd()
+    let run = Ran(env
+        .command(&[])
         .env("CENTRALBRIDGE_MASTER_KEY", key_b64(&wrong))
         .args(["--database", db_arg, "store", "check"])
         .output()
@@ -282,7 +216,7 @@ fn wrong_master_key_exits_2_and_changes_nothing() {
     assert!(run.stderr().contains("Fix:"));
 
     // No key at all: a new key would be generated, does not match, and must not be saved.
-    let run = env.run(&["--database", db_arg, "store", "check"]);
+    let run = env.run_blocking(&["--database", db_arg, "store", "check"]);
     run.expect_code(2);
     assert!(
         run.stderr().contains("master key does not match"),
@@ -290,14 +224,14 @@ fn wrong_master_key_exits_2_and_changes_nothing() {
         run.stderr()
     );
     assert!(
-        !env.data_dir().join("master.key").exists(),
+        !data_dir(&env).join("master.key").exists(),
         "saved a useless key file"
     );
     assert_eq!(std::fs::read(&db).unwrap(), before, "database changed");
 
     // A malformed key is named.
-    let run = Run(env
-        .cmd()
+    let run = Ran(env
+        .command(&[])
         .env("CENTRALBRIDGE_MASTER_KEY", "short")
         .args(["--database", db_arg, "store", "check"])
         .output()
@@ -310,8 +244,8 @@ fn wrong_master_key_exits_2_and_changes_nothing() {
     );
 
     // The right key works.
-    Run(env
-        .cmd()
+    Ran(env
+        .command(&[])
         .env("CENTRALBRIDGE_MASTER_KEY", key_b64(&right))
         .args(["--database", db_arg, "store", "check"])
         .output()
@@ -321,7 +255,7 @@ fn wrong_master_key_exits_2_and_changes_nothing() {
 
 #[test]
 fn secrets_never_appear_in_output_logs_or_json() {
-    let env = Env::new();
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
     let db = env.path().join("cb.db");
     let key = MasterKey::generate().unwrap();
     database_with_secrets(&db, &key);
@@ -335,7 +269,7 @@ fn secrets_never_appear_in_output_logs_or_json() {
         vec!["--json", "config"],
         vec!["config"],
     ] {
-        let mut cmd = env.cmd();
+        let mut cmd = env.command(&[]);
         cmd.env("CENTRALBRIDGE_MASTER_KEY", &master);
         if args.contains(&"config") {
             cmd.env(
@@ -345,7 +279,7 @@ fn secrets_never_appear_in_output_logs_or_json() {
         } else {
             cmd.args(["--database", db.to_str().unwrap()]);
         }
-        let run = Run(cmd.args(&args).output().unwrap());
+        let run = Ran(cmd.args(&args).output().unwrap());
         run.expect_code(0);
         runs.push((args, run));
     }
@@ -376,13 +310,13 @@ fn secrets_never_appear_in_output_logs_or_json() {
 
 #[test]
 fn first_use_creates_database_and_private_key_file() {
-    let env = Env::new();
-    let run = env.run(&["--json", "store", "init"]);
+    let env = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    let run = env.run_blocking(&["--json", "store", "init"]);
     run.expect_code(0);
     let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(json["backend"], "sqlite");
-    let key_file = env.data_dir().join("master.key");
-    assert!(env.data_dir().join("centralbridge.db").exists());
+    let key_file = data_dir(&env).join("master.key");
+    assert!(data_dir(&env).join("centralbridge.db").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -390,12 +324,12 @@ fn first_use_creates_database_and_private_key_file() {
         assert_eq!(mode & 0o777, 0o600);
     }
     let key = std::fs::read(&key_file).unwrap();
-    env.run(&["store", "check"]).expect_code(0);
+    env.run_blocking(&["store", "check"]).expect_code(0);
     assert_eq!(std::fs::read(&key_file).unwrap(), key, "key file replaced");
 
     // Config from env shows up in the effective config.
-    let run = Run(env
-        .cmd()
+    let run = Ran(env
+        .command(&[])
         .env("CENTRALBRIDGE_SYNC_CONCURRENCY", "7")
         .args(["--json", "config"])
         .output()
@@ -407,7 +341,7 @@ fn first_use_creates_database_and_private_key_file() {
         json["env_overrides"],
         json!(["CENTRALBRIDGE_SYNC_CONCURRENCY"])
     );
-    let run = env.run(&["config", "path"]);
+    let run = env.run_blocking(&["config", "path"]);
     run.expect_code(0);
     assert_eq!(
         run.stdout().trim(),

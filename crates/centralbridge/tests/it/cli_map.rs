@@ -1,51 +1,39 @@
 //! `centralbridge refresh` and `centralbridge map ...` as a user runs them, against both emulators.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
-use engine::connections::{ConnectWiseSettings, SophosSettings, save_connectwise, save_sophos};
-use engine::secrets::{ExposeSecret as _, MasterKey};
+use engine::secrets::{ExposeSecret as _, MASTER_KEY_ENV, MasterKey};
 use engine::store::{AuditFilter, CoreStore as _, MappingStore as _, Store};
 use sandbox::connectwise::{CwConfig as EmuCwConfig, CwEmulator};
 use sandbox::sophos::{SophosConfig as EmuSophosConfig, SophosEmulator};
 use sandbox::world::{World, WorldConfig};
 use serde_json::Value;
+use testkit::{Cli, Ran};
 
+/// The binary on this test's store (its `--database` and key set), and where that store is.
 struct Env {
-    dir: tempfile::TempDir,
+    cli: Cli,
     db: PathBuf,
     key: String,
 }
 
 impl Env {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_centralbridge"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("CENTRALBRIDGE_") || name == "RUST_LOG" {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("CENTRALBRIDGE_MASTER_KEY", &self.key)
-            .arg("--database")
-            .arg(&self.db)
-            .args(args);
-        cmd
+    fn new(key: &MasterKey) -> Self {
+        let cli = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+        let db = cli.file("cb.db");
+        let key = key.to_base64().expose_secret().to_owned();
+        let cli = cli.env(MASTER_KEY_ENV, &key).database(&db);
+        Env { cli, db, key }
     }
 
-    /// Runs the binary off the async runtime (the emulators keep serving on its workers).
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = self.cmd(args);
-        tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap()
+    async fn run(&self, args: &[&str]) -> Ran {
+        self.cli.run(args).await
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.cli.file(name)
     }
 }
 
@@ -73,42 +61,14 @@ async fn setup(world: Arc<World>) -> (Env, CwEmulator, SophosEmulator) {
     let mut scfg = EmuSophosConfig::new(world);
     scfg.alert_rate = 0.0;
     let se = SophosEmulator::spawn(scfg).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cb.db");
     let key = MasterKey::generate().unwrap();
-    let store = Store::open(db.to_str().unwrap(), key.clone())
+    let env = Env::new(&key);
+    let store = Store::open(env.db.to_str().unwrap(), key.clone())
         .await
         .unwrap();
-    let creds = cwe.credentials();
-    save_connectwise(
-        &store,
-        &ConnectWiseSettings {
-            site: cwe.site_url(),
-            company_id: creds.company_id.clone(),
-            public_key: creds.public_key.clone(),
-            client_id: creds.client_id.clone(),
-            codebase: None,
-            allow_http: true,
-        },
-        &creds.private_key,
-    )
-    .await
-    .unwrap();
-    let sc = se.credentials();
-    save_sophos(
-        &store,
-        &SophosSettings {
-            client_id: sc.client_id.clone(),
-            token_url: se.token_url(),
-            global_url: se.global_url(),
-        },
-        &sc.client_secret,
-    )
-    .await
-    .unwrap();
+    testkit::connect::save_connections(&store, &cwe, &se).await;
     store.close().await;
-    let key = key.to_base64().expose_secret().to_owned();
-    (Env { dir, db, key }, cwe, se)
+    (env, cwe, se)
 }
 
 async fn open(env: &Env) -> Store {
@@ -371,16 +331,7 @@ fn bad_file(dst: &Path, tenants: &[&str]) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_without_connections_is_a_usage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        db: dir.path().join("cb.db"),
-        key: MasterKey::generate()
-            .unwrap()
-            .to_base64()
-            .expose_secret()
-            .to_owned(),
-        dir,
-    };
+    let env = Env::new(&MasterKey::generate().unwrap());
     let o = env.run(&["refresh"]).await;
     code(&o, 2);
     assert!(text(&o).contains("centralbridge connect"), "{}", text(&o));

@@ -1,11 +1,9 @@
 //! `products`, `sync usage`, `status` and `bench usage` as a user runs them, against emulators
 //! started by the test.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
-use engine::connections::{ConnectWiseSettings, SophosSettings};
 use engine::secrets::{MASTER_KEY_ENV, MasterKey};
 use engine::store::{Mapping, MappingSource, MappingStore as _, MappingWrite, NewAudit, Store};
 use sandbox::connectwise::CwEmulator;
@@ -13,11 +11,11 @@ use sandbox::sophos::SophosEmulator;
 use sandbox::world::{World, WorldConfig};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
+use testkit::{Cli, Ran};
 
 struct Env {
-    dir: tempfile::TempDir,
-    db: PathBuf,
-    key: String,
+    /// The binary on this test's store.
+    cli: Cli,
     cw: CwEmulator,
     _sophos: SophosEmulator,
 }
@@ -37,39 +35,13 @@ impl Env {
         let mut sc = sandbox::sophos::SophosConfig::new(world.clone());
         sc.alert_rate = 0.0;
         let sophos = SophosEmulator::spawn(sc).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("cb.db");
+        let cli = Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+        let db = cli.file("cb.db");
         let key = MasterKey::generate().unwrap();
         let store = Store::open(&db.to_string_lossy(), key.clone())
             .await
             .unwrap();
-        let c = cw.credentials();
-        engine::connections::save_connectwise(
-            &store,
-            &ConnectWiseSettings {
-                site: cw.site_url(),
-                company_id: c.company_id.clone(),
-                public_key: c.public_key.clone(),
-                client_id: c.client_id.clone(),
-                codebase: None,
-                allow_http: true,
-            },
-            &c.private_key,
-        )
-        .await
-        .unwrap();
-        let s = sophos.credentials();
-        engine::connections::save_sophos(
-            &store,
-            &SophosSettings {
-                client_id: s.client_id.clone(),
-                token_url: sophos.token_url(),
-                global_url: sophos.global_url(),
-            },
-            &s.client_secret,
-        )
-        .await
-        .unwrap();
+        testkit::connect::save_connections(&store, &cw, &sophos).await;
         // Refresh, then map every customer to its true company and first active agreement.
         let cwc = engine::connections::connectwise_client(&store)
             .await
@@ -146,31 +118,16 @@ impl Env {
         store.write_mappings(&writes).await.unwrap();
         store.close().await;
         Env {
-            key: key.to_base64().expose_secret().to_owned(),
-            dir,
-            db,
+            cli: cli
+                .env(MASTER_KEY_ENV, key.to_base64().expose_secret())
+                .database(&db),
             cw,
             _sophos: sophos,
         }
     }
 
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_centralbridge"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("CENTRALBRIDGE_") || name == "RUST_LOG" {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env(MASTER_KEY_ENV, &self.key)
-            .arg("--database")
-            .arg(&self.db)
-            .args(args);
-        tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap()
+    async fn run(&self, args: &[&str]) -> Ran {
+        self.cli.run(args).await
     }
 }
 

@@ -11,7 +11,7 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use engine::store::RunOutcome;
-use support::{Service, Target, World, text};
+use support::{App, SchedJob, Service, Target, World, text};
 
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {$(
@@ -171,8 +171,9 @@ async fn service_and_cli(t: Target) {
 
 async fn dashboard_and_cli(t: Target) {
     let w = World::new(t, 12).await;
-    // The service schedules only tickets (hourly): usage runs only from the dashboard and the CLI.
-    let svc = Service::start(&w, &["--jobs", "tickets", "--tickets-every", "1h"]).await;
+    // The dashboard in this process; its scheduler runs only tickets (hourly): usage runs only
+    // from the dashboard and the CLI.
+    let svc = App::spawn(&w, &[(SchedJob::Tickets, Duration::from_secs(3600))]).await;
     let customers = engine::store::MappingStore::list_customers(&w.store)
         .await
         .unwrap();
@@ -231,8 +232,7 @@ async fn dashboard_and_cli(t: Target) {
     let html = post.await.unwrap();
     assert!(html.contains("Usage sync of"), "{html}");
     w.set_latency(Duration::ZERO);
-    let (code, log) = svc.stop().await;
-    assert_eq!(code, Some(0), "{log}");
+    svc.stop().await;
     w.assert_one_addition_per_line();
     let runs = w.runs("usage").await;
     assert!(runs.iter().all(|r| r.outcome == RunOutcome::Ok), "{runs:?}");
@@ -365,7 +365,7 @@ async fn a_second_store_adopts_the_tickets_connectwise_already_has(t: Target) {
         "{calls} ConnectWise calls > {bound}: {report}"
     );
     assert!(more > 0);
-    second.drop_database().await;
+    drop(second);
     w.finish().await;
 }
 
@@ -580,6 +580,6 @@ async fn a_lost_database_and_a_fresh_connect_do_not_ticket_twice(t: Target) {
     }
     assert!(linked > tickets, "{linked} alerts linked");
     store.close().await;
-    lost.drop_database().await;
+    drop(lost);
     w.finish().await;
 }

@@ -24,14 +24,6 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
     resp.headers()
         .get_all("set-cookie")
@@ -84,10 +76,9 @@ async fn setup_login_csrf_health_and_metrics() {
     }
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
-    let metrics_port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_centralbridge"))
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
-        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .args(["--metrics-listen", "127.0.0.1:0"])
         .args(["--tickets-every", "1s", "--jobs", "tickets"])
         .env("CENTRALBRIDGE_CONFIG", &config)
         .env("CENTRALBRIDGE_MASTER_KEY", key.to_base64().expose_secret())
@@ -105,12 +96,16 @@ async fn setup_login_csrf_health_and_metrics() {
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut base = None;
+    let mut metrics_url = None;
     let setup = loop {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("serve printed its URLs");
         if let Some(rest) = line.split("dashboard on ").nth(1) {
             base = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if let Some(rest) = line.split("Prometheus metrics on ").nth(1) {
+            metrics_url = Some(rest.trim().to_owned());
         }
         if line.trim_start().contains("/setup?token=") {
             break line.trim().to_owned();
@@ -239,7 +234,11 @@ async fn setup_login_csrf_health_and_metrics() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = match http
-            .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            .get(
+                metrics_url
+                    .as_deref()
+                    .expect("serve printed the metrics URL"),
+            )
             .send()
             .await
         {

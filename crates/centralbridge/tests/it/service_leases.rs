@@ -18,9 +18,7 @@ use engine::secrets::MasterKey;
 use engine::store::{CoreStore as _, RunOutcome, Store};
 use sandbox::{Sandbox, SandboxOptions};
 use secrecy::ExposeSecret as _;
-use sqlx::Connection as _;
-
-const PG_URL_ENV: &str = "CENTRALBRIDGE_TEST_PG_URL";
+use testkit::Database;
 
 struct Proc(Child);
 
@@ -136,41 +134,13 @@ async fn two_processes(target: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_serve_processes_on_postgres_never_run_a_job_twice_at_once() {
-    let Ok(base) = std::env::var(PG_URL_ENV) else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI=true but {PG_URL_ENV} is not set"
-        );
-        eprintln!("PostgreSQL tests did not run: set {PG_URL_ENV} to run them");
-        return;
-    };
-    let name = format!("cb_service_{}", uuid_like());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&format!("/{name}"));
-    two_processes(url.to_string()).await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await;
+    if let Some(db) = Database::postgres().await {
+        two_processes(db.url.clone()).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_serve_processes_on_one_sqlite_file_never_run_a_job_twice_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("cb.db").to_string_lossy().into_owned();
-    two_processes(target).await;
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}_{}", std::process::id(), nanos % 1_000_000_000)
+    let db = Database::sqlite();
+    two_processes(db.url.clone()).await;
 }

@@ -1,9 +1,6 @@
 //! `connect` as the engine does it: each bad value is named with where to get a good one, the
 //! connection is tested before it is saved, and a failed re-connect keeps the old connection.
 
-use crate::common;
-
-use common::TestStore;
 use engine::connections::{
     self, ConnectField, ConnectWiseSettings, SophosSettings, check_client_id, check_company_id,
     check_private_key, check_public_key, check_site,
@@ -12,6 +9,7 @@ use engine::doctor::{self, CheckStatus, DoctorOptions};
 use engine::store::{ConnectionKind, CoreStore as _};
 use sandbox::{Sandbox, SandboxOptions};
 use secrecy::{ExposeSecret as _, SecretString};
+use testkit::{TestStore, both_backends};
 
 async fn sandbox() -> Sandbox {
     let mut o = SandboxOptions::demo(11, 6);

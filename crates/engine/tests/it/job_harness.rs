@@ -2,11 +2,8 @@
 //! others go on, the run is "partial"), a run whose holder died is taken over once its lease expires
 //! and marked abandoned, and a dry run takes no lease.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::TestStore;
 use engine::connections::{self, ConnectWiseSettings, SophosSettings};
 use engine::job::{self, Door, Hooks, Job, RunReport as _, StartError, StartOptions};
 use engine::mapping::{self, AcceptOptions, RefreshOptions};
@@ -16,6 +13,7 @@ use engine::usage::{self, CustomerOutcome, SyncOptions};
 use sandbox::sophos::{AlertKind, AlertSpec};
 use sandbox::{Sandbox, SandboxOptions};
 use secrecy::SecretString;
+use testkit::{TestStore, both_backends};
 
 both_backends!(
     a_panic_in_one_customer_fails_only_that_customer,

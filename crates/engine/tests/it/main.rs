@@ -1,8 +1,5 @@
 //! The integration tests of `engine`, one binary (each test file is a module).
 
-#[macro_use]
-mod common;
-
 mod doctor_connect;
 mod doctor_roles;
 mod job_harness;

@@ -1,9 +1,6 @@
 //! Mapping rules, switches, audit, gone flags, listings with warnings and CSV import/export, on both
 //! store backends (store filled directly, no vendors).
 
-use crate::common;
-
-use common::TestStore;
 use engine::ids::{AgreementId, CompanyId};
 use engine::mapping::{self, CustomerFilter, MappingError, MappingInput, Refusal, WarningKind};
 use engine::store::{
@@ -11,6 +8,7 @@ use engine::store::{
     MappingStore as _, MappingWrite, NewAudit, RecordKind, Store, TenantRecord,
 };
 use jiff::Timestamp;
+use testkit::{TestStore, both_backends};
 
 fn tenant(id: &str, name: &str) -> TenantRecord {
     TenantRecord {

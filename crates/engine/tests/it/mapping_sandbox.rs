@@ -1,13 +1,10 @@
 //! Mapping against the seeded sandbox: refresh from both emulators, suggestion accuracy on the
 //! generator's tricky names, ambiguity, bulk accept, renames and removals on either side.
 
-use crate::common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestStore;
 use engine::ids::CompanyId;
 use engine::mapping::{
     self, AcceptOptions, CustomerFilter, RefreshOptions, SuggestOptions, WarningKind,
@@ -17,6 +14,7 @@ use sandbox::connectwise::{CwConfig as EmuCwConfig, CwEmulator, Table};
 use sandbox::sophos::{SophosConfig as EmuSophosConfig, SophosEmulator};
 use sandbox::world::{NameVariant, World, WorldConfig};
 use serde_json::json;
+use testkit::{TestStore, both_backends};
 
 fn world() -> World {
     World::generate(WorldConfig {

@@ -1,10 +1,7 @@
 //! The core store area, run on SQLite and PostgreSQL.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::TestStore;
 use engine::secrets::{ExposeSecret as _, MasterKey, SecretString};
 use engine::store::{
     AuditFilter, BackendKind, ConnectionKind, CoreStore as _, CustomerStatus, NewAudit, RunOutcome,
@@ -13,6 +10,7 @@ use engine::store::{
 use jiff::Timestamp;
 use serde_json::json;
 use sqlx::{Connection as _, Row as _};
+use testkit::{TestStore, both_backends};
 
 const CW_PRIVATE_KEY: &str = "cw-private-KEY-9f3a1c77e2";
 const SOPHOS_SECRET: &str = "sophos-client-SECRET-41d0b8aa";

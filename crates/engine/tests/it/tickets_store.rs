@@ -1,14 +1,12 @@
 //! The tickets area of the store, on SQLite and PostgreSQL.
 
-use crate::common;
-
-use common::TestStore;
 use engine::ids::{CompanyId, TicketId};
 use engine::store::{
     AlertLink, AlertRole, AlertState, LinkState, OwnedTicket, TicketCursor, TicketState,
     TicketStore as _,
 };
 use jiff::Timestamp;
+use testkit::{TestStore, both_backends};
 
 fn ts(s: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000 + s).unwrap()

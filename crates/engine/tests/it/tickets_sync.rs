@@ -1,13 +1,10 @@
 //! Ticket sync against both emulators: exactly once through faults and crashes, consolidation,
 //! recurrence, clears, two-way close, unmapped and forbidden tenants, summary limits.
 
-use crate::common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestStore;
 use engine::ids::{CompanyId, TicketId};
 use engine::job::{self, Door, Hooks, Job, RunReport as _, StartOptions};
 use engine::mapping::{MappingInput, set_mapping};
@@ -21,6 +18,7 @@ use sandbox::connectwise::{
 use sandbox::sophos::{AlertKind, AlertSpec, SophosConfig as SoEmuConfig, SophosEmulator};
 use sandbox::world::{World, WorldConfig};
 use serde_json::Value;
+use testkit::TestStore;
 
 struct Env {
     t: TestStore,

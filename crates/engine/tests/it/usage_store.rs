@@ -1,13 +1,11 @@
 //! The usage store area on both backends.
 
-use crate::common;
-
-use common::TestStore;
 use engine::ids::{AdditionId, AgreementId, CatalogItemId};
 use engine::store::{
     AdditionLink, AuditFilter, CoreStore as _, JournalKind, JournalState, NewAudit,
     NewJournalEntry, UsageStore as _,
 };
+use testkit::{TestStore, both_backends};
 
 async fn products_and_links_round_trip(t: TestStore) {
     let s = &t.store;

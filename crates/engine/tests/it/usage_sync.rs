@@ -1,12 +1,9 @@
 //! Usage sync against both emulators: first sync, re-run, quantity changes, every rule, crash recovery.
 
-use crate::common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestStore;
 use engine::ids::{AdditionId, AgreementId, CatalogItemId, CompanyId, TenantId};
 use engine::job::{self, Door, Hooks, Job, RunReport as _, StartOptions};
 use engine::products::ProductTable;
@@ -20,6 +17,7 @@ use sandbox::connectwise::{CwEmulator, Table};
 use sandbox::sophos::SophosEmulator;
 use sandbox::world::{BILLING_CODES, World, WorldConfig};
 use serde_json::{Value, json};
+use testkit::TestStore;
 
 const MONTH: Month = Month {
     year: 2026,

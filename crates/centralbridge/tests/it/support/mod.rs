@@ -10,7 +10,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use engine::connections::{self, ConnectWiseSettings, SophosSettings};
+use centralbridge::service::{self, Running, SchedulerOptions, ServiceOptions, jobs::EngineRunner};
+use engine::connections;
 use engine::job::{self, Door, RunReport as _, StartOptions};
 use engine::mapping::{self, AcceptOptions, RefreshOptions};
 use engine::secrets::{MASTER_KEY_ENV, MasterKey};
@@ -18,69 +19,13 @@ use engine::store::{CoreStore as _, Lease, MappingStore as _, Store};
 use engine::tickets::{self, SettingsInput};
 use sandbox::connectwise::Table;
 use sandbox::{Sandbox, SandboxOptions};
-use secrecy::{ExposeSecret as _, SecretString};
-use sqlx::Connection as _;
+use secrecy::ExposeSecret as _;
+use testkit::Cli;
 
-pub const PG_URL_ENV: &str = "CENTRALBRIDGE_TEST_PG_URL";
+pub use centralbridge::service::Job as SchedJob;
 
 /// Where a test's store lives: a SQLite file, or a fresh PostgreSQL database (dropped on drop).
-pub struct Target {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
-}
-
-impl Target {
-    pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("cb.db").to_string_lossy().into_owned();
-        Self { url, dir, pg: None }
-    }
-
-    /// `None` (and a line saying so) without `CENTRALBRIDGE_TEST_PG_URL`; with `CI=true` that fails.
-    pub async fn postgres() -> Option<Self> {
-        let Ok(base) = std::env::var(PG_URL_ENV) else {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "CI=true but {PG_URL_ENV} is not set"
-            );
-            eprintln!("PostgreSQL tests did not run: set {PG_URL_ENV} to run them");
-            return None;
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("cb_it_{}_{}", std::process::id(), nanos % 1_000_000_000);
-        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&base).unwrap();
-        url.set_path(&format!("/{name}"));
-        Some(Self {
-            url: url.to_string(),
-            dir: tempfile::tempdir().unwrap(),
-            pg: Some((base, name)),
-        })
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        self.pg.is_some()
-    }
-
-    pub async fn drop_database(&self) {
-        if let Some((base, name)) = &self.pg {
-            let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await;
-        }
-    }
-}
+pub use testkit::Database as Target;
 
 /// A sandbox and a store prepared as after a first day: both connections, a refresh, the confident
 /// suggestions accepted with usage and ticket sync on, every product selected, ticket settings.
@@ -90,6 +35,8 @@ pub struct World {
     pub key: MasterKey,
     pub target: Target,
     pub config: PathBuf,
+    /// The binary with this world's config and key (no `--database`: see [`World::cli_on`]).
+    pub bin: Cli,
 }
 
 impl World {
@@ -107,12 +54,17 @@ impl World {
         prepare(&store, &sb).await;
         let config = target.dir.path().join("config.toml");
         std::fs::write(&config, "").unwrap();
+        let bin = Cli::new(env!("CARGO_BIN_EXE_centralbridge"))
+            .env("CENTRALBRIDGE_CONFIG", &config)
+            .env(MASTER_KEY_ENV, key.to_base64().expose_secret())
+            .env("NO_COLOR", "1");
         Self {
             sb,
             store,
             key,
             target,
             config,
+            bin,
         }
     }
 
@@ -123,25 +75,10 @@ impl World {
 
     /// A CLI command on another store (same master key), e.g. a second install.
     pub fn cli_on(&self, database: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_centralbridge"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("CENTRALBRIDGE_") || name == "RUST_LOG" {
-                cmd.env_remove(name);
-            }
-        }
-        let home = self.target.dir.path();
-        cmd.env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("CENTRALBRIDGE_CONFIG", &self.config)
-            .env(MASTER_KEY_ENV, self.key.to_base64().expose_secret())
-            .env("NO_COLOR", "1")
-            .arg("--database")
-            .arg(database)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = self
+            .bin
+            .command(&[&["--database", database], args].concat());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
     }
 
@@ -294,40 +231,13 @@ impl World {
     pub async fn finish(self) {
         self.store.close().await;
         self.sb.shutdown().await;
-        self.target.drop_database().await;
     }
 }
 
 /// Connects both vendors, refreshes, accepts the confident suggestions (usage and ticket sync on),
 /// selects every product and sets the ticket board: a first day, through the engine's own calls.
 pub async fn prepare(store: &Store, sb: &Sandbox) {
-    let info = sb.info();
-    let cw = &info.connectwise;
-    connections::save_connectwise(
-        store,
-        &ConnectWiseSettings {
-            site: sb.connectwise.site_url(),
-            company_id: cw.company_id.clone(),
-            public_key: cw.public_key.clone(),
-            client_id: cw.client_id.clone(),
-            codebase: None,
-            allow_http: true,
-        },
-        &SecretString::from(cw.private_key.clone()),
-    )
-    .await
-    .unwrap();
-    connections::save_sophos(
-        store,
-        &SophosSettings {
-            client_id: info.sophos.client_id.clone(),
-            token_url: sb.sophos.token_url(),
-            global_url: sb.sophos.global_url(),
-        },
-        &SecretString::from(info.sophos.client_secret.clone()),
-    )
-    .await
-    .unwrap();
+    testkit::connect::save_connections(store, &sb.connectwise, &sb.sophos).await;
     let cwc = connections::connectwise_client(store).await.unwrap();
     let soc = connections::sophos_client(store).await.unwrap();
     let run = job::start(
@@ -469,41 +379,7 @@ impl Service {
         })
         .await
         .unwrap();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let page = http.get(&setup).send().await.unwrap();
-        let pre = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
-        let html = page.text().await.unwrap();
-        let token = field(&html, "token");
-        let r = http
-            .post(format!("{base}/setup"))
-            .header("cookie", format!("cb_prelogin={pre}"))
-            .form(&[
-                ("_prelogin", pre.as_str()),
-                ("token", token.as_str()),
-                ("password", "a long enough password"),
-                ("confirm", "a long enough password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303, "setup failed");
-        let cookie = format!(
-            "cb_session={}",
-            cookie_from(&r, "cb_session").expect("session cookie")
-        );
-        let html = http
-            .get(format!("{base}/customers"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = field(&html, "_csrf");
+        let (http, cookie, csrf) = log_in(&base, &setup).await;
         Self {
             proc,
             base,
@@ -530,6 +406,113 @@ impl Service {
     pub async fn stop(self) -> (Option<i32>, String) {
         self.proc.signal("-TERM");
         self.proc.wait(Duration::from_secs(60)).await
+    }
+}
+
+/// Sets the dashboard password through the one-time setup link, as a first visitor does; returns
+/// a client, its session cookie and the CSRF token of its pages.
+async fn log_in(base: &str, setup: &str) -> (reqwest::Client, String, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(setup).send().await.unwrap();
+    let pre = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
+    let html = page.text().await.unwrap();
+    let token = field(&html, "token");
+    let r = http
+        .post(format!("{base}/setup"))
+        .header("cookie", format!("cb_prelogin={pre}"))
+        .form(&[
+            ("_prelogin", pre.as_str()),
+            ("token", token.as_str()),
+            ("password", "a long enough password"),
+            ("confirm", "a long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "setup failed");
+    let cookie = format!(
+        "cb_session={}",
+        cookie_from(&r, "cb_session").expect("session cookie")
+    );
+    let html = http
+        .get(format!("{base}/customers"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&html, "_csrf");
+    (http, cookie, csrf)
+}
+
+/// The service built in this test process (in the manner of zero2prod's `spawn_app`) on a prepared
+/// world: the dashboard bound by the service itself to 127.0.0.1:0 (no port picked beforehand), the
+/// scheduler running only `jobs` every `every`, and a logged-in dashboard session.
+pub struct App {
+    running: Option<Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl App {
+    pub async fn spawn(world: &World, jobs: &[(SchedJob, Duration)]) -> Self {
+        let mut scheduler = SchedulerOptions::new(service::holder_id());
+        scheduler.intervals = jobs.iter().copied().collect();
+        let opts = ServiceOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            metrics_listen: None,
+            scheduler,
+            secure_cookies: false,
+        };
+        let config = centralbridge::config::SyncConfig::default();
+        let runner = EngineRunner::shared(
+            config.concurrency as usize,
+            centralbridge::cmd::sync::guard(&config),
+        );
+        let running = service::start(world.store.clone(), world.key.clone(), opts, runner)
+            .await
+            .expect("the service starts");
+        let base = running.url();
+        let setup = running
+            .setup_url()
+            .await
+            .expect("a first start offers setup");
+        let (http, cookie, csrf) = log_in(&base, &setup).await;
+        App {
+            running: Some(running),
+            base,
+            http,
+            cookie,
+            csrf,
+        }
+    }
+
+    /// A dashboard action (POST with the session and CSRF token); returns the HTML it answers.
+    pub async fn post(&self, path: &str) -> String {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(&[("_csrf", self.csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the scheduler (a running job finishes) and the web server.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
     }
 }
 
