@@ -46,9 +46,11 @@ pub fn init(format: LogFormat, verbose: u8) {
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .try_init(),
+        // Each line carries its spans (run, customer, operation), so it can be traced to them.
         LogFormat::Json => builder
             .json()
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(true)
             .flatten_event(true)
             .try_init(),
     };

@@ -90,7 +90,7 @@ pub(crate) struct Req {
 }
 
 impl Req {
-    pub fn new(method: Method, path: impl Into<String>) -> Self {
+    pub(crate) fn new(method: Method, path: impl Into<String>) -> Self {
         Req {
             method,
             path: path.into(),
@@ -99,11 +99,11 @@ impl Req {
             forward_only: false,
         }
     }
-    pub fn params(mut self, params: Vec<(String, String)>) -> Self {
+    pub(crate) fn params(mut self, params: Vec<(String, String)>) -> Self {
         self.params = params;
         self
     }
-    pub fn body(mut self, body: Value) -> Self {
+    pub(crate) fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
     }

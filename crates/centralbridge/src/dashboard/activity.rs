@@ -29,7 +29,7 @@ const ACTIONS: &[&str] = &[
 ];
 
 #[derive(Debug, Default, Deserialize)]
-pub struct ActivityQuery {
+pub(super) struct ActivityQuery {
     #[serde(default)]
     actor: String,
     #[serde(default)]
@@ -38,14 +38,14 @@ pub struct ActivityQuery {
     subject: String,
 }
 
-pub struct FilterView {
+pub(super) struct FilterView {
     actor: String,
     action: String,
     subject: String,
     any: bool,
 }
 
-pub struct EntryView {
+pub(super) struct EntryView {
     at: String,
     actor: String,
     action: String,
@@ -54,7 +54,7 @@ pub struct EntryView {
     change: String,
 }
 
-pub struct RunView {
+pub(super) struct RunView {
     job: String,
     started: String,
     by: String,
@@ -94,7 +94,8 @@ fn short_json(v: &Option<serde_json::Value>) -> String {
     }
 }
 
-pub async fn page(
+#[tracing::instrument(skip_all)]
+pub(super) async fn page(
     State(app): State<Shared>,
     Extension(session): Extension<Session>,
     Query(q): Query<ActivityQuery>,

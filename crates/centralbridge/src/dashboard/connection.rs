@@ -11,14 +11,14 @@ use super::{Chrome, render, show_time};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
 
-pub struct ConnView {
+pub(super) struct ConnView {
     vendor: &'static str,
     place: String,
     account: String,
     saved: String,
 }
 
-pub struct CheckView {
+pub(super) struct CheckView {
     symbol: &'static str,
     class: &'static str,
     title: String,
@@ -27,7 +27,7 @@ pub struct CheckView {
     fix: String,
 }
 
-pub struct DoctorView {
+pub(super) struct DoctorView {
     at: String,
     ok: bool,
     checks: Vec<CheckView>,
@@ -55,7 +55,7 @@ fn text(v: &serde_json::Value, key: &str) -> String {
 }
 
 /// The doctor report as shown.
-pub fn doctor_view(at: Timestamp, r: &DoctorReport) -> DoctorView {
+pub(super) fn doctor_view(at: Timestamp, r: &DoctorReport) -> DoctorView {
     DoctorView {
         at: show_time(at),
         ok: r.ok,
@@ -87,7 +87,11 @@ async fn run_doctor(app: &Shared) -> DoctorView {
     view
 }
 
-pub async fn page(State(app): State<Shared>, Extension(session): Extension<Session>) -> Response {
+#[tracing::instrument(skip_all)]
+pub(super) async fn page(
+    State(app): State<Shared>,
+    Extension(session): Extension<Session>,
+) -> Response {
     let connections = app
         .store
         .list_connections()
@@ -125,7 +129,8 @@ pub async fn page(State(app): State<Shared>, Extension(session): Extension<Sessi
     })
 }
 
-pub async fn rerun(State(app): State<Shared>) -> Response {
+#[tracing::instrument(skip_all)]
+pub(super) async fn rerun(State(app): State<Shared>) -> Response {
     let doctor = Some(run_doctor(&app).await);
     render(&DoctorTable { doctor })
 }

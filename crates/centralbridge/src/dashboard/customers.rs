@@ -25,7 +25,7 @@ use crate::service::messages;
 const HITS: usize = 8;
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Filter {
+pub(super) struct Filter {
     #[serde(default = "all")]
     view: String,
     #[serde(default = "both")]
@@ -51,7 +51,7 @@ impl Default for Filter {
     }
 }
 
-pub struct FilterView {
+pub(super) struct FilterView {
     view: String,
     status: String,
     q: String,
@@ -59,13 +59,13 @@ pub struct FilterView {
     query: String,
 }
 
-pub struct SuggestionView {
+pub(super) struct SuggestionView {
     company_id: CompanyId,
     name: String,
     score: String,
 }
 
-pub struct RowView {
+pub(super) struct RowView {
     tenant_id: String,
     tenant_name: String,
     billing: String,
@@ -301,7 +301,8 @@ async fn jobs_line(app: &Shared) -> String {
     parts.join(" · ")
 }
 
-pub async fn page(
+#[tracing::instrument(skip_all)]
+pub(super) async fn page(
     State(app): State<Shared>,
     Extension(session): Extension<Session>,
     headers: HeaderMap,
@@ -329,7 +330,8 @@ pub async fn page(
     })
 }
 
-pub async fn run_job(State(app): State<Shared>, Path(job): Path<String>) -> Response {
+#[tracing::instrument(skip_all, fields(job = %job))]
+pub(super) async fn run_job(State(app): State<Shared>, Path(job): Path<String>) -> Response {
     let Some(job) = Job::parse(&job) else {
         return fail(format!("There is no job called “{job}”."));
     };
@@ -348,7 +350,7 @@ pub async fn run_job(State(app): State<Shared>, Path(job): Path<String>) -> Resp
 
 // --- error detail --------------------------------------------------------------------------------
 
-pub struct StatusView {
+pub(super) struct StatusView {
     job: String,
     ok: bool,
     when: String,
@@ -370,7 +372,11 @@ fn job_title(job: &str) -> String {
         .unwrap_or_else(|| job.to_owned())
 }
 
-pub async fn error_detail(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn error_detail(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+) -> Response {
     let listed = match mapping::list_customers(
         &app.store,
         &CustomerFilter {
@@ -411,7 +417,7 @@ pub async fn error_detail(State(app): State<Shared>, Path(tenant): Path<String>)
 // --- switches ------------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize)]
-pub struct Toggle {
+pub(super) struct Toggle {
     #[serde(default)]
     on: String,
 }
@@ -439,7 +445,8 @@ async fn toggle(
     }
 }
 
-pub async fn toggle_usage(
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn toggle_usage(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
     Form(t): Form<Toggle>,
@@ -447,7 +454,8 @@ pub async fn toggle_usage(
     toggle(&app, &tenant, Some(t.on == "true"), None).await
 }
 
-pub async fn toggle_tickets(
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn toggle_tickets(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
     Form(t): Form<Toggle>,
@@ -459,7 +467,8 @@ pub async fn toggle_tickets(
 
 /// Runs the usage sync for one customer now, through the run harness like every door: it takes the
 /// usage job's lease (renewed while it runs), so it never overlaps a scheduled or CLI run.
-pub async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
     use engine::job::{self, Door, Job, RunReport as _, StartError, StartOptions};
     let run = match job::start(
         &app.store,
@@ -532,7 +541,7 @@ pub async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> 
 
 // --- mapping edit --------------------------------------------------------------------------------
 
-pub struct AgreementView {
+pub(super) struct AgreementView {
     id: AgreementId,
     label: String,
     usable: bool,
@@ -623,17 +632,18 @@ async fn mapping_form(
     })
 }
 
-pub async fn edit(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn edit(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
     mapping_form(&app, &tenant, None, None).await
 }
 
 #[derive(Debug, Deserialize)]
-pub struct HitsQuery {
+pub(super) struct HitsQuery {
     #[serde(default)]
     q: String,
 }
 
-pub struct HitView {
+pub(super) struct HitView {
     id: CompanyId,
     name: String,
     identifier: String,
@@ -649,7 +659,8 @@ struct HitsTpl {
     hits: Vec<HitView>,
 }
 
-pub async fn company_hits(
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn company_hits(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
     Query(q): Query<HitsQuery>,
@@ -686,11 +697,12 @@ pub async fn company_hits(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ChooseQuery {
+pub(super) struct ChooseQuery {
     company_id: CompanyId,
 }
 
-pub async fn choose(
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn choose(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
     Query(q): Query<ChooseQuery>,
@@ -699,7 +711,7 @@ pub async fn choose(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct MappingFormData {
+pub(super) struct MappingFormData {
     company_id: CompanyId,
     #[serde(default)]
     agreement_id: String,
@@ -713,7 +725,8 @@ fn changed() -> HeaderValue {
     HeaderValue::from_static("customers-changed")
 }
 
-pub async fn save_mapping(
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn save_mapping(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
     Form(f): Form<MappingFormData>,
@@ -753,7 +766,8 @@ pub async fn save_mapping(
     }
 }
 
-pub async fn unmap(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn unmap(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
     match mapping::clear_mapping(&app.store, ACTOR, &tenant).await {
         Ok(_) => {
             let mut resp = note("The mapping was removed.");
@@ -765,13 +779,14 @@ pub async fn unmap(State(app): State<Shared>, Path(tenant): Path<String>) -> Res
 }
 
 #[derive(Debug, Deserialize)]
-pub struct AcceptForm {
+pub(super) struct AcceptForm {
     company_id: CompanyId,
 }
 
 /// Confirms a suggestion with one click: the suggested company, its only usable agreement (if
 /// exactly one), both switches on where possible.
-pub async fn accept(
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub(super) async fn accept(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
     Form(f): Form<AcceptForm>,

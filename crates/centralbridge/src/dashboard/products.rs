@@ -11,7 +11,7 @@ use super::{ACTOR, Chrome, fail, note, render};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
 
-pub struct ProductRow {
+pub(super) struct ProductRow {
     identifier: String,
     /// The identifier made safe for an element id.
     key: String,
@@ -65,7 +65,11 @@ struct ProductRowTpl {
     p: ProductRow,
 }
 
-pub async fn page(State(app): State<Shared>, Extension(session): Extension<Session>) -> Response {
+#[tracing::instrument(skip_all)]
+pub(super) async fn page(
+    State(app): State<Shared>,
+    Extension(session): Extension<Session>,
+) -> Response {
     match usage::product_views(&app.store).await {
         Ok(views) => render(&ProductsPage {
             chrome: Chrome::new(&session, "products"),
@@ -86,12 +90,13 @@ async fn row_of(app: &Shared, identifier: &str) -> Response {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Toggle {
+pub(super) struct Toggle {
     #[serde(default)]
     on: String,
 }
 
-pub async fn toggle(
+#[tracing::instrument(skip_all)]
+pub(super) async fn toggle(
     State(app): State<Shared>,
     Path(product): Path<String>,
     Form(t): Form<Toggle>,
@@ -110,12 +115,12 @@ pub async fn toggle(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct CatalogQuery {
+pub(super) struct CatalogQuery {
     #[serde(default)]
     q: String,
 }
 
-pub struct HitView {
+pub(super) struct HitView {
     id: engine::ids::CatalogItemId,
     identifier: String,
     description: String,
@@ -131,7 +136,8 @@ struct HitsTpl {
     hits: Vec<HitView>,
 }
 
-pub async fn catalog_hits(
+#[tracing::instrument(skip_all)]
+pub(super) async fn catalog_hits(
     State(app): State<Shared>,
     Path(product): Path<String>,
     Query(q): Query<CatalogQuery>,
@@ -167,11 +173,12 @@ pub async fn catalog_hits(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct MapForm {
+pub(super) struct MapForm {
     catalog: String,
 }
 
-pub async fn map(
+#[tracing::instrument(skip_all)]
+pub(super) async fn map(
     State(app): State<Shared>,
     Path(product): Path<String>,
     Form(f): Form<MapForm>,
@@ -186,7 +193,8 @@ pub async fn map(
     }
 }
 
-pub async fn add_to_psa(State(app): State<Shared>) -> Response {
+#[tracing::instrument(skip_all)]
+pub(super) async fn add_to_psa(State(app): State<Shared>) -> Response {
     let views = match usage::product_views(&app.store).await {
         Ok(v) => v,
         Err(e) => return fail(e),

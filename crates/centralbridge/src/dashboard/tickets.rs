@@ -13,18 +13,18 @@ use super::{ACTOR, Chrome, fail, note, render, show_time};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
 
-pub struct Opt {
+pub(super) struct Opt {
     id: i64,
     name: String,
     selected: bool,
 }
 
-pub struct PriorityView {
+pub(super) struct PriorityView {
     severity: &'static str,
     options: Vec<Opt>,
 }
 
-pub struct LinkView {
+pub(super) struct LinkView {
     raised: String,
     tenant: String,
     severity: String,
@@ -71,7 +71,11 @@ fn opts(list: &[Pick], current: Option<&Pick>) -> Vec<Opt> {
     out
 }
 
-pub async fn page(State(app): State<Shared>, Extension(session): Extension<Session>) -> Response {
+#[tracing::instrument(skip_all)]
+pub(super) async fn page(
+    State(app): State<Shared>,
+    Extension(session): Extension<Session>,
+) -> Response {
     let settings = match tickets::load_settings(&app.store).await {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -157,7 +161,8 @@ pub async fn page(State(app): State<Shared>, Extension(session): Extension<Sessi
     })
 }
 
-pub async fn save(State(app): State<Shared>, body: axum::body::Bytes) -> Response {
+#[tracing::instrument(skip_all)]
+pub(super) async fn save(State(app): State<Shared>, body: axum::body::Bytes) -> Response {
     // Repeated fields (severity) need the pair list, not a struct.
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let get = |k: &str| {

@@ -173,10 +173,37 @@ async fn select_dry_run_sync_status() {
     );
     assert!(text(&o).contains("no addition for this product yet"));
 
-    let o = e.run(&["sync", "usage", "--month", "2026-11"]).await;
+    let o = e
+        .run(&[
+            "--log-format",
+            "json",
+            "sync",
+            "usage",
+            "--month",
+            "2026-11",
+        ])
+        .await;
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("created"), "{}", text(&o));
     assert!(e.cw.request_counts().writes > writes);
+    // Every customer's log line names its run and customer (the spans of the harness and sync).
+    let applied: Vec<Value> = o
+        .stderr()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "usage applied")
+        .collect();
+    assert!(!applied.is_empty(), "{}", o.stderr());
+    for line in &applied {
+        let spans = line["spans"].as_array().expect("the span list");
+        assert!(
+            spans
+                .iter()
+                .any(|s| s["run_id"].is_string() || s["run_id"].is_number()),
+            "{line}"
+        );
+        assert!(line["span"]["tenant_id"].is_string(), "{line}");
+    }
 
     let o = e
         .run(&["sync", "usage", "--month", "2026-11", "--json"])

@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 /// A customer's task panicked (or was cancelled): its message, for that customer's failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +38,8 @@ where
             let Some((index, item)) = pending.next() else {
                 break;
             };
-            let handle = set.spawn(work(item));
+            // The task keeps the caller's span (the run), so its log lines name the run too.
+            let handle = set.spawn(work(item).instrument(tracing::Span::current()));
             ids.insert(handle.id(), index);
         }
         let Some(joined) = set.join_next_with_id().await else {

@@ -351,6 +351,7 @@ pub async fn refresh_agreements<E: Display>(
 /// (job [`REFRESH_JOB`]); the caller finishes the run with the result's [`RunReport::run_end`]. A
 /// side without a client (`None`, e.g. not connected yet) is reported as not refreshed with
 /// `missing_reason`; a vendor error ends only its own listing.
+#[tracing::instrument(skip_all, fields(job = "refresh", run_id = ?run.id()))]
 pub async fn refresh(
     store: &Store,
     sophos: Option<&sophos::Client>,

@@ -239,6 +239,7 @@ pub async fn run_cycle(
 }
 
 /// [`run_cycle`] with explicit settings and targets.
+#[tracing::instrument(skip_all, fields(job = "tickets", run_id = ?run.id(), tenants = targets.len()))]
 pub async fn run_cycle_for(
     store: &Store,
     cw: &connectwise::Client,
@@ -592,6 +593,7 @@ impl Ready {
 }
 
 /// Read and plan one tenant.
+#[tracing::instrument(skip_all, fields(tenant_id = %target.tenant_id))]
 async fn plan_phase(
     ctx: &Ctx,
     target: &TenantTarget,
@@ -678,6 +680,7 @@ async fn plan_phase(
 }
 
 /// Apply one planned tenant, with the tickets the cycle found for new alerts.
+#[tracing::instrument(skip_all, fields(tenant_id = %ready.target.tenant_id))]
 async fn apply_phase(
     ctx: &Ctx,
     ready: Ready,
@@ -694,17 +697,14 @@ async fn apply_phase(
         ops,
     } = ready;
     let target = &target;
-    let applied = apply_tenant(
-        ctx,
+    let plan = TenantPlan {
         target,
-        &tref,
-        &view,
-        &rows,
-        &ops,
-        existing,
-        &mut report,
-    )
-    .await;
+        tref: &tref,
+        view: &view,
+        rows: &rows,
+        ops: &ops,
+    };
+    let applied = apply_tenant(ctx, plan, existing, &mut report).await;
     match applied {
         Ok(()) => {
             let newest = view.listed.iter().filter_map(|a| a.raised_at).max();
@@ -990,17 +990,28 @@ fn new_link(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One tenant's plan and what it was planned on, for [`apply_tenant`].
+struct TenantPlan<'a> {
+    target: &'a TenantTarget,
+    tref: &'a TenantRef,
+    view: &'a TenantView,
+    rows: &'a TenantRows,
+    ops: &'a [Op],
+}
+
 async fn apply_tenant(
     ctx: &Ctx,
-    target: &TenantTarget,
-    tref: &TenantRef,
-    view: &TenantView,
-    rows: &TenantRows,
-    ops: &[Op],
+    plan: TenantPlan<'_>,
     existing: &HashMap<String, connectwise::OpenedTicket>,
     report: &mut TenantReport,
 ) -> Result<(), TicketError> {
+    let TenantPlan {
+        target,
+        tref,
+        view,
+        rows,
+        ops,
+    } = plan;
     // The alerts are used for our own records only (device, raised at); what goes to the vendors
     // is in the ops.
     let alerts: HashMap<&str, &AlertFacts> = view
@@ -1340,6 +1351,7 @@ async fn apply_tenant(
 
 /// A ticket made for an alert (now, or by an interrupted run): recorded, remembered for the notes
 /// of this plan, counted.
+#[tracing::instrument(skip_all, fields(tenant_id = %target.tenant_id, ticket_id = %made.ticket_id, alert_id = made.alert_id))]
 async fn settle_created(
     ctx: &Ctx,
     target: &TenantTarget,
@@ -1417,6 +1429,7 @@ struct ClearStatuses<'a> {
     resolved: Option<&'a Pick>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant_id = %target.tenant_id, ticket_id = %ticket_id))]
 async fn resolve(
     ctx: &Ctx,
     target: &TenantTarget,

@@ -443,6 +443,7 @@ pub async fn run(
 }
 
 /// [`run`] for the given customers.
+#[tracing::instrument(skip_all, fields(job = JOB, run_id = ?run.id(), customers = targets.len()))]
 pub async fn run_for(
     store: &Store,
     cw: &connectwise::Client,
@@ -810,6 +811,7 @@ struct Shared {
 impl Shared {
     /// Phase 1: read and plan one customer. A customer with writes to make comes back with what
     /// applying them needs; every other one is finished here (status written).
+    #[tracing::instrument(skip_all, fields(tenant_id = %target.tenant_id))]
     async fn customer(
         &self,
         target: UsageTarget,
@@ -841,10 +843,18 @@ impl Shared {
     }
 
     /// Phase 2: apply one customer's planned writes.
+    #[tracing::instrument(skip_all, fields(tenant_id = %report.tenant_id))]
     async fn apply(&self, mut report: CustomerReport, input: ApplyInput) -> CustomerReport {
         if let Err(f) = self.apply_customer(input, &mut report).await {
             report.fail(f);
         }
+        tracing::info!(
+            outcome = ?report.outcome,
+            created = report.counts.created,
+            updated = report.counts.updated,
+            cancelled = report.counts.cancelled,
+            "usage applied"
+        );
         self.finish(&report).await;
         report
     }
@@ -1123,6 +1133,7 @@ impl Shared {
 
     /// Runs one write against ConnectWise; returns the link it leaves and its audit entry. Only
     /// writes ([`Op::is_write`]) reach here.
+    #[tracing::instrument(skip_all, fields(tenant_id = %op.tenant_id, agreement_id = %op.agreement_id, product = %op.product, kind = op.kind().as_str()))]
     async fn execute(
         &self,
         op: &Op,

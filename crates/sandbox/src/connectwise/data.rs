@@ -101,7 +101,7 @@ impl Table {
 
 /// An API member's keys and role.
 #[derive(Debug, Clone)]
-pub struct ApiKey {
+pub(crate) struct ApiKey {
     pub member_id: i64,
     pub member_identifier: String,
     pub public_key: String,
@@ -111,7 +111,7 @@ pub struct ApiKey {
 
 /// The whole mutable state.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     pub tables: BTreeMap<Table, BTreeMap<i64, Record>>,
     next_ids: BTreeMap<Table, i64>,
     /// POST-only ticket fields (`initialDescription`, …), never returned by the API.
@@ -123,7 +123,7 @@ pub struct Store {
 }
 
 /// `2024-03-01T00:00:00Z` (whole seconds, always `Z`).
-pub fn fmt_ts(t: Timestamp) -> String {
+pub(super) fn fmt_ts(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -147,7 +147,7 @@ fn obj(v: Value) -> Record {
 }
 
 /// A reference as stored: `{id, name}`.
-pub fn name_ref(r: &Record) -> Value {
+pub(super) fn name_ref(r: &Record) -> Value {
     json!({"id": r.get("id").cloned().unwrap_or(Value::Null), "name": r.get("name").cloned().unwrap_or(Value::Null)})
 }
 
@@ -161,7 +161,7 @@ const LAST_NAMES: &[&str] = &[
 ];
 
 impl Store {
-    pub fn empty(codebase: String) -> Self {
+    pub(crate) fn empty(codebase: String) -> Self {
         Self {
             tables: Table::ALL.iter().map(|t| (*t, BTreeMap::new())).collect(),
             next_ids: BTreeMap::new(),
@@ -172,22 +172,22 @@ impl Store {
         }
     }
 
-    pub fn table(&self, t: Table) -> &BTreeMap<i64, Record> {
+    pub(crate) fn table(&self, t: Table) -> &BTreeMap<i64, Record> {
         // Every table is created in `empty`; the fallback only keeps this total.
         static EMPTY: BTreeMap<i64, Record> = BTreeMap::new();
         self.tables.get(&t).unwrap_or(&EMPTY)
     }
 
-    pub fn table_mut(&mut self, t: Table) -> &mut BTreeMap<i64, Record> {
+    pub(crate) fn table_mut(&mut self, t: Table) -> &mut BTreeMap<i64, Record> {
         self.tables.entry(t).or_default()
     }
 
-    pub fn get(&self, t: Table, id: i64) -> Option<&Record> {
+    pub(crate) fn get(&self, t: Table, id: i64) -> Option<&Record> {
         self.table(t).get(&id)
     }
 
     /// Reserves the next id of a table.
-    pub fn next_id(&mut self, t: Table) -> i64 {
+    pub(crate) fn next_id(&mut self, t: Table) -> i64 {
         let start = match t {
             Table::Companies => 250,
             Table::Members => 150,
@@ -217,7 +217,7 @@ impl Store {
     }
 
     /// Inserts a record with a fresh id (set into the record) and returns the id.
-    pub fn insert(&mut self, t: Table, mut r: Record) -> i64 {
+    pub(crate) fn insert(&mut self, t: Table, mut r: Record) -> i64 {
         let id = self.next_id(t);
         r.insert("id".into(), json!(id));
         self.table_mut(t).insert(id, r);
@@ -225,7 +225,7 @@ impl Store {
     }
 
     /// Finds a record by a string field, case-insensitively.
-    pub fn find_by(&self, t: Table, field: &str, value: &str) -> Option<&Record> {
+    pub(crate) fn find_by(&self, t: Table, field: &str, value: &str) -> Option<&Record> {
         self.table(t).values().find(|r| {
             r.get(field)
                 .and_then(Value::as_str)
@@ -234,7 +234,7 @@ impl Store {
     }
 
     /// The whole data set as JSON (tables by key, plus hidden fields and invoiced dates).
-    pub fn snapshot(&self) -> Value {
+    pub(crate) fn snapshot(&self) -> Value {
         let mut out = Map::new();
         for (t, rows) in &self.tables {
             out.insert(
@@ -264,7 +264,7 @@ impl Store {
     }
 
     /// Seeds everything from the world. The API member (`apisophos`) gets `role`.
-    pub fn seed(world: &World, codebase: String) -> Self {
+    pub(crate) fn seed(world: &World, codebase: String) -> Self {
         let mut s = Self::empty(codebase);
         let by = "admin1";
         let add = |s: &mut Store, t: Table, v: Value| s.insert(t, obj(v));

@@ -5,7 +5,7 @@ use super::data::{Store, Table};
 use serde_json::{Value, json};
 
 /// Report names, as `GET system/reports` lists them.
-pub const NAMES: &[&str] = &["Agreement", "Company", "Service"];
+pub(super) const NAMES: &[&str] = &["Agreement", "Company", "Service"];
 
 /// (column, type, nullable, identity)
 type Col = (&'static str, &'static str, bool, bool);
@@ -49,12 +49,12 @@ fn cols(name: &str) -> &'static [Col] {
 }
 
 /// Whether a report of that name exists (case-insensitive).
-pub fn exists(name: &str) -> bool {
+pub(super) fn exists(name: &str) -> bool {
     NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// The column definitions: single-key maps, column name → type info.
-pub fn columns(_store: &Store, name: &str) -> Value {
+pub(super) fn columns(_store: &Store, name: &str) -> Value {
     Value::Array(
         cols(name)
             .iter()
@@ -74,7 +74,7 @@ fn flag(v: Option<&Value>) -> i64 {
 }
 
 /// Every row as an object keyed by column name (for conditions and ordering).
-pub fn rows(store: &Store, name: &str) -> Vec<Value> {
+pub(super) fn rows(store: &Store, name: &str) -> Vec<Value> {
     let g = |r: &serde_json::Map<String, Value>, a: &str, b: &str| {
         r.get(a)
             .and_then(|x| x.get(b))
@@ -115,7 +115,12 @@ pub fn rows(store: &Store, name: &str) -> Vec<Value> {
 }
 
 /// The response body for a page of rows; `columns` restricts and orders the columns.
-pub fn shape(store: &Store, name: &str, rows: &[Value], columns: Option<&[String]>) -> Value {
+pub(super) fn shape(
+    store: &Store,
+    name: &str,
+    rows: &[Value],
+    columns: Option<&[String]>,
+) -> Value {
     let all = cols(name);
     let chosen: Vec<&Col> = match columns {
         Some(wanted) if !wanted.is_empty() => wanted

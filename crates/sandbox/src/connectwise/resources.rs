@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// The type of a writable field.
 #[derive(Debug, Clone, Copy)]
-pub enum Kind {
+pub(super) enum Kind {
     /// A string with an optional maximum length in characters.
     Str(Option<usize>),
     Int,
@@ -24,7 +24,7 @@ pub enum Kind {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Field {
+pub(super) struct Field {
     pub name: &'static str,
     pub kind: Kind,
     pub required: bool,
@@ -50,37 +50,37 @@ const fn s(max: usize) -> Kind {
 const TEXT: Kind = Kind::Str(None);
 const B: Kind = Kind::Bool;
 
-pub const AGREEMENT_STATUS: &[&str] = &["Active", "Cancelled", "Expired", "Inactive"];
-pub const BILL_CUSTOMER: &[&str] = &["Billable", "DoNotBill", "NoCharge"];
-pub const PRODUCT_CLASS: &[&str] = &[
+pub(super) const AGREEMENT_STATUS: &[&str] = &["Active", "Cancelled", "Expired", "Inactive"];
+pub(super) const BILL_CUSTOMER: &[&str] = &["Billable", "DoNotBill", "NoCharge"];
+pub(super) const PRODUCT_CLASS: &[&str] = &[
     "Agreement",
     "Bundle",
     "Inventory",
     "NonInventory",
     "Service",
 ];
-pub const PRICE_ATTRIBUTE: &[&str] = &[
+pub(super) const PRICE_ATTRIBUTE: &[&str] = &[
     "FixedFee",
     "NotToExceed",
     "OverrideRate",
     "TimeAndMaterials",
 ];
-pub const BILLABLE_OPTION: &[&str] = &["Billable", "DoNotBill", "NoCharge", "NoDefault"];
-pub const RECORD_TYPE: &[&str] = &["ServiceTicket", "ProjectTicket", "ProjectIssue"];
-pub const LOW_MED_HIGH: &[&str] = &["Low", "Medium", "High"];
-pub const ESCALATION: &[&str] = &[
+pub(super) const BILLABLE_OPTION: &[&str] = &["Billable", "DoNotBill", "NoCharge", "NoDefault"];
+pub(super) const RECORD_TYPE: &[&str] = &["ServiceTicket", "ProjectTicket", "ProjectIssue"];
+pub(super) const LOW_MED_HIGH: &[&str] = &["Low", "Medium", "High"];
+pub(super) const ESCALATION: &[&str] = &[
     "NotResponded",
     "Responded",
     "ResolutionPlan",
     "Resolved",
     "NoEscalation",
 ];
-pub const TYPE_CATEGORY: &[&str] = &["Reactive", "Proactive"];
-pub const LICENSE_CLASS: &[&str] = &["F", "A", "C", "X"];
+pub(super) const TYPE_CATEGORY: &[&str] = &["Reactive", "Proactive"];
+pub(super) const LICENSE_CLASS: &[&str] = &["F", "A", "C", "X"];
 
 /// Everything the server needs to know about one table.
 #[derive(Debug)]
-pub struct Spec {
+pub(super) struct Spec {
     pub table: Table,
     /// `resource` in error items and "{resource} object is invalid".
     pub resource: &'static str,
@@ -546,13 +546,13 @@ static SPECS: &[Spec] = &[
 ];
 
 /// The spec of a table.
-pub fn spec(t: Table) -> &'static Spec {
+pub(super) fn spec(t: Table) -> &'static Spec {
     // SPECS lists every table; the index search cannot miss.
     SPECS.iter().find(|s| s.table == t).unwrap_or(&SPECS[0])
 }
 
 /// The API path of one record (for hrefs), e.g. `service/boards/1/statuses/3`.
-pub fn record_path(store: &Store, t: Table, id: i64) -> String {
+pub(super) fn record_path(store: &Store, t: Table, id: i64) -> String {
     let sp = spec(t);
     let parent_id = sp
         .parent
@@ -565,7 +565,7 @@ pub fn record_path(store: &Store, t: Table, id: i64) -> String {
 }
 
 /// The parent id held in `field` (a plain id or a reference).
-pub fn parent_of(r: &Record, field: &str) -> Option<i64> {
+pub(super) fn parent_of(r: &Record, field: &str) -> Option<i64> {
     match r.get(field)? {
         Value::Number(n) => n.as_i64(),
         Value::Object(o) => o.get("id").and_then(Value::as_i64),
@@ -574,7 +574,7 @@ pub fn parent_of(r: &Record, field: &str) -> Option<i64> {
 }
 
 /// A reference to `r` as other records embed it.
-pub fn reference(t: Table, r: &Record) -> Value {
+pub(super) fn reference(t: Table, r: &Record) -> Value {
     let id = r.get("id").cloned().unwrap_or(Value::Null);
     match t {
         Table::Companies => {
@@ -592,7 +592,7 @@ pub fn reference(t: Table, r: &Record) -> Value {
 }
 
 /// Adds `_info` hrefs to the references of a record, for the response.
-pub fn render(store: &Store, t: Table, r: &Record, api_base: &str) -> Value {
+pub(super) fn render(store: &Store, t: Table, r: &Record, api_base: &str) -> Value {
     let mut out = r.clone();
     for field in spec(t).fields {
         let Kind::Ref(target) = field.kind else {
@@ -671,7 +671,12 @@ fn lookup<'a>(
 
 /// Validates `body` against the spec and merges it over `base`. Order: types and max lengths (model
 /// binding, top-level errors) → required fields, enums and references (`InvalidObject` items).
-pub fn merge(store: &Store, t: Table, body: &Record, mut base: Record) -> Result<Record, ApiError> {
+pub(super) fn merge(
+    store: &Store,
+    t: Table,
+    body: &Record,
+    mut base: Record,
+) -> Result<Record, ApiError> {
     let sp = spec(t);
     let mut items = Vec::new();
     for field in sp.fields {
@@ -791,7 +796,7 @@ pub fn merge(store: &Store, t: Table, body: &Record, mut base: Record) -> Result
 }
 
 /// Fields a new record starts with before the body is merged.
-pub fn defaults(store: &Store, t: Table) -> Record {
+pub(super) fn defaults(store: &Store, t: Table) -> Record {
     let default_of = |t: Table| {
         store
             .table(t)
@@ -847,7 +852,7 @@ pub fn defaults(store: &Store, t: Table) -> Record {
 }
 
 /// What the business rules need besides the store.
-pub struct RuleCtx<'a> {
+pub(super) struct RuleCtx<'a> {
     pub role: &'a Role,
     pub member: &'a str,
     pub now: Timestamp,
@@ -875,7 +880,7 @@ fn ref_id(r: &Record, field: &str) -> Option<i64> {
 pub const INVOICED_MESSAGE: &str = "Period has already been invoiced. Changes to this addition cannot be made for an invoiced period unless the agreement is prorated.";
 
 /// Business rules after the merge; may complete `rec` (computed fields). `existing` is `None` on POST.
-pub fn apply_rules(
+pub(super) fn apply_rules(
     store: &Store,
     t: Table,
     rec: &mut Record,

@@ -477,11 +477,13 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 sh,
                 Table::Notes,
                 Some(ticket),
-                &opts,
-                &query,
-                &url,
-                &api_base,
-                forward_only,
+                &ListRequest {
+                    opts: &opts,
+                    query: &query,
+                    url: &url,
+                    api_base: &api_base,
+                    forward_only,
+                },
             )
         }
         Route::Collection { table, parent } if method == Method::GET => {
@@ -490,11 +492,13 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 sh,
                 table,
                 parent,
-                &opts,
-                &query,
-                &url,
-                &api_base,
-                forward_only,
+                &ListRequest {
+                    opts: &opts,
+                    query: &query,
+                    url: &url,
+                    api_base: &api_base,
+                    forward_only,
+                },
             )
         }
         Route::Search { table, parent } => {
@@ -512,11 +516,13 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 sh,
                 table,
                 parent,
-                &opts,
-                &query,
-                &url,
-                &api_base,
-                forward_only,
+                &ListRequest {
+                    opts: &opts,
+                    query: &query,
+                    url: &url,
+                    api_base: &api_base,
+                    forward_only,
+                },
             )
         }
         Route::Count { table, parent } => {
@@ -723,17 +729,29 @@ fn render_item(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How a list request asked for its page, and where its links point.
+struct ListRequest<'a> {
+    opts: &'a ListOptions,
+    query: &'a Query,
+    url: &'a str,
+    api_base: &'a str,
+    /// Forward-only paging (`pagination-type: forward-only`): a `Link` with `next` only.
+    forward_only: bool,
+}
+
 fn list(
     sh: &Shared,
     table: Table,
     parent: Option<i64>,
-    opts: &ListOptions,
-    query: &Query,
-    url: &str,
-    api_base: &str,
-    forward_only: bool,
+    req: &ListRequest<'_>,
 ) -> Result<Response, ApiError> {
+    let &ListRequest {
+        opts,
+        query,
+        url,
+        api_base,
+        forward_only,
+    } = req;
     let store = sh.read();
     check_parent(&store, table, parent)?;
     let mut rows: Vec<&Record> = store

@@ -22,14 +22,14 @@ use sandbox::{Sandbox, SandboxOptions};
 use secrecy::ExposeSecret as _;
 use testkit::Cli;
 
-pub use centralbridge::service::Job as SchedJob;
+pub(crate) use centralbridge::service::Job as SchedJob;
 
 /// Where a test's store lives: a SQLite file, or a fresh PostgreSQL database (dropped on drop).
-pub use testkit::Database as Target;
+pub(crate) use testkit::Database as Target;
 
 /// A sandbox and a store prepared as after a first day: both connections, a refresh, the confident
 /// suggestions accepted with usage and ticket sync on, every product selected, ticket settings.
-pub struct World {
+pub(crate) struct World {
     pub sb: Sandbox,
     pub store: Store,
     pub key: MasterKey,
@@ -40,7 +40,7 @@ pub struct World {
 }
 
 impl World {
-    pub async fn new(target: Target, customers: usize) -> Self {
+    pub(crate) async fn new(target: Target, customers: usize) -> Self {
         let mut opts = SandboxOptions::demo(7, customers);
         // Alerts only when a test raises them.
         opts.alert_rate = 0.0;
@@ -69,12 +69,12 @@ impl World {
     }
 
     /// A CLI command as a child process on this world's store.
-    pub fn cli(&self, args: &[&str]) -> Command {
+    pub(crate) fn cli(&self, args: &[&str]) -> Command {
         self.cli_on(&self.target.url, args)
     }
 
     /// A CLI command on another store (same master key), e.g. a second install.
-    pub fn cli_on(&self, database: &str, args: &[&str]) -> Command {
+    pub(crate) fn cli_on(&self, database: &str, args: &[&str]) -> Command {
         let mut cmd = self
             .bin
             .command(&[&["--database", database], args].concat());
@@ -83,7 +83,7 @@ impl World {
     }
 
     /// Runs a CLI command to its end.
-    pub async fn run(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
         let mut cmd = self.cli(args);
         tokio::task::spawn_blocking(move || cmd.output().unwrap())
             .await
@@ -91,12 +91,12 @@ impl World {
     }
 
     /// Starts a CLI command; the child is killed when dropped.
-    pub fn spawn(&self, args: &[&str]) -> Proc {
+    pub(crate) fn spawn(&self, args: &[&str]) -> Proc {
         Proc(Some(self.cli(args).spawn().unwrap()))
     }
 
     /// Who holds `job`'s lease now.
-    pub async fn lease(&self, job: &str) -> Option<Lease> {
+    pub(crate) async fn lease(&self, job: &str) -> Option<Lease> {
         self.store
             .lease_holder(job, jiff::Timestamp::now())
             .await
@@ -105,7 +105,7 @@ impl World {
 
     /// Waits until `job`'s lease is held by a holder whose key starts with `door` ("cli", "service",
     /// "dashboard").
-    pub async fn wait_for_lease(&self, job: &str, door: &str) -> Lease {
+    pub(crate) async fn wait_for_lease(&self, job: &str, door: &str) -> Lease {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(l) = self.lease(job).await
@@ -122,13 +122,13 @@ impl World {
     }
 
     /// Slows every call to both emulators, so a run lasts long enough to be overlapped.
-    pub fn set_latency(&self, d: Duration) {
+    pub(crate) fn set_latency(&self, d: Duration) {
         self.sb.connectwise.faults().set_latency(d);
         self.sb.sophos.faults().set_latency(d);
     }
 
     /// Live (not cancelled) additions per (agreement, catalog item): more than one is a double bill.
-    pub fn live_additions(&self) -> BTreeMap<(i64, i64), usize> {
+    pub(crate) fn live_additions(&self) -> BTreeMap<(i64, i64), usize> {
         let mut m = BTreeMap::new();
         for a in self.sb.connectwise.records(Table::Additions) {
             if !a["cancelledDate"].is_null() {
@@ -145,7 +145,7 @@ impl World {
     }
 
     /// Asserts exactly one live addition per billed line, and that there are some.
-    pub fn assert_one_addition_per_line(&self) -> usize {
+    pub(crate) fn assert_one_addition_per_line(&self) -> usize {
         let live = self.live_additions();
         assert!(!live.is_empty(), "no additions were written");
         let doubled: Vec<_> = live.iter().filter(|(_, n)| **n > 1).collect();
@@ -154,7 +154,7 @@ impl World {
     }
 
     /// Tickets per alert id (`externalXRef`).
-    pub fn tickets_per_alert(&self) -> BTreeMap<String, usize> {
+    pub(crate) fn tickets_per_alert(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
         for t in self.sb.connectwise.records(Table::Tickets) {
             if let Some(x) = t["externalXRef"].as_str() {
@@ -165,7 +165,7 @@ impl World {
     }
 
     /// Asserts no alert on two tickets and no note written twice; returns (tickets, notes).
-    pub fn assert_no_duplicate_tickets_or_notes(&self) -> (usize, usize) {
+    pub(crate) fn assert_no_duplicate_tickets_or_notes(&self) -> (usize, usize) {
         let per_alert = self.tickets_per_alert();
         let twice: Vec<_> = per_alert.iter().filter(|(_, n)| **n > 1).collect();
         assert!(twice.is_empty(), "alerts on two tickets: {twice:?}");
@@ -189,13 +189,17 @@ impl World {
 
     /// Raises `n` alerts on each mapped tenant: one per device, plus a repeat on the first device
     /// (which becomes a note).
-    pub async fn raise_alerts(&self, n: usize) -> usize {
+    pub(crate) async fn raise_alerts(&self, n: usize) -> usize {
         self.raise_alerts_of(sandbox::sophos::AlertKind::ThreatDetected, n)
             .await
     }
 
     /// [`World::raise_alerts`] of another kind (a new kind on a device is a new ticket).
-    pub async fn raise_alerts_of(&self, kind: sandbox::sophos::AlertKind, n: usize) -> usize {
+    pub(crate) async fn raise_alerts_of(
+        &self,
+        kind: sandbox::sophos::AlertKind,
+        n: usize,
+    ) -> usize {
         use sandbox::sophos::AlertSpec;
         let mut raised = 0;
         for c in self.store.list_customers().await.unwrap() {
@@ -224,11 +228,11 @@ impl World {
         raised
     }
 
-    pub async fn runs(&self, job: &str) -> Vec<engine::store::SyncRun> {
+    pub(crate) async fn runs(&self, job: &str) -> Vec<engine::store::SyncRun> {
         self.store.list_sync_runs(Some(job), 1000).await.unwrap()
     }
 
-    pub async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.store.close().await;
         self.sb.shutdown().await;
     }
@@ -236,7 +240,7 @@ impl World {
 
 /// Connects both vendors, refreshes, accepts the confident suggestions (usage and ticket sync on),
 /// selects every product and sets the ticket board: a first day, through the engine's own calls.
-pub async fn prepare(store: &Store, sb: &Sandbox) {
+pub(crate) async fn prepare(store: &Store, sb: &Sandbox) {
     testkit::connect::save_connections(store, &sb.connectwise, &sb.sophos).await;
     let cwc = connections::connectwise_client(store).await.unwrap();
     let soc = connections::sophos_client(store).await.unwrap();
@@ -279,7 +283,7 @@ pub async fn prepare(store: &Store, sb: &Sandbox) {
 }
 
 /// A child process, killed when dropped.
-pub struct Proc(Option<Child>);
+pub(crate) struct Proc(Option<Child>);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -291,20 +295,20 @@ impl Drop for Proc {
 }
 
 impl Proc {
-    pub fn pid(&self) -> String {
+    pub(crate) fn pid(&self) -> String {
         self.0
             .as_ref()
             .map(|c| c.id().to_string())
             .unwrap_or_default()
     }
 
-    pub fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let _ = Command::new("kill").args([sig, &self.pid()]).status();
     }
 
     /// Waits for the exit (at most `limit`); returns the code (`None`: killed by a signal) and all
     /// it printed.
-    pub async fn wait(mut self, limit: Duration) -> (Option<i32>, String) {
+    pub(crate) async fn wait(mut self, limit: Duration) -> (Option<i32>, String) {
         let mut child = self.0.take().expect("a running child");
         tokio::task::spawn_blocking(move || {
             let deadline = Instant::now() + limit;
@@ -332,7 +336,7 @@ impl Proc {
     }
 }
 
-pub fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -341,7 +345,7 @@ pub fn text(o: &Output) -> String {
 }
 
 /// `centralbridge serve` on this world's store, logged in through its one-time setup link.
-pub struct Service {
+pub(crate) struct Service {
     pub proc: Proc,
     pub base: String,
     pub http: reqwest::Client,
@@ -350,7 +354,7 @@ pub struct Service {
 }
 
 impl Service {
-    pub async fn start(world: &World, args: &[&str]) -> Self {
+    pub(crate) async fn start(world: &World, args: &[&str]) -> Self {
         let mut cmd = world.cli(&["serve", "--listen", "127.0.0.1:0"]);
         cmd.args(args).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
@@ -390,7 +394,7 @@ impl Service {
     }
 
     /// A dashboard action (POST with the session and CSRF token); returns the HTML it answers.
-    pub async fn post(&self, path: &str) -> String {
+    pub(crate) async fn post(&self, path: &str) -> String {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -403,7 +407,7 @@ impl Service {
     }
 
     /// SIGTERM, then waits for a clean exit.
-    pub async fn stop(self) -> (Option<i32>, String) {
+    pub(crate) async fn stop(self) -> (Option<i32>, String) {
         self.proc.signal("-TERM");
         self.proc.wait(Duration::from_secs(60)).await
     }
@@ -453,7 +457,7 @@ async fn log_in(base: &str, setup: &str) -> (reqwest::Client, String, String) {
 /// The service built in this test process (in the manner of zero2prod's `spawn_app`) on a prepared
 /// world: the dashboard bound by the service itself to 127.0.0.1:0 (no port picked beforehand), the
 /// scheduler running only `jobs` every `every`, and a logged-in dashboard session.
-pub struct App {
+pub(crate) struct App {
     running: Option<Running>,
     pub base: String,
     pub http: reqwest::Client,
@@ -462,7 +466,7 @@ pub struct App {
 }
 
 impl App {
-    pub async fn spawn(world: &World, jobs: &[(SchedJob, Duration)]) -> Self {
+    pub(crate) async fn spawn(world: &World, jobs: &[(SchedJob, Duration)]) -> Self {
         let mut scheduler = SchedulerOptions::new(service::holder_id());
         scheduler.intervals = jobs.iter().copied().collect();
         let opts = ServiceOptions {
@@ -495,7 +499,7 @@ impl App {
     }
 
     /// A dashboard action (POST with the session and CSRF token); returns the HTML it answers.
-    pub async fn post(&self, path: &str) -> String {
+    pub(crate) async fn post(&self, path: &str) -> String {
         self.http
             .post(format!("{}{path}", self.base))
             .header("cookie", &self.cookie)
@@ -509,7 +513,7 @@ impl App {
     }
 
     /// Stops the scheduler (a running job finishes) and the web server.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;
         }
@@ -541,7 +545,7 @@ fn field(html: &str, name: &str) -> String {
 }
 
 /// Reads a file if it exists (for messages in assertions).
-pub fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 

@@ -8,20 +8,20 @@ use sandbox::connectwise::{CwConfig, CwCredentials, CwEmulator};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-pub struct Api {
+pub(crate) struct Api {
     pub cw: CwEmulator,
     pub http: reqwest::Client,
     pub creds: CwCredentials,
 }
 
-pub struct Resp {
+pub(crate) struct Resp {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
 }
 
 impl Resp {
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -30,11 +30,11 @@ impl Resp {
 }
 
 impl Api {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(CwConfig::demo(7)).await
     }
 
-    pub async fn start_with(cfg: CwConfig) -> Self {
+    pub(crate) async fn start_with(cfg: CwConfig) -> Self {
         let cw = CwEmulator::spawn(cfg).await.expect("emulator starts");
         let creds = cw.credentials();
         Self {
@@ -44,15 +44,15 @@ impl Api {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{}", self.cw.api_base(), path.trim_start_matches('/'))
     }
 
-    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.request_as(&self.creds, method, path)
     }
 
-    pub fn request_as(
+    pub(crate) fn request_as(
         &self,
         creds: &CwCredentials,
         method: Method,
@@ -68,28 +68,28 @@ impl Api {
             )
     }
 
-    pub async fn get(&self, path: &str) -> Resp {
+    pub(crate) async fn get(&self, path: &str) -> Resp {
         send(self.request(Method::GET, path)).await
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> Resp {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Resp {
         send(self.request(Method::POST, path).json(&body)).await
     }
 
-    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+    pub(crate) async fn patch(&self, path: &str, body: Value) -> Resp {
         send(self.request(Method::PATCH, path).json(&body)).await
     }
 
-    pub async fn put(&self, path: &str, body: Value) -> Resp {
+    pub(crate) async fn put(&self, path: &str, body: Value) -> Resp {
         send(self.request(Method::PUT, path).json(&body)).await
     }
 
-    pub async fn delete(&self, path: &str) -> Resp {
+    pub(crate) async fn delete(&self, path: &str) -> Resp {
         send(self.request(Method::DELETE, path)).await
     }
 }
 
-pub async fn send(rb: reqwest::RequestBuilder) -> Resp {
+pub(crate) async fn send(rb: reqwest::RequestBuilder) -> Resp {
     let r = rb.send().await.expect("request is answered");
     let status = r.status();
     let headers = r.headers().clone();
@@ -107,7 +107,7 @@ pub async fn send(rb: reqwest::RequestBuilder) -> Resp {
 }
 
 /// Replaces the emulator's random port so snapshots are stable.
-pub fn stable(api: &Api, v: &Value) -> Value {
+pub(crate) fn stable(api: &Api, v: &Value) -> Value {
     let text = serde_json::to_string(v)
         .expect("serialises")
         .replace(&api.cw.site_url(), "https://api-na.example");

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// A small deterministic MSP for snapshots.
-pub fn small_world() -> Arc<World> {
+pub(crate) fn small_world() -> Arc<World> {
     Arc::new(World::generate(WorldConfig {
         seed: 42,
         customers: 12,
@@ -18,7 +18,7 @@ pub fn small_world() -> Arc<World> {
     }))
 }
 
-pub fn world_of(customers: usize, seed: u64) -> Arc<World> {
+pub(crate) fn world_of(customers: usize, seed: u64) -> Arc<World> {
     Arc::new(World::generate(WorldConfig {
         seed,
         customers,
@@ -28,25 +28,25 @@ pub fn world_of(customers: usize, seed: u64) -> Arc<World> {
     }))
 }
 
-pub struct Env {
+pub(crate) struct Env {
     pub emu: SophosEmulator,
     pub http: reqwest::Client,
     pub token: String,
 }
 
-pub async fn spawn_with(cfg: SophosConfig) -> Env {
+pub(crate) async fn spawn_with(cfg: SophosConfig) -> Env {
     let emu = SophosEmulator::spawn(cfg).await.expect("emulator starts");
     let http = reqwest::Client::new();
     let token = token(&emu, &http).await;
     Env { emu, http, token }
 }
 
-pub async fn spawn() -> Env {
+pub(crate) async fn spawn() -> Env {
     spawn_with(SophosConfig::new(small_world())).await
 }
 
 /// A fresh access token through the form grant.
-pub async fn token(emu: &SophosEmulator, http: &reqwest::Client) -> String {
+pub(crate) async fn token(emu: &SophosEmulator, http: &reqwest::Client) -> String {
     let creds = emu.credentials();
     let resp = http
         .post(emu.token_url())
@@ -69,7 +69,7 @@ pub async fn token(emu: &SophosEmulator, http: &reqwest::Client) -> String {
 
 impl Env {
     /// GET on the global API with Bearer and X-Partner-ID.
-    pub async fn partner_get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn partner_get(&self, path: &str) -> (u16, Value) {
         let resp = self
             .http
             .get(format!("{}{path}", self.emu.global_url()))
@@ -82,7 +82,7 @@ impl Env {
     }
 
     /// GET on a tenant's apiHost with Bearer and X-Tenant-ID.
-    pub async fn tenant_get(&self, tenant: &str, path: &str) -> (u16, Value) {
+    pub(crate) async fn tenant_get(&self, tenant: &str, path: &str) -> (u16, Value) {
         let host = self.emu.tenant_api_host(tenant).expect("known tenant");
         let resp = self
             .http
@@ -96,7 +96,7 @@ impl Env {
     }
 
     /// POST JSON on a tenant's apiHost.
-    pub async fn tenant_post(&self, tenant: &str, path: &str, body: &Value) -> (u16, Value) {
+    pub(crate) async fn tenant_post(&self, tenant: &str, path: &str, body: &Value) -> (u16, Value) {
         let host = self.emu.tenant_api_host(tenant).expect("known tenant");
         let resp = self
             .http
@@ -111,7 +111,7 @@ impl Env {
     }
 
     /// The first tenant whose alerts the partner may read and that has at least one open alert.
-    pub fn readable_tenant_with_alerts(&self) -> String {
+    pub(crate) fn readable_tenant_with_alerts(&self) -> String {
         self.emu
             .world()
             .tenants()
@@ -122,19 +122,19 @@ impl Env {
     }
 
     /// Replaces volatile values (tokens, ids of one request, the port) with placeholders.
-    pub fn redact(&self, v: Value) -> Value {
+    pub(crate) fn redact(&self, v: Value) -> Value {
         redact(v, &self.emu.global_url())
     }
 }
 
-pub async fn split(resp: reqwest::Response) -> (u16, Value) {
+pub(crate) async fn split(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     let text = resp.text().await.expect("body");
     let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, v)
 }
 
-pub fn redact(v: Value, base: &str) -> Value {
+pub(crate) fn redact(v: Value, base: &str) -> Value {
     match v {
         Value::Object(map) => Value::Object(
             map.into_iter()

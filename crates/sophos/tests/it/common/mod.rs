@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub method: String,
     pub path: String,
     pub query: HashMap<String, String>,
@@ -20,41 +20,43 @@ pub struct Seen {
 }
 
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Reply {
-    pub fn json(status: u16, body: impl Into<String>) -> Reply {
+    pub(crate) fn json(status: u16, body: impl Into<String>) -> Reply {
         Reply {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.into(),
         }
     }
-    pub fn header(mut self, k: &str, v: &str) -> Reply {
+    pub(crate) fn header(mut self, k: &str, v: &str) -> Reply {
         self.headers.push((k.into(), v.into()));
         self
     }
 }
 
-pub fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 type Handler = dyn Fn(&Seen, &str) -> Reply + Send + Sync;
 
-pub struct FixtureServer {
+pub(crate) struct FixtureServer {
     pub base: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl FixtureServer {
     /// `handler(request, base_url)`.
-    pub async fn start(handler: impl Fn(&Seen, &str) -> Reply + Send + Sync + 'static) -> Self {
+    pub(crate) async fn start(
+        handler: impl Fn(&Seen, &str) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -133,16 +135,16 @@ impl FixtureServer {
         FixtureServer { base, seen }
     }
 
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 
-    pub fn count(&self, path: &str) -> usize {
+    pub(crate) fn count(&self, path: &str) -> usize {
         self.seen().iter().filter(|s| s.path == path).count()
     }
 
     /// Client settings pointing at this server, with fast retries.
-    pub fn config(&self) -> SophosConfig {
+    pub(crate) fn config(&self) -> SophosConfig {
         let mut cfg = SophosConfig::new("client-id-1", "s3cret-value-xyz".to_string().into());
         cfg.token_url = format!("{}/api/v2/oauth2/token", self.base);
         cfg.global_url = format!("{}/", self.base);
@@ -159,7 +161,7 @@ impl FixtureServer {
 }
 
 /// Answers the token call and whoami like Sophos (whoami's global = this server, trailing slash).
-pub fn sign_in(req: &Seen, base: &str) -> Option<Reply> {
+pub(crate) fn sign_in(req: &Seen, base: &str) -> Option<Reply> {
     match req.path.as_str() {
         "/api/v2/oauth2/token" => Some(Reply::json(200, fixture("token_ok.json"))),
         "/whoami/v1" => Some(Reply::json(
