@@ -5,15 +5,13 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use engine::secrets::{KeySource, MASTER_KEY_ENV, MasterKey};
-use engine::store::Store;
 
 use crate::cmd;
-use crate::config::{self, Config, ConfigSource, Dirs};
+use crate::config;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::logging::LogFormat;
 use crate::messages;
-use crate::output::Output;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -99,56 +97,5 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Map(args) => cmd::map::run(ctx, args).await,
         Command::Serve(args) => cmd::serve::run(ctx, args).await,
         Command::Demo(args) => cmd::demo::run(ctx, args).await,
-    }
-}
-
-/// What every command gets: the loaded config and the way to print and to open the store.
-#[derive(Debug)]
-pub struct Ctx {
-    pub config: Config,
-    pub source: ConfigSource,
-    pub dirs: Dirs,
-    pub out: Output,
-}
-
-impl Ctx {
-    /// Loads the config (file, then env, then flags).
-    pub fn load(global: GlobalArgs) -> Result<Self, CliError> {
-        let dirs = Dirs::detect();
-        let env: Vec<(String, String)> = std::env::vars().collect();
-        let (mut config, source) = config::load(global.config.as_deref(), &dirs, &env)?;
-        if let Some(db) = &global.database {
-            config.database.url = Some(db.clone());
-        }
-        let out = Output { json: global.json };
-        Ok(Ctx {
-            config,
-            source,
-            dirs,
-            out,
-        })
-    }
-
-    /// The database location (with any password: never print it; use [`Store::location`]).
-    pub fn database_target(&self) -> String {
-        self.config.database_target(&self.dirs)
-    }
-
-    /// Opens (creating on first use) the store, with the master key from `CENTRALBRIDGE_MASTER_KEY` or
-    /// the key file. A new key file is written only after the store has opened and accepted the key,
-    /// so a failure leaves nothing behind.
-    pub async fn open_store(&self) -> Result<(Store, KeySource), CliError> {
-        let key_file = self.config.key_file(&self.dirs);
-        let env_key = std::env::var(MASTER_KEY_ENV).ok();
-        let (key, source) = MasterKey::resolve(env_key.as_deref(), &key_file)?;
-        let store = Store::open(&self.database_target(), key.clone()).await?;
-        if let KeySource::New(path) = &source {
-            if let Err(e) = key.persist(path) {
-                store.close().await;
-                return Err(e.into());
-            }
-            tracing::info!("{}", messages::key_file_created(path));
-        }
-        Ok((store, source))
     }
 }

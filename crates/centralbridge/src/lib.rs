@@ -5,7 +5,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
-pub mod dashboard;
+pub mod context;
 pub mod error;
 pub mod logging;
 pub mod messages;
@@ -36,7 +36,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::debug!(code = e.code, "command failed");
+            tracing::debug!(code = e.code, source = ?std::error::Error::source(&e), "command failed");
             eprintln!("error: {}", e.message);
             ExitCode::from(e.code)
         }
@@ -44,13 +44,14 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli) -> Result<(), CliError> {
-    let ctx = cli::Ctx::load(cli.global)?;
+    let g = &cli.global;
+    let ctx = context::Ctx::load(g.config.as_deref(), g.database.clone(), g.json)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError {
-            code: EXIT_FAILURE,
-            message: format!("cannot start the async runtime: {e}"),
+        .map_err(|e| {
+            CliError::new(EXIT_FAILURE, format!("cannot start the async runtime: {e}"))
+                .with_source(e)
         })?;
     runtime.block_on(cli::dispatch(&ctx, cli.command))
 }

@@ -17,7 +17,7 @@ use sandbox::sophos::{SophosConfig, SophosEmulator};
 use sandbox::world::{World, WorldConfig};
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 

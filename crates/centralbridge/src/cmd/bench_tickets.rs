@@ -34,7 +34,7 @@ use sandbox::sophos::{AlertKind, AlertSpec, ClockMode, SophosConfig, SophosEmula
 use sandbox::world::{World, WorldConfig};
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 

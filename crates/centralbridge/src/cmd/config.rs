@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde::Serialize;
 
-use crate::cli::Ctx;
 use crate::config::Config;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 

@@ -9,7 +9,7 @@ use engine::connections::{self, ConnectProblem, ConnectWiseSettings, SophosSetti
 use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 

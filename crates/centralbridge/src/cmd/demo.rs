@@ -23,7 +23,7 @@ use sandbox::{Sandbox, SandboxOptions};
 use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::service::jobs::EngineRunner;
 use crate::service::{self, SchedulerOptions, ServiceOptions};
@@ -193,9 +193,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
                 o.listen.set_port(0);
                 service::start(store.clone(), key, o, runner)
                     .await
-                    .map_err(|e| CliError::usage(e.to_string()))?
+                    .map_err(CliError::usage_from)?
             }
-            Err(e) => return Err(CliError::usage(e.to_string())),
+            Err(e) => return Err(CliError::usage_from(e)),
         };
     let password = args
         .password

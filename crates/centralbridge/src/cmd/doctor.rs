@@ -4,7 +4,7 @@
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use engine::doctor::{self, CheckStatus, DoctorOptions, DoctorReport};
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 

@@ -12,7 +12,7 @@ use engine::mapping::{
 use engine::store::Store;
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
@@ -137,9 +137,9 @@ fn score(text: &str) -> Result<f64, String> {
 /// A mapping error as the CLI reports it (refusals and bad input exit 2).
 pub fn mapping_error(e: MappingError) -> CliError {
     if e.is_usage_error() {
-        CliError::usage(e.to_string())
+        CliError::usage_from(e)
     } else {
-        CliError::failure(e.to_string())
+        CliError::failure_from(e)
     }
 }
 

@@ -6,8 +6,8 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use engine::usage::{self, CatalogOutcome, CatalogSummary, ProductView};
 use serde::Serialize;
 
-use crate::cli::Ctx;
 use crate::cmd::sync::actor;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
@@ -57,9 +57,9 @@ fn failure(e: impl std::fmt::Display) -> CliError {
 fn usage_or_failure(e: usage::UsageError) -> CliError {
     match e {
         usage::UsageError::UnknownProduct(_) | usage::UsageError::CatalogItemNotFound(_) => {
-            CliError::usage(e.to_string())
+            CliError::usage_from(e)
         }
-        other => CliError::failure(other.to_string()),
+        other => CliError::failure_from(other),
     }
 }
 
@@ -68,7 +68,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let cw = || async {
         engine::connections::connectwise_client(&store)
             .await
-            .map_err(|e| CliError::usage(e.to_string()))
+            .map_err(CliError::usage_from)
     };
     let who = actor();
     match args.action {
@@ -127,12 +127,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         Action::AddCode { product, code } => {
             engine::products::add_code(&store, &product, &code, &who)
                 .await
-                .map_err(|e| CliError::usage(e.to_string()))?;
+                .map_err(CliError::usage_from)?;
         }
         Action::RemoveCode { product, code } => {
             engine::products::remove_code(&store, &product, &code, &who)
                 .await
-                .map_err(|e| CliError::usage(e.to_string()))?;
+                .map_err(CliError::usage_from)?;
         }
     }
     let views = usage::product_views(&store).await.map_err(failure)?;

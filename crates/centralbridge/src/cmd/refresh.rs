@@ -9,7 +9,7 @@ use engine::mapping::{self, KindSummary, RefreshOptions, RefreshSummary};
 use engine::store::RecordKind;
 use indicatif::ProgressBar;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 

@@ -10,7 +10,7 @@
 use engine::job::{self, Door, Job, Run, RunEnd, StartError, StartOptions};
 use engine::store::{RunOutcome, Store};
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 
 /// Exit code of a run stopped by a signal (128 + SIGINT), as shells expect.
@@ -45,10 +45,10 @@ impl CliRun {
         }
         let outcome = self.run.finish(end).await?;
         if outcome == RunOutcome::Stopped && self.run.stop_handle().is_requested() {
-            return Err(CliError {
-                code: EXIT_STOPPED,
-                message: crate::messages::run_stopped(self.run.job().title()),
-            });
+            return Err(CliError::new(
+                EXIT_STOPPED,
+                crate::messages::run_stopped(self.run.job().title()),
+            ));
         }
         Ok(outcome)
     }
@@ -88,7 +88,7 @@ pub async fn start(ctx: &Ctx, store: &Store, job: Job, how: CliStart) -> Result<
             Err(match e {
                 StartError::Busy(b) => CliError::usage(b.to_string()),
                 StartError::Store(e) => e.into(),
-                e @ StartError::Yielded => CliError::usage(e.to_string()),
+                e @ StartError::Yielded => CliError::usage_from(e),
             })
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sandbox::world::WorldConfig;
 use sandbox::{Sandbox, SandboxInfo, SandboxOptions};
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use engine::secrets::{MASTER_KEY_ENV, MasterKey};
 
-use crate::cli::Ctx;
 use crate::config::parse_duration;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::service::jobs::EngineRunner;
 use crate::service::{self, Job, SchedulerOptions, ServiceOptions, messages};
@@ -142,7 +142,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     );
     let running = service::start(store.clone(), master, opts, runner)
         .await
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(CliError::usage_from)?;
     println!("{}", messages::serve_started(&running.url()));
     if let Some(addr) = running.metrics_addr {
         println!("{}", service::messages::metrics_started(&addr.to_string()));

@@ -12,7 +12,7 @@ use engine::store::{CoreStore as _, MappingStore as _};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 

@@ -5,7 +5,7 @@ use engine::secrets::KeySource;
 use engine::store::{BackendKind, ConnectionKind, CoreStore as _, Store, Target};
 use serde::Serialize;
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::messages;
 use crate::output::Render;

@@ -10,7 +10,7 @@ use engine::job::{Job, RunReport as _};
 use engine::usage::{self, CustomerOutcome, Month, OpKind, SyncOptions, SyncReport};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
@@ -106,20 +106,20 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         .as_deref()
         .map(Month::parse)
         .transpose()
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(CliError::usage_from)?;
     let (store, _) = ctx.open_store().await?;
     let cw = engine::connections::connectwise_client(&store)
         .await
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(CliError::usage_from)?;
     let mut scfg = engine::connections::sophos_config(&store)
         .await
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(CliError::usage_from)?;
     // One usage listing at the largest page the API allows.
     scfg.page_size.usage = 1000;
     scfg.page_size.tenants = 100;
     let sophos = sophos::Client::connect(scfg)
         .await
-        .map_err(|e| CliError::failure(e.to_string()))?;
+        .map_err(CliError::failure_from)?;
     let bar = progress_bar(ctx, "usage sync");
     let progress: Option<usage::ProgressFn> = bar.clone().map(|b| {
         Arc::new(move |done: usize, total: usize| {
@@ -157,7 +157,7 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
     let report = result.map_err(|e| match e {
         usage::UsageError::NoSuchCustomer(_)
         | usage::UsageError::BadMonth(_)
-        | usage::UsageError::MonthBackwards { .. } => CliError::usage(e.to_string()),
+        | usage::UsageError::MonthBackwards { .. } => CliError::usage_from(e),
         other => CliError::failure(other.to_string()),
     })?;
     store.close().await;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use engine::job::{Job, RunReport as _};
 
-use crate::cli::Ctx;
+use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
@@ -157,9 +157,9 @@ pub struct SyncArgs {
 fn ticket_err(e: TicketError) -> CliError {
     match e {
         TicketError::NotConfigured | TicketError::Settings(_) | TicketError::Connection(_) => {
-            CliError::usage(e.to_string())
+            CliError::usage_from(e)
         }
-        other => CliError::failure(other.to_string()),
+        other => CliError::failure_from(other),
     }
 }
 
@@ -288,7 +288,7 @@ async fn show(ctx: &Ctx, with_choices: bool) -> Result<(), CliError> {
     let choices = if with_choices {
         let cw = engine::connections::connectwise_client(&store)
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::usage_from)?;
         Some(
             tickets::choices(&cw, settings.board.as_ref().map(|b| b.id))
                 .await
@@ -336,7 +336,7 @@ async fn set(ctx: &Ctx, a: SetArgs) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let cw = engine::connections::connectwise_client(&store)
         .await
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(CliError::usage_from)?;
     let settings = tickets::update_settings(&store, &cw, &input, &super::sync::actor())
         .await
         .map_err(ticket_err)?;
@@ -611,10 +611,10 @@ pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let cw = engine::connections::connectwise_client(&store)
         .await
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(CliError::usage_from)?;
     let sophos = engine::connections::sophos_client(&store)
         .await
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(CliError::usage_from)?;
     let once = a.once || a.dry_run;
     loop {
         let how = super::run::CliStart {

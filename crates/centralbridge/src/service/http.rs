@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::auth::{self, MIN_PASSWORD_LEN, PRELOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_SECS};
 use super::messages;
-use crate::dashboard;
+use crate::service::dashboard;
 
 pub type Shared = Arc<AppState>;
 

@@ -3,6 +3,7 @@
 //! `/healthz`, and Prometheus metrics on a separate listener.
 
 pub mod auth;
+pub mod dashboard;
 pub mod http;
 pub mod jobs;
 pub mod messages;
