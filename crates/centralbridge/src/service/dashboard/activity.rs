@@ -6,7 +6,8 @@ use axum::response::Response;
 use engine::store::{AuditFilter, CoreStore as _, RunOutcome};
 use serde::Deserialize;
 
-use super::{Chrome, fail, render, show_time};
+use super::error::DashboardError;
+use super::{Chrome, render, show_time};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
 
@@ -99,7 +100,7 @@ pub(super) async fn page(
     State(app): State<Shared>,
     Extension(session): Extension<Session>,
     Query(q): Query<ActivityQuery>,
-) -> Response {
+) -> Result<Response, DashboardError> {
     let filter = AuditFilter {
         actor: non_empty(&q.actor),
         action: non_empty(&q.action),
@@ -107,10 +108,7 @@ pub(super) async fn page(
         limit: Some(200),
         ..Default::default()
     };
-    let entries = match app.store.list_audit(&filter).await {
-        Ok(e) => e,
-        Err(e) => return fail(e),
-    };
+    let entries = app.store.list_audit(&filter).await?;
     let runs = app.store.list_sync_runs(None, 30).await.unwrap_or_default();
     let mut actions: Vec<String> = ACTIONS.iter().map(|s| (*s).to_owned()).collect();
     if let Some(a) = &filter.action
@@ -170,5 +168,5 @@ pub(super) async fn page(
             })
             .collect(),
     };
-    render(&page)
+    Ok(render(&page))
 }

@@ -15,7 +15,10 @@ use engine::mapping::{
 use engine::store::{CustomerStatus, MappingStore as _};
 use serde::Deserialize;
 
+use super::error::DashboardError;
 use super::{ACTOR, Chrome, audit, fail, note, render, show_time};
+
+const UNKNOWN_CUSTOMER: &str = "This customer is not known (any more).";
 use crate::service::Job;
 use crate::service::auth::Session;
 use crate::service::http::Shared;
@@ -307,36 +310,38 @@ pub(super) async fn page(
     Extension(session): Extension<Session>,
     headers: HeaderMap,
     Query(f): Query<Filter>,
-) -> Response {
-    let (rows, total) = match rows(&app, &f).await {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
+) -> Result<Response, DashboardError> {
+    let (rows, total) = rows(&app, &f).await.map_err(DashboardError::Refused)?;
     let filter = filter_view(&f);
     // htmx asks for the table only (filters, search, reload after a change).
     if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
-        return render(&CustomersTable {
+        return Ok(render(&CustomersTable {
             filter,
             rows,
             total,
-        });
+        }));
     }
-    render(&CustomersPage {
+    Ok(render(&CustomersPage {
         chrome: Chrome::new(&session, "customers"),
         filter,
         rows,
         total,
         jobs_line: jobs_line(&app).await,
-    })
+    }))
 }
 
 #[tracing::instrument(skip_all, fields(job = %job))]
-pub(super) async fn run_job(State(app): State<Shared>, Path(job): Path<String>) -> Response {
+pub(super) async fn run_job(
+    State(app): State<Shared>,
+    Path(job): Path<String>,
+) -> Result<Response, DashboardError> {
     let Some(job) = Job::parse(&job) else {
-        return fail(format!("There is no job called “{job}”."));
+        return Err(DashboardError::NotFound(format!(
+            "There is no job called “{job}”."
+        )));
     };
     if !app.scheduler.trigger(job) {
-        return fail(messages::job_not_here(job.title()));
+        return Err(DashboardError::Refused(messages::job_not_here(job.title())));
     }
     audit(
         &app,
@@ -345,7 +350,7 @@ pub(super) async fn run_job(State(app): State<Shared>, Path(job): Path<String>) 
         "run requested from the dashboard",
     )
     .await;
-    note(messages::job_requested(job.title()))
+    Ok(note(messages::job_requested(job.title())))
 }
 
 // --- error detail --------------------------------------------------------------------------------
@@ -376,8 +381,8 @@ fn job_title(job: &str) -> String {
 pub(super) async fn error_detail(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
-) -> Response {
-    let listed = match mapping::list_customers(
+) -> Result<Response, DashboardError> {
+    let listed = mapping::list_customers(
         &app.store,
         &CustomerFilter {
             search: Some(tenant.clone()),
@@ -385,15 +390,11 @@ pub(super) async fn error_detail(
             ..Default::default()
         },
     )
-    .await
-    {
-        Ok(l) => l,
-        Err(e) => return fail(e),
-    };
+    .await?;
     let Some(r) = listed.into_iter().find(|r| r.tenant.id == tenant) else {
-        return fail("This customer is not known (any more).");
+        return Err(DashboardError::NotFound(UNKNOWN_CUSTOMER.into()));
     };
-    render(&DetailTpl {
+    Ok(render(&DetailTpl {
         tenant_name: r.tenant.name.clone(),
         statuses: r
             .status
@@ -411,7 +412,7 @@ pub(super) async fn error_detail(
             .iter()
             .map(|w| (w.message.clone(), w.advice.clone()))
             .collect(),
-    })
+    }))
 }
 
 // --- switches ------------------------------------------------------------------------------------
@@ -431,7 +432,7 @@ async fn toggle(
     match mapping::set_switches(&app.store, ACTOR, tenant, usage, tickets).await {
         Ok(_) => match one_row(app, tenant).await {
             Some(row) => render(&CustomerRowTpl { row }),
-            None => fail("This customer is not known (any more)."),
+            None => fail(UNKNOWN_CUSTOMER),
         },
         Err(e) => {
             // Keep the row as it was and show why in the detail panel.
@@ -468,19 +469,18 @@ pub(super) async fn toggle_tickets(
 /// Runs the usage sync for one customer now, through the run harness like every door: it takes the
 /// usage job's lease (renewed while it runs), so it never overlaps a scheduled or CLI run.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-pub(super) async fn sync_now(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
-    use engine::job::{self, Door, Job, RunReport as _, StartError, StartOptions};
-    let run = match job::start(
+pub(super) async fn sync_now(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+) -> Result<Response, DashboardError> {
+    use engine::job::{self, Door, Job, RunReport as _, StartOptions};
+    // A held lease is the answer: who runs the usage sync, since when.
+    let run = job::start(
         &app.store,
         Job::Usage,
         StartOptions::new(Door::Dashboard, ACTOR),
     )
-    .await
-    {
-        Ok(r) => r,
-        Err(StartError::Busy(b)) => return fail(crate::service::messages::job_busy(&b)),
-        Err(e @ (StartError::Store(_) | StartError::Yielded)) => return fail(e),
-    };
+    .await?;
     let result = async {
         let cw = engine::connections::connectwise_client(&app.store)
             .await
@@ -536,7 +536,7 @@ pub(super) async fn sync_now(State(app): State<Shared>, Path(tenant): Path<Strin
     };
     resp.headers_mut()
         .insert("hx-trigger", HeaderValue::from_static("customers-changed"));
-    resp
+    Ok(resp)
 }
 
 // --- mapping edit --------------------------------------------------------------------------------
@@ -571,7 +571,7 @@ async fn mapping_form(
     error: Option<String>,
 ) -> Response {
     let Some(row) = one_row(app, tenant).await else {
-        return fail("This customer is not known (any more).");
+        return fail(UNKNOWN_CUSTOMER);
     };
     let current = app.store.get_mapping(tenant).await.ok().flatten();
     let company_id = company_id.or(current.as_ref().map(|m| m.company_id));
@@ -664,20 +664,17 @@ pub(super) async fn company_hits(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
     Query(q): Query<HitsQuery>,
-) -> Response {
+) -> Result<Response, DashboardError> {
     // As in Sophos's own picker: nothing before 2 characters.
     if q.q.trim().chars().count() < 2 {
-        return render(&HitsTpl {
+        return Ok(render(&HitsTpl {
             tenant_id: tenant,
             too_short: true,
             hits: Vec::new(),
-        });
+        }));
     }
-    let hits = match mapping::search_companies(&app.store, &q.q, HITS).await {
-        Ok(h) => h,
-        Err(e) => return fail(e),
-    };
-    render(&HitsTpl {
+    let hits = mapping::search_companies(&app.store, &q.q, HITS).await?;
+    Ok(render(&HitsTpl {
         hits: hits
             .into_iter()
             .map(|h| HitView {
@@ -693,7 +690,7 @@ pub(super) async fn company_hits(
             .collect(),
         tenant_id: tenant,
         too_short: false,
-    })
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -767,15 +764,14 @@ pub(super) async fn save_mapping(
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-pub(super) async fn unmap(State(app): State<Shared>, Path(tenant): Path<String>) -> Response {
-    match mapping::clear_mapping(&app.store, ACTOR, &tenant).await {
-        Ok(_) => {
-            let mut resp = note("The mapping was removed.");
-            resp.headers_mut().insert("hx-trigger", changed());
-            resp
-        }
-        Err(e) => fail(e),
-    }
+pub(super) async fn unmap(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+) -> Result<Response, DashboardError> {
+    mapping::clear_mapping(&app.store, ACTOR, &tenant).await?;
+    let mut resp = note("The mapping was removed.");
+    resp.headers_mut().insert("hx-trigger", changed());
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize)]
@@ -790,7 +786,7 @@ pub(super) async fn accept(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
     Form(f): Form<AcceptForm>,
-) -> Response {
+) -> Result<Response, DashboardError> {
     let options = mapping::agreements_for_company(&app.store, f.company_id, false)
         .await
         .unwrap_or_default();
@@ -809,18 +805,14 @@ pub(super) async fn accept(
         ticket_sync: Some(true),
         replace: false,
     };
-    match mapping::set_mapping(&app.store, ACTOR, &input).await {
-        Ok(_) => {
-            let mut text = "Suggestion confirmed.".to_owned();
-            if agreement_id.is_none() {
-                text.push_str(
-                    " The company has no single active agreement: choose one with “Edit mapping” to turn usage sync on.",
-                );
-            }
-            let mut resp = note(text);
-            resp.headers_mut().insert("hx-trigger", changed());
-            resp
-        }
-        Err(e) => fail(e),
+    mapping::set_mapping(&app.store, ACTOR, &input).await?;
+    let mut text = "Suggestion confirmed.".to_owned();
+    if agreement_id.is_none() {
+        text.push_str(
+            " The company has no single active agreement: choose one with “Edit mapping” to turn usage sync on.",
+        );
     }
+    let mut resp = note(text);
+    resp.headers_mut().insert("hx-trigger", changed());
+    Ok(resp)
 }

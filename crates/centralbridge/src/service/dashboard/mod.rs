@@ -5,6 +5,7 @@
 mod activity;
 mod connection;
 mod customers;
+mod error;
 mod products;
 mod tickets;
 

@@ -7,7 +7,8 @@ use axum::response::Response;
 use engine::usage::{self, ProductView};
 use serde::Deserialize;
 
-use super::{ACTOR, Chrome, fail, note, render};
+use super::error::DashboardError;
+use super::{ACTOR, Chrome, note, render};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
 
@@ -69,23 +70,21 @@ struct ProductRowTpl {
 pub(super) async fn page(
     State(app): State<Shared>,
     Extension(session): Extension<Session>,
-) -> Response {
-    match usage::product_views(&app.store).await {
-        Ok(views) => render(&ProductsPage {
-            chrome: Chrome::new(&session, "products"),
-            products: views.iter().map(row).collect(),
-        }),
-        Err(e) => fail(e),
-    }
+) -> Result<Response, DashboardError> {
+    let views = usage::product_views(&app.store).await?;
+    Ok(render(&ProductsPage {
+        chrome: Chrome::new(&session, "products"),
+        products: views.iter().map(row).collect(),
+    }))
 }
 
-async fn row_of(app: &Shared, identifier: &str) -> Response {
-    match usage::product_views(&app.store).await {
-        Ok(views) => match views.iter().find(|v| v.identifier == identifier) {
-            Some(v) => render(&ProductRowTpl { p: row(v) }),
-            None => fail(format!("There is no product “{identifier}”.")),
-        },
-        Err(e) => fail(e),
+async fn row_of(app: &Shared, identifier: &str) -> Result<Response, DashboardError> {
+    let views = usage::product_views(&app.store).await?;
+    match views.iter().find(|v| v.identifier == identifier) {
+        Some(v) => Ok(render(&ProductRowTpl { p: row(v) })),
+        None => Err(DashboardError::NotFound(format!(
+            "There is no product “{identifier}”."
+        ))),
     }
 }
 
@@ -95,22 +94,19 @@ pub(super) struct Toggle {
     on: String,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(product = %product))]
 pub(super) async fn toggle(
     State(app): State<Shared>,
     Path(product): Path<String>,
     Form(t): Form<Toggle>,
-) -> Response {
-    if let Err(e) = usage::select_products(
+) -> Result<Response, DashboardError> {
+    usage::select_products(
         &app.store,
         std::slice::from_ref(&product),
         t.on == "true",
         ACTOR,
     )
-    .await
-    {
-        return fail(e);
-    }
+    .await?;
     row_of(&app, &product).await
 }
 
@@ -136,26 +132,20 @@ struct HitsTpl {
     hits: Vec<HitView>,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(product = %product))]
 pub(super) async fn catalog_hits(
     State(app): State<Shared>,
     Path(product): Path<String>,
     Query(q): Query<CatalogQuery>,
-) -> Response {
+) -> Result<Response, DashboardError> {
     let too_short = q.q.trim().chars().count() < 2;
     let hits = if too_short {
         Vec::new()
     } else {
-        let cw = match engine::connections::connectwise_client(&app.store).await {
-            Ok(c) => c,
-            Err(e) => return fail(e),
-        };
-        match usage::search_catalog(&cw, &q.q).await {
-            Ok(h) => h,
-            Err(e) => return fail(e),
-        }
+        let cw = engine::connections::connectwise_client(&app.store).await?;
+        usage::search_catalog(&cw, &q.q).await?
     };
-    render(&HitsTpl {
+    Ok(render(&HitsTpl {
         key: key(&product),
         identifier: product,
         too_short,
@@ -169,7 +159,7 @@ pub(super) async fn catalog_hits(
                 inactive: h.inactive,
             })
             .collect(),
-    })
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,51 +167,38 @@ pub(super) struct MapForm {
     catalog: String,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(product = %product))]
 pub(super) async fn map(
     State(app): State<Shared>,
     Path(product): Path<String>,
     Form(f): Form<MapForm>,
-) -> Response {
-    let cw = match engine::connections::connectwise_client(&app.store).await {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    match usage::map_product(&app.store, &cw, &product, &f.catalog, ACTOR).await {
-        Ok(v) => render(&ProductRowTpl { p: row(&v) }),
-        Err(e) => fail(e),
-    }
+) -> Result<Response, DashboardError> {
+    let cw = engine::connections::connectwise_client(&app.store).await?;
+    let v = usage::map_product(&app.store, &cw, &product, &f.catalog, ACTOR).await?;
+    Ok(render(&ProductRowTpl { p: row(&v) }))
 }
 
 #[tracing::instrument(skip_all)]
-pub(super) async fn add_to_psa(State(app): State<Shared>) -> Response {
-    let views = match usage::product_views(&app.store).await {
-        Ok(v) => v,
-        Err(e) => return fail(e),
-    };
+pub(super) async fn add_to_psa(State(app): State<Shared>) -> Result<Response, DashboardError> {
+    let views = usage::product_views(&app.store).await?;
     let selected: Vec<String> = views
         .iter()
         .filter(|v| v.selected)
         .map(|v| v.identifier.clone())
         .collect();
     if selected.is_empty() {
-        return fail("No product is selected: select the products to bill first.");
+        return Err(DashboardError::Refused(
+            "No product is selected: select the products to bill first.".into(),
+        ));
     }
-    let cw = match engine::connections::connectwise_client(&app.store).await {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    match usage::ensure_catalog_items(&app.store, &cw, &selected, ACTOR, false).await {
-        Ok(outcomes) => {
-            let created = outcomes.iter().filter(|o| o.action == "created").count();
-            let mut resp = note(format!(
-                "{} selected products have a catalog item ({created} created now). Reload to see them.",
-                outcomes.len()
-            ));
-            resp.headers_mut()
-                .insert("hx-refresh", axum::http::HeaderValue::from_static("true"));
-            resp
-        }
-        Err(e) => fail(e),
-    }
+    let cw = engine::connections::connectwise_client(&app.store).await?;
+    let outcomes = usage::ensure_catalog_items(&app.store, &cw, &selected, ACTOR, false).await?;
+    let created = outcomes.iter().filter(|o| o.action == "created").count();
+    let mut resp = note(format!(
+        "{} selected products have a catalog item ({created} created now). Reload to see them.",
+        outcomes.len()
+    ));
+    resp.headers_mut()
+        .insert("hx-refresh", axum::http::HeaderValue::from_static("true"));
+    Ok(resp)
 }

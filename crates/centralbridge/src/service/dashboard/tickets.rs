@@ -9,7 +9,8 @@ use axum::response::Response;
 use engine::store::MappingStore as _;
 use engine::tickets::{self, Pick, SettingsInput};
 
-use super::{ACTOR, Chrome, fail, note, render, show_time};
+use super::error::DashboardError;
+use super::{ACTOR, Chrome, note, render, show_time};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
 
@@ -75,11 +76,8 @@ fn opts(list: &[Pick], current: Option<&Pick>) -> Vec<Opt> {
 pub(super) async fn page(
     State(app): State<Shared>,
     Extension(session): Extension<Session>,
-) -> Response {
-    let settings = match tickets::load_settings(&app.store).await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+) -> Result<Response, DashboardError> {
+    let settings = tickets::load_settings(&app.store).await?;
     let (choices, choices_error) = match engine::connections::connectwise_client(&app.store).await {
         Ok(cw) => match tickets::choices(&cw, settings.board.as_ref().map(|b| b.id)).await {
             Ok(c) => (c, None),
@@ -106,7 +104,7 @@ pub(super) async fn page(
         }
     }
     let p = &settings.priorities;
-    render(&TicketsPage {
+    Ok(render(&TicketsPage {
         chrome: Chrome::new(&session, "tickets"),
         configured: settings.is_configured(),
         choices_error,
@@ -158,11 +156,14 @@ pub(super) async fn page(
                 },
             })
             .collect(),
-    })
+    }))
 }
 
 #[tracing::instrument(skip_all)]
-pub(super) async fn save(State(app): State<Shared>, body: axum::body::Bytes) -> Response {
+pub(super) async fn save(
+    State(app): State<Shared>,
+    body: axum::body::Bytes,
+) -> Result<Response, DashboardError> {
     // Repeated fields (severity) need the pair list, not a struct.
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let get = |k: &str| {
@@ -171,10 +172,7 @@ pub(super) async fn save(State(app): State<Shared>, body: axum::body::Bytes) -> 
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.trim().to_owned())
     };
-    let current = match tickets::load_settings(&app.store).await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let current = tickets::load_settings(&app.store).await?;
     let board = get("board").unwrap_or_default();
     let board_changed = current.board.as_ref().map(|b| b.id.to_string()) != Some(board.clone());
     // Statuses belong to a board: when the board changes, let the engine choose them again.
@@ -200,28 +198,21 @@ pub(super) async fn save(State(app): State<Shared>, body: axum::body::Bytes) -> 
             input.priorities.push((sev.to_owned(), v));
         }
     }
-    let cw = match engine::connections::connectwise_client(&app.store).await {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    match tickets::update_settings(&app.store, &cw, &input, ACTOR).await {
-        Ok(s) => {
-            let mut resp = note(format!(
-                "Saved. Tickets go to the board {}.{}",
-                s.board
-                    .as_ref()
-                    .map(|b| b.name.as_str())
-                    .unwrap_or("(none)"),
-                if board_changed {
-                    " Statuses were chosen from the new board; reload to adjust them."
-                } else {
-                    ""
-                }
-            ));
-            resp.headers_mut()
-                .insert("hx-refresh", axum::http::HeaderValue::from_static("true"));
-            resp
+    let cw = engine::connections::connectwise_client(&app.store).await?;
+    let s = tickets::update_settings(&app.store, &cw, &input, ACTOR).await?;
+    let mut resp = note(format!(
+        "Saved. Tickets go to the board {}.{}",
+        s.board
+            .as_ref()
+            .map(|b| b.name.as_str())
+            .unwrap_or("(none)"),
+        if board_changed {
+            " Statuses were chosen from the new board; reload to adjust them."
+        } else {
+            ""
         }
-        Err(e) => fail(e),
-    }
+    ));
+    resp.headers_mut()
+        .insert("hx-refresh", axum::http::HeaderValue::from_static("true"));
+    Ok(resp)
 }
