@@ -7,12 +7,11 @@
 //! (`.ci/run` sets it); otherwise it says it did not run (and fails with `CI=true`). The same test
 //! runs on one SQLite file everywhere.
 
-use crate::support;
+use crate::support::{self, Proc};
 
-use std::io::Read as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use engine::secrets::MasterKey;
 use engine::store::{CoreStore as _, RunOutcome, Store};
@@ -20,17 +19,8 @@ use sandbox::{Sandbox, SandboxOptions};
 use secrecy::ExposeSecret as _;
 use testkit::Database;
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(target: &str, key: &MasterKey, config: &Path) -> Proc {
-    Proc(
+    Proc::new(
         Command::new(env!("CARGO_BIN_EXE_centralbridge"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database", target])
             .args([
@@ -52,22 +42,11 @@ fn serve(target: &str, key: &MasterKey, config: &Path) -> Proc {
     )
 }
 
-fn stop(p: &mut Proc) -> (bool, String) {
-    let pid = p.0.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = p.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut log = String::new();
-    if let Some(mut e) = p.0.stderr.take() {
-        let _ = e.read_to_string(&mut log);
-    }
-    (status.success(), log)
+/// SIGTERM, then a clean exit within a minute; whether it succeeded, and what it logged.
+async fn stop(p: Proc) -> (bool, String) {
+    p.signal("-TERM");
+    let (code, log) = p.wait(Duration::from_secs(60)).await;
+    (code == Some(0), log)
 }
 
 async fn two_processes(target: String) {
@@ -80,11 +59,11 @@ async fn two_processes(target: String) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
-    let mut a = serve(&target, &key, &config);
-    let mut b = serve(&target, &key, &config);
+    let a = serve(&target, &key, &config);
+    let b = serve(&target, &key, &config);
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let (a_ok, a_log) = stop(&mut a);
-    let (b_ok, b_log) = stop(&mut b);
+    let (a_ok, a_log) = stop(a).await;
+    let (b_ok, b_log) = stop(b).await;
     assert!(a_ok, "first serve failed:\n{a_log}");
     assert!(b_ok, "second serve failed:\n{b_log}");
 

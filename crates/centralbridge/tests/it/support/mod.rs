@@ -92,7 +92,7 @@ impl World {
 
     /// Starts a CLI command; the child is killed when dropped.
     pub(crate) fn spawn(&self, args: &[&str]) -> Proc {
-        Proc(Some(self.cli(args).spawn().unwrap()))
+        Proc::new(self.cli(args).spawn().unwrap())
     }
 
     /// Who holds `job`'s lease now.
@@ -282,12 +282,17 @@ pub(crate) async fn prepare(store: &Store, sb: &Sandbox) {
         .unwrap();
 }
 
-/// A child process, killed when dropped.
-pub(crate) struct Proc(Option<Child>);
+/// A child process, killed when dropped. Its stdout and stderr (when piped) are read as it runs, so a
+/// chatty process never blocks on a full pipe.
+pub(crate) struct Proc {
+    child: Option<Child>,
+    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
+        if let Some(c) = &mut self.child {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -295,8 +300,40 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    pub(crate) fn new(mut child: Child) -> Self {
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        let pipes: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+            child
+                .stdout
+                .take()
+                .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
+        ];
+        for mut pipe in pipes.into_iter().flatten() {
+            let out = out.clone();
+            readers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    out.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            }));
+        }
+        Proc {
+            child: Some(child),
+            out,
+            readers,
+        }
+    }
+
     pub(crate) fn pid(&self) -> String {
-        self.0
+        self.child
             .as_ref()
             .map(|c| c.id().to_string())
             .unwrap_or_default()
@@ -309,7 +346,9 @@ impl Proc {
     /// Waits for the exit (at most `limit`); returns the code (`None`: killed by a signal) and all
     /// it printed.
     pub(crate) async fn wait(mut self, limit: Duration) -> (Option<i32>, String) {
-        let mut child = self.0.take().expect("a running child");
+        let mut child = self.child.take().expect("a running child");
+        let readers = std::mem::take(&mut self.readers);
+        let out = self.out.clone();
         tokio::task::spawn_blocking(move || {
             let deadline = Instant::now() + limit;
             let status = loop {
@@ -322,14 +361,11 @@ impl Proc {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             };
-            let mut out = String::new();
-            if let Some(mut o) = child.stdout.take() {
-                let _ = o.read_to_string(&mut out);
+            for r in readers {
+                let _ = r.join();
             }
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut out);
-            }
-            (status.code(), out)
+            let text = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+            (status.code(), text)
         })
         .await
         .unwrap()
@@ -359,7 +395,7 @@ impl Service {
         cmd.args(args).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
-        let proc = Proc(Some(child));
+        let proc = Proc::new(child);
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -551,6 +587,6 @@ pub(crate) fn read(path: &Path) -> String {
 
 impl From<Child> for Proc {
     fn from(c: Child) -> Self {
-        Proc(Some(c))
+        Proc::new(c)
     }
 }
