@@ -8,7 +8,9 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use crate::support::Proc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -19,15 +21,6 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 const PASSWORD: &str = "browser-test-password";
 const WAIT: Duration = Duration::from_secs(30);
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn find_chromedriver() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("CHROMEDRIVER") {
@@ -59,7 +52,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts the demo and returns it with the dashboard URL.
-fn start_demo(dir: &Path) -> (Killed, String) {
+fn start_demo(dir: &Path) -> (Proc, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_centralbridge"))
         .args(["demo", "--customers", "12", "--listen", "127.0.0.1:0"])
         .args(["--tickets-every", "2s", "--dir"])
@@ -71,7 +64,7 @@ fn start_demo(dir: &Path) -> (Killed, String) {
         .spawn()
         .expect("start the demo");
     let stdout = child.stdout.take().unwrap();
-    let child = Killed(child);
+    let child = Proc::new(child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -170,7 +163,7 @@ async fn dashboard_in_a_browser() {
     let (_demo, url) = start_demo(dir.path());
 
     let port = free_port();
-    let _driver = Killed(
+    let _driver = Proc::new(
         Command::new(&driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

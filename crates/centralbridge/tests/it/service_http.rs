@@ -3,7 +3,9 @@
 //! any page.
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use crate::support::{Proc, field};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -14,15 +16,6 @@ use reqwest::redirect::Policy;
 use secrecy::{ExposeSecret as _, SecretString};
 
 const SECRET: &str = "TOPSECRET-private-key-0123456789";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
     resp.headers()
@@ -39,15 +32,6 @@ fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<(String, String)>
                 .to_owned();
             (value, v.to_owned())
         })
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    html.split(&marker)
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +71,7 @@ async fn setup_login_csrf_health_and_metrics() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _child = Proc(child);
+    let _child = Proc::new(child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -571,7 +571,8 @@ fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<String> {
         })
 }
 
-fn field(html: &str, name: &str) -> String {
+/// The `value` of the form field `name` in `html`.
+pub(crate) fn field(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     html.split(&marker)
         .nth(1)
