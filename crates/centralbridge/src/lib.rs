@@ -36,7 +36,9 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::debug!(code = e.code, source = ?std::error::Error::source(&e), "command failed");
+            // The source's Display, as users see errors: a Debug form could carry more than that.
+            let source = std::error::Error::source(&e).map(|s| s.to_string());
+            tracing::debug!(code = e.code, source, "command failed");
             eprintln!("error: {}", e.message);
             ExitCode::from(e.code)
         }
