@@ -23,7 +23,7 @@ use crate::error::{CwError, from_response};
 use crate::messages;
 use crate::models::{CompanyInfo, Count, PatchOp};
 use crate::paging::{next_page, next_page_id, parse_link_header};
-use crate::retry::Backoff;
+use clientkit::{Next, retry_after};
 
 /// A stream of records, fetched page by page (memory stays flat).
 pub type CwStream<T> = Pin<Box<dyn Stream<Item = Result<T, CwError>> + Send + 'static>>;
@@ -72,6 +72,7 @@ struct Inner {
     limiter: DefaultDirectRateLimiter,
     sem: Semaphore,
     retry: crate::config::RetryPolicy,
+    lookup_attempts: u32,
     timeout: Duration,
     page_size: u32,
     stats: Mutex<Stats>,
@@ -123,7 +124,7 @@ pub(crate) enum PageMode {
 }
 
 fn build_http(timeout: Duration) -> Result<reqwest::Client, CwError> {
-    reqwest::Client::builder()
+    clientkit::http_client()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(15)))
         .user_agent(concat!("centralbridge/", env!("CARGO_PKG_VERSION")))
@@ -148,21 +149,6 @@ fn transport(e: &reqwest::Error) -> CwError {
         message,
         timeout: e.is_timeout(),
     }
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
 }
 
 fn normalize_codebase(cb: &str) -> String {
@@ -249,6 +235,7 @@ impl Client {
             limiter: RateLimiter::direct(Quota::per_second(rps)),
             sem: Semaphore::new(cfg.max_concurrency.max(1)),
             retry: cfg.retry.clone(),
+            lookup_attempts: cfg.lookup_attempts,
             timeout: cfg.timeout,
             page_size,
             stats: Mutex::new(Stats::default()),
@@ -416,11 +403,10 @@ impl Client {
     /// Send with retries: 429 always (nothing was done), 5xx and transport errors except for POST, and
     /// once more after a 404 that turned out to be a moved codebase.
     pub(crate) async fn execute(&self, req: &Req) -> Result<Raw, CwError> {
-        let mut backoff = Backoff::new(&self.inner.retry);
-        let mut attempts = 0u32;
+        let mut retries = self.inner.retry.start();
         let mut rediscovered = false;
         loop {
-            attempts += 1;
+            retries.attempt();
             let used = self.codebase();
             let err = match self.attempt(&used, req).await {
                 Ok((status, headers, body)) if (200..300).contains(&status) => {
@@ -442,7 +428,7 @@ impl Client {
             if matches!(err, CwError::NotFound { .. }) && !rediscovered {
                 rediscovered = true;
                 if self.rediscover(&used).await? {
-                    attempts -= 1;
+                    retries.forgive();
                     continue;
                 }
                 return Err(err);
@@ -452,20 +438,16 @@ impl Client {
                 CwError::Server { .. } | CwError::Transport { .. } => req.method != Method::POST,
                 _ => false,
             };
-            if !retryable || attempts >= self.inner.retry.max_attempts.max(1) {
+            if !retryable {
                 return Err(err);
             }
-            let mut delay = backoff.next_delay();
-            if let CwError::RateLimited {
-                retry_after: Some(ra),
-                ..
-            } = &err
-            {
-                if *ra > self.inner.retry.max_retry_after {
-                    return Err(err);
-                }
-                delay = delay.max(*ra);
-            }
+            let server_wait = match &err {
+                CwError::RateLimited { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let Next::Wait { delay, .. } = retries.after_failure(server_wait) else {
+                return Err(err);
+            };
             tracing::debug!(method = %req.method, path = %req.path, kind = err.kind(), delay_ms = delay.as_millis() as u64, "connectwise retry");
             self.count_stat(|s| s.retries += 1);
             tokio::time::sleep(delay).await;
@@ -526,10 +508,9 @@ impl Client {
     {
         let body = to_body(body)?;
         let req = Req::new(Method::POST, path).body(body);
-        let mut backoff = Backoff::new(&self.inner.retry);
-        let mut posts = 0u32;
+        let mut retries = self.inner.retry.start();
         loop {
-            posts += 1;
+            retries.attempt();
             let err = match self.execute(&req).await {
                 Ok(raw) => return Self::decode(path, &raw.body),
                 Err(e) if e.is_ambiguous() => e,
@@ -544,7 +525,7 @@ impl Client {
             let mut tries = 0u32;
             loop {
                 tries += 1;
-                tokio::time::sleep(backoff.next_delay()).await;
+                tokio::time::sleep(retries.backoff_delay()).await;
                 self.count_stat(|s| s.lookups += 1);
                 match lookup().await {
                     Ok(Some(found)) => return Ok(found),
@@ -554,13 +535,13 @@ impl Client {
                 }
                 // The first attempt may still be running on the server: keep looking for at least
                 // as long as we waited for it.
-                if tries >= self.inner.retry.lookup_attempts.max(1)
+                if tries >= self.inner.lookup_attempts.max(1)
                     && failed_at.elapsed() >= self.inner.timeout
                 {
                     break;
                 }
             }
-            if posts >= self.inner.retry.max_attempts.max(1) {
+            if !retries.may_retry() {
                 return Err(err);
             }
             self.count_stat(|s| s.retries += 1);

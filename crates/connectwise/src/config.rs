@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use clientkit::RetryPolicy;
 use secrecy::SecretString;
 
 use crate::error::CwError;
@@ -32,7 +33,11 @@ pub struct CwConfig {
     pub requests_per_second: u32,
     /// Per-attempt timeout.
     pub timeout: Duration,
+    /// Retries for 429 (always: nothing was done), 5xx and transport errors (not for a POST).
     pub retry: RetryPolicy,
+    /// After an ambiguous POST failure: how many times the record is looked up (with backoff
+    /// between) before the POST is sent again.
+    pub lookup_attempts: u32,
     /// Page size for bulk reads (1..=1000).
     pub page_size: u32,
 }
@@ -59,46 +64,8 @@ impl CwConfig {
             requests_per_second: 10,
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
-            page_size: 1000,
-        }
-    }
-}
-
-/// Retries for 429, 5xx and transport errors (exponential backoff with jitter; Retry-After honoured).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    /// Total attempts including the first (1 = no retry).
-    pub max_attempts: u32,
-    pub min_delay: Duration,
-    /// Cap on one backoff delay.
-    pub max_delay: Duration,
-    /// A Retry-After above this is not waited for: the call fails with `RateLimited`.
-    pub max_retry_after: Duration,
-    pub jitter: bool,
-    /// After an ambiguous POST failure: how many times the lookup is tried (with backoff between) before
-    /// the POST is sent again.
-    pub lookup_attempts: u32,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            min_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(120),
-            jitter: true,
             lookup_attempts: 3,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries at all (for tests and interactive checks).
-    pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
+            page_size: 1000,
         }
     }
 }

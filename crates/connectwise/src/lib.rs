@@ -14,7 +14,6 @@ mod messages;
 pub mod models;
 pub mod paging;
 pub mod probe;
-mod retry;
 pub mod roles;
 mod verify;
 

@@ -17,16 +17,62 @@ pub struct ParseIdError {
     pub text: String,
 }
 
+/// Stores a newtype exactly as its inner value, on any backend (what `#[sqlx(transparent)]`
+/// derives; written out because the derive needs sqlx's macros, which double the build).
+macro_rules! sqlx_transparent {
+    ($name:ident($inner:ty)) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            $inner: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <$inner as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <$inner as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            $inner: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <$inner as sqlx::Encode<'q, DB>>::encode_by_ref(&self.0, buf)
+            }
+
+            fn size_hint(&self) -> usize {
+                <$inner as sqlx::Encode<'q, DB>>::size_hint(&self.0)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            $inner: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                <$inner as sqlx::Decode<'r, DB>>::decode(value).map(Self)
+            }
+        }
+    };
+}
+
 macro_rules! cw_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-            sqlx::Type,
         )]
         #[serde(transparent)]
-        #[sqlx(transparent)]
         pub struct $name(i64);
+
+        sqlx_transparent!($name(i64));
 
         impl $name {
             pub const fn new(id: i64) -> Self {
@@ -95,12 +141,11 @@ cw_id!(
 );
 
 /// A Sophos Central tenant (a customer), by its UUID.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, sqlx::Type,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-#[sqlx(transparent)]
 pub struct TenantId(String);
+
+sqlx_transparent!(TenantId(String));
 
 impl TenantId {
     pub fn new(id: impl Into<String>) -> Self {

@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::error::SophosError;
 use crate::messages;
-use crate::retry::RetryPolicy;
+use clientkit::RetryPolicy;
 
 pub const DEFAULT_TOKEN_URL: &str = "https://id.sophos.com/api/v2/oauth2/token";
 pub const DEFAULT_GLOBAL_URL: &str = "https://api.central.sophos.com";

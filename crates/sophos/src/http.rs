@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
@@ -17,8 +17,8 @@ use crate::config::{SophosConfig, host_key, parse_base};
 use crate::error::SophosError;
 use crate::messages;
 use crate::models::ErrorBody;
-use crate::retry::{is_retryable_status, parse_retry_after};
 use crate::stats::StatsCell;
+use clientkit::{Next, is_retryable_status, retry_after};
 
 type Bytes = Vec<u8>;
 
@@ -111,7 +111,7 @@ impl Transport {
         cfg.validate()?;
         let token_url = parse_base(&cfg.token_url)?;
         let global = parse_base(&cfg.global_url)?;
-        let http = reqwest::Client::builder()
+        let http = clientkit::http_client()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             // A redirect could carry the bearer token elsewhere; Sophos does not redirect.
@@ -157,13 +157,11 @@ impl Transport {
         // Only idempotent calls are retried after 5xx/network errors: a POST may have been applied.
         // The token grant is safe to repeat.
         let idempotent = req.method == Method::GET || matches!(req.scope, Scope::Token);
-        let policy = &self.cfg.retry;
-        let mut backoff = policy.backoff();
-        let mut attempt = 0usize;
+        let mut retries = self.cfg.retry.start();
         let mut reauthed = false;
         let host = host_key(&req.url);
         loop {
-            attempt += 1;
+            let attempt = retries.attempt();
             let token = if bearer {
                 Some(self.token().await?)
             } else {
@@ -213,38 +211,30 @@ impl Transport {
                     {
                         // The token may have expired early or been revoked: sign in once more.
                         reauthed = true;
-                        attempt -= 1;
+                        retries.forgive();
                         self.tokens.invalidate(*generation).await;
                         self.stats.update(|s| s.reauthentications += 1);
                         continue;
                     }
-                    let retry_after = headers
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    let may_retry = is_retryable_status(code)
-                        && attempt < policy.max_attempts
-                        && (idempotent || code == 429);
-                    if may_retry {
-                        let honoured = retry_after.is_some();
-                        let delay = match retry_after {
-                            Some(d) if d > policy.max_retry_after => {
-                                return Err(self.map_error(&req, code, retry_after, err_body));
-                            }
-                            Some(d) => d,
-                            None => backoff.next().unwrap_or(policy.max_delay),
-                        };
+                    let asked = retry_after(&headers);
+                    if is_retryable_status(code)
+                        && (idempotent || code == 429)
+                        && let Next::Wait {
+                            delay,
+                            honoured_retry_after,
+                        } = retries.after_failure(asked)
+                    {
                         self.stats.update(|s| {
                             s.retries += 1;
                             s.retry_wait += delay;
-                            if honoured {
+                            if honoured_retry_after {
                                 s.retry_after_honoured += 1;
                             }
                         });
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    return Err(self.map_error(&req, code, retry_after, err_body));
+                    return Err(self.map_error(&req, code, asked, err_body));
                 }
                 Err(e) => {
                     tracing::debug!(
@@ -257,8 +247,9 @@ impl Transport {
                         "sophos request failed"
                     );
                     self.stats.update(|s| s.transport_errors += 1);
-                    if attempt < policy.max_attempts && (idempotent || e.is_connect()) {
-                        let delay = backoff.next().unwrap_or(policy.max_delay);
+                    if (idempotent || e.is_connect())
+                        && let Next::Wait { delay, .. } = retries.after_failure(None)
+                    {
                         self.stats.update(|s| {
                             s.retries += 1;
                             s.retry_wait += delay;

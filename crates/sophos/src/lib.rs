@@ -16,7 +16,6 @@ mod facts;
 mod http;
 pub mod messages;
 pub mod models;
-pub mod retry;
 mod stats;
 
 use std::sync::Arc;
@@ -25,6 +24,7 @@ use url::Url;
 
 pub use api::alerts::{AlertQuery, is_alert_category, is_alert_product, is_alert_severity};
 pub use api::partner::UsageFilter;
+pub use clientkit::RetryPolicy;
 pub use config::{
     DEFAULT_GLOBAL_URL, DEFAULT_TOKEN_URL, PageSizes, SophosConfig, normalize_base_url,
 };
@@ -34,7 +34,6 @@ pub use models::{
     ActionResult, Alert, AlertAction, ApiHosts, BillingType, Category, IdType, ManagedAgent,
     Product, Severity, Tenant, TenantRef, UsageItem, UsageMonth, WhoAmI,
 };
-pub use retry::RetryPolicy;
 pub use stats::Stats;
 
 /// A signed-in Sophos Central Partner connection. Cheap to clone; clones share the token, the rate

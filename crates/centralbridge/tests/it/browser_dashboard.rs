@@ -18,6 +18,7 @@ use engine::mapping::{self, SuggestOptions};
 use engine::secrets::MasterKey;
 use engine::store::Store;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 
 const PASSWORD: &str = "browser-test-password";
 const WAIT: Duration = Duration::from_secs(30);
@@ -60,7 +61,7 @@ fn start_demo(dir: &Path) -> (Proc, String) {
         .env("CENTRALBRIDGE_DEMO_PASSWORD", PASSWORD)
         .env_remove("CENTRALBRIDGE_MASTER_KEY")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start the demo");
     let stdout = child.stdout.take().unwrap();
@@ -160,7 +161,7 @@ async fn dashboard_in_a_browser() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_demo, url) = start_demo(dir.path());
+    let (mut demo, url) = start_demo(dir.path());
 
     let port = free_port();
     let _driver = Proc::new(
@@ -186,8 +187,7 @@ async fn dashboard_in_a_browser() {
     let webdriver = format!("http://127.0.0.1:{port}");
     let mut client = None;
     for _ in 0..50 {
-        match ClientBuilder::rustls()
-            .unwrap()
+        match ClientBuilder::new(HttpConnector::new())
             .capabilities(caps.clone())
             .connect(&webdriver)
             .await
@@ -202,7 +202,17 @@ async fn dashboard_in_a_browser() {
     let c = client.expect("chromedriver answered");
     let result = scenario(&c, &url, dir.path()).await;
     let _ = c.close().await;
-    result.unwrap();
+    if let Err(e) = result {
+        let state = if demo.is_running() {
+            "still running"
+        } else {
+            "no longer running"
+        };
+        panic!(
+            "the browser scenario failed: {e}\nthe demo at {url} is {state}; it wrote on stderr:\n{}",
+            demo.printed()
+        );
+    }
 }
 
 async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::error::CmdError> {
@@ -379,7 +389,7 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
 
     // A request without the CSRF token is refused, the same request with it goes through.
     let cookie = c.get_named_cookie("cb_session").await?;
-    let http = reqwest::Client::new();
+    let http = clientkit::http_client().build().unwrap();
     let refused = http
         .post(format!("{url}/jobs/tickets/run"))
         .header("cookie", format!("cb_session={}", cookie.value()))

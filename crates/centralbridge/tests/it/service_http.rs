@@ -96,7 +96,7 @@ async fn setup_login_csrf_health_and_metrics() {
         }
     };
     let base = base.expect("the dashboard URL");
-    let http = reqwest::Client::builder()
+    let http = clientkit::http_client()
         .redirect(Policy::none())
         .build()
         .unwrap();

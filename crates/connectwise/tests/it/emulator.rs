@@ -16,11 +16,10 @@ use serde_json::Value;
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
-        min_delay: Duration::from_millis(10),
+        base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(200),
         max_retry_after: Duration::from_secs(10),
         jitter: true,
-        lookup_attempts: 3,
     }
 }
 

@@ -112,8 +112,41 @@ macro_rules! store_area {
 }
 pub(crate) use store_area;
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// The migrations, embedded by the build script from `migrations/<backend>/`.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+}
+
+/// A migrator over embedded `(version, description, sql)` migrations, as sqlx's `migrate!`
+/// would build it (same descriptions and checksums, so stores made by either agree).
+fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr as _;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    Migrator {
+        migrations: list
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    std::borrow::Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    sql.starts_with("-- no-transaction"),
+                )
+            })
+            .collect(),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+        table_name: std::borrow::Cow::Borrowed("_sqlx_migrations"),
+        create_schemas: std::borrow::Cow::Borrowed(&[]),
+    }
+}
+
+static SQLITE_MIGRATIONS: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| migrator(embedded::SQLITE));
+static POSTGRES_MIGRATIONS: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| migrator(embedded::POSTGRES));
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

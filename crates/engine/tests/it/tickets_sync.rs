@@ -35,11 +35,10 @@ struct Env {
 fn fast_cw_retry() -> connectwise::RetryPolicy {
     connectwise::RetryPolicy {
         max_attempts: 4,
-        min_delay: Duration::from_millis(10),
+        base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(100),
         max_retry_after: Duration::from_secs(5),
         jitter: true,
-        lookup_attempts: 3,
     }
 }
 

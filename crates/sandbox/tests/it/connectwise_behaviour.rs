@@ -562,7 +562,7 @@ async fn slow_commit_still_commits() {
     api.cw
         .faults()
         .set_slow_commit(Some(Duration::from_millis(1500)));
-    let client = reqwest::Client::builder()
+    let client = clientkit::http_client()
         .timeout(Duration::from_millis(300))
         .build()
         .expect("client");
@@ -628,7 +628,7 @@ async fn https_mode() {
     let api = Api::start_with(cfg).await;
     assert!(api.cw.site_url().starts_with("https://"));
     let pem = std::fs::read(&cert).expect("certificate written");
-    let client = reqwest::Client::builder()
+    let client = clientkit::http_client()
         .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("pem")])
         .build()
         .expect("client");

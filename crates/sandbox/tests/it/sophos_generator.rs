@@ -234,7 +234,7 @@ async fn https_mode() {
     assert!(emu.global_url().starts_with("https://"));
     assert_eq!(emu.cert_path().as_deref(), Some(cert.as_path()));
     let pem = std::fs::read(&cert).unwrap();
-    let http = reqwest::Client::builder()
+    let http = clientkit::http_client()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
         .build()
         .unwrap();

@@ -339,6 +339,18 @@ impl Proc {
             .unwrap_or_default()
     }
 
+    /// Whether the process is still running (for a failure message).
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// What it printed so far on its piped streams.
+    pub(crate) fn printed(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
     pub(crate) fn signal(&self, sig: &str) {
         let _ = Command::new("kill").args([sig, &self.pid()]).status();
     }
@@ -452,7 +464,7 @@ impl Service {
 /// Sets the dashboard password through the one-time setup link, as a first visitor does; returns
 /// a client, its session cookie and the CSRF token of its pages.
 async fn log_in(base: &str, setup: &str) -> (reqwest::Client, String, String) {
-    let http = reqwest::Client::builder()
+    let http = clientkit::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

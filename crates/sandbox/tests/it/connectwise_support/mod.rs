@@ -39,7 +39,7 @@ impl Api {
         let creds = cw.credentials();
         Self {
             cw,
-            http: reqwest::Client::new(),
+            http: clientkit::http_client().build().unwrap(),
             creds,
         }
     }

@@ -36,7 +36,7 @@ pub(crate) struct Env {
 
 pub(crate) async fn spawn_with(cfg: SophosConfig) -> Env {
     let emu = SophosEmulator::spawn(cfg).await.expect("emulator starts");
-    let http = reqwest::Client::new();
+    let http = clientkit::http_client().build().unwrap();
     let token = token(&emu, &http).await;
     Env { emu, http, token }
 }
