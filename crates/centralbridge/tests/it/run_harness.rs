@@ -246,7 +246,8 @@ async fn dashboard_and_cli(t: Target) {
 
 async fn ctrl_c_stops_a_cli_sync(t: Target) {
     let w = World::new(t, 12).await;
-    w.set_latency(Duration::from_millis(80));
+    // Slow enough that the run is still going when the signal lands, even on a loaded machine.
+    w.set_latency(Duration::from_millis(300));
     let run = w.spawn(&["sync", "usage", "--concurrency", "1"]);
     let deadline = Instant::now() + LONG;
     while w.live_additions().is_empty() {
@@ -283,6 +284,13 @@ async fn a_killed_run_is_taken_over_and_marked_abandoned(t: Target) {
     let killed = support::Proc::from(cmd.spawn().unwrap());
     let pid = killed.pid();
     w.wait_for_lease("usage", "cli").await;
+    // The lease is claimed a moment before the run is recorded: kill it once there is a run to
+    // find abandoned (a process killed in between leaves only a lease, which simply expires).
+    let deadline = Instant::now() + LONG;
+    while w.runs("usage").await.is_empty() {
+        assert!(Instant::now() < deadline, "the run was never recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     killed.signal("-KILL");
     let _ = killed.wait(LONG).await;
     // Its lease still stands until it expires: refused, naming the dead process.

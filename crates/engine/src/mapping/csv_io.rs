@@ -160,6 +160,295 @@ pub async fn import_csv(
     import_csv_with(store, actor, input, source_name, &opts).await
 }
 
+/// What the store knows, indexed for checking a file's rows.
+struct Known {
+    tenants: HashMap<TenantId, TenantRecord>,
+    companies: HashMap<CompanyId, CompanyRecord>,
+    /// Lower-cased ConnectWise identifier -> the companies that carry it.
+    by_identifier: HashMap<String, Vec<CompanyId>>,
+    agreements: HashMap<AgreementId, AgreementRecord>,
+    current: HashMap<TenantId, Mapping>,
+}
+
+impl Known {
+    async fn load(store: &Store) -> Result<Self, MappingError> {
+        let tenants = store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(|t| (t.id.clone(), t))
+            .collect();
+        let companies: HashMap<CompanyId, CompanyRecord> = store
+            .list_companies(true)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut by_identifier: HashMap<String, Vec<CompanyId>> = HashMap::new();
+        for c in companies.values() {
+            by_identifier
+                .entry(c.identifier.to_ascii_lowercase())
+                .or_default()
+                .push(c.id);
+        }
+        let agreements = store
+            .list_agreements()
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let current = store
+            .list_mappings()
+            .await?
+            .into_iter()
+            .map(|m| (m.tenant_id.clone(), m))
+            .collect();
+        Ok(Known {
+            tenants,
+            companies,
+            by_identifier,
+            agreements,
+            current,
+        })
+    }
+
+    /// The company a row names by id or by identifier (one live company of that identifier).
+    fn company(
+        &self,
+        raw_id: &str,
+        raw_identifier: &str,
+        problems: &mut Vec<String>,
+    ) -> Option<CompanyId> {
+        if !raw_id.is_empty() {
+            return match raw_id.parse::<i64>().map(CompanyId::new) {
+                Ok(id) if self.companies.contains_key(&id) => Some(id),
+                Ok(_) => {
+                    problems.push(messages::unknown_company(raw_id));
+                    None
+                }
+                Err(_) => {
+                    problems.push(messages::csv_bad_number("company_id", raw_id));
+                    None
+                }
+            };
+        }
+        if raw_identifier.is_empty() {
+            return None;
+        }
+        let ids = self
+            .by_identifier
+            .get(&raw_identifier.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default();
+        let live: Vec<CompanyId> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.companies
+                    .get(id)
+                    .is_some_and(|c| !c.deleted && !c.gone)
+            })
+            .collect();
+        match (ids.as_slice(), live.as_slice()) {
+            ([], _) => {
+                problems.push(messages::unknown_company(raw_identifier));
+                None
+            }
+            ([one], _) | (_, [one]) => Some(*one),
+            _ => {
+                problems.push(messages::ambiguous_company(
+                    raw_identifier,
+                    &ids.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+                ));
+                None
+            }
+        }
+    }
+
+    /// The agreement a row names (none for an empty cell).
+    fn agreement(&self, raw: &str, problems: &mut Vec<String>) -> Option<AgreementId> {
+        if raw.is_empty() {
+            return None;
+        }
+        match raw.parse::<i64>().map(AgreementId::new) {
+            Ok(id) if self.agreements.contains_key(&id) => Some(id),
+            Ok(id) => {
+                problems.push(messages::unknown_agreement(id));
+                None
+            }
+            Err(_) => {
+                problems.push(messages::csv_bad_number("agreement_id", raw));
+                None
+            }
+        }
+    }
+
+    fn label_of(&self, tenant_id: &str) -> String {
+        match self.tenants.get(tenant_id) {
+            Some(t) => tenant_label(t),
+            None => tenant_id.to_owned(),
+        }
+    }
+}
+
+/// Where the file's columns are.
+struct Columns {
+    tenant: usize,
+    company_id: Option<usize>,
+    identifier: Option<usize>,
+    agreement: Option<usize>,
+    usage: Option<usize>,
+    ticket: Option<usize>,
+    /// Value columns the file lacks (their current values are kept).
+    missing: Vec<String>,
+}
+
+impl Columns {
+    fn find(headers: &csv::StringRecord, opts: &ImportOptions) -> Result<Self, MappingError> {
+        let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        let tenant = col("tenant_id")
+            .ok_or_else(|| MappingError::Csv(messages::csv_bad_header("tenant_id")))?;
+        let company_id = col("company_id");
+        let identifier = col("company_identifier");
+        if company_id.is_none() && identifier.is_none() {
+            return Err(MappingError::Csv(messages::csv_bad_header("company_id")));
+        }
+        let missing: Vec<String> = VALUE_COLUMNS
+            .iter()
+            .filter(|c| col(c).is_none())
+            .map(|c| (*c).to_owned())
+            .collect();
+        if !missing.is_empty() && !opts.keep_missing {
+            return Err(MappingError::Csv(messages::csv_missing_columns(&missing)));
+        }
+        Ok(Columns {
+            tenant,
+            company_id,
+            identifier,
+            agreement: col("agreement_id"),
+            usage: col("usage_sync"),
+            ticket: col("ticket_sync"),
+            missing,
+        })
+    }
+}
+
+/// One line of the file read and checked on its own (the one-to-one checks come later).
+fn read_row(
+    known: &Known,
+    cols: &Columns,
+    record: &csv::StringRecord,
+    first_line: &mut HashMap<String, u64>,
+) -> Row {
+    let line = record.position().map(|p| p.line()).unwrap_or(0);
+    let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
+    let mut problems = Vec::new();
+    let tenant_id = TenantId::new(get(Some(cols.tenant)));
+    if tenant_id.is_empty() {
+        problems.push(messages::csv_no_tenant());
+    } else if !known.tenants.contains_key(tenant_id.as_str()) {
+        problems.push(messages::unknown_tenant(&tenant_id));
+    } else if let Some(first) = first_line.get(tenant_id.as_str()) {
+        problems.push(messages::csv_duplicate_tenant(*first));
+    } else {
+        first_line.insert(tenant_id.to_string(), line);
+    }
+    let raw_company = get(cols.company_id);
+    let raw_identifier = get(cols.identifier);
+    let company_id = known.company(raw_company, raw_identifier, &mut problems);
+    let kept = known.current.get(tenant_id.as_str());
+    let agreement_id = if cols.agreement.is_none() {
+        kept.and_then(|m| m.agreement_id)
+    } else {
+        known.agreement(get(cols.agreement), &mut problems)
+    };
+    let mut switch = |name: &str, column: Option<usize>, now: Option<bool>| {
+        let value = match column {
+            None => Ok(now.unwrap_or(false)),
+            Some(_) => parse_bool(name, get(column)),
+        };
+        value.unwrap_or_else(|e| {
+            problems.push(e);
+            false
+        })
+    };
+    let usage_sync = switch("usage_sync", cols.usage, kept.map(|m| m.usage_sync));
+    let ticket_sync = switch("ticket_sync", cols.ticket, kept.map(|m| m.ticket_sync));
+    if company_id.is_none()
+        && raw_company.is_empty()
+        && raw_identifier.is_empty()
+        && agreement_id.is_some()
+    {
+        // An agreement without a company cannot be mapped.
+        problems.push(messages::csv_agreement_without_company());
+    }
+    Row {
+        line,
+        tenant_id,
+        company_id,
+        agreement_id,
+        usage_sync,
+        ticket_sync,
+        problems,
+    }
+}
+
+/// Who holds each company and agreement once the whole file is applied: current mappings,
+/// overridden by every row of the file.
+struct Holders {
+    companies: HashMap<i64, Vec<String>>,
+    agreements: HashMap<i64, Vec<String>>,
+}
+
+impl Holders {
+    fn after(known: &Known, rows: &[Row]) -> Self {
+        let mut final_state: HashMap<String, (Option<CompanyId>, Option<AgreementId>)> = known
+            .current
+            .iter()
+            .map(|(t, m)| (t.to_string(), (Some(m.company_id), m.agreement_id)))
+            .collect();
+        for r in rows
+            .iter()
+            .filter(|r| known.tenants.contains_key(r.tenant_id.as_str()))
+        {
+            final_state.insert(r.tenant_id.to_string(), (r.company_id, r.agreement_id));
+        }
+        let mut h = Holders {
+            companies: HashMap::new(),
+            agreements: HashMap::new(),
+        };
+        for (t, (c, a)) in final_state {
+            if let Some(c) = c {
+                h.companies.entry(c.get()).or_default().push(t.clone());
+            }
+            if let Some(a) = a {
+                h.agreements.entry(a.get()).or_default().push(t);
+            }
+        }
+        h
+    }
+
+    /// Another tenant holding `key` (the first by id), if any.
+    fn other(
+        known: &Known,
+        holders: &HashMap<i64, Vec<String>>,
+        key: i64,
+        me: &str,
+    ) -> Option<Holder> {
+        let mut others: Vec<&String> = holders
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(|t| t.as_str() != me)
+            .collect();
+        others.sort();
+        others.first().map(|t| Holder {
+            tenant_id: TenantId::new(t.as_str()),
+            label: known.label_of(t),
+        })
+    }
+}
+
 /// [`import_csv`] with every option.
 pub async fn import_csv_with(
     store: &Store,
@@ -169,38 +458,7 @@ pub async fn import_csv_with(
     opts: &ImportOptions,
 ) -> Result<ImportOutcome, MappingError> {
     let dry_run = opts.dry_run;
-    let tenants: HashMap<TenantId, TenantRecord> = store
-        .list_tenants()
-        .await?
-        .into_iter()
-        .map(|t| (t.id.clone(), t))
-        .collect();
-    let companies: HashMap<CompanyId, CompanyRecord> = store
-        .list_companies(true)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
-    let mut by_identifier: HashMap<String, Vec<CompanyId>> = HashMap::new();
-    for c in companies.values() {
-        by_identifier
-            .entry(c.identifier.to_ascii_lowercase())
-            .or_default()
-            .push(c.id);
-    }
-    let agreements: HashMap<AgreementId, AgreementRecord> = store
-        .list_agreements()
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
-    let current: HashMap<TenantId, Mapping> = store
-        .list_mappings()
-        .await?
-        .into_iter()
-        .map(|m| (m.tenant_id.clone(), m))
-        .collect();
-
+    let known = Known::load(store).await?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
@@ -209,175 +467,29 @@ pub async fn import_csv_with(
         .headers()
         .map_err(|e| MappingError::Csv(messages::csv_unreadable(&e.to_string())))?
         .clone();
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let tenant_col =
-        col("tenant_id").ok_or_else(|| MappingError::Csv(messages::csv_bad_header("tenant_id")))?;
-    let company_id_col = col("company_id");
-    let identifier_col = col("company_identifier");
-    if company_id_col.is_none() && identifier_col.is_none() {
-        return Err(MappingError::Csv(messages::csv_bad_header("company_id")));
-    }
-    let agreement_col = col("agreement_id");
-    let usage_col = col("usage_sync");
-    let ticket_col = col("ticket_sync");
-    let missing: Vec<String> = VALUE_COLUMNS
-        .iter()
-        .filter(|c| col(c).is_none())
-        .map(|c| (*c).to_owned())
-        .collect();
-    if !missing.is_empty() && !opts.keep_missing {
-        return Err(MappingError::Csv(messages::csv_missing_columns(&missing)));
-    }
-
+    let cols = Columns::find(&headers, opts)?;
     let mut rows: Vec<Row> = Vec::new();
     let mut first_line: HashMap<String, u64> = HashMap::new();
     for record in reader.records() {
         let record =
             record.map_err(|e| MappingError::Csv(messages::csv_unreadable(&e.to_string())))?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
-        let mut problems = Vec::new();
-        let tenant_id = TenantId::new(get(Some(tenant_col)));
-        if tenant_id.is_empty() {
-            problems.push(messages::csv_no_tenant());
-        } else if !tenants.contains_key(tenant_id.as_str()) {
-            problems.push(messages::unknown_tenant(&tenant_id));
-        } else if let Some(first) = first_line.get(tenant_id.as_str()) {
-            problems.push(messages::csv_duplicate_tenant(*first));
-        } else {
-            first_line.insert(tenant_id.to_string(), line);
-        }
-        let raw_company = get(company_id_col);
-        let raw_identifier = get(identifier_col);
-        let company_id = if !raw_company.is_empty() {
-            match raw_company.parse::<i64>().map(CompanyId::new) {
-                Ok(id) if companies.contains_key(&id) => Some(id),
-                Ok(_) => {
-                    problems.push(messages::unknown_company(raw_company));
-                    None
-                }
-                Err(_) => {
-                    problems.push(messages::csv_bad_number("company_id", raw_company));
-                    None
-                }
-            }
-        } else if !raw_identifier.is_empty() {
-            let ids = by_identifier
-                .get(&raw_identifier.to_ascii_lowercase())
-                .cloned()
-                .unwrap_or_default();
-            let live: Vec<CompanyId> = ids
-                .iter()
-                .copied()
-                .filter(|id| companies.get(id).is_some_and(|c| !c.deleted && !c.gone))
-                .collect();
-            match (ids.as_slice(), live.as_slice()) {
-                ([], _) => {
-                    problems.push(messages::unknown_company(raw_identifier));
-                    None
-                }
-                ([one], _) | (_, [one]) => Some(*one),
-                _ => {
-                    problems.push(messages::ambiguous_company(
-                        raw_identifier,
-                        &ids.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
-                    ));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let kept = current.get(tenant_id.as_str());
-        let raw_agreement = get(agreement_col);
-        let agreement_id = if agreement_col.is_none() {
-            kept.and_then(|m| m.agreement_id)
-        } else if raw_agreement.is_empty() {
-            None
-        } else {
-            match raw_agreement.parse::<i64>().map(AgreementId::new) {
-                Ok(id) if agreements.contains_key(&id) => Some(id),
-                Ok(id) => {
-                    problems.push(messages::unknown_agreement(id));
-                    None
-                }
-                Err(_) => {
-                    problems.push(messages::csv_bad_number("agreement_id", raw_agreement));
-                    None
-                }
-            }
-        };
-        let switch = |name: &str, column: Option<usize>, now: Option<bool>| match column {
-            None => Ok(now.unwrap_or(false)),
-            Some(_) => parse_bool(name, get(column)),
-        };
-        let usage_sync = switch("usage_sync", usage_col, kept.map(|m| m.usage_sync))
-            .unwrap_or_else(|e| {
-                problems.push(e);
-                false
-            });
-        let ticket_sync = switch("ticket_sync", ticket_col, kept.map(|m| m.ticket_sync))
-            .unwrap_or_else(|e| {
-                problems.push(e);
-                false
-            });
-        if company_id.is_none()
-            && raw_company.is_empty()
-            && raw_identifier.is_empty()
-            && agreement_id.is_some()
-        {
-            // An agreement without a company cannot be mapped.
-            problems.push(messages::csv_agreement_without_company());
-        }
-        rows.push(Row {
-            line,
-            tenant_id,
-            company_id,
-            agreement_id,
-            usage_sync,
-            ticket_sync,
-            problems,
-        });
+        rows.push(read_row(&known, &cols, &record, &mut first_line));
     }
-
-    // The final state: current mappings, overridden by every row of the file.
-    let mut final_state: HashMap<String, (Option<CompanyId>, Option<AgreementId>)> = current
-        .iter()
-        .map(|(t, m)| (t.to_string(), (Some(m.company_id), m.agreement_id)))
-        .collect();
-    for r in rows
-        .iter()
-        .filter(|r| tenants.contains_key(r.tenant_id.as_str()))
-    {
-        final_state.insert(r.tenant_id.to_string(), (r.company_id, r.agreement_id));
-    }
-    let label_of = |tenant_id: &str| match tenants.get(tenant_id) {
-        Some(t) => tenant_label(t),
-        None => tenant_id.to_owned(),
+    let holders = Holders::after(&known, &rows);
+    let Known {
+        tenants,
+        companies,
+        agreements,
+        current,
+        ..
+    } = &known;
+    let label_of = |tenant_id: &str| known.label_of(tenant_id);
+    let other_holder = |holders: &HashMap<i64, Vec<String>>, key: i64, me: &str| {
+        Holders::other(&known, holders, key, me)
     };
-    let mut company_holders: HashMap<i64, Vec<&str>> = HashMap::new();
-    let mut agreement_holders: HashMap<i64, Vec<&str>> = HashMap::new();
-    for (t, (c, a)) in &final_state {
-        if let Some(c) = c {
-            company_holders.entry(c.get()).or_default().push(t);
-        }
-        if let Some(a) = a {
-            agreement_holders.entry(a.get()).or_default().push(t);
-        }
-    }
-    let other_holder = |holders: &HashMap<i64, Vec<&str>>, key: i64, me: &str| {
-        let mut others: Vec<&&str> = holders
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter(|t| **t != me)
-            .collect();
-        others.sort();
-        others.first().map(|t| Holder {
-            tenant_id: TenantId::new(**t),
-            label: label_of(t),
-        })
-    };
+    let company_holders = &holders.companies;
+    let agreement_holders = &holders.agreements;
+    let missing = cols.missing;
 
     let now = Timestamp::now();
     let mut problems_out = Vec::new();
@@ -402,9 +514,9 @@ pub async fn import_csv_with(
                 agreement,
                 usage_sync: r.usage_sync,
                 current: before.zip(current_label),
-                company_holder: other_holder(&company_holders, company_id.get(), &tenant.id),
+                company_holder: other_holder(company_holders, company_id.get(), &tenant.id),
                 agreement_holder: agreement
-                    .and_then(|a| other_holder(&agreement_holders, a.id.get(), &tenant.id)),
+                    .and_then(|a| other_holder(agreement_holders, a.id.get(), &tenant.id)),
                 replace: true,
             });
             r.problems.extend(refusals.iter().map(|x| x.to_string()));

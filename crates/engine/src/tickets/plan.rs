@@ -301,290 +301,346 @@ fn resolve(ticket_id: TicketId, alert_ids: Vec<String>, s: &TicketSettings) -> O
 /// Plans one tenant's cycle. Order: closures seen in ConnectWise (and acknowledgements), clears,
 /// resumptions of interrupted work, then new alerts oldest first.
 pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSettings) -> Vec<Op> {
-    let mut ops = Vec::new();
-    let listed: HashMap<&str, &AlertFacts> =
-        view.listed.iter().map(|a| (a.id.as_str(), a)).collect();
-    let still_open: HashMap<&str, &AlertFacts> = listed
-        .iter()
-        .map(|(k, v)| (*k, *v))
-        .chain(view.unlisted_open.iter().map(|a| (a.id.as_str(), a)))
-        .collect();
-    let links: HashMap<&str, &AlertRecord> = view
-        .links
-        .iter()
-        .map(|l| (l.alert_id.as_str(), l))
-        .collect();
-
-    // Group -> (ticket id, state) as the plan goes on.
-    let mut groups: HashMap<String, (TicketRef, GroupTicket)> = HashMap::new();
-    let mut ticket_states: HashMap<TicketId, TicketPhase> = HashMap::new();
-    for t in &view.tickets {
-        let closed = view.closed_in_cw.contains(&t.ticket_id);
-        let g = match t.phase {
-            _ if closed => GroupTicket::Done,
-            TicketPhase::Open | TicketPhase::Reopening => GroupTicket::Open,
-            TicketPhase::Resolving | TicketPhase::Resolved | TicketPhase::Closed => {
-                GroupTicket::Done
-            }
-        };
-        groups.insert(t.group_key.clone(), (TicketRef::Existing(t.ticket_id), g));
-        ticket_states.insert(t.ticket_id, t.phase);
-    }
-
-    // 1. Tickets closed in ConnectWise.
-    let mut acked: HashSet<String> = HashSet::new();
-    let mut by_ticket: BTreeMap<TicketId, Vec<&AlertRecord>> = BTreeMap::new();
-    for l in &view.links {
-        if let Some(t) = l.ticket_id {
-            by_ticket.entry(t).or_default().push(l);
-        }
-    }
-    let closed: BTreeSet<TicketId> = view.closed_in_cw.iter().copied().collect();
-    let mut mark_closed = Vec::new();
-    for &tid in &closed {
-        if !ticket_states.contains_key(&tid) && !by_ticket.contains_key(&tid) {
-            continue;
-        }
-        // Recorded after the acknowledgements: until then a re-run still sees the ticket as ours
-        // and open, so an interrupted acknowledgement is finished.
-        mark_closed.push(Op::MarkClosed { ticket_id: tid });
-        ticket_states.insert(tid, TicketPhase::Closed);
-        for l in by_ticket.get(&tid).into_iter().flatten() {
-            if l.phase != AlertPhase::Open || l.step != LinkStep::Linked {
-                continue;
-            }
-            if let Some(a) = still_open.get(l.alert_id.as_str()) {
-                if !settings.acknowledge_on_close {
-                    continue;
-                }
-                if a.can_acknowledge {
-                    ops.push(Op::Acknowledge {
-                        alert_id: l.alert_id.clone(),
-                        ticket_id: tid,
-                        message: messages::ack_message(tid),
-                    });
-                } else {
-                    ops.push(Op::CannotAcknowledge {
-                        alert_id: l.alert_id.clone(),
-                        ticket_id: tid,
-                    });
-                }
-                acked.insert(l.alert_id.clone());
-            }
-        }
-    }
-    // Interrupted acknowledgements.
-    for l in &view.links {
-        if l.phase == AlertPhase::Acknowledging
-            && let Some(t) = l.ticket_id
-            && !acked.contains(&l.alert_id)
-        {
-            ops.push(Op::Acknowledge {
-                alert_id: l.alert_id.clone(),
-                ticket_id: t,
-                message: messages::ack_message(t),
-            });
-            acked.insert(l.alert_id.clone());
-        }
-    }
-    ops.extend(mark_closed);
-
-    // 2. Clears: linked alerts that left Sophos.
-    let gone = |l: &AlertRecord| !still_open.contains_key(l.alert_id.as_str());
-    for (&tid, ls) in &by_ticket {
-        let open_links: Vec<&&AlertRecord> = ls
-            .iter()
-            .filter(|l| l.phase == AlertPhase::Open && l.step == LinkStep::Linked)
-            .collect();
-        let cleared: Vec<String> = open_links
-            .iter()
-            .filter(|l| gone(l) && !acked.contains(&l.alert_id))
-            .map(|l| l.alert_id.clone())
-            .collect();
-        let in_flight = ls.iter().any(|l| l.step != LinkStep::Linked);
-        let state = ticket_states.get(&tid).copied();
-        let all_gone = !cleared.is_empty() && cleared.len() == open_links.len() && !in_flight;
-        if all_gone && matches!(state, Some(TicketPhase::Open | TicketPhase::Reopening)) {
-            ops.push(resolve(tid, cleared, settings));
-            ticket_states.insert(tid, TicketPhase::Resolving);
-            if let Some(g) = ls.first().map(|l| l.group_key.clone())
-                && let Some(e) = groups.get_mut(&g)
-                && e.0 == TicketRef::Existing(tid)
-            {
-                e.1 = GroupTicket::Done;
-            }
-        } else {
-            for a in cleared {
-                ops.push(Op::MarkCleared { alert_id: a });
-            }
-        }
-    }
-    // Interrupted resolutions.
-    for t in &view.tickets {
-        if t.phase == TicketPhase::Resolving
-            && !ops
-                .iter()
-                .any(|o| matches!(o, Op::Resolve { ticket_id, .. } if *ticket_id == t.ticket_id))
-        {
-            let ids: Vec<String> = by_ticket
-                .get(&t.ticket_id)
-                .map(|ls| {
-                    ls.iter()
-                        .filter(|l| l.phase == AlertPhase::Open)
-                        .map(|l| l.alert_id.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
-            ops.push(resolve(t.ticket_id, ids, settings));
-        }
-    }
-
-    // 3. Interrupted creates/notes whose alert is no longer listed.
-    for l in &view.links {
-        if listed.contains_key(l.alert_id.as_str()) {
-            continue;
-        }
-        match l.step {
-            LinkStep::Creating => ops.push(Op::LookupTicket {
-                alert_id: l.alert_id.clone(),
-                group_key: l.group_key.clone(),
-                summary: l.summary.clone(),
-                company_id: company_of(&target.destination),
-                previous_ticket_id: None,
-            }),
-            LinkStep::Noting => {
-                if let Some(t) = l.ticket_id {
-                    let alert = still_open.get(l.alert_id.as_str());
-                    ops.push(Op::AddNote {
-                        alert_id: l.alert_id.clone(),
-                        group_key: l.group_key.clone(),
-                        ticket: TicketRef::Existing(t),
-                        summary: l.summary.clone(),
-                        note: alert.map(|a| content::repeat_note(a)),
-                    });
-                }
-            }
-            LinkStep::Linked => {}
-        }
-    }
-
-    // 4. Listed alerts, oldest first: new ones, and ones whose create/note was interrupted.
+    let mut p = Planner::new(target, view, settings);
+    p.closed_in_connectwise();
+    p.clears();
+    p.interrupted_unlisted();
     let mut new: Vec<&AlertFacts> = view.listed.iter().collect();
     new.sort_by(|a, b| a.raised_at.cmp(&b.raised_at).then_with(|| a.id.cmp(&b.id)));
     for a in new {
-        if view.done_alerts.contains(&a.id) {
-            continue;
+        p.listed_alert(a);
+    }
+    p.ops
+}
+
+/// One tenant's plan as it is built: the view indexed, and what the plan has decided so far.
+struct Planner<'a> {
+    target: &'a TenantTarget,
+    view: &'a TenantView,
+    settings: &'a TicketSettings,
+    listed: HashMap<&'a str, &'a AlertFacts>,
+    still_open: HashMap<&'a str, &'a AlertFacts>,
+    links: HashMap<&'a str, &'a AlertRecord>,
+    by_ticket: BTreeMap<TicketId, Vec<&'a AlertRecord>>,
+    /// Group -> (ticket, state) as the plan goes on.
+    groups: HashMap<String, (TicketRef, GroupTicket)>,
+    ticket_states: HashMap<TicketId, TicketPhase>,
+    acked: HashSet<String>,
+    ops: Vec<Op>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(target: &'a TenantTarget, view: &'a TenantView, settings: &'a TicketSettings) -> Self {
+        let listed: HashMap<&str, &AlertFacts> =
+            view.listed.iter().map(|a| (a.id.as_str(), a)).collect();
+        let still_open: HashMap<&str, &AlertFacts> = listed
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .chain(view.unlisted_open.iter().map(|a| (a.id.as_str(), a)))
+            .collect();
+        let links: HashMap<&str, &AlertRecord> = view
+            .links
+            .iter()
+            .map(|l| (l.alert_id.as_str(), l))
+            .collect();
+        let mut groups = HashMap::new();
+        let mut ticket_states = HashMap::new();
+        for t in &view.tickets {
+            let closed = view.closed_in_cw.contains(&t.ticket_id);
+            let g = match t.phase {
+                _ if closed => GroupTicket::Done,
+                TicketPhase::Open | TicketPhase::Reopening => GroupTicket::Open,
+                TicketPhase::Resolving | TicketPhase::Resolved | TicketPhase::Closed => {
+                    GroupTicket::Done
+                }
+            };
+            groups.insert(t.group_key.clone(), (TicketRef::Existing(t.ticket_id), g));
+            ticket_states.insert(t.ticket_id, t.phase);
         }
-        let group = content::group_key(&target.tenant_id, a);
-        match links.get(a.id.as_str()) {
-            Some(l) if l.step == LinkStep::Linked => continue,
-            Some(l) if l.step == LinkStep::Noting => {
-                if let Some(t) = l.ticket_id {
-                    let reopening = view
-                        .tickets
-                        .iter()
-                        .any(|x| x.ticket_id == t && x.phase == TicketPhase::Reopening);
-                    ops.push(if reopening {
-                        Op::Reopen {
-                            alert_id: a.id.clone(),
-                            group_key: l.group_key.clone(),
-                            ticket_id: t,
-                            summary: l.summary.clone(),
-                            status: settings.new_status.clone(),
-                            note: content::reopen_note(a),
-                        }
+        let mut by_ticket: BTreeMap<TicketId, Vec<&AlertRecord>> = BTreeMap::new();
+        for l in &view.links {
+            if let Some(t) = l.ticket_id {
+                by_ticket.entry(t).or_default().push(l);
+            }
+        }
+        Planner {
+            target,
+            view,
+            settings,
+            listed,
+            still_open,
+            links,
+            by_ticket,
+            groups,
+            ticket_states,
+            acked: HashSet::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    /// Step 1, tickets closed in ConnectWise: acknowledge their open alerts (when set to), then
+    /// record the closure.
+    fn closed_in_connectwise(&mut self) {
+        let (view, settings) = (self.view, self.settings);
+        let closed: BTreeSet<TicketId> = view.closed_in_cw.iter().copied().collect();
+        let mut mark_closed = Vec::new();
+        for &tid in &closed {
+            if !self.ticket_states.contains_key(&tid) && !self.by_ticket.contains_key(&tid) {
+                continue;
+            }
+            // Recorded after the acknowledgements: until then a re-run still sees the ticket as
+            // ours and open, so an interrupted acknowledgement is finished.
+            mark_closed.push(Op::MarkClosed { ticket_id: tid });
+            self.ticket_states.insert(tid, TicketPhase::Closed);
+            for l in self.by_ticket.get(&tid).into_iter().flatten() {
+                if l.phase != AlertPhase::Open || l.step != LinkStep::Linked {
+                    continue;
+                }
+                if let Some(a) = self.still_open.get(l.alert_id.as_str()) {
+                    if !settings.acknowledge_on_close {
+                        continue;
+                    }
+                    if a.can_acknowledge {
+                        self.ops.push(Op::Acknowledge {
+                            alert_id: l.alert_id.clone(),
+                            ticket_id: tid,
+                            message: messages::ack_message(tid),
+                        });
                     } else {
-                        Op::AddNote {
-                            alert_id: a.id.clone(),
+                        self.ops.push(Op::CannotAcknowledge {
+                            alert_id: l.alert_id.clone(),
+                            ticket_id: tid,
+                        });
+                    }
+                    self.acked.insert(l.alert_id.clone());
+                }
+            }
+        }
+        // Interrupted acknowledgements.
+        for l in &view.links {
+            if l.phase == AlertPhase::Acknowledging
+                && let Some(t) = l.ticket_id
+                && !self.acked.contains(&l.alert_id)
+            {
+                self.ops.push(Op::Acknowledge {
+                    alert_id: l.alert_id.clone(),
+                    ticket_id: t,
+                    message: messages::ack_message(t),
+                });
+                self.acked.insert(l.alert_id.clone());
+            }
+        }
+        self.ops.extend(mark_closed);
+    }
+
+    /// Step 2, clears: linked alerts that left Sophos resolve their ticket when none is left
+    /// open; then interrupted resolutions are finished.
+    fn clears(&mut self) {
+        let (view, settings) = (self.view, self.settings);
+        for (&tid, ls) in &self.by_ticket {
+            let open_links: Vec<&&AlertRecord> = ls
+                .iter()
+                .filter(|l| l.phase == AlertPhase::Open && l.step == LinkStep::Linked)
+                .collect();
+            let cleared: Vec<String> = open_links
+                .iter()
+                .filter(|l| {
+                    !self.still_open.contains_key(l.alert_id.as_str())
+                        && !self.acked.contains(&l.alert_id)
+                })
+                .map(|l| l.alert_id.clone())
+                .collect();
+            let in_flight = ls.iter().any(|l| l.step != LinkStep::Linked);
+            let state = self.ticket_states.get(&tid).copied();
+            let all_gone = !cleared.is_empty() && cleared.len() == open_links.len() && !in_flight;
+            if all_gone && matches!(state, Some(TicketPhase::Open | TicketPhase::Reopening)) {
+                self.ops.push(resolve(tid, cleared, settings));
+                self.ticket_states.insert(tid, TicketPhase::Resolving);
+                if let Some(g) = ls.first().map(|l| l.group_key.clone())
+                    && let Some(e) = self.groups.get_mut(&g)
+                    && e.0 == TicketRef::Existing(tid)
+                {
+                    e.1 = GroupTicket::Done;
+                }
+            } else {
+                for a in cleared {
+                    self.ops.push(Op::MarkCleared { alert_id: a });
+                }
+            }
+        }
+        // Interrupted resolutions.
+        for t in &view.tickets {
+            if t.phase == TicketPhase::Resolving
+                && !self.ops.iter().any(
+                    |o| matches!(o, Op::Resolve { ticket_id, .. } if *ticket_id == t.ticket_id),
+                )
+            {
+                let ids: Vec<String> = self
+                    .by_ticket
+                    .get(&t.ticket_id)
+                    .map(|ls| {
+                        ls.iter()
+                            .filter(|l| l.phase == AlertPhase::Open)
+                            .map(|l| l.alert_id.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.ops.push(resolve(t.ticket_id, ids, settings));
+            }
+        }
+    }
+
+    /// Step 3: interrupted creates and notes whose alert is no longer listed.
+    fn interrupted_unlisted(&mut self) {
+        for l in &self.view.links {
+            if self.listed.contains_key(l.alert_id.as_str()) {
+                continue;
+            }
+            match l.step {
+                LinkStep::Creating => self.ops.push(Op::LookupTicket {
+                    alert_id: l.alert_id.clone(),
+                    group_key: l.group_key.clone(),
+                    summary: l.summary.clone(),
+                    company_id: company_of(&self.target.destination),
+                    previous_ticket_id: None,
+                }),
+                LinkStep::Noting => {
+                    if let Some(t) = l.ticket_id {
+                        let alert = self.still_open.get(l.alert_id.as_str());
+                        self.ops.push(Op::AddNote {
+                            alert_id: l.alert_id.clone(),
                             group_key: l.group_key.clone(),
                             ticket: TicketRef::Existing(t),
                             summary: l.summary.clone(),
-                            note: Some(content::repeat_note(a)),
-                        }
-                    });
-                    groups.insert(
-                        l.group_key.clone(),
-                        (TicketRef::Existing(t), GroupTicket::Open),
-                    );
-                }
-                continue;
-            }
-            Some(l) => {
-                // Creating: resume with a lookup by the alert id first, sending the summary the
-                // first attempt recorded.
-                let previous = match groups.get(&l.group_key) {
-                    Some((TicketRef::Existing(t), GroupTicket::Done)) => Some(*t),
-                    _ => None,
-                };
-                let (company_id, unmapped) = match &target.destination {
-                    Destination::Mapped { company_id } => (*company_id, false),
-                    Destination::Fallback { company_id } => (*company_id, true),
-                    Destination::Skip => {
-                        ops.push(Op::LookupTicket {
-                            alert_id: a.id.clone(),
-                            group_key: l.group_key.clone(),
-                            summary: l.summary.clone(),
-                            company_id: None,
-                            previous_ticket_id: previous,
+                            note: alert.map(|a| content::repeat_note(a)),
                         });
-                        groups.insert(
-                            l.group_key.clone(),
-                            (TicketRef::CreatedBy(a.id.clone()), GroupTicket::Open),
-                        );
-                        continue;
                     }
-                };
-                ops.push(Op::CreateTicket {
+                }
+                LinkStep::Linked => {}
+            }
+        }
+    }
+
+    /// Step 4: one listed alert (they come oldest first): new, or its create or note was
+    /// interrupted.
+    fn listed_alert(&mut self, a: &AlertFacts) {
+        if self.view.done_alerts.contains(&a.id) {
+            return;
+        }
+        match self.links.get(a.id.as_str()).copied() {
+            Some(l) if l.step == LinkStep::Linked => {}
+            Some(l) if l.step == LinkStep::Noting => self.resume_note(a, l),
+            Some(l) => self.resume_create(a, l),
+            None => self.new_alert(a),
+        }
+    }
+
+    /// An interrupted note (or reopen) on the alert's ticket is sent again.
+    fn resume_note(&mut self, a: &AlertFacts, l: &AlertRecord) {
+        let Some(t) = l.ticket_id else { return };
+        let reopening = self
+            .view
+            .tickets
+            .iter()
+            .any(|x| x.ticket_id == t && x.phase == TicketPhase::Reopening);
+        self.ops.push(if reopening {
+            Op::Reopen {
+                alert_id: a.id.clone(),
+                group_key: l.group_key.clone(),
+                ticket_id: t,
+                summary: l.summary.clone(),
+                status: self.settings.new_status.clone(),
+                note: content::reopen_note(a),
+            }
+        } else {
+            Op::AddNote {
+                alert_id: a.id.clone(),
+                group_key: l.group_key.clone(),
+                ticket: TicketRef::Existing(t),
+                summary: l.summary.clone(),
+                note: Some(content::repeat_note(a)),
+            }
+        });
+        self.groups.insert(
+            l.group_key.clone(),
+            (TicketRef::Existing(t), GroupTicket::Open),
+        );
+    }
+
+    /// An interrupted create resumes with a lookup by the alert id first, sending the summary the
+    /// first attempt recorded.
+    fn resume_create(&mut self, a: &AlertFacts, l: &AlertRecord) {
+        let previous = match self.groups.get(&l.group_key) {
+            Some((TicketRef::Existing(t), GroupTicket::Done)) => Some(*t),
+            _ => None,
+        };
+        let created = (TicketRef::CreatedBy(a.id.clone()), GroupTicket::Open);
+        let (company_id, unmapped) = match &self.target.destination {
+            Destination::Mapped { company_id } => (*company_id, false),
+            Destination::Fallback { company_id } => (*company_id, true),
+            Destination::Skip => {
+                self.ops.push(Op::LookupTicket {
                     alert_id: a.id.clone(),
                     group_key: l.group_key.clone(),
-                    unmapped,
+                    summary: l.summary.clone(),
+                    company_id: None,
                     previous_ticket_id: previous,
-                    ticket: Box::new(draft(
-                        a,
-                        target,
-                        settings,
-                        company_id,
-                        l.summary.clone(),
-                        previous,
-                    )),
                 });
-                groups.insert(
-                    l.group_key.clone(),
-                    (TicketRef::CreatedBy(a.id.clone()), GroupTicket::Open),
-                );
-                continue;
+                self.groups.insert(l.group_key.clone(), created);
+                return;
             }
-            None => {}
-        }
-        let fresh = match (view.seen_before, a.raised_at) {
+        };
+        self.ops.push(Op::CreateTicket {
+            alert_id: a.id.clone(),
+            group_key: l.group_key.clone(),
+            unmapped,
+            previous_ticket_id: previous,
+            ticket: Box::new(draft(
+                a,
+                self.target,
+                self.settings,
+                company_id,
+                l.summary.clone(),
+                previous,
+            )),
+        });
+        self.groups.insert(l.group_key.clone(), created);
+    }
+
+    /// A new alert: filtered or unmapped ones are skipped (and said so once), else it joins its
+    /// group's open ticket, reopens the group's closed one, or opens a ticket.
+    fn new_alert(&mut self, a: &AlertFacts) {
+        let (target, settings) = (self.target, self.settings);
+        let fresh = match (self.view.seen_before, a.raised_at) {
             (Some(seen), Some(r)) => r > seen,
             _ => true,
         };
         if !passes_filters(a, settings) {
             if fresh {
-                ops.push(Op::Skip {
+                self.ops.push(Op::Skip {
                     alert_id: a.id.clone(),
                     reason: SkipReason::Filtered,
                 });
             }
-            continue;
+            return;
         }
         let (company_id, unmapped) = match &target.destination {
             Destination::Mapped { company_id } => (*company_id, false),
             Destination::Fallback { company_id } => (*company_id, true),
             Destination::Skip => {
                 if fresh {
-                    ops.push(Op::Skip {
+                    self.ops.push(Op::Skip {
                         alert_id: a.id.clone(),
                         reason: SkipReason::Unmapped,
                     });
                 }
-                continue;
+                return;
             }
         };
-        match groups.get(&group).cloned() {
+        let group = content::group_key(&target.tenant_id, a);
+        match self.groups.get(&group).cloned() {
             Some((tref, GroupTicket::Open)) => {
-                ops.push(Op::AddNote {
+                self.ops.push(Op::AddNote {
                     alert_id: a.id.clone(),
                     group_key: group.clone(),
                     ticket: tref,
@@ -595,7 +651,7 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
             Some((TicketRef::Existing(old), GroupTicket::Done))
                 if settings.recurrence == Recurrence::Reopen =>
             {
-                ops.push(Op::Reopen {
+                self.ops.push(Op::Reopen {
                     alert_id: a.id.clone(),
                     group_key: group.clone(),
                     ticket_id: old,
@@ -603,14 +659,15 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
                     status: settings.new_status.clone(),
                     note: content::reopen_note(a),
                 });
-                groups.insert(group, (TicketRef::Existing(old), GroupTicket::Open));
+                self.groups
+                    .insert(group, (TicketRef::Existing(old), GroupTicket::Open));
             }
             other => {
                 let previous = match other {
                     Some((TicketRef::Existing(t), GroupTicket::Done)) => Some(t),
                     _ => None,
                 };
-                ops.push(Op::CreateTicket {
+                self.ops.push(Op::CreateTicket {
                     alert_id: a.id.clone(),
                     group_key: group.clone(),
                     unmapped,
@@ -624,14 +681,13 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
                         previous,
                     )),
                 });
-                groups.insert(
+                self.groups.insert(
                     group,
                     (TicketRef::CreatedBy(a.id.clone()), GroupTicket::Open),
                 );
             }
         }
     }
-    ops
 }
 
 #[cfg(test)]

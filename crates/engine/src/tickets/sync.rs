@@ -1025,9 +1025,17 @@ async fn apply_tenant(
         .iter()
         .map(|l| (l.alert_id.as_str(), l))
         .collect();
-    let mut created: HashMap<String, TicketId> = HashMap::new();
-    // Tickets adopted this cycle: their notes may exist already, so each is looked for first.
-    let mut adopted: HashSet<TicketId> = HashSet::new();
+    let mut applier = Applier {
+        ctx,
+        target,
+        tref,
+        alerts,
+        links,
+        existing,
+        created: HashMap::new(),
+        adopted: HashSet::new(),
+        report,
+    };
     for op in ops {
         // A stop lets the operation in flight finish and starts no other (the cursor stays, so the
         // next cycle plans the rest again).
@@ -1036,8 +1044,8 @@ async fn apply_tenant(
         }
         match op {
             Op::Skip { reason, .. } => match reason {
-                SkipReason::Unmapped => report.counts.skipped_unmapped += 1,
-                SkipReason::Filtered => report.counts.filtered += 1,
+                SkipReason::Unmapped => applier.report.counts.skipped_unmapped += 1,
+                SkipReason::Filtered => applier.report.counts.filtered += 1,
             },
             Op::MarkClosed { ticket_id } => {
                 if let Some(mut t) = ctx.store.owned_ticket(*ticket_id).await? {
@@ -1046,14 +1054,15 @@ async fn apply_tenant(
                     t.closed_at = Some(Timestamp::now());
                     t.updated_at = Timestamp::now();
                     ctx.store.put_owned_ticket(&t).await?;
-                    report.counts.closed_in_connectwise += 1;
+                    applier.report.counts.closed_in_connectwise += 1;
                 }
             }
             Op::CannotAcknowledge {
                 alert_id,
                 ticket_id,
             } => {
-                report
+                applier
+                    .report
                     .warnings
                     .push(messages::ack_not_allowed(alert_id, *ticket_id));
             }
@@ -1061,44 +1070,7 @@ async fn apply_tenant(
                 alert_id,
                 ticket_id,
                 message,
-            } => {
-                let Some(mut link) = ctx.store.alert_link(alert_id).await? else {
-                    continue;
-                };
-                let resume = link.alert_state == AlertState::Acknowledging;
-                ctx.step()?;
-                link.alert_state = AlertState::Acknowledging;
-                link.updated_at = Timestamp::now();
-                ctx.store.put_alert_link(&link).await?;
-                ctx.step()?;
-                let already = resume && ctx.sophos.open_alert(tref, alert_id).await?.is_none();
-                if !already {
-                    ctx.step()?;
-                    match ctx.sophos.acknowledge(tref, alert_id, Some(message)).await {
-                        Ok(_) => {}
-                        Err(SophosError::NotFound { .. }) => {}
-                        Err(SophosError::BadRequest { .. }) => {
-                            report
-                                .warnings
-                                .push(messages::ack_not_allowed(alert_id, *ticket_id));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                ctx.step()?;
-                link.alert_state = AlertState::Acknowledged;
-                link.acknowledged_at = Some(Timestamp::now());
-                link.updated_at = Timestamp::now();
-                ctx.store.put_alert_link(&link).await?;
-                ctx.audit(
-                    "alert.acknowledge",
-                    format!("alert:{alert_id}"),
-                    serde_json::json!({"alert_id": alert_id, "ticket_id": ticket_id, "tenant_id": target.tenant_id}),
-                    message.clone(),
-                )
-                .await?;
-                report.counts.acknowledged += 1;
-            }
+            } => applier.acknowledge(alert_id, *ticket_id, message).await?,
             Op::MarkCleared { alert_id } => {
                 if let Some(mut link) = ctx.store.alert_link(alert_id).await? {
                     ctx.step()?;
@@ -1106,7 +1078,7 @@ async fn apply_tenant(
                     link.cleared_at = Some(Timestamp::now());
                     link.updated_at = Timestamp::now();
                     ctx.store.put_alert_link(&link).await?;
-                    report.counts.cleared += 1;
+                    applier.report.counts.cleared += 1;
                 }
             }
             Op::Resolve {
@@ -1120,7 +1092,16 @@ async fn apply_tenant(
                     clear: clear_status.as_ref(),
                     resolved: resolved_status.as_ref(),
                 };
-                resolve(ctx, target, *ticket_id, alert_ids, note, statuses, report).await?;
+                resolve(
+                    ctx,
+                    target,
+                    *ticket_id,
+                    alert_ids,
+                    note,
+                    statuses,
+                    applier.report,
+                )
+                .await?;
             }
             Op::LookupTicket {
                 alert_id,
@@ -1129,38 +1110,15 @@ async fn apply_tenant(
                 company_id,
                 previous_ticket_id,
             } => {
-                ctx.step()?;
-                if let Some(found) = ctx.cw.find_ticket_by_external_ref(alert_id).await? {
-                    let found_id = TicketId::new(found.id);
-                    let company = found
-                        .company_id
-                        .map(CompanyId::new)
-                        .or(*company_id)
-                        .ok_or_else(|| {
-                            TicketError::Settings(messages::ticket_without_company(found_id))
-                        })?;
-                    let made = Made {
+                applier
+                    .lookup_ticket(
                         alert_id,
                         group_key,
-                        company_id: company,
-                        previous: *previous_ticket_id,
                         summary,
-                        ticket_id: found_id,
-                    };
-                    let raised_at = alerts.get(alert_id.as_str()).and_then(|a| a.raised_at);
-                    settle_created(ctx, target, &made, raised_at, &mut created, report).await?;
-                    continue;
-                }
-                // No ticket was made before the alert went (or its tenant lost its company):
-                // nothing to create.
-                if let Some(mut link) = ctx.store.alert_link(alert_id).await? {
-                    ctx.step()?;
-                    link.state = LinkState::Linked;
-                    link.alert_state = AlertState::Cleared;
-                    link.cleared_at = Some(Timestamp::now());
-                    link.updated_at = Timestamp::now();
-                    ctx.store.put_alert_link(&link).await?;
-                }
+                        *company_id,
+                        *previous_ticket_id,
+                    )
+                    .await?
             }
             Op::CreateTicket {
                 alert_id,
@@ -1169,66 +1127,9 @@ async fn apply_tenant(
                 previous_ticket_id,
                 ticket,
             } => {
-                let resume = links
-                    .get(alert_id.as_str())
-                    .is_some_and(|l| l.state == LinkState::Creating);
-                if resume {
-                    ctx.step()?;
-                    if let Some(found) = ctx.cw.find_ticket_by_external_ref(alert_id).await? {
-                        let made = Made {
-                            alert_id,
-                            group_key,
-                            company_id: found.company_id.map_or(ticket.company_id, CompanyId::new),
-                            previous: *previous_ticket_id,
-                            summary: &ticket.summary,
-                            ticket_id: TicketId::new(found.id),
-                        };
-                        let raised_at = alerts.get(alert_id.as_str()).and_then(|a| a.raised_at);
-                        settle_created(ctx, target, &made, raised_at, &mut created, report).await?;
-                        continue;
-                    }
-                }
-                let Some(alert) = alerts.get(alert_id.as_str()) else {
-                    continue;
-                };
-                let link = new_link(
-                    target,
-                    alert,
-                    group_key,
-                    AlertRole::Primary,
-                    ticket.summary.clone(),
-                );
-                if let Some(found) = existing.get(alert_id.as_str()) {
-                    ctx.step()?;
-                    ctx.store.put_alert_link(&link).await?;
-                    let made = Made {
-                        alert_id,
-                        group_key,
-                        company_id: found.company_id.map_or(ticket.company_id, CompanyId::new),
-                        previous: *previous_ticket_id,
-                        summary: &ticket.summary,
-                        ticket_id: TicketId::new(found.id),
-                    };
-                    record_created(ctx, target, &made).await?;
-                    created.insert(alert_id.clone(), made.ticket_id);
-                    adopted.insert(made.ticket_id);
-                    report.counts.adopted += 1;
-                    continue;
-                }
-                ctx.step()?;
-                ctx.store.put_alert_link(&link).await?;
-                ctx.step()?;
-                let t = ctx.cw.open_ticket(&new_ticket(alert_id, ticket)).await?;
-                ctx.step()?;
-                let made = Made {
-                    alert_id,
-                    group_key,
-                    company_id: ticket.company_id,
-                    previous: *previous_ticket_id,
-                    summary: &ticket.summary,
-                    ticket_id: TicketId::new(t.id),
-                };
-                settle_created(ctx, target, &made, alert.raised_at, &mut created, report).await?;
+                applier
+                    .create_ticket(alert_id, group_key, *previous_ticket_id, ticket)
+                    .await?
             }
             Op::AddNote {
                 alert_id,
@@ -1237,55 +1138,9 @@ async fn apply_tenant(
                 summary,
                 note,
             } => {
-                let tid = match ticket {
-                    TicketRef::Existing(t) => *t,
-                    TicketRef::CreatedBy(a) => match created.get(a) {
-                        Some(t) => *t,
-                        None => continue,
-                    },
-                };
-                let existing = links.get(alert_id.as_str()).copied();
-                let resume = existing.is_some_and(|l| l.state == LinkState::Noting);
-                let mut link = match (existing, alerts.get(alert_id.as_str())) {
-                    (Some(l), _) => l.clone(),
-                    (None, Some(a)) => {
-                        new_link(target, a, group_key, AlertRole::Repeat, summary.clone())
-                    }
-                    (None, None) => continue,
-                };
-                link.role = AlertRole::Repeat;
-                link.ticket_id = Some(tid);
-                link.state = LinkState::Noting;
-                link.updated_at = Timestamp::now();
-                ctx.step()?;
-                ctx.store.put_alert_link(&link).await?;
-                let noted = if resume || adopted.contains(&tid) {
-                    note_exists(ctx, tid, alert_id).await?
-                } else {
-                    false
-                };
-                if !noted && let Some(text) = note {
-                    ctx.step()?;
-                    ctx.cw
-                        .add_ticket_note(tid.get(), text, NoteKind::Detail)
-                        .await?;
-                }
-                ctx.step()?;
-                link.state = LinkState::Linked;
-                link.updated_at = Timestamp::now();
-                if note.is_none() {
-                    link.alert_state = AlertState::Cleared;
-                    link.cleared_at = Some(Timestamp::now());
-                }
-                ctx.store.put_alert_link(&link).await?;
-                ctx.audit(
-                    "ticket.note",
-                    format!("ticket:{tid}"),
-                    serde_json::json!({"ticket_id": tid, "alert_id": alert_id, "tenant_id": target.tenant_id}),
-                    "repeat of the same Sophos alert".into(),
-                )
-                .await?;
-                report.counts.noted += 1;
+                applier
+                    .add_note(alert_id, group_key, ticket, summary, note.as_deref())
+                    .await?
             }
             Op::Reopen {
                 alert_id,
@@ -1295,58 +1150,359 @@ async fn apply_tenant(
                 status,
                 note,
             } => {
-                let Some(alert) = alerts.get(alert_id.as_str()).copied() else {
-                    continue;
-                };
-                let Some(mut ticket) = ctx.store.owned_ticket(*ticket_id).await? else {
-                    continue;
-                };
-                let mut link = links
-                    .get(alert_id.as_str())
-                    .map(|l| (*l).clone())
-                    .unwrap_or_else(|| {
-                        new_link(target, alert, group_key, AlertRole::Repeat, summary.clone())
-                    });
-                let resume = link.state == LinkState::Noting;
-                link.role = AlertRole::Repeat;
-                link.ticket_id = Some(*ticket_id);
-                link.state = LinkState::Noting;
-                link.updated_at = Timestamp::now();
-                ticket.state = TicketState::Reopening;
-                ticket.updated_at = Timestamp::now();
-                ctx.step()?;
-                ctx.store.put_owned_ticket(&ticket).await?;
-                ctx.store.put_alert_link(&link).await?;
-                if let Some(st) = status {
-                    ctx.step()?;
-                    ctx.cw.set_ticket_status(ticket_id.get(), st.id).await?;
-                }
-                if !(resume && note_exists(ctx, *ticket_id, alert_id).await?) {
-                    ctx.step()?;
-                    ctx.cw
-                        .add_ticket_note(ticket_id.get(), note, NoteKind::Detail)
-                        .await?;
-                }
-                ctx.step()?;
-                ticket.state = TicketState::Open;
-                ticket.closed_at = None;
-                ticket.resolved_at = None;
-                ticket.updated_at = Timestamp::now();
-                ctx.store.put_owned_ticket(&ticket).await?;
-                link.state = LinkState::Linked;
-                ctx.store.put_alert_link(&link).await?;
-                ctx.audit(
-                    "ticket.reopen",
-                    format!("ticket:{ticket_id}"),
-                    serde_json::json!({"ticket_id": ticket_id, "alert_id": alert_id, "status": status}),
-                    "the problem came back in Sophos Central".into(),
-                )
-                .await?;
-                report.counts.reopened += 1;
+                applier
+                    .reopen(
+                        alert_id,
+                        group_key,
+                        *ticket_id,
+                        summary,
+                        status.as_ref(),
+                        note,
+                    )
+                    .await?
             }
         }
     }
     Ok(())
+}
+
+/// Applies one tenant's ops, in order, with what they need: the alerts and links they were
+/// planned on, and the tickets made or adopted so far this cycle.
+struct Applier<'a> {
+    ctx: &'a Ctx,
+    target: &'a TenantTarget,
+    tref: &'a TenantRef,
+    /// For our own records only (device, raised at); what goes to the vendors is in the ops.
+    alerts: HashMap<&'a str, &'a AlertFacts>,
+    links: HashMap<&'a str, &'a AlertLink>,
+    /// Open tickets ConnectWise already has for these alerts (made by another install).
+    existing: &'a HashMap<String, connectwise::OpenedTicket>,
+    /// Alert id -> the ticket made for it this cycle (the notes of its group go there).
+    created: HashMap<String, TicketId>,
+    /// Tickets adopted this cycle: their notes may exist already, so each is looked for first.
+    adopted: HashSet<TicketId>,
+    report: &'a mut TenantReport,
+}
+
+impl Applier<'_> {
+    /// Acknowledges an alert in Sophos (its ticket was closed in ConnectWise), marking the link first so an interruption is finished by the next cycle.
+    async fn acknowledge(
+        &mut self,
+        alert_id: &str,
+        ticket_id: TicketId,
+        message: &str,
+    ) -> Result<(), TicketError> {
+        let (ctx, target) = (self.ctx, self.target);
+        let tref = self.tref;
+        let Some(mut link) = ctx.store.alert_link(alert_id).await? else {
+            return Ok(());
+        };
+        let resume = link.alert_state == AlertState::Acknowledging;
+        ctx.step()?;
+        link.alert_state = AlertState::Acknowledging;
+        link.updated_at = Timestamp::now();
+        ctx.store.put_alert_link(&link).await?;
+        ctx.step()?;
+        let already = resume && ctx.sophos.open_alert(tref, alert_id).await?.is_none();
+        if !already {
+            ctx.step()?;
+            match ctx.sophos.acknowledge(tref, alert_id, Some(message)).await {
+                Ok(_) => {}
+                Err(SophosError::NotFound { .. }) => {}
+                Err(SophosError::BadRequest { .. }) => {
+                    self.report
+                        .warnings
+                        .push(messages::ack_not_allowed(alert_id, ticket_id));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ctx.step()?;
+        link.alert_state = AlertState::Acknowledged;
+        link.acknowledged_at = Some(Timestamp::now());
+        link.updated_at = Timestamp::now();
+        ctx.store.put_alert_link(&link).await?;
+        ctx.audit(
+            "alert.acknowledge",
+            format!("alert:{alert_id}"),
+            serde_json::json!({"alert_id": alert_id, "ticket_id": ticket_id, "tenant_id": target.tenant_id}),
+            message.to_owned(),
+        )
+        .await?;
+        self.report.counts.acknowledged += 1;
+        Ok(())
+    }
+
+    /// Finishes an interrupted create whose alert is no longer listed: a ticket found by the alert id is recorded; none means there is nothing to create.
+    async fn lookup_ticket(
+        &mut self,
+        alert_id: &str,
+        group_key: &str,
+        summary: &str,
+        company_id: Option<CompanyId>,
+        previous_ticket_id: Option<TicketId>,
+    ) -> Result<(), TicketError> {
+        let (ctx, target) = (self.ctx, self.target);
+        ctx.step()?;
+        if let Some(found) = ctx.cw.find_ticket_by_external_ref(alert_id).await? {
+            let found_id = TicketId::new(found.id);
+            let company = found
+                .company_id
+                .map(CompanyId::new)
+                .or(company_id)
+                .ok_or_else(|| TicketError::Settings(messages::ticket_without_company(found_id)))?;
+            let made = Made {
+                alert_id,
+                group_key,
+                company_id: company,
+                previous: previous_ticket_id,
+                summary,
+                ticket_id: found_id,
+            };
+            let raised_at = self.alerts.get(alert_id).and_then(|a| a.raised_at);
+            settle_created(
+                ctx,
+                target,
+                &made,
+                raised_at,
+                &mut self.created,
+                self.report,
+            )
+            .await?;
+            return Ok(());
+        }
+        // No ticket was made before the alert went (or its tenant lost its company):
+        // nothing to create.
+        if let Some(mut link) = ctx.store.alert_link(alert_id).await? {
+            ctx.step()?;
+            link.state = LinkState::Linked;
+            link.alert_state = AlertState::Cleared;
+            link.cleared_at = Some(Timestamp::now());
+            link.updated_at = Timestamp::now();
+            ctx.store.put_alert_link(&link).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens the alert's ticket: an interrupted create is looked up first, a ticket ConnectWise already has for the alert is adopted, else one is opened.
+    async fn create_ticket(
+        &mut self,
+        alert_id: &str,
+        group_key: &str,
+        previous_ticket_id: Option<TicketId>,
+        ticket: &TicketDraft,
+    ) -> Result<(), TicketError> {
+        let (ctx, target) = (self.ctx, self.target);
+        let resume = self
+            .links
+            .get(alert_id)
+            .is_some_and(|l| l.state == LinkState::Creating);
+        if resume {
+            ctx.step()?;
+            if let Some(found) = ctx.cw.find_ticket_by_external_ref(alert_id).await? {
+                let made = Made {
+                    alert_id,
+                    group_key,
+                    company_id: found.company_id.map_or(ticket.company_id, CompanyId::new),
+                    previous: previous_ticket_id,
+                    summary: &ticket.summary,
+                    ticket_id: TicketId::new(found.id),
+                };
+                let raised_at = self.alerts.get(alert_id).and_then(|a| a.raised_at);
+                settle_created(
+                    ctx,
+                    target,
+                    &made,
+                    raised_at,
+                    &mut self.created,
+                    self.report,
+                )
+                .await?;
+                return Ok(());
+            }
+        }
+        let Some(alert) = self.alerts.get(alert_id) else {
+            return Ok(());
+        };
+        let link = new_link(
+            target,
+            alert,
+            group_key,
+            AlertRole::Primary,
+            ticket.summary.to_owned(),
+        );
+        if let Some(found) = self.existing.get(alert_id) {
+            ctx.step()?;
+            ctx.store.put_alert_link(&link).await?;
+            let made = Made {
+                alert_id,
+                group_key,
+                company_id: found.company_id.map_or(ticket.company_id, CompanyId::new),
+                previous: previous_ticket_id,
+                summary: &ticket.summary,
+                ticket_id: TicketId::new(found.id),
+            };
+            record_created(ctx, target, &made).await?;
+            self.created.insert(alert_id.to_owned(), made.ticket_id);
+            self.adopted.insert(made.ticket_id);
+            self.report.counts.adopted += 1;
+            return Ok(());
+        }
+        ctx.step()?;
+        ctx.store.put_alert_link(&link).await?;
+        ctx.step()?;
+        let t = ctx.cw.open_ticket(&new_ticket(alert_id, ticket)).await?;
+        ctx.step()?;
+        let made = Made {
+            alert_id,
+            group_key,
+            company_id: ticket.company_id,
+            previous: previous_ticket_id,
+            summary: &ticket.summary,
+            ticket_id: TicketId::new(t.id),
+        };
+        settle_created(
+            ctx,
+            target,
+            &made,
+            alert.raised_at,
+            &mut self.created,
+            self.report,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Notes a repeat of an alert on its group's ticket (looked for first when the note may exist already).
+    async fn add_note(
+        &mut self,
+        alert_id: &str,
+        group_key: &str,
+        ticket: &TicketRef,
+        summary: &str,
+        note: Option<&str>,
+    ) -> Result<(), TicketError> {
+        let (ctx, target) = (self.ctx, self.target);
+        let tid = match ticket {
+            TicketRef::Existing(t) => *t,
+            TicketRef::CreatedBy(a) => match self.created.get(a) {
+                Some(t) => *t,
+                None => return Ok(()),
+            },
+        };
+        let existing = self.links.get(alert_id).copied();
+        let resume = existing.is_some_and(|l| l.state == LinkState::Noting);
+        let mut link = match (existing, self.alerts.get(alert_id)) {
+            (Some(l), _) => l.clone(),
+            (None, Some(a)) => {
+                new_link(target, a, group_key, AlertRole::Repeat, summary.to_owned())
+            }
+            (None, None) => return Ok(()),
+        };
+        link.role = AlertRole::Repeat;
+        link.ticket_id = Some(tid);
+        link.state = LinkState::Noting;
+        link.updated_at = Timestamp::now();
+        ctx.step()?;
+        ctx.store.put_alert_link(&link).await?;
+        let noted = if resume || self.adopted.contains(&tid) {
+            note_exists(ctx, tid, alert_id).await?
+        } else {
+            false
+        };
+        if !noted && let Some(text) = note {
+            ctx.step()?;
+            ctx.cw
+                .add_ticket_note(tid.get(), text, NoteKind::Detail)
+                .await?;
+        }
+        ctx.step()?;
+        link.state = LinkState::Linked;
+        link.updated_at = Timestamp::now();
+        if note.is_none() {
+            link.alert_state = AlertState::Cleared;
+            link.cleared_at = Some(Timestamp::now());
+        }
+        ctx.store.put_alert_link(&link).await?;
+        ctx.audit(
+            "ticket.note",
+            format!("ticket:{tid}"),
+            serde_json::json!({"ticket_id": tid, "alert_id": alert_id, "tenant_id": target.tenant_id}),
+            "repeat of the same Sophos alert".into(),
+        )
+        .await?;
+        self.report.counts.noted += 1;
+        Ok(())
+    }
+
+    /// Reopens the group's closed ticket for an alert that came back, with a note.
+    async fn reopen(
+        &mut self,
+        alert_id: &str,
+        group_key: &str,
+        ticket_id: TicketId,
+        summary: &str,
+        status: Option<&Pick>,
+        note: &str,
+    ) -> Result<(), TicketError> {
+        let (ctx, target) = (self.ctx, self.target);
+        let Some(alert) = self.alerts.get(alert_id).copied() else {
+            return Ok(());
+        };
+        let Some(mut ticket) = ctx.store.owned_ticket(ticket_id).await? else {
+            return Ok(());
+        };
+        let mut link = self
+            .links
+            .get(alert_id)
+            .map(|l| (*l).clone())
+            .unwrap_or_else(|| {
+                new_link(
+                    target,
+                    alert,
+                    group_key,
+                    AlertRole::Repeat,
+                    summary.to_owned(),
+                )
+            });
+        let resume = link.state == LinkState::Noting;
+        link.role = AlertRole::Repeat;
+        link.ticket_id = Some(ticket_id);
+        link.state = LinkState::Noting;
+        link.updated_at = Timestamp::now();
+        ticket.state = TicketState::Reopening;
+        ticket.updated_at = Timestamp::now();
+        ctx.step()?;
+        ctx.store.put_owned_ticket(&ticket).await?;
+        ctx.store.put_alert_link(&link).await?;
+        if let Some(st) = status {
+            ctx.step()?;
+            ctx.cw.set_ticket_status(ticket_id.get(), st.id).await?;
+        }
+        if !(resume && note_exists(ctx, ticket_id, alert_id).await?) {
+            ctx.step()?;
+            ctx.cw
+                .add_ticket_note(ticket_id.get(), note, NoteKind::Detail)
+                .await?;
+        }
+        ctx.step()?;
+        ticket.state = TicketState::Open;
+        ticket.closed_at = None;
+        ticket.resolved_at = None;
+        ticket.updated_at = Timestamp::now();
+        ctx.store.put_owned_ticket(&ticket).await?;
+        link.state = LinkState::Linked;
+        ctx.store.put_alert_link(&link).await?;
+        ctx.audit(
+            "ticket.reopen",
+            format!("ticket:{ticket_id}"),
+            serde_json::json!({"ticket_id": ticket_id, "alert_id": alert_id, "status": status}),
+            "the problem came back in Sophos Central".into(),
+        )
+        .await?;
+        self.report.counts.reopened += 1;
+        Ok(())
+    }
 }
 
 /// A ticket made for an alert (now, or by an interrupted run): recorded, remembered for the notes

@@ -314,6 +314,15 @@ impl CustomerReport {
             note: None,
         }
     }
+
+    /// Held for a person: nothing was planned, and why.
+    fn held(target: &UsageTarget, error: String, advice: String) -> Self {
+        let mut r = Self::new(target);
+        r.outcome = CustomerOutcome::Held;
+        r.error = Some(error);
+        r.advice = Some(advice);
+        r
+    }
 }
 
 /// The whole run.
@@ -480,44 +489,14 @@ pub async fn run_for(
         .map(|v| v.identifier.clone())
         .collect();
 
-    // Sophos: one key-paged listing of the month's usage; keep only our customers' lines.
     let wanted: BTreeSet<&str> = targets.iter().map(|t| t.tenant_id.as_str()).collect();
-    let mut usage: HashMap<String, TenantUsage> = HashMap::new();
-    let mut lines_without_tenant = 0usize;
-    let mut lines = 0usize;
-    let mut no_data = false;
-    let read: Result<(), UsageError> = async {
-        let mut stream = std::pin::pin!(sophos.usage_events(month.year, month.month));
-        while let Some(event) = stream.try_next().await? {
-            let line = match event {
-                UsageEvent::NoData => {
-                    no_data = true;
-                    continue;
-                }
-                UsageEvent::Line(l) => l,
-            };
-            lines += 1;
-            let Some(tenant) = line.tenant_id.as_deref() else {
-                lines_without_tenant += 1;
-                continue;
-            };
-            if !wanted.contains(tenant) {
-                continue;
-            }
-            let code = line.product_code.clone().unwrap_or_default();
-            let entry = usage
-                .entry(tenant.to_owned())
-                .or_default()
-                .entry(products::normalize_code(&code))
-                .or_insert((0.0, line.description.clone()));
-            // A line without a quantity is not a line at zero: it counts nothing.
-            if let Some(q) = line.billable_quantity {
-                entry.0 += q as f64;
-            }
-        }
-        Ok(())
-    }
-    .await;
+    let MonthUsage {
+        mut usage,
+        lines,
+        lines_without_tenant,
+        no_data,
+        read,
+    } = MonthUsage::read(sophos, month, &wanted).await;
 
     // Catalog items of the selected products (looked up or created only when not linked yet).
     let catalog_outcomes = ensure_catalog_items(store, cw, &selected, run.actor(), dry_run).await?;
@@ -531,31 +510,8 @@ pub async fn run_for(
         .cloned()
         .collect();
 
-    // ConnectWise: the mapped agreements, a few hundred ids per listing call.
-    let agreement_ids: Vec<i64> = targets
-        .iter()
-        .filter_map(|t| t.agreement_id.map(AgreementId::get))
-        .collect();
-    let mut agreements = HashMap::new();
-    for chunk in agreement_ids.chunks(AGREEMENT_CHUNK) {
-        let mut s = cw.agreement_summaries_by_ids(chunk);
-        while let Some(a) = s.try_next().await? {
-            agreements.insert(AgreementId::new(a.id), a);
-        }
-    }
-
-    // Left-overs of an interrupted run, by agreement.
-    let mut open: HashMap<AgreementId, Vec<crate::store::JournalEntry>> = HashMap::new();
-    for e in store.journal_open().await? {
-        open.entry(e.agreement_id).or_default().push(e);
-    }
-    let mut links: HashMap<AgreementId, BTreeMap<String, AdditionLink>> = HashMap::new();
-    for l in store.list_addition_links(None).await? {
-        links
-            .entry(l.agreement_id)
-            .or_default()
-            .insert(l.product.clone(), l);
-    }
+    let mut agreements = read_agreements(cw, &targets).await?;
+    let (mut open, mut links) = read_left_overs(store).await?;
 
     // No data is not zero: a month Sophos has not published, a listing that failed, an empty
     // listing after billed months, or a billed customer missing from the listing plans nothing.
@@ -603,11 +559,7 @@ pub async fn run_for(
             };
             match reason {
                 Some((error, advice)) => {
-                    let mut r = CustomerReport::new(&t);
-                    r.outcome = CustomerOutcome::Held;
-                    r.error = Some(error);
-                    r.advice = Some(advice);
-                    held.push(r);
+                    held.push(CustomerReport::held(&t, error, advice));
                     None
                 }
                 None => Some(t),
@@ -651,6 +603,164 @@ pub async fn run_for(
         })
         .collect();
     let who: Vec<UsageTarget> = work.iter().map(|w| w.0.clone()).collect();
+    let (results, blast, refusal) = plan_then_apply(&shared, work, opts, billed_total).await;
+    for r in &held {
+        if let Err(e) = shared.write_status(r).await {
+            tracing::error!("could not record the usage status of {}: {e}", r.tenant_id);
+        }
+    }
+    // The listing failed: the customers' statuses say so; the run fails with the error.
+    read?;
+    let customers = collect_reports(&shared, held, who, results).await;
+    let mut counts = Counts::default();
+    for c in &customers {
+        counts.merge(&c.counts);
+    }
+    let failed_customers = customers
+        .iter()
+        .filter(|c| matches!(c.outcome, CustomerOutcome::Failed | CustomerOutcome::Held))
+        .count();
+    let interrupted = shared.stopped.load(Ordering::SeqCst);
+    let stopped = interrupted
+        || customers
+            .iter()
+            .any(|c| c.outcome == CustomerOutcome::Interrupted);
+    Ok(SyncReport {
+        month,
+        dry_run,
+        run_id: run.id(),
+        catalog: catalog_outcomes,
+        catalog_to_create,
+        customers,
+        lines_without_tenant,
+        counts,
+        failed_customers,
+        stopped,
+        interrupted,
+        blast,
+        refused: refusal.map(|(e, _)| e),
+    })
+}
+
+/// One month's usage as Sophos lists it, only our customers' lines, summed per product code.
+struct MonthUsage {
+    usage: HashMap<String, TenantUsage>,
+    lines: usize,
+    lines_without_tenant: usize,
+    no_data: bool,
+    /// How the listing ended: a failure holds every customer (no data is not zero).
+    read: Result<(), UsageError>,
+}
+
+impl MonthUsage {
+    /// One key-paged listing of the month's usage.
+    async fn read(sophos: &sophos::Client, month: Month, wanted: &BTreeSet<&str>) -> Self {
+        let mut m = MonthUsage {
+            usage: HashMap::new(),
+            lines: 0,
+            lines_without_tenant: 0,
+            no_data: false,
+            read: Ok(()),
+        };
+        let mut stream = std::pin::pin!(sophos.usage_events(month.year, month.month));
+        loop {
+            let line = match stream.try_next().await {
+                Ok(None) => break,
+                Ok(Some(UsageEvent::NoData)) => {
+                    m.no_data = true;
+                    continue;
+                }
+                Ok(Some(UsageEvent::Line(l))) => l,
+                Err(e) => {
+                    m.read = Err(e.into());
+                    break;
+                }
+            };
+            m.lines += 1;
+            let Some(tenant) = line.tenant_id.as_deref() else {
+                m.lines_without_tenant += 1;
+                continue;
+            };
+            if !wanted.contains(tenant) {
+                continue;
+            }
+            let code = line.product_code.clone().unwrap_or_default();
+            let entry = m
+                .usage
+                .entry(tenant.to_owned())
+                .or_default()
+                .entry(products::normalize_code(&code))
+                .or_insert((0.0, line.description.clone()));
+            // A line without a quantity is not a line at zero: it counts nothing.
+            if let Some(q) = line.billable_quantity {
+                entry.0 += q as f64;
+            }
+        }
+        m
+    }
+}
+
+/// ConnectWise: the mapped agreements, a few hundred ids per listing call.
+async fn read_agreements(
+    cw: &connectwise::Client,
+    targets: &[UsageTarget],
+) -> Result<HashMap<AgreementId, connectwise::AgreementSummary>, UsageError> {
+    let agreement_ids: Vec<i64> = targets
+        .iter()
+        .filter_map(|t| t.agreement_id.map(AgreementId::get))
+        .collect();
+    let mut agreements = HashMap::new();
+    for chunk in agreement_ids.chunks(AGREEMENT_CHUNK) {
+        let mut s = cw.agreement_summaries_by_ids(chunk);
+        while let Some(a) = s.try_next().await? {
+            agreements.insert(AgreementId::new(a.id), a);
+        }
+    }
+    Ok(agreements)
+}
+
+/// Journal entries left open by an interrupted run, and the additions we manage, by agreement.
+type LeftOvers = (
+    HashMap<AgreementId, Vec<crate::store::JournalEntry>>,
+    HashMap<AgreementId, BTreeMap<String, AdditionLink>>,
+);
+
+async fn read_left_overs(store: &Store) -> Result<LeftOvers, UsageError> {
+    let mut open: HashMap<AgreementId, Vec<crate::store::JournalEntry>> = HashMap::new();
+    for e in store.journal_open().await? {
+        open.entry(e.agreement_id).or_default().push(e);
+    }
+    let mut links: HashMap<AgreementId, BTreeMap<String, AdditionLink>> = HashMap::new();
+    for l in store.list_addition_links(None).await? {
+        links
+            .entry(l.agreement_id)
+            .or_default()
+            .insert(l.product.clone(), l);
+    }
+    Ok((open, links))
+}
+
+/// One customer's inputs: the target, its usage, its agreement, the additions we manage on it
+/// and the journal entries an interrupted run left.
+type CustomerWork = (
+    UsageTarget,
+    TenantUsage,
+    Option<connectwise::AgreementSummary>,
+    BTreeMap<String, AdditionLink>,
+    Vec<crate::store::JournalEntry>,
+);
+
+type TaskResult = Result<CustomerReport, crate::job::Panicked>;
+
+/// Phase 1 reads and plans every customer; the whole plan is weighed (large drops need a
+/// person) before phase 2 applies it. Results are in the order of `work`.
+async fn plan_then_apply(
+    shared: &Arc<Shared>,
+    work: Vec<CustomerWork>,
+    opts: &SyncOptions,
+    billed_total: f64,
+) -> (Vec<TaskResult>, BlastRadius, Option<(String, String)>) {
+    let dry_run = shared.dry_run;
     let progress = opts.progress.clone();
     // Phase 1: read and plan every customer.
     let planned = crate::job::fan_out(
@@ -732,13 +842,17 @@ pub async fn run_for(
     if let Some(p) = &progress {
         p(total.max(1) * 2, total.max(1) * 2);
     }
-    for r in &held {
-        if let Err(e) = shared.write_status(r).await {
-            tracing::error!("could not record the usage status of {}: {e}", r.tenant_id);
-        }
-    }
-    // The listing failed: the customers' statuses say so; the run fails with the error.
-    read?;
+    (results, blast, refusal)
+}
+
+/// Every customer's report: the held ones first, then each task's (a panicked task's customer
+/// is recorded as failed).
+async fn collect_reports(
+    shared: &Shared,
+    held: Vec<CustomerReport>,
+    who: Vec<UsageTarget>,
+    results: Vec<TaskResult>,
+) -> Vec<CustomerReport> {
     let mut customers = held;
     for (target, result) in who.into_iter().zip(results) {
         match result {
@@ -760,34 +874,7 @@ pub async fn run_for(
             }
         }
     }
-    let mut counts = Counts::default();
-    for c in &customers {
-        counts.merge(&c.counts);
-    }
-    let failed_customers = customers
-        .iter()
-        .filter(|c| matches!(c.outcome, CustomerOutcome::Failed | CustomerOutcome::Held))
-        .count();
-    let interrupted = shared.stopped.load(Ordering::SeqCst);
-    let stopped = interrupted
-        || customers
-            .iter()
-            .any(|c| c.outcome == CustomerOutcome::Interrupted);
-    Ok(SyncReport {
-        month,
-        dry_run,
-        run_id: run.id(),
-        catalog: catalog_outcomes,
-        catalog_to_create,
-        customers,
-        lines_without_tenant,
-        counts,
-        failed_customers,
-        stopped,
-        interrupted,
-        blast,
-        refused: refusal.map(|(e, _)| e),
-    })
+    customers
 }
 
 /// What every customer task shares.
@@ -1395,17 +1482,63 @@ impl Failure {
     }
 }
 
-/// Runs the sync for one customer now (the dashboard's "Sync now"), as part of `run`.
+/// What a one-customer sync from the dashboard did: its report, or why it did not run; and the
+/// calls it made (for the service's metrics).
+#[derive(Debug)]
+pub struct CustomerSyncNow {
+    pub result: Result<SyncReport, String>,
+    pub connectwise_stats: Option<connectwise::Stats>,
+    pub sophos_stats: Option<sophos::Stats>,
+}
+
+/// Syncs one customer's usage now, through the run harness like every door: the usage job's
+/// lease (renewed while it runs, so it never overlaps a scheduled or CLI run; a held lease is
+/// the answer, naming who runs it since when), clients from the stored connections, and the
+/// run's end recorded.
 pub async fn sync_customer_now(
     store: &Store,
-    cw: &connectwise::Client,
-    sophos: &sophos::Client,
     tenant_id: &str,
-    run: &Run,
-) -> Result<SyncReport, UsageError> {
-    let opts = SyncOptions {
-        customers: vec![tenant_id.to_owned()],
-        ..SyncOptions::default()
+    opts: crate::job::StartOptions,
+) -> Result<CustomerSyncNow, crate::job::StartError> {
+    use crate::job::{Job, RunReport as _};
+    let run = crate::job::start(store, Job::Usage, opts).await?;
+    let mut connectwise_stats = None;
+    let mut sophos_stats = None;
+    let result = async {
+        let cw = crate::connections::connectwise_client(store)
+            .await
+            .map_err(|e| e.to_string())?;
+        let so = crate::connections::sophos_client(store)
+            .await
+            .map_err(|e| e.to_string())?;
+        let opts = SyncOptions {
+            customers: vec![tenant_id.to_owned()],
+            ..SyncOptions::default()
+        };
+        let r = run
+            .until_lost(self::run(store, &cw, &so, &opts, &run))
+            .await;
+        connectwise_stats = Some(cw.stats());
+        sophos_stats = Some(so.stats());
+        Ok::<_, String>(r)
+    }
+    .await;
+    let end = match &result {
+        Ok(Some(r)) => r.run_end(),
+        Ok(None) => RunEnd::lease_lost(Job::Usage),
+        Err(e) => RunEnd::failed(e.clone()),
     };
-    self::run(store, cw, sophos, &opts, run).await
+    if let Err(e) = run.finish(&end).await {
+        tracing::warn!(error = %e, "cannot record the usage run");
+    }
+    let result = match result {
+        Ok(Some(r)) => r.map_err(|e| e.to_string()),
+        Ok(None) => Err(end.summary.clone()),
+        Err(e) => Err(e),
+    };
+    Ok(CustomerSyncNow {
+        result,
+        connectwise_stats,
+        sophos_stats,
+    })
 }

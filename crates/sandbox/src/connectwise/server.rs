@@ -433,73 +433,29 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 .count();
             Ok(json_response(StatusCode::OK, &json!({"count": n})))
         }
-        Route::Report { name } => {
-            let opts = ListOptions::from_query(&query, false, max_page)?;
-            let columns: Option<Vec<String>> = query.get("columns").map(|c| {
-                c.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            });
-            let store = sh.read();
-            let mut rows: Vec<Value> = super::reports::rows(&store, &name)
-                .into_iter()
-                .filter(|r| opts.keeps(r))
-                .collect();
-            paging::sort(&mut rows, &opts.order_by);
-            let page = paging::paginate(rows, &opts, &query, &url);
-            let body = super::reports::shape(&store, &name, &page.items, columns.as_deref());
-            let mut resp = json_response(StatusCode::OK, &body);
-            set_link(&mut resp, &page.link, false);
-            Ok(resp)
-        }
-        Route::TypeAssociations { company } => {
-            let store = sh.read();
-            let c = store
-                .get(Table::Companies, company)
-                .ok_or_else(|| ApiError::not_found("Company", company))?;
-            let list: Vec<Value> = c
-                .get("types")
-                .and_then(Value::as_array)
-                .map(|types| {
-                    types
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| json!({"id": i + 1, "type": t, "company": {"id": company}}))
-                        .collect()
-                })
-                .unwrap_or_default();
-            Ok(json_response(StatusCode::OK, &Value::Array(list)))
-        }
+        Route::Report { name } => report(sh, &name, &query, &url, max_page),
+        Route::TypeAssociations { company } => type_associations(sh, company),
         Route::AllNotes { ticket } => {
             let opts = ListOptions::from_query(&query, forward_only, max_page)?;
-            list(
-                sh,
-                Table::Notes,
-                Some(ticket),
-                &ListRequest {
-                    opts: &opts,
-                    query: &query,
-                    url: &url,
-                    api_base: &api_base,
-                    forward_only,
-                },
-            )
+            let req = ListRequest {
+                opts: &opts,
+                query: &query,
+                url: &url,
+                api_base: &api_base,
+                forward_only,
+            };
+            list(sh, Table::Notes, Some(ticket), &req)
         }
         Route::Collection { table, parent } if method == Method::GET => {
             let opts = ListOptions::from_query(&query, forward_only, max_page)?;
-            list(
-                sh,
-                table,
-                parent,
-                &ListRequest {
-                    opts: &opts,
-                    query: &query,
-                    url: &url,
-                    api_base: &api_base,
-                    forward_only,
-                },
-            )
+            let req = ListRequest {
+                opts: &opts,
+                query: &query,
+                url: &url,
+                api_base: &api_base,
+                forward_only,
+            };
+            list(sh, table, parent, &req)
         }
         Route::Search { table, parent } => {
             if let Some(Value::Object(b)) = read_json(body).await? {
@@ -512,18 +468,14 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                 .trim_end_matches("Search")
                 .trim_end_matches('/')
                 .to_owned();
-            list(
-                sh,
-                table,
-                parent,
-                &ListRequest {
-                    opts: &opts,
-                    query: &query,
-                    url: &url,
-                    api_base: &api_base,
-                    forward_only,
-                },
-            )
+            let req = ListRequest {
+                opts: &opts,
+                query: &query,
+                url: &url,
+                api_base: &api_base,
+                forward_only,
+            };
+            list(sh, table, parent, &req)
         }
         Route::Count { table, parent } => {
             let opts = ListOptions::from_query(&query, false, max_page)?;
@@ -538,37 +490,19 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
             Ok(json_response(StatusCode::OK, &json!({"count": n})))
         }
         Route::Collection { table, parent } => {
-            let body = read_json(body).await?;
-            let Some(Value::Object(body)) = body else {
-                return Err(ApiError::bad_json("expected a JSON object"));
+            let call = Call {
+                sh,
+                caller: &caller,
+                api_base: &api_base,
             };
-            let mut store = sh.write();
-            check_parent(&store, table, parent)?;
-            let now = sh.now();
-            let ctx = RuleCtx {
-                role: &caller.role,
-                member: &caller.member,
-                now,
-                parent,
-                body: &body,
-                prorate_exempt: false,
-            };
-            let base = resources::defaults(&store, table);
-            let mut rec = resources::merge(&store, table, &body, base)?;
-            resources::apply_rules(&store, table, &mut rec, None, &ctx)?;
-            let stamp = fmt_ts(now);
-            rec.insert(
-                "_info".into(),
-                json!({"lastUpdated": stamp, "updatedBy": caller.member, "dateEntered": stamp, "enteredBy": caller.member}),
-            );
-            let id = store.insert(table, rec);
-            if table == Table::Tickets {
-                ticket_created(&mut store, id, &body, &caller.member, now);
-            }
-            let out = render_item(&store, table, id, &api_base, None);
-            Ok(json_response(StatusCode::CREATED, &out))
+            create(&call, table, parent, read_json(body).await?)
         }
         Route::Item { table, parent, id } => {
+            let call = Call {
+                sh,
+                caller: &caller,
+                api_base: &api_base,
+            };
             match method {
                 Method::GET => {
                     let opts = ListOptions::from_query(&query, false, max_page)?;
@@ -580,86 +514,219 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
                         &render_item(&store, table, id, &api_base, opts.fields.as_deref()),
                     ))
                 }
-                Method::DELETE => {
-                    let mut store = sh.write();
-                    check_parent(&store, table, parent)?;
-                    let _ = existing(&store, table, parent, id)?;
-                    store.table_mut(table).remove(&id);
-                    if table == Table::Tickets {
-                        store
-                            .table_mut(Table::Notes)
-                            .retain(|_, n| resources::parent_of(n, "ticketId") != Some(id));
-                        store.hidden.remove(&id);
-                    }
-                    Ok(StatusCode::NO_CONTENT.into_response())
-                }
+                Method::DELETE => delete(&call, table, parent, id),
                 _ => {
-                    let is_patch = method == Method::PATCH;
                     let body = read_json(body).await?;
-                    let mut store = sh.write();
-                    check_parent(&store, table, parent)?;
-                    let old = existing(&store, table, parent, id)?.clone();
-                    let body: Record = if is_patch {
-                        let Some(Value::Array(ops)) = body else {
-                            return Err(ApiError::bad_json(
-                                "a PATCH body must be a JSON Patch array",
-                            ));
-                        };
-                        match patch_to_body(table, &old, &ops)? {
-                            Some(b) => b,
-                            // Only sub-paths inside references: the false 200 of the real server.
-                            None => {
-                                return Ok(json_response(
-                                    StatusCode::OK,
-                                    &render_item(&store, table, id, &api_base, None),
-                                ));
-                            }
-                        }
-                    } else {
-                        let Some(Value::Object(b)) = body else {
-                            return Err(ApiError::bad_json("expected a JSON object"));
-                        };
-                        b
-                    };
-                    let now = sh.now();
-                    let base = if is_patch {
-                        old.clone()
-                    } else {
-                        let defaults = resources::defaults(&store, table);
-                        let mut base = old.clone();
-                        for f in spec(table).fields {
-                            base.insert(
-                                f.name.into(),
-                                defaults.get(f.name).cloned().unwrap_or(Value::Null),
-                            );
-                        }
-                        base
-                    };
-                    let ctx = RuleCtx {
-                        role: &caller.role,
-                        member: &caller.member,
-                        now,
-                        parent,
-                        body: &body,
-                        prorate_exempt: false,
-                    };
-                    let mut rec = resources::merge(&store, table, &body, base)?;
-                    resources::apply_rules(&store, table, &mut rec, Some(&old), &ctx)?;
-                    if rec != old {
-                        let mut info = old.get("_info").cloned().unwrap_or_else(|| json!({}));
-                        info["lastUpdated"] = json!(fmt_ts(now));
-                        info["updatedBy"] = json!(caller.member);
-                        rec.insert("_info".into(), info);
-                    }
-                    store.table_mut(table).insert(id, rec);
-                    Ok(json_response(
-                        StatusCode::OK,
-                        &render_item(&store, table, id, &api_base, None),
-                    ))
+                    update(
+                        &call,
+                        Target { table, parent, id },
+                        method == Method::PATCH,
+                        body,
+                    )
                 }
             }
         }
     }
+}
+
+/// What a route handler needs of one authenticated call.
+struct Call<'a> {
+    sh: &'a Arc<Shared>,
+    caller: &'a Caller,
+    api_base: &'a str,
+}
+
+/// One record, as a URL names it.
+#[derive(Clone, Copy)]
+struct Target {
+    table: Table,
+    parent: Option<i64>,
+    id: i64,
+}
+
+/// A system report's rows (filtered, ordered, paged) in the report shape.
+fn report(
+    sh: &Shared,
+    name: &str,
+    query: &Query,
+    url: &str,
+    max_page: u32,
+) -> Result<Response, ApiError> {
+    let opts = ListOptions::from_query(query, false, max_page)?;
+    let columns: Option<Vec<String>> = query.get("columns").map(|c| {
+        c.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    let store = sh.read();
+    let mut rows: Vec<Value> = super::reports::rows(&store, name)
+        .into_iter()
+        .filter(|r| opts.keeps(r))
+        .collect();
+    paging::sort(&mut rows, &opts.order_by);
+    let page = paging::paginate(rows, &opts, query, url);
+    let body = super::reports::shape(&store, name, &page.items, columns.as_deref());
+    let mut resp = json_response(StatusCode::OK, &body);
+    set_link(&mut resp, &page.link, false);
+    Ok(resp)
+}
+
+/// `company/companies/{id}/typeAssociations`, derived from the company's types.
+fn type_associations(sh: &Shared, company: i64) -> Result<Response, ApiError> {
+    let store = sh.read();
+    let c = store
+        .get(Table::Companies, company)
+        .ok_or_else(|| ApiError::not_found("Company", company))?;
+    let list: Vec<Value> = c
+        .get("types")
+        .and_then(Value::as_array)
+        .map(|types| {
+            types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| json!({"id": i + 1, "type": t, "company": {"id": company}}))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(json_response(StatusCode::OK, &Value::Array(list)))
+}
+
+/// POST to a collection: defaults, the body, the server's rules, then `_info`.
+fn create(
+    call: &Call<'_>,
+    table: Table,
+    parent: Option<i64>,
+    body: Option<Value>,
+) -> Result<Response, ApiError> {
+    let Call {
+        sh,
+        caller,
+        api_base,
+    } = call;
+    let Some(Value::Object(body)) = body else {
+        return Err(ApiError::bad_json("expected a JSON object"));
+    };
+    let mut store = sh.write();
+    check_parent(&store, table, parent)?;
+    let now = sh.now();
+    let ctx = RuleCtx {
+        role: &caller.role,
+        member: &caller.member,
+        now,
+        parent,
+        body: &body,
+        prorate_exempt: false,
+    };
+    let base = resources::defaults(&store, table);
+    let mut rec = resources::merge(&store, table, &body, base)?;
+    resources::apply_rules(&store, table, &mut rec, None, &ctx)?;
+    let stamp = fmt_ts(now);
+    rec.insert(
+        "_info".into(),
+        json!({"lastUpdated": stamp, "updatedBy": caller.member, "dateEntered": stamp, "enteredBy": caller.member}),
+    );
+    let id = store.insert(table, rec);
+    if table == Table::Tickets {
+        ticket_created(&mut store, id, &body, &caller.member, now);
+    }
+    let out = render_item(&store, table, id, api_base, None);
+    Ok(json_response(StatusCode::CREATED, &out))
+}
+
+/// DELETE one record (a ticket takes its notes with it).
+fn delete(
+    call: &Call<'_>,
+    table: Table,
+    parent: Option<i64>,
+    id: i64,
+) -> Result<Response, ApiError> {
+    let mut store = call.sh.write();
+    check_parent(&store, table, parent)?;
+    let _ = existing(&store, table, parent, id)?;
+    store.table_mut(table).remove(&id);
+    if table == Table::Tickets {
+        store
+            .table_mut(Table::Notes)
+            .retain(|_, n| resources::parent_of(n, "ticketId") != Some(id));
+        store.hidden.remove(&id);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// PUT (the whole record) or PATCH (JSON Patch ops) of one record, through the server's rules.
+fn update(
+    call: &Call<'_>,
+    target: Target,
+    is_patch: bool,
+    body: Option<Value>,
+) -> Result<Response, ApiError> {
+    let Call {
+        sh,
+        caller,
+        api_base,
+    } = call;
+    let Target { table, parent, id } = target;
+    let mut store = sh.write();
+    check_parent(&store, table, parent)?;
+    let old = existing(&store, table, parent, id)?.clone();
+    let body: Record = if is_patch {
+        let Some(Value::Array(ops)) = body else {
+            return Err(ApiError::bad_json(
+                "a PATCH body must be a JSON Patch array",
+            ));
+        };
+        match patch_to_body(table, &old, &ops)? {
+            Some(b) => b,
+            // Only sub-paths inside references: the false 200 of the real server.
+            None => {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &render_item(&store, table, id, api_base, None),
+                ));
+            }
+        }
+    } else {
+        let Some(Value::Object(b)) = body else {
+            return Err(ApiError::bad_json("expected a JSON object"));
+        };
+        b
+    };
+    let now = sh.now();
+    let base = if is_patch {
+        old.clone()
+    } else {
+        let defaults = resources::defaults(&store, table);
+        let mut base = old.clone();
+        for f in spec(table).fields {
+            base.insert(
+                f.name.into(),
+                defaults.get(f.name).cloned().unwrap_or(Value::Null),
+            );
+        }
+        base
+    };
+    let ctx = RuleCtx {
+        role: &caller.role,
+        member: &caller.member,
+        now,
+        parent,
+        body: &body,
+        prorate_exempt: false,
+    };
+    let mut rec = resources::merge(&store, table, &body, base)?;
+    resources::apply_rules(&store, table, &mut rec, Some(&old), &ctx)?;
+    if rec != old {
+        let mut info = old.get("_info").cloned().unwrap_or_else(|| json!({}));
+        info["lastUpdated"] = json!(fmt_ts(now));
+        info["updatedBy"] = json!(caller.member);
+        rec.insert("_info".into(), info);
+    }
+    store.table_mut(table).insert(id, rec);
+    Ok(json_response(
+        StatusCode::OK,
+        &render_item(&store, table, id, api_base, None),
+    ))
 }
 
 fn set_link(resp: &mut Response, link: &str, forward_only: bool) {

@@ -473,44 +473,20 @@ pub(super) async fn sync_now(
     State(app): State<Shared>,
     Path(tenant): Path<String>,
 ) -> Result<Response, DashboardError> {
-    use engine::job::{self, Door, Job, RunReport as _, StartOptions};
-    // A held lease is the answer: who runs the usage sync, since when.
-    let run = job::start(
+    use engine::job::{Door, StartOptions};
+    let done = engine::usage::sync_customer_now(
         &app.store,
-        Job::Usage,
+        &tenant,
         StartOptions::new(Door::Dashboard, ACTOR),
     )
     .await?;
-    let result = async {
-        let cw = engine::connections::connectwise_client(&app.store)
-            .await
-            .map_err(|e| e.to_string())?;
-        let so = engine::connections::sophos_client(&app.store)
-            .await
-            .map_err(|e| e.to_string())?;
-        let r = run
-            .until_lost(engine::usage::sync_customer_now(
-                &app.store, &cw, &so, &tenant, &run,
-            ))
-            .await;
-        crate::service::metrics::connectwise_stats(&cw.stats());
-        crate::service::metrics::sophos_stats(&so.stats());
-        Ok::<_, String>(r)
+    if let Some(s) = &done.connectwise_stats {
+        crate::service::metrics::connectwise_stats(s);
     }
-    .await;
-    let end = match &result {
-        Ok(Some(r)) => r.run_end(),
-        Ok(None) => engine::job::RunEnd::lease_lost(Job::Usage),
-        Err(e) => engine::job::RunEnd::failed(e.clone()),
-    };
-    if let Err(e) = run.finish(&end).await {
-        tracing::warn!(error = %e, "cannot record the dashboard's usage run");
+    if let Some(s) = &done.sophos_stats {
+        crate::service::metrics::sophos_stats(s);
     }
-    let result = match result {
-        Ok(Some(r)) => r.map_err(|e| e.to_string()),
-        Ok(None) => Err(end.summary.clone()),
-        Err(e) => Err(e),
-    };
+    let result = done.result;
     let mut resp = match result {
         Ok(report) => {
             let c = report.customers.first();
