@@ -22,13 +22,17 @@ use crate::messages;
     arg_required_else_help = true,
     propagate_version = true
 )]
+/// The parsed command line: the global flags and the one command to run.
 pub struct Cli {
+    /// Flags every command accepts.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Flags every command accepts, before or after the command name.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Config file [default: <user config dir>/centralbridge/config.toml]
@@ -48,6 +52,7 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
+/// Every command; [`dispatch`] runs each one.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the effective configuration (secrets redacted) or where it is read from

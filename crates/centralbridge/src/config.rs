@@ -16,17 +16,25 @@ use crate::messages;
 pub const CONFIG_ENV: &str = "CENTRALBRIDGE_CONFIG";
 const ENV_PREFIX: &str = "CENTRALBRIDGE_";
 
+/// The whole configuration, one field per `[section]`; unknown sections and keys are refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `[database]`: where the store is.
     pub database: DatabaseConfig,
+    /// `[secrets]`: where the master key file is.
     pub secrets: SecretsConfig,
+    /// `[connectwise]`: defaults for `connect connectwise` (the private key is never here).
     pub connectwise: ConnectwiseConfig,
+    /// `[sophos]`: defaults for `connect sophos` (the client secret is never here).
     pub sophos: SophosConfig,
+    /// `[service]`: the addresses `serve` listens on.
     pub service: ServiceConfig,
+    /// `[sync]`: job intervals, concurrency, lease and the usage sync's blast-radius limits.
     pub sync: SyncConfig,
 }
 
+/// `[database]`: where the store is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
@@ -35,6 +43,7 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
 }
 
+/// `[secrets]`: where the master key file is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecretsConfig {
@@ -43,25 +52,34 @@ pub struct SecretsConfig {
     pub key_file: Option<PathBuf>,
 }
 
+/// `[connectwise]`: values `connect connectwise` takes when a flag and its variable are unset.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectwiseConfig {
+    /// The ConnectWise site host, e.g. `api-na.myconnectwise.net`; `None` asks for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// The company id typed on the ConnectWise login page, e.g. `mymsp`; `None` asks for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub company_id: Option<String>,
+    /// The API member's public key; `None` asks for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// The integration's clientId GUID from developer.connectwise.com; `None` asks for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
 }
 
+/// `[sophos]`: values `connect sophos` uses when its flags are not given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SophosConfig {
+    /// The API credential's client id; `None` asks for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Sophos's OAuth2 token endpoint; Sophos production by default.
     pub token_url: String,
+    /// Sophos's global API base (whoami, tenants, billing); Sophos production by default.
     pub api_url: String,
 }
 
@@ -75,6 +93,7 @@ impl Default for SophosConfig {
     }
 }
 
+/// `[service]`: the addresses `serve` listens on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceConfig {
@@ -94,6 +113,7 @@ impl Default for ServiceConfig {
     }
 }
 
+/// `[sync]`: schedules and limits; durations are parsed by [`parse_duration`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncConfig {
@@ -132,21 +152,31 @@ impl Default for SyncConfig {
 /// What a key holds, for checking and for converting environment strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A non-blank string.
     Text,
+    /// A non-blank file path.
     Path,
     /// A database location, checked like `Store::open` would.
     Database,
+    /// An `http://` or `https://` URL.
     HttpUrl,
+    /// An IP address and port, e.g. `127.0.0.1:8080`.
     SocketAddr,
+    /// A positive duration such as `90s`, `1h 30m` or `PT1H`.
     Duration,
     /// 1..=256
     Count,
 }
 
+/// One key the config accepts: where it goes, what it holds, and an example for error messages.
 pub struct KeySpec {
+    /// The `[section]` it belongs to.
     pub section: &'static str,
+    /// Its name within the section, as written in the file.
     pub key: &'static str,
+    /// What it holds, which decides how it is checked and how a variable's text is converted.
     pub kind: Kind,
+    /// A valid value written as TOML, shown in the fix of an error message.
     pub example: &'static str,
 }
 
@@ -257,9 +287,11 @@ pub struct ConfigError(pub String);
 /// Where the config file is and whether it was there.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfigSource {
+    /// The config file read, or the default location when none was named.
     pub path: PathBuf,
     /// The user named it (flag or env), so it must exist.
     pub explicit: bool,
+    /// The file existed, so its settings were read (false: only defaults and variables apply).
     pub loaded: bool,
     /// Names of the `CENTRALBRIDGE_*` variables that changed a setting.
     pub env_overrides: Vec<String>,
@@ -268,11 +300,14 @@ pub struct ConfigSource {
 /// Standard directories.
 #[derive(Debug, Clone)]
 pub struct Dirs {
+    /// Where the config file is looked for by default: the OS's per-user config dir, else `.`.
     pub config_dir: PathBuf,
+    /// Where the default database and master key file go: the OS's per-user data dir, else `.`.
     pub data_dir: PathBuf,
 }
 
 impl Dirs {
+    /// The OS's per-user directories for centralbridge, else the working directory (no home).
     pub fn detect() -> Self {
         match directories::ProjectDirs::from("", "", "centralbridge") {
             Some(d) => Dirs {
@@ -287,12 +322,15 @@ impl Dirs {
         }
     }
 
+    /// `config.toml` in the config dir: the file read when none is named.
     pub fn default_config_file(&self) -> PathBuf {
         self.config_dir.join("config.toml")
     }
+    /// `centralbridge.db` in the data dir: the SQLite store used when `[database] url` is unset.
     pub fn default_database(&self) -> PathBuf {
         self.data_dir.join("centralbridge.db")
     }
+    /// `master.key` in the data dir: the key file used when `[secrets] key_file` is unset.
     pub fn default_key_file(&self) -> PathBuf {
         self.data_dir.join("master.key")
     }
@@ -537,6 +575,7 @@ impl Config {
         }
     }
 
+    /// The master key file to use: `[secrets] key_file`, else `master.key` in the data dir.
     pub fn key_file(&self, dirs: &Dirs) -> PathBuf {
         self.secrets
             .key_file

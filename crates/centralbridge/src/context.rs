@@ -14,9 +14,13 @@ use crate::output::Output;
 /// What every command gets: the loaded config and the way to print and to open the store.
 #[derive(Debug)]
 pub struct Ctx {
+    /// The effective configuration: the file, then `CENTRALBRIDGE_*` variables, then `--database`.
     pub config: Config,
+    /// Which config file was read and which variables changed a setting.
     pub source: ConfigSource,
+    /// The per-user directories the default paths are in.
     pub dirs: Dirs,
+    /// How results are printed: human text, or JSON with `--json`.
     pub out: Output,
 }
 

@@ -12,8 +12,10 @@ pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for a usage or configuration error.
 pub const EXIT_USAGE: u8 = 2;
 
+/// What ends a command: the message printed after `error:` and the process's exit code.
 #[derive(Debug)]
 pub struct CliError {
+    /// The exit code: [`EXIT_FAILURE`], [`EXIT_USAGE`], or 130 for a CLI run stopped by a signal.
     pub code: u8,
     /// What the engineer reads (ends with the fix where there is one).
     pub message: String,

@@ -6,10 +6,13 @@ use std::io::IsTerminal as _;
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
+/// How log lines on stderr look (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum LogFormat {
+    /// Readable lines, coloured when stderr is a terminal.
     #[default]
     Human,
+    /// One JSON object per line, carrying its run, customer and operation spans.
     Json,
 }
 
@@ -32,6 +35,8 @@ fn default_filter(verbose: u8) -> String {
     .fold(others.to_owned(), |acc, c| format!("{acc},{c}={ours}"))
 }
 
+/// Installs the log subscriber on stderr: `RUST_LOG` when set, else the level `verbose` (`-v`)
+/// picks. A second call in one process does nothing.
 pub fn init(format: LogFormat, verbose: u8) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.trim().is_empty() => EnvFilter::new(v),

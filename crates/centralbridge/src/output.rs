@@ -6,11 +6,14 @@ use crate::error::CliError;
 
 /// Something a command prints: serialisable for `--json`, and with a human rendering.
 pub trait Render: Serialize {
+    /// The text printed without `--json` (a final newline is added when missing).
     fn human(&self) -> String;
 }
 
+/// How a command prints its result: human text, or one JSON document with `--json`.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
+    /// Print one pretty-printed JSON document on stdout instead of the human text.
     pub json: bool,
 }
 

@@ -8,11 +8,17 @@ use crate::error::CwError;
 /// A value on the right of a comparison.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CondValue {
+    /// A string, quoted with `"` or `'`; one holding both is a [`CwError::Unquotable`] error.
     Str(String),
+    /// An integer, written as plain digits.
     Int(i64),
+    /// A decimal number, written in plain digits; NaN or infinity is a [`CwError::BadField`] error.
     Num(f64),
+    /// A boolean, written `true` or `false` (what flag fields such as `closedFlag` take).
     Bool(bool),
+    /// `null`: compares a field with "no value".
     Null,
+    /// A moment, written in brackets in UTC to the second: `[2024-03-01T00:00:00Z]`.
     DateTime(jiff::Timestamp),
 }
 
@@ -149,6 +155,7 @@ pub struct Conditions {
 }
 
 impl Conditions {
+    /// An empty expression; it builds to `""`, which list calls leave out.
     pub fn new() -> Self {
         Conditions::default()
     }
@@ -199,21 +206,33 @@ impl Conditions {
         self.push(piece)
     }
 
+    /// Add `field = value`; a bad field name or value becomes the
+    /// builder's error.
     pub fn eq(self, field: &str, value: impl Into<CondValue>) -> Self {
         self.cmp(field, "=", value.into())
     }
+    /// Add `field != value`; a bad field name or value becomes the
+    /// builder's error.
     pub fn ne(self, field: &str, value: impl Into<CondValue>) -> Self {
         self.cmp(field, "!=", value.into())
     }
+    /// Add `field < value` (for numbers and datetimes); a bad field name or value becomes the
+    /// builder's error.
     pub fn lt(self, field: &str, value: impl Into<CondValue>) -> Self {
         self.cmp(field, "<", value.into())
     }
+    /// Add `field <= value` (for numbers and datetimes); a bad field name or value becomes the
+    /// builder's error.
     pub fn le(self, field: &str, value: impl Into<CondValue>) -> Self {
         self.cmp(field, "<=", value.into())
     }
+    /// Add `field > value` (for numbers and datetimes); a bad field name or value becomes the
+    /// builder's error.
     pub fn gt(self, field: &str, value: impl Into<CondValue>) -> Self {
         self.cmp(field, ">", value.into())
     }
+    /// Add `field >= value` (for numbers and datetimes); a bad field name or value becomes the
+    /// builder's error.
     pub fn ge(self, field: &str, value: impl Into<CondValue>) -> Self {
         self.cmp(field, ">=", value.into())
     }
@@ -221,9 +240,11 @@ impl Conditions {
     pub fn eq_bool(self, field: &str, value: bool) -> Self {
         self.cmp(field, "=", CondValue::Bool(value))
     }
+    /// Add `field = null`: the field has no value.
     pub fn is_null(self, field: &str) -> Self {
         self.cmp(field, "=", CondValue::Null)
     }
+    /// Add `field != null`: the field has a value.
     pub fn not_null(self, field: &str) -> Self {
         self.cmp(field, "!=", CondValue::Null)
     }
@@ -231,6 +252,7 @@ impl Conditions {
     pub fn contains(self, field: &str, value: &str) -> Self {
         self.cmp(field, "contains", CondValue::Str(value.to_string()))
     }
+    /// Add `field not contains "value"`: the string field does not hold `value`.
     pub fn not_contains(self, field: &str, value: &str) -> Self {
         self.cmp(field, "not contains", CondValue::Str(value.to_string()))
     }
@@ -266,6 +288,8 @@ impl Conditions {
         self.push(piece)
     }
 
+    /// Add `field in (v1,v2,…)`; an empty list is a [`CwError::BadField`] error, since `in ()`
+    /// cannot be sent.
     pub fn is_in<I, V>(self, field: &str, values: I) -> Self
     where
         I: IntoIterator<Item = V>,
@@ -273,6 +297,7 @@ impl Conditions {
     {
         self.in_list(field, "in", values)
     }
+    /// Add `field not in (v1,v2,…)`; an empty list is a [`CwError::BadField`] error.
     pub fn not_in<I, V>(self, field: &str, values: I) -> Self
     where
         I: IntoIterator<Item = V>,
@@ -299,30 +324,40 @@ impl Conditions {
 /// Query parameters of a list call.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
+    /// Filter on the record's own fields (`conditions`); `None` or empty matches every record.
     pub conditions: Option<Conditions>,
+    /// Filter on array children such as a company's `types` (`childConditions`).
     pub child_conditions: Option<Conditions>,
+    /// Filter on custom field values (`customFieldConditions`).
     pub custom_field_conditions: Option<Conditions>,
     /// Not allowed with forward-only paging; when set, lists use navigable paging.
     pub order_by: Option<String>,
+    /// `fields`: the comma-separated fields to return (e.g. `id,name,status/id`); `None`
+    /// returns whole records.
     pub fields: Option<String>,
 }
 
 impl Query {
+    /// No filter, order or field list: every record, whole.
     pub fn new() -> Self {
         Query::default()
     }
+    /// Filter on the record's own fields with `c`.
     pub fn conditions(mut self, c: Conditions) -> Self {
         self.conditions = Some(c);
         self
     }
+    /// Filter on array children with `c`.
     pub fn child_conditions(mut self, c: Conditions) -> Self {
         self.child_conditions = Some(c);
         self
     }
+    /// Sort by `o` (e.g. `id desc`); list calls then use navigable paging.
     pub fn order_by(mut self, o: impl Into<String>) -> Self {
         self.order_by = Some(o.into());
         self
     }
+    /// Return only these comma-separated fields (e.g. `id,closedFlag,externalXRef`).
     pub fn fields(mut self, f: impl Into<String>) -> Self {
         self.fields = Some(f.into());
         self

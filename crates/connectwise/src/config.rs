@@ -17,7 +17,9 @@ pub struct CwConfig {
     pub site: String,
     /// The login company id (the one typed on the login page), not a numeric id.
     pub company_id: String,
+    /// The API member's public key (the user name in Basic auth is `companyId+publicKey`).
     pub public_key: String,
+    /// The API member's private key (the Basic auth password); never logged or shown.
     pub private_key: SecretString,
     /// The integration's clientId GUID (sent on every call).
     pub client_id: String,

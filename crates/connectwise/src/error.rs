@@ -13,67 +13,132 @@ use crate::messages;
 pub enum CwError {
     /// 401: bad company id / keys.
     #[error("{}", messages::auth(.message))]
-    Auth { message: String },
+    Auth {
+        /// ConnectWise's message (e.g. `Unauthorized` or `UserNotAuthenticated`).
+        message: String,
+    },
     /// 403 `Security`: the API member's role lacks a level. `function` names the role row, e.g.
     /// "Finance > Agreements: Add Level".
     #[error("{}", messages::permission(.method, .path, .function.as_deref()))]
     Permission {
+        /// The role row to grant, e.g. "Finance > Agreements: Add Level"; `None` when the path's
+        /// row is not known.
         function: Option<String>,
+        /// The HTTP method that was refused (`GET`, `POST`, `PATCH`, …).
         method: String,
+        /// The refused path, relative to `apis/3.0/`, without the query.
         path: String,
+        /// ConnectWise's message.
         message: String,
     },
     /// 404 on a path whose codebase is current.
     #[error("{}", messages::not_found(.path, .message))]
-    NotFound { path: String, message: String },
+    NotFound {
+        /// The path that was not found, relative to `apis/3.0/`, without the query.
+        path: String,
+        /// ConnectWise's message (e.g. `Ticket 1255787 not found`).
+        message: String,
+    },
     /// 400 (and 409/415): the request data was refused. `field` and `code` come from the first item of
     /// `errors[]` when present (e.g. `MissingRequiredField`, `ObjectExists`, `NotFound`,
     /// `MaxLengthField`, `OutOfRange`).
     #[error("{}", messages::validation(.field.as_deref(), .code, .message))]
     Validation {
+        /// The HTTP status (400, 409, 415 or 422).
         status: u16,
+        /// The refused field (e.g. `status/id`, `summary`); `None` when the answer names none.
         field: Option<String>,
+        /// The first item's code (e.g. `MissingRequiredField`), else the body's own code.
         code: String,
+        /// The first item's message, else the body's message.
         message: String,
+        /// Every item of the body's `errors[]`; empty when it had none.
         errors: Vec<FieldError>,
     },
     /// An addition change that touches an already-invoiced period.
     #[error("{}", messages::invoiced(.message))]
-    InvoicedPeriod { message: String },
+    InvoicedPeriod {
+        /// ConnectWise's message (e.g. "Period has already been invoiced…").
+        message: String,
+    },
     /// 429 after the retry budget was spent (or Retry-After above the allowed maximum).
     #[error("{}", messages::rate_limited(*.retry_after))]
     RateLimited {
+        /// How long the server asked us to wait (`Retry-After`); `None` when it did not say.
         retry_after: Option<Duration>,
+        /// ConnectWise's message (e.g. "Too many requests. Please try again in 30 seconds.").
         message: String,
     },
     /// 5xx.
     #[error("{}", messages::server(*.status, .message))]
-    Server { status: u16, message: String },
+    Server {
+        /// The 5xx status.
+        status: u16,
+        /// ConnectWise's message, or a one-line excerpt (at most 200 characters) of a body that
+        /// was not JSON.
+        message: String,
+    },
     /// Connection failure or timeout. For a POST the outcome is unknown.
     #[error("{}", messages::transport(.message, *.timeout))]
-    Transport { message: String, timeout: bool },
+    Transport {
+        /// What failed, with its causes (may name the request URL, never a secret).
+        message: String,
+        /// True when the attempt timed out (rather than failing to connect or being cut off).
+        timeout: bool,
+    },
     /// The site moved codebase but an explicit override pins the old one.
     #[error("{}", messages::codebase_moved(.old, .new))]
-    CodebaseMoved { old: String, new: String },
+    CodebaseMoved {
+        /// The codebase the override pins (e.g. `v2024_1/`).
+        old: String,
+        /// The codebase `login/companyinfo` now reports.
+        new: String,
+    },
     /// Configuration that cannot work (site, company id, http without opt-in, SSL required).
     #[error("{message}")]
-    InvalidConfig { message: String },
+    InvalidConfig {
+        /// What is wrong and how to fix it, in words for the user.
+        message: String,
+    },
     /// A conditions value holds both `"` and `'`: use [`crate::conditions::safe_substring`] with
     /// `contains` and finish the comparison client-side.
     #[error("{}", messages::unquotable(.field))]
-    Unquotable { field: String },
+    Unquotable {
+        /// The field whose value could not be quoted.
+        field: String,
+    },
     /// A field name in conditions that is not `name(/name)*`.
     #[error("{}", messages::bad_field(.field))]
-    BadField { field: String },
+    BadField {
+        /// The field refused (also the field of a NaN or infinite number, or of an empty `in`
+        /// list).
+        field: String,
+    },
     /// PATCH answered 200 but the returned record does not show the change (the "false 200").
     #[error("{}", messages::patch_not_applied(.path, .fields))]
-    PatchNotApplied { path: String, fields: Vec<String> },
+    PatchNotApplied {
+        /// The patched record's path, relative to `apis/3.0/`.
+        path: String,
+        /// The patch paths the returned record does not reflect.
+        fields: Vec<String>,
+    },
     /// The response body was not what we expected.
     #[error("{}", messages::decode(.path, .message))]
-    Decode { path: String, message: String },
+    Decode {
+        /// The request's path (relative to `apis/3.0/`, or `login/companyinfo`), or
+        /// `request body` when the body to send could not be serialised.
+        path: String,
+        /// The JSON error, or what the answer lacked (e.g. "the ticket has no id").
+        message: String,
+    },
     /// Any other status (405 and the like).
     #[error("{}", messages::other(*.status, .message))]
-    Other { status: u16, message: String },
+    Other {
+        /// The HTTP status.
+        status: u16,
+        /// ConnectWise's message.
+        message: String,
+    },
 }
 
 impl CwError {
@@ -134,9 +199,13 @@ impl CwError {
 /// One item of an error body's `errors[]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct FieldError {
+    /// The item's code (e.g. `MissingRequiredField`, `ObjectExists`, `NotFound`).
     pub code: Option<String>,
+    /// ConnectWise's explanation of the item.
     pub message: Option<String>,
+    /// The kind of record refused (e.g. `ticket`).
     pub resource: Option<String>,
+    /// The field refused (e.g. `status/id`).
     pub field: Option<String>,
 }
 

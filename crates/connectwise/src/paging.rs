@@ -3,9 +3,13 @@
 /// The relations of one `Link` header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Links {
+    /// URL of the first page (`rel="first"`).
     pub first: Option<String>,
+    /// URL of the previous page (`prev` or `previous`); `None` on the first page.
     pub prev: Option<String>,
+    /// URL of the next page; `None` on the last page.
     pub next: Option<String>,
+    /// URL of the last page for the current page size.
     pub last: Option<String>,
     /// Every URL in the header, whatever its rel (forward-only may use any rel name).
     pub all: Vec<String>,

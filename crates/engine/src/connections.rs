@@ -16,9 +16,13 @@ use crate::store::{ConnectionKind, CoreStore as _, Store, StoreError};
 pub struct ConnectWiseSettings {
     /// The site as entered, normalised (e.g. `api-na.myconnectwise.net` or `http://127.0.0.1:8080`).
     pub site: String,
+    /// The login company id: the company typed on the ConnectWise login page (e.g. `examplemsp`).
     pub company_id: String,
+    /// The API member's public key (the private key is the stored secret).
     pub public_key: String,
+    /// The integration's clientId GUID from ConnectWise's developer portal, sent on every call.
     pub client_id: String,
+    /// A codebase to use instead of discovering it (e.g. `v2025_1/`); `None` discovers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codebase: Option<String>,
     /// Plain HTTP is allowed only for the sandbox.
@@ -29,22 +33,30 @@ pub struct ConnectWiseSettings {
 /// Non-secret settings of the Sophos Central connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SophosSettings {
+    /// The client id of the Sophos Central Partner API credential (the secret is stored encrypted).
     pub client_id: String,
+    /// The full URL of Sophos's token endpoint.
     pub token_url: String,
+    /// The base URL of Sophos's global API (whoami, partner, billing).
     pub global_url: String,
 }
 
 /// Why a client could not be built from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
+    /// No connection of this kind is stored yet; the message names the `connect` command to run.
     #[error("{}", messages::not_connected(*.0))]
     Missing(ConnectionKind),
+    /// The stored settings of this kind do not (de)serialize; the text is serde's explanation.
     #[error("{}", messages::corrupt(*.0, .1))]
     Corrupt(ConnectionKind, String),
+    /// Reading or writing the store failed (including a wrong master key).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Connecting to ConnectWise failed (e.g. codebase discovery).
     #[error(transparent)]
     ConnectWise(#[from] connectwise::CwError),
+    /// Connecting to Sophos failed (token or whoami).
     #[error(transparent)]
     Sophos(#[from] sophos::SophosError),
 }
@@ -142,14 +154,23 @@ pub async fn sophos_client(store: &Store) -> Result<sophos::Client, ConnectionEr
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectField {
+    /// The ConnectWise site: unusable, unreachable, or not answering as ConnectWise.
     Site,
+    /// The ConnectWise login company id: badly formed or unknown on the site.
     CompanyId,
+    /// The API member's public key: badly formed.
     PublicKey,
+    /// The API member's private key: badly formed, the public key again, or the pair refused.
     PrivateKey,
+    /// The ConnectWise clientId: missing, not a GUID, or refused.
     ClientId,
+    /// The `--codebase` given does not exist on the site.
     Codebase,
+    /// The Sophos client id: missing, refused, or not a partner credential.
     SophosClientId,
+    /// The Sophos client secret: missing or refused.
     SophosClientSecret,
+    /// The Sophos token or API URL: invalid or unreachable.
     SophosUrl,
 }
 
@@ -157,7 +178,9 @@ pub enum ConnectField {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ConnectProblem {
+    /// The value at fault; `None` when the failure is not about one value (e.g. saving failed).
     pub field: Option<ConnectField>,
+    /// What is wrong and what to do, for the user.
     pub message: String,
 }
 
@@ -269,8 +292,11 @@ pub fn check_client_id(input: &str) -> Result<String, ConnectProblem> {
 /// What a successful ConnectWise connection test found.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectWiseTest {
+    /// The site as the API needs it (e.g. `https://api-na.myconnectwise.net`), as it is saved.
     pub origin: String,
+    /// The codebase in use (discovered, or the one given).
     pub codebase: String,
+    /// The company name ConnectWise reports for the login company id; `None` when it gave none.
     pub company_name: Option<String>,
     /// Corrections made to what was typed, to show the user.
     pub notes: Vec<String>,
@@ -367,6 +393,7 @@ pub async fn connect_connectwise(
 /// What a successful Sophos connection test found.
 #[derive(Debug, Clone, Serialize)]
 pub struct SophosTest {
+    /// The partner id whoami returned for the credential.
     pub partner_id: String,
 }
 
@@ -427,6 +454,7 @@ pub async fn connect_sophos(
 pub mod messages {
     use crate::store::ConnectionKind;
 
+    /// No connection of `kind` is stored yet.
     pub fn not_connected(kind: ConnectionKind) -> String {
         match kind {
             ConnectionKind::Connectwise => "No ConnectWise connection is stored yet. Run `centralbridge connect connectwise` \
@@ -438,6 +466,7 @@ pub mod messages {
         }
     }
 
+    /// The stored connection of `kind` cannot be read.
     pub fn corrupt(kind: ConnectionKind, detail: &str) -> String {
         format!(
             "The stored {} connection could not be read ({detail}). Run `centralbridge connect {}` again to replace it.",
@@ -446,28 +475,33 @@ pub mod messages {
         )
     }
 
+    /// The ConnectWise site typed cannot be turned into an API address.
     pub fn bad_site(detail: &str) -> String {
         format!(
             "The ConnectWise site is not usable: {detail} Use the address you open ConnectWise with, e.g. na.myconnectwise.net."
         )
     }
 
+    /// A note that another host than the one typed is used for the site.
     pub fn site_used(api_host: &str, typed: &str) -> String {
         format!("using {api_host} instead of {typed}")
     }
 
+    /// The login company id is empty, a web address, or has spaces, `+` or `:`.
     pub fn bad_company_id(v: &str, why: &str) -> String {
         format!(
             "The company id '{v}' is not usable ({why}): it is the company you type on the ConnectWise login page, e.g. 'examplemsp'."
         )
     }
 
+    /// A warning that the login company id is all digits (usually a word).
     pub fn numeric_company_id(v: &str) -> String {
         format!(
             "The company id '{v}' is a number; the login company id is usually a word (the company you type on the ConnectWise login page)."
         )
     }
 
+    /// The public or private key is missing or not 8-64 letters and digits.
     pub fn bad_key(which: &str, empty: bool) -> String {
         let what = if empty {
             "is missing"
@@ -479,53 +513,67 @@ pub mod messages {
         )
     }
 
+    /// The private key typed is exactly the public key.
     pub const PRIVATE_IS_PUBLIC: &str = "The private key is the same as the public key: paste the private key, shown only once when the API key was created. If it is lost, create a new API key: System > Members > API Members > (the member) > API Keys.";
+    /// A question when the private key looks like the public key (same start or case only).
     pub const PRIVATE_LOOKS_PUBLIC: &str = "The private key looks like the public key (same start). Did you paste the public key twice?";
 
+    /// No clientId was given.
     pub const CLIENT_ID_MISSING: &str = "The clientId is missing. It is the integration's GUID from ConnectWise's developer portal (developer.connectwise.com > ClientID); ConnectWise requires it on every API call.";
 
+    /// The clientId given is not a GUID.
     pub fn bad_client_id(v: &str) -> String {
         format!(
             "The clientId '{v}' is not a GUID. Get it from ConnectWise's developer portal: developer.connectwise.com > ClientID."
         )
     }
 
+    /// ConnectWise refused the clientId on the test call.
     pub fn client_id_refused(detail: &str) -> String {
         format!(
             "ConnectWise refused the clientId ({detail}). Get a valid one from developer.connectwise.com > ClientID."
         )
     }
 
+    /// The site does not know the login company id.
     pub fn unknown_company(id: &str, origin: &str) -> String {
         format!(
             "The company id {id} is not known on this site ({origin}): it is the company you type on the ConnectWise login page."
         )
     }
 
+    /// The ConnectWise site cannot be reached, fails with a server error, or has no API there.
     pub fn site_unreachable(origin: &str, detail: &str) -> String {
         format!(
             "The ConnectWise site {origin} does not answer ({detail}). Check the site: it is the address you open ConnectWise with, e.g. na.myconnectwise.net."
         )
     }
 
+    /// ConnectWise refused the public/private key pair.
     pub const KEYS_REFUSED: &str = "The public/private key pair was refused: create a new API key for the API member (System > Members > API Members > API Keys) and enter both keys again.";
 
+    /// The `--codebase` given does not exist on the site.
     pub fn bad_codebase(cb: &str) -> String {
         format!(
             "The codebase '{cb}' does not exist on this site: leave --codebase out to discover it."
         )
     }
 
+    /// No Sophos client id was given.
     pub const SOPHOS_CLIENT_ID_MISSING: &str = "The Sophos client id is missing: create an API credential in Sophos Central Partner: Settings & policies > API Credentials.";
+    /// No Sophos client secret was given.
     pub const SOPHOS_SECRET_MISSING: &str = "The Sophos client secret is missing: it is shown once when the API credential is created in Sophos Central Partner: Settings & policies > API Credentials.";
+    /// Sophos refused the credential at the token endpoint.
     pub const SOPHOS_REFUSED: &str = "The Sophos client secret was refused — create a new credential in Sophos Central Partner: Settings & policies > API Credentials.";
 
+    /// The Sophos credential belongs to a tenant or organization, not to the partner.
     pub fn sophos_not_partner(id_type: &str) -> String {
         format!(
             "This Sophos credential belongs to a {id_type}, not to the partner: create it in Sophos Central Partner: Settings & policies > API Credentials."
         )
     }
 
+    /// Sophos's token or API URL is invalid or cannot be reached.
     pub fn sophos_unreachable(url: &str, detail: &str) -> String {
         format!(
             "Sophos Central at {url} cannot be reached ({detail}). Check --token-url/--api-url (leave them out for Sophos production)."

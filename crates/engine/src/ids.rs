@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{text}` is not a valid {what} id. Fix: give the number ConnectWise shows for it.")]
 pub struct ParseIdError {
+    /// The kind of id expected (`company`, `agreement`, `catalog item`, ...).
     pub what: &'static str,
+    /// The text given, untrimmed.
     pub text: String,
 }
 
@@ -75,6 +77,7 @@ macro_rules! cw_id {
         sqlx_transparent!($name(i64));
 
         impl $name {
+            /// Wraps the number ConnectWise knows it by (not checked).
             pub const fn new(id: i64) -> Self {
                 Self(id)
             }
@@ -148,10 +151,12 @@ pub struct TenantId(String);
 sqlx_transparent!(TenantId(String));
 
 impl TenantId {
+    /// Wraps Sophos's tenant id as given (not checked).
     pub fn new(id: impl Into<String>) -> Self {
         Self(id.into())
     }
 
+    /// The tenant id as Sophos writes it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -222,8 +227,11 @@ impl PartialEq<&str> for TenantId {
 pub enum BillingType {
     /// MSP Flex: billed monthly by usage.
     Usage,
+    /// A fixed-term subscription, not billed by usage sync.
     Term,
+    /// A trial; Sophos does not let the partner read its alerts.
     Trial,
+    /// Any other value, kept as Sophos sent it.
     Other(String),
 }
 
@@ -243,6 +251,7 @@ impl BillingType {
         *self == BillingType::Usage
     }
 
+    /// The value as stored: lowercase for known types, as sent for `Other`.
     pub fn as_str(&self) -> &str {
         match self {
             BillingType::Usage => "usage",

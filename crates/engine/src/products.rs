@@ -17,8 +17,11 @@ pub const EXTRA_CODES_SETTING: &str = "products.extra_codes";
 /// One built-in row.
 #[derive(Debug, Clone, Copy)]
 pub struct ProductDef {
+    /// The product identifier of Sophos's ConnectWise integration (e.g. `Sophos_Intercept_X`).
     pub identifier: &'static str,
+    /// Sophos's name for the product.
     pub description: &'static str,
+    /// The MSP Flex billing `productCode`s that count toward it.
     pub codes: &'static [&'static str],
 }
 
@@ -125,7 +128,9 @@ pub const BUILTIN_PRODUCTS: &[ProductDef] = &[
 /// One product of the effective table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Product {
+    /// The integration's product identifier; also the identifier of the catalog item made for it.
     pub identifier: String,
+    /// Sophos's name for the product.
     pub description: String,
     /// Built-in codes.
     pub codes: Vec<String>,
@@ -146,14 +151,29 @@ impl Product {
 /// Why the product table could not be changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProductError {
+    /// No product of the table has this identifier (as given).
     #[error("{}", messages::unknown_product(.0))]
     UnknownProduct(String),
+    /// The code already counts toward a product; a code counts toward one product only.
     #[error("{}", messages::code_taken(.code, .product))]
-    CodeTaken { code: String, product: String },
+    CodeTaken {
+        /// The code, normalised.
+        code: String,
+        /// The identifier of the product it already counts toward.
+        product: String,
+    },
+    /// The code to remove is not one the user added to that product (built-in, or absent).
     #[error("{}", messages::not_extra(.code, .product))]
-    NotExtra { code: String, product: String },
+    NotExtra {
+        /// The code, normalised.
+        code: String,
+        /// The product's identifier.
+        product: String,
+    },
+    /// The code is empty or contains blanks or control characters (normalised text).
     #[error("{}", messages::bad_code(.0))]
     BadCode(String),
+    /// Reading or writing the settings or the audit log failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -385,18 +405,22 @@ async fn audit(
 /// Serialisable view of a code -> product decision (for reports).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CodeOwner {
+    /// The billing code.
     pub code: String,
+    /// The identifier of the product it counts toward; `None` for an unmapped code.
     pub product: Option<String>,
 }
 
 /// User-facing text of the product table.
 pub mod messages {
+    /// A product identifier that is not in the table.
     pub fn unknown_product(identifier: &str) -> String {
         format!(
             "`{identifier}` is not a product of the table. Run `centralbridge products list` to see the identifiers."
         )
     }
 
+    /// Adding a code that already counts toward a product.
     pub fn code_taken(code: &str, product: &str) -> String {
         format!(
             "Billing code {code} already counts toward {product}; a code can count toward one product only. \
@@ -404,10 +428,12 @@ pub mod messages {
         )
     }
 
+    /// Removing a code the user did not add to that product.
     pub fn not_extra(code: &str, product: &str) -> String {
         format!("{code} is not a code you added to {product} (built-in codes cannot be removed).")
     }
 
+    /// A code that is empty or has blanks or control characters.
     pub fn bad_code(code: &str) -> String {
         format!("`{code}` is not a billing product code (expected something like CIXA-MSP).")
     }

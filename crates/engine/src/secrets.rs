@@ -36,27 +36,38 @@ pub enum SecretError {
          (44 characters). Fix: set it to the key this installation was set up with, or generate a new \
          one with `head -c 32 /dev/urandom | base64` before any secret is stored"
     )]
+    /// `CENTRALBRIDGE_MASTER_KEY` is set but is not 32 bytes of base64.
     BadEnvKey,
     #[error(
         "the master key file {path} is not valid: it must hold 32 random bytes encoded in base64. \
          Fix: restore the file from your backup; if it is lost, delete it and re-run `centralbridge \
          connect` to store the credentials again"
     )]
-    BadKeyFile { path: PathBuf },
+    /// The key file exists but does not hold 32 bytes of base64.
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+    },
     #[error(
         "cannot read the master key file {path}: {source}. Fix: check the file's permissions, or set \
          {MASTER_KEY_ENV} instead"
     )]
+    /// The key file exists but cannot be read.
     ReadKeyFile {
+        /// The key file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
     #[error(
         "cannot create the master key file {path}: {source}. Fix: make its directory writable, choose \
          another place with `[secrets] key_file`, or set {MASTER_KEY_ENV}"
     )]
+    /// A new key file (mode 0600) cannot be created or written.
     WriteKeyFile {
+        /// The key file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
     #[error(
@@ -64,8 +75,10 @@ pub enum SecretError {
          decrypted. Fix: restore the original key ({MASTER_KEY_ENV} or the key file from your backup), \
          or re-run `centralbridge connect` to store the credentials again under the current key"
     )]
+    /// A value does not decrypt: wrong key, wrong associated data, or a damaged value.
     WrongKey,
     #[error("the operating system's random number generator failed: {0}")]
+    /// The OS random number generator failed (key or nonce generation); the text is its error.
     Random(String),
 }
 

@@ -57,8 +57,10 @@ impl SandboxOptions {
 /// Errors starting the sandbox.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
+    /// The ConnectWise emulator could not start (certificate, bind or TLS setup failed).
     #[error(transparent)]
     ConnectWise(#[from] crate::tls::ServeError),
+    /// The Sophos emulator could not start.
     #[error(transparent)]
     Sophos(#[from] crate::sophos::SophosError),
 }
@@ -66,8 +68,11 @@ pub enum SandboxError {
 /// Both emulators, running.
 #[derive(Clone)]
 pub struct Sandbox {
+    /// The seeded MSP both emulators serve.
     pub world: Arc<World>,
+    /// The running ConnectWise PSA emulator.
     pub connectwise: CwEmulator,
+    /// The running Sophos Central Partner emulator.
     pub sophos: SophosEmulator,
 }
 
@@ -75,30 +80,49 @@ pub struct Sandbox {
 /// credentials, printed on purpose so users can point their own tools at the sandbox.
 #[derive(Debug, Clone, Serialize)]
 pub struct SandboxInfo {
+    /// How to reach and sign in to the ConnectWise emulator.
     pub connectwise: ConnectWiseInfo,
+    /// How to reach and sign in to the Sophos emulator.
     pub sophos: SophosInfo,
+    /// Number of Sophos tenants in the world (customers' and tenants without a company).
     pub tenants: usize,
+    /// Number of ConnectWise companies in the world (customers' and companies without a tenant).
     pub companies: usize,
 }
 
+/// The ConnectWise emulator's address and the default API member's credentials, in clear.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectWiseInfo {
+    /// The site URL, `http://127.0.0.1:PORT` (or `https://`), where `/login/companyinfo/{id}` answers.
     pub site: String,
+    /// The REST base, `{site}/{codebase}apis/3.0`, without a trailing slash.
     pub api_base: String,
+    /// The login company id: the `companyId+` part of the Basic-auth user name.
     pub company_id: String,
+    /// The API member's public key (the part after `+` in the user name).
     pub public_key: String,
+    /// The API member's private key (the Basic-auth password), printed on purpose.
     pub private_key: String,
+    /// A `clientId` header value the emulator accepts.
     pub client_id: String,
+    /// The self-signed certificate's PEM file in HTTPS mode; `None` when serving plain HTTP.
     pub cert_path: Option<PathBuf>,
 }
 
+/// The Sophos emulator's URLs and the API credential it accepts, in clear.
 #[derive(Debug, Clone, Serialize)]
 pub struct SophosInfo {
+    /// The OAuth2 client-credentials endpoint, `{base}/api/v2/oauth2/token`.
     pub token_url: String,
+    /// The global API host (whoami's `apiHosts.global`), for whoami, tenants and billing.
     pub global_url: String,
+    /// The API credential's client id.
     pub client_id: String,
+    /// The API credential's client secret, printed on purpose.
     pub client_secret: String,
+    /// The partner id whoami returns, sent as `X-Partner-ID`.
     pub partner_id: String,
+    /// The self-signed certificate's PEM file in HTTPS mode; `None` when serving plain HTTP.
     pub cert_path: Option<PathBuf>,
 }
 

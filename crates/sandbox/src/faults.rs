@@ -129,6 +129,7 @@ pub struct Injection {
     pub method: Option<Method>,
     /// Only requests whose path contains this text, compared case-insensitively (`""`: any).
     pub path_contains: String,
+    /// The HTTP status answered instead of running the handler (an unknown code given to `new` is 500).
     pub status: StatusCode,
     /// The body to send as is: JSON when it parses as JSON, otherwise `text/html` (gateways answer
     /// with HTML pages). `None`: the vendor's own server-error body.

@@ -16,18 +16,26 @@ use tokio::task::JoinHandle;
 /// Errors from generating a certificate or starting a server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The certificate generator failed; carries its message.
     #[error("could not generate the self-signed certificate: {0}")]
     Certificate(String),
+    /// The certificate PEM (or its parent directory) could not be written.
     #[error("could not write the certificate to {path}: {source}")]
     WriteCert {
+        /// Where the PEM was to be written.
         path: PathBuf,
+        /// The file-system error.
         source: std::io::Error,
     },
+    /// The listening socket could not be bound or handed to the server.
     #[error("could not bind {addr}: {source}")]
     Bind {
+        /// The address asked for (the port may be 0).
         addr: SocketAddr,
+        /// The socket error.
         source: std::io::Error,
     },
+    /// rustls refused the generated certificate and key.
     #[error("could not configure TLS: {0}")]
     Tls(std::io::Error),
 }
@@ -36,10 +44,12 @@ pub enum ServeError {
 /// `cert_path`.
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
+    /// Where the certificate PEM is written; parent directories are created, an existing file replaced.
     pub cert_path: PathBuf,
 }
 
 impl TlsConfig {
+    /// HTTPS with the certificate PEM written to `cert_path`.
     pub fn new(cert_path: impl Into<PathBuf>) -> Self {
         Self {
             cert_path: cert_path.into(),
@@ -49,6 +59,7 @@ impl TlsConfig {
 
 /// A generated certificate and its key, both PEM.
 pub struct SelfSigned {
+    /// The certificate, PEM-encoded: what a client adds to its trusted roots.
     pub cert_pem: String,
     key_pem: String,
 }

@@ -45,13 +45,22 @@ impl WorldConfig {
 /// How a customer's Sophos tenant name differs from its ConnectWise company name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum NameVariant {
+    /// The tenant has exactly the company's name.
     Same,
+    /// The company's name in all upper or all lower case.
     Case,
+    /// The company's name with its accented letters replaced by plain ones.
     AccentsStripped,
+    /// The company's name without its legal suffix (`Acme Dental` for `Acme Dental LLC`).
     SuffixDropped,
+    /// The suffix's last spelling (`Incorporated` for `Inc`), or a suffix added when the company has none.
     SuffixAdded,
+    /// Another spelling of the suffix (`Ltda.` for `Ltda`), or `, Inc.`, `, Ltda.` or `, LLC` appended
+    /// when the company has none.
     SuffixChanged,
+    /// `&` spelled `and` and quotes, apostrophes and dots removed (or spaces turned into hyphens).
     Punctuation,
+    /// Two adjacent letters swapped (a dot appended when no pair can be swapped).
     Typo,
 }
 
@@ -87,11 +96,13 @@ impl BillingType {
 /// One ConnectWise agreement of a company.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgreementSeed {
+    /// The agreement's `name`, e.g. `Managed Services` or `Sophos MDR (old)`; not unique per company.
     pub name: String,
     /// `Active`, `Cancelled`, `Expired` or `Inactive`.
     pub status: &'static str,
     /// Agreement type name (one of [`AGREEMENT_TYPES`]).
     pub type_name: &'static str,
+    /// Billing cycle name: `Monthly`, or `None` for an agreement that is not billed on a cycle.
     pub billing_cycle: &'static str,
 }
 
@@ -106,7 +117,9 @@ pub struct CompanySeed {
     pub deleted: bool,
     /// Company status name: `Active` or `Inactive`.
     pub status: &'static str,
+    /// The address `city` (ConnectWise needs one address field on a company).
     pub city: &'static str,
+    /// The company's agreements, zero to three; empty means the company has none.
     pub agreements: Vec<AgreementSeed>,
 }
 
@@ -115,11 +128,14 @@ pub struct CompanySeed {
 pub struct TenantSeed {
     /// UUID string, deterministic.
     pub id: String,
+    /// The tenant's `name` in Sophos (≤ 100 characters): for a customer, its company name changed as
+    /// [`Customer::variant`] says; for a tenant without a company, a name of its own.
     pub name: String,
     /// `dataRegion`, e.g. `eu01`.
     pub region: &'static str,
     /// `dataGeography`, e.g. `EU`.
     pub geography: &'static str,
+    /// The tenant's billing type: decides whether it has usage lines and readable alerts.
     pub billing: BillingType,
     /// Billing codes this tenant uses each month: (index into [`BILLING_CODES`], base quantity).
     pub usage: Vec<(usize, u32)>,
@@ -130,7 +146,9 @@ pub struct TenantSeed {
 /// A customer of the MSP. At least one side is present.
 #[derive(Debug, Clone, Serialize)]
 pub struct Customer {
+    /// The customer as a ConnectWise company; `None` for a tenant without a company.
     pub company: Option<CompanySeed>,
+    /// The customer as a Sophos tenant; `None` for a company without a tenant.
     pub tenant: Option<TenantSeed>,
     /// How the tenant name was derived from the company name (when both exist).
     pub variant: Option<NameVariant>,
@@ -139,19 +157,29 @@ pub struct Customer {
 /// The whole MSP.
 #[derive(Debug, Clone, Serialize)]
 pub struct World {
+    /// The configuration the world was generated from.
     pub config: WorldConfig,
+    /// The MSP's Sophos partner id (a UUID): whoami's `id` and the `X-Partner-ID` value.
     pub partner_id: String,
+    /// The MSP's name: billing's `partnerAccountName` and ConnectWise's `CompanyName`.
     pub partner_name: String,
+    /// The MSP's `partnerEdiAccountNumber` on billing lines.
     pub partner_edi_account: String,
+    /// Every customer: first both-sided ones, then companies without a tenant, then tenants without a
+    /// company.
     pub customers: Vec<Customer>,
 }
 
 /// A Sophos billing code as the emulated billing API reports it.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct BillingCode {
+    /// The line's `productCode`, e.g. `CIXA-MSP`.
     pub product_code: &'static str,
+    /// The line's `sku`, e.g. `CEAZ1CSMG`.
     pub sku: &'static str,
+    /// The line's `productDescription`, ending in ` - MSP Monthly`.
     pub description: &'static str,
+    /// The line's `productGroup`, e.g. `User`, `Server`, `Firewall`.
     pub group: &'static str,
 }
 

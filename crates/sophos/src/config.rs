@@ -9,13 +9,17 @@ use crate::error::SophosError;
 use crate::messages;
 use clientkit::RetryPolicy;
 
+/// Sophos's production OAuth2 token endpoint; a connection may name another (the emulator's).
 pub const DEFAULT_TOKEN_URL: &str = "https://id.sophos.com/api/v2/oauth2/token";
+/// Sophos Central's production global API base (whoami, partner tenants, billing).
 pub const DEFAULT_GLOBAL_URL: &str = "https://api.central.sophos.com";
 
 /// Settings of one Sophos Central Partner connection. `Debug` redacts the secret.
 #[derive(Debug, Clone)]
 pub struct SophosConfig {
+    /// The API credential's client id, sent in the client-credentials grant.
     pub client_id: String,
+    /// The API credential's secret; sent only in the token request form, never logged.
     pub client_secret: SecretString,
     /// Token endpoint (full URL).
     pub token_url: String,
@@ -27,6 +31,8 @@ pub struct SophosConfig {
     pub max_concurrency: usize,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// How failed calls are retried; only GETs and the token grant are repeated after a 5xx or a
+    /// network error.
     pub retry: RetryPolicy,
     /// Renew the token this long before it expires (halved for very short-lived tokens).
     pub refresh_margin: Duration,
@@ -38,8 +44,11 @@ pub struct SophosConfig {
 /// `maxSize` of 1000), so the defaults stay modest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageSizes {
+    /// `pageSize` of the partner tenant list.
     pub tenants: u32,
+    /// `pageSize` of a billing usage month.
     pub usage: u32,
+    /// `pageSize` of a tenant's alert list, unless the [`crate::AlertQuery`] sets its own.
     pub alerts: u32,
 }
 

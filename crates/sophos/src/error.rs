@@ -16,14 +16,19 @@ pub enum SophosError {
         paren("tracking id", tracking_id)
     )]
     Auth {
+        /// What went wrong, in plain English: credentials rejected, no token, or token refused.
         message: String,
         /// `errorCode` of the token endpoint (e.g. `oauth.invalid_client_secret`) or `error` of the API.
         code: Option<String>,
+        /// Sophos's `trackingId` (token endpoint) or `correlationId` (API); `None` if neither.
         tracking_id: Option<String>,
     },
     /// whoami says the credentials are not partner credentials.
     #[error("{} (they are {id_type} credentials)", messages::NOT_PARTNER)]
-    NotPartner { id_type: String },
+    NotPartner {
+        /// whoami's `idType` (e.g. `organization`, `tenant`), or `unknown` when it sent none.
+        id_type: String,
+    },
     /// 403 on a tenant-scoped call or a tenant lookup: record it per customer and carry on.
     #[error(
         "{} [tenant {tenant_id}]{}",
@@ -31,8 +36,11 @@ pub enum SophosError {
         ids(correlation_id, request_id)
     )]
     ForbiddenTenant {
+        /// The tenant id (`X-Tenant-ID`) the refused call was about.
         tenant_id: String,
+        /// Sophos's `correlationId` from the error body, when it sent one.
         correlation_id: Option<String>,
+        /// Sophos's `requestId` from the error body, when it sent one.
         request_id: Option<String>,
     },
     /// 403 on a partner-scoped call not about one tenant.
@@ -43,8 +51,11 @@ pub enum SophosError {
         ids(correlation_id, request_id)
     )]
     Forbidden {
+        /// The `message` of Sophos's error body (e.g. `Access is denied`), when it sent one.
         message: Option<String>,
+        /// Sophos's `correlationId` from the error body, when it sent one.
         correlation_id: Option<String>,
+        /// Sophos's `requestId` from the error body, when it sent one.
         request_id: Option<String>,
     },
     /// 404: unknown resource (billing months without data and gone alerts are handled before this).
@@ -55,9 +66,13 @@ pub enum SophosError {
         ids(correlation_id, request_id)
     )]
     NotFound {
+        /// What was asked for, e.g. `tenant 123` or `billing usage 2024-03 (next page)`.
         what: String,
+        /// The `error` code of Sophos's body (e.g. `notFound`), when it sent one.
         error: Option<String>,
+        /// Sophos's `correlationId` from the error body, when it sent one.
         correlation_id: Option<String>,
+        /// Sophos's `requestId` from the error body, when it sent one.
         request_id: Option<String>,
     },
     /// 429 that outlasted the retries (or asked for a longer wait than we accept).
@@ -68,8 +83,11 @@ pub enum SophosError {
         ids(correlation_id, request_id)
     )]
     RateLimited {
+        /// The wait the last 429's `Retry-After` asked for; `None` when it sent none.
         retry_after: Option<Duration>,
+        /// Sophos's `correlationId` from the error body, when it sent one.
         correlation_id: Option<String>,
+        /// Sophos's `requestId` from the error body, when it sent one.
         request_id: Option<String>,
     },
     /// 5xx (after retries) or an unexpected status.
@@ -81,10 +99,15 @@ pub enum SophosError {
         ids(correlation_id, request_id)
     )]
     Server {
+        /// The HTTP status of the last answer.
         status: u16,
+        /// The `error` code of Sophos's body (e.g. `internalServerError`), when it sent one.
         error: Option<String>,
+        /// The `message` of Sophos's body, when it sent one.
         message: Option<String>,
+        /// Sophos's `correlationId` from the error body, when it sent one.
         correlation_id: Option<String>,
+        /// Sophos's `requestId` from the error body, when it sent one.
         request_id: Option<String>,
     },
     /// 400/409/422…: the request itself is wrong (e.g. an action not in `allowedActions`).
@@ -96,21 +119,39 @@ pub enum SophosError {
         ids(correlation_id, request_id)
     )]
     BadRequest {
+        /// The HTTP status of the answer.
         status: u16,
+        /// The `error` code of Sophos's body (e.g. `badRequest`), when it sent one.
         error: Option<String>,
+        /// The `message` of Sophos's body, when it sent one.
         message: Option<String>,
+        /// Sophos's `correlationId` from the error body, when it sent one.
         correlation_id: Option<String>,
+        /// Sophos's `requestId` from the error body, when it sent one.
         request_id: Option<String>,
     },
     /// Connection, TLS or timeout failure (after retries).
     #[error("{}: {message}", if *timeout { messages::TIMEOUT } else { messages::TRANSPORT })]
-    Transport { message: String, timeout: bool },
+    Transport {
+        /// reqwest's error text with its source chain; it carries no token or secret.
+        message: String,
+        /// The request timed out (rather than failing to connect or on TLS).
+        timeout: bool,
+    },
     /// A 2xx body that does not have the expected shape.
     #[error("{} ({what}): {message}", messages::DECODE)]
-    Decode { what: String, message: String },
+    Decode {
+        /// What was being read, e.g. `token response` or `page keys`.
+        what: String,
+        /// Why it could not be read: the JSON error, or the repeated page key.
+        message: String,
+    },
     /// Bad settings or arguments, detected before any request.
     #[error("{}: {message}", messages::INVALID_CONFIG)]
-    InvalidConfig { message: String },
+    InvalidConfig {
+        /// What is wrong, e.g. the billing month out of range or a URL that is not http(s).
+        message: String,
+    },
 }
 
 impl SophosError {

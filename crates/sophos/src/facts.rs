@@ -8,7 +8,9 @@ use crate::models::{Alert, AlertAction, Tenant, TenantRef, UsageItem};
 /// The device an alert is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenAlertDevice {
+    /// Sophos's `managedAgent` id of the device.
     pub id: String,
+    /// The device's name; `None` when Sophos did not send one.
     pub name: Option<String>,
     /// The agent type, e.g. `computer` or `server`.
     pub kind: Option<String>,
@@ -17,16 +19,21 @@ pub struct OpenAlertDevice {
 /// An alert open in Sophos Central.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenAlert {
+    /// Sophos's alert id, the stable key that makes alert-to-ticket sync idempotent.
     pub id: String,
+    /// When Sophos raised the alert; `None` when missing or unreadable.
     pub raised_at: Option<Timestamp>,
     /// As Sophos writes it: `low`, `medium`, `high` (or a newer value).
     pub severity: Option<String>,
     /// As Sophos writes it, e.g. `endpoint`, `server`.
     pub product: Option<String>,
+    /// As Sophos writes it, e.g. `malware`, `updating`.
     pub category: Option<String>,
     /// e.g. `Event::Endpoint::OutOfDate`.
     pub alert_type: Option<String>,
+    /// Sophos's human text about the alert (may contain backslashes from file paths).
     pub description: Option<String>,
+    /// The device the alert is about; `None` for alerts not about a device.
     pub device: Option<OpenAlertDevice>,
     /// `acknowledge` is among the alert's allowed actions.
     pub can_acknowledge: bool,
@@ -55,14 +62,17 @@ impl From<Alert> for OpenAlert {
 /// A tenant as a caller records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantSummary {
+    /// Sophos's tenant id (a UUID string, kept exactly as sent).
     pub id: String,
     /// `showAs`, else `name`, else the id.
     pub name: String,
     /// As Sophos writes it: `usage` (monthly, MSP Flex), `term`, `trial`.
     pub billing_type: Option<String>,
+    /// The tenant's `dataRegion` code, e.g. `eu01`; informational, never used to build a URL.
     pub data_region: Option<String>,
     /// Where this tenant's data calls go.
     pub api_host: Option<String>,
+    /// The tenant's `status` as Sophos writes it (values not documented); `None` when not sent.
     pub status: Option<String>,
 }
 
@@ -93,7 +103,9 @@ impl From<Tenant> for TenantSummary {
 pub struct UsageLine {
     /// The tenant billed; `None` for lines not tied to a tenant (device subscriptions).
     pub tenant_id: Option<String>,
+    /// Sophos's `productCode`, e.g. `CIXA-MSP`, which the product table maps to a product.
     pub product_code: Option<String>,
+    /// Sophos's `productDescription`, e.g. `Intercept X Advanced - MSP Monthly`.
     pub description: Option<String>,
     /// What the partner is billed for (`None` when Sophos left it out: not the same as 0).
     pub billable_quantity: Option<i64>,
@@ -114,6 +126,8 @@ impl From<UsageItem> for UsageLine {
 /// data for the month (404 "No data for requested year or month"). No data is not zero usage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UsageEvent {
+    /// Sophos answered 404 for the month: it has published no data. Sent once, with no lines.
     NoData,
+    /// One usage line of the month.
     Line(UsageLine),
 }

@@ -14,7 +14,10 @@ macro_rules! string_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name {
-            $($variant,)+
+            $(
+                #[doc = concat!("The value Sophos writes as `", $wire, "`.")]
+                $variant,
+            )+
             /// A value this client does not know yet, kept verbatim.
             Other(String),
         }
@@ -112,16 +115,21 @@ string_enum!(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WhoAmI {
+    /// The caller's id; for partner credentials the `X-Partner-ID` value.
     pub id: String,
+    /// Which kind of credentials these are; the integration requires `partner`.
     #[serde(default)]
     pub id_type: Option<IdType>,
+    /// Where this caller's API calls go.
     #[serde(default)]
     pub api_hosts: ApiHosts,
 }
 
+/// whoami `apiHosts`: the base URLs for the caller's API calls.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiHosts {
+    /// The global API base (`apiHosts.global`), normalised before use; may be plain `http://`.
     #[serde(default)]
     pub global: Option<String>,
     /// Only for tenant-level credentials.
@@ -129,14 +137,19 @@ pub struct ApiHosts {
     pub data_region: Option<String>,
 }
 
+/// A bare `{id}` reference (a tenant's `partner` or `organization`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdRef {
+    /// Id of the referenced partner or organization.
     pub id: String,
 }
 
+/// An `{id, name}` reference (an alert's `tenant` or `person`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedRef {
+    /// Id of the referenced tenant or person.
     pub id: String,
+    /// Its name; `None` when Sophos left it out.
     #[serde(default)]
     pub name: Option<String>,
 }
@@ -145,25 +158,33 @@ pub struct NamedRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
+    /// Sophos's tenant id: the `X-Tenant-ID` value and the key the store maps to a company.
     pub id: String,
+    /// The tenant's name as listed; `None` when absent.
     #[serde(default)]
     pub name: Option<String>,
     /// Display name (get-one only).
     #[serde(default)]
     pub show_as: Option<String>,
+    /// `dataGeography`, e.g. `US`.
     #[serde(default)]
     pub data_geography: Option<String>,
+    /// `dataRegion` code, e.g. `eu01`; never used to build a URL (see `api_host`).
     #[serde(default)]
     pub data_region: Option<String>,
+    /// How the customer is billed; only `usage` (MSP Flex) tenants have billing usage lines.
     #[serde(default)]
     pub billing_type: Option<BillingType>,
+    /// The partner the tenant belongs to.
     #[serde(default)]
     pub partner: Option<IdRef>,
+    /// The organization the tenant belongs to, when it has one.
     #[serde(default)]
     pub organization: Option<IdRef>,
     /// Where this tenant's data calls go, used exactly as returned.
     #[serde(default)]
     pub api_host: Option<String>,
+    /// `status` as Sophos sends it; its values are not documented.
     #[serde(default)]
     pub status: Option<String>,
 }
@@ -189,11 +210,14 @@ impl Tenant {
 /// What a tenant-scoped call needs: the tenant id (`X-Tenant-ID`) and its `apiHost`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TenantRef {
+    /// The tenant id, sent as `X-Tenant-ID`.
     pub id: String,
+    /// The tenant's `apiHost`, base URL of its alert calls.
     pub api_host: String,
 }
 
 impl TenantRef {
+    /// Builds a reference from a tenant id and its `apiHost` as Sophos returned it.
     pub fn new(id: impl Into<String>, api_host: impl Into<String>) -> Self {
         TenantRef {
             id: id.into(),
@@ -206,10 +230,13 @@ impl TenantRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageItem {
+    /// The partner's account id (`partnerAccountId`).
     #[serde(default)]
     pub partner_account_id: Option<String>,
+    /// The partner's EDI account number.
     #[serde(default)]
     pub partner_edi_account_number: Option<String>,
+    /// The partner's account name.
     #[serde(default)]
     pub partner_account_name: Option<String>,
     /// `YYYY-MM-DD` as sent; see [`UsageItem::billing_start`].
@@ -218,39 +245,52 @@ pub struct UsageItem {
     /// `YYYY-MM-DD` as sent (the published example holds `2021-04-31`); see [`UsageItem::billing_end`].
     #[serde(default)]
     pub billing_end_date: Option<String>,
+    /// The Sophos order the line bills under.
     #[serde(default)]
     pub order_number: Option<String>,
+    /// The line of that order.
     #[serde(default)]
     pub order_line_item_number: Option<String>,
+    /// The licence or serial reference of the subscription.
     #[serde(default)]
     pub account_number_or_serial_number: Option<String>,
+    /// Product text, e.g. `Intercept X Advanced - MSP Monthly`.
     #[serde(default)]
     pub product_description: Option<String>,
+    /// Product group, e.g. `User`.
     #[serde(default)]
     pub product_group: Option<String>,
+    /// Sophos's SKU of the product.
     #[serde(default)]
     pub sku: Option<String>,
+    /// Sophos's product code, e.g. `CIXA-MSP`; the product table maps it to a product.
     #[serde(default)]
     pub product_code: Option<String>,
+    /// What the partner is billed for; `None` when absent or unreadable (not the same as 0).
     #[serde(default, deserialize_with = "lenient_i64")]
     pub billable_quantity: Option<i64>,
+    /// What is in use; `None` when absent or unreadable.
     #[serde(default, deserialize_with = "lenient_i64")]
     pub actual_quantity: Option<i64>,
+    /// Sophos's `externalId` of the line (a UUID).
     #[serde(default)]
     pub external_id: Option<String>,
     /// The tenant id; absent for lines not tied to a tenant.
     #[serde(default)]
     pub account_id: Option<String>,
+    /// Status of the tenant's account, e.g. `active`.
     #[serde(default)]
     pub account_status: Option<String>,
 }
 
 impl UsageItem {
+    /// The first billed day, parsed leniently; `None` when absent or unreadable.
     pub fn billing_start(&self) -> Option<Date> {
         self.billing_start_date
             .as_deref()
             .and_then(parse_date_lenient)
     }
+    /// The last billed day (an impossible day is clamped to the month's end); `None` if unreadable.
     pub fn billing_end(&self) -> Option<Date> {
         self.billing_end_date
             .as_deref()
@@ -262,34 +302,46 @@ impl UsageItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
+    /// Sophos's alert id, the stable key for alert-to-ticket idempotency.
     pub id: String,
+    /// Actions Sophos accepts on this alert right now; a JSON `null` reads as empty.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub allowed_actions: Vec<AlertAction>,
+    /// What kind of problem it is, e.g. `malware` or `updating`.
     #[serde(default)]
     pub category: Option<Category>,
+    /// Human text about the alert; may contain backslashes (file paths).
     #[serde(default)]
     pub description: Option<String>,
+    /// Opaque key shared by repeats of the same problem.
     #[serde(default)]
     pub group_key: Option<String>,
+    /// The device the alert is about; `None` for alerts not about a device.
     #[serde(default)]
     pub managed_agent: Option<ManagedAgent>,
+    /// The user the alert is about; `None` when it is about no user.
     #[serde(default)]
     pub person: Option<NamedRef>,
+    /// The Sophos product that raised it, e.g. `endpoint`.
     #[serde(default)]
     pub product: Option<Product>,
     /// Parsed leniently (with or without zone and fraction; zone-less means UTC). An unreadable value
     /// becomes `None` rather than failing the page.
     #[serde(default, deserialize_with = "lenient_ts")]
     pub raised_at: Option<Timestamp>,
+    /// `low`, `medium` or `high`.
     #[serde(default)]
     pub severity: Option<Severity>,
+    /// The tenant the alert belongs to, with its name.
     #[serde(default)]
     pub tenant: Option<NamedRef>,
+    /// The event type (`type`), e.g. `Event::Endpoint::OutOfDate`.
     #[serde(default, rename = "type")]
     pub alert_type: Option<String>,
 }
 
 impl Alert {
+    /// Whether `action` is among the alert's `allowedActions`.
     pub fn allows(&self, action: &AlertAction) -> bool {
         self.allowed_actions.contains(action)
     }
@@ -298,10 +350,12 @@ impl Alert {
 /// The device of an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedAgent {
+    /// Sophos's id of the device (managed agent).
     pub id: String,
     /// `computer`, `server`, …
     #[serde(default, rename = "type")]
     pub agent_type: Option<String>,
+    /// The device's name; `None` when absent (it is not in the published shape).
     #[serde(default)]
     pub name: Option<String>,
 }
@@ -310,19 +364,25 @@ pub struct ManagedAgent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionResult {
+    /// Id of the action record.
     #[serde(default)]
     pub id: Option<String>,
+    /// The alert acted on.
     #[serde(default)]
     pub alert_id: Option<String>,
+    /// The action requested.
     #[serde(default)]
     pub action: Option<AlertAction>,
     /// e.g. `started`; actions run asynchronously.
     #[serde(default)]
     pub status: Option<String>,
+    /// When the action was requested.
     #[serde(default, deserialize_with = "lenient_ts")]
     pub requested_at: Option<Timestamp>,
+    /// When it started running.
     #[serde(default, deserialize_with = "lenient_ts")]
     pub started_at: Option<Timestamp>,
+    /// When it finished; `None` while it is still running.
     #[serde(default, deserialize_with = "lenient_ts")]
     pub completed_at: Option<Timestamp>,
     /// Free-form (an empty string in the published example).
@@ -333,10 +393,13 @@ pub struct ActionResult {
 /// A billing month read in full.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageMonth {
+    /// The billing year read.
     pub year: i16,
+    /// The billing month read, 1–12.
     pub month: i8,
     /// Sophos answered 404 "no data for requested year or month".
     pub no_data: bool,
+    /// Every usage line of the month, all pages together; empty when `no_data`.
     pub items: Vec<UsageItem>,
 }
 
@@ -344,18 +407,25 @@ pub struct UsageMonth {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pages {
+    /// This page's number (page-number paging).
     #[serde(default)]
     pub current: Option<u64>,
+    /// The page size the server used.
     #[serde(default)]
     pub size: Option<u64>,
+    /// Number of pages; sent only when asked with `pageTotal=true`.
     #[serde(default)]
     pub total: Option<u64>,
+    /// Number of items in all pages.
     #[serde(default)]
     pub items: Option<u64>,
+    /// The largest page size the server allows.
     #[serde(default)]
     pub max_size: Option<u64>,
+    /// Key this page started from (key paging).
     #[serde(default)]
     pub from_key: Option<String>,
+    /// Key of the next page, to send as `pageFromKey`; `None` on the last page.
     #[serde(default)]
     pub next_key: Option<String>,
 }
@@ -364,8 +434,10 @@ pub struct Pages {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub struct Page<T> {
+    /// The page's items; a JSON `null` reads as empty.
     #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
     pub items: Vec<T>,
+    /// The paging block; all `None` when the server sent none.
     #[serde(default)]
     pub pages: Pages,
 }
@@ -389,23 +461,31 @@ pub(crate) struct TokenResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
+    /// Machine code, e.g. `forbidden` or `resourceNotFound`.
     #[serde(default)]
     pub error: Option<String>,
+    /// Human text, e.g. `Forbidden.`.
     #[serde(default)]
     pub message: Option<String>,
+    /// Identifies the request on Sophos's side; kept in errors and logs.
     #[serde(default)]
     pub correlation_id: Option<String>,
+    /// Sophos's request id, kept like the correlation id.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// Optional extra code, kept as raw JSON (its type is not documented).
     #[serde(default)]
     pub code: Option<serde_json::Value>,
+    /// When the error was created, as sent.
     #[serde(default)]
     pub created_at: Option<String>,
+    /// Link to Sophos's documentation of the error.
     #[serde(default)]
     pub doc_url: Option<String>,
     /// Token endpoint style.
     #[serde(default)]
     pub error_code: Option<String>,
+    /// The token endpoint's `trackingId`.
     #[serde(default)]
     pub tracking_id: Option<String>,
 }

@@ -25,10 +25,12 @@ pub struct Stats {
     pub reauthentications: u64,
     /// Requests that had to wait for the per-host rate limiter.
     pub rate_limit_waits: u64,
+    /// Time spent waiting for the per-host rate limiter, all requests together.
     pub rate_limit_wait: Duration,
 }
 
 impl Stats {
+    /// HTTP answers received, all hosts and statuses together (transport errors are not counted).
     pub fn total_requests(&self) -> u64 {
         self.requests.values().flat_map(|m| m.values()).sum()
     }

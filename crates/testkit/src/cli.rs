@@ -114,10 +114,12 @@ impl Ran {
         self.0.status.code().unwrap_or(-1)
     }
 
+    /// The run's standard output, lossily decoded as UTF-8.
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.0.stdout).into_owned()
     }
 
+    /// The run's standard error, lossily decoded as UTF-8.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }

@@ -18,6 +18,7 @@ pub struct Database {
     pub url: String,
     /// A scratch directory for the test (the SQLite file lives in it).
     pub dir: tempfile::TempDir,
+    /// Which backend the store is on: SQLite or PostgreSQL.
     pub kind: BackendKind,
     pg: Option<PgDatabase>,
 }
@@ -66,6 +67,7 @@ impl Database {
         })
     }
 
+    /// Whether this is a PostgreSQL database (on the server named by [`PG_URL_ENV`]).
     pub fn is_postgres(&self) -> bool {
         self.kind == BackendKind::Postgres
     }
@@ -104,10 +106,14 @@ impl Drop for Database {
 
 /// A fresh store opened on a [`Database`], with its key.
 pub struct TestStore {
+    /// The open store, migrated, ready for the test.
     pub store: Store,
+    /// The master key the store encrypts secrets with; [`TestStore::reopen`] with it acts as the
+    /// same installation.
     pub key: MasterKey,
     /// What `Store::open` was given (a path or a URL with the password).
     pub target: String,
+    /// Which backend the store is on: SQLite or PostgreSQL.
     pub kind: BackendKind,
     db: Database,
 }

@@ -21,6 +21,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge bench`: which benchmark to run.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -35,6 +36,7 @@ enum Action {
     Tickets(super::bench_tickets::Args),
 }
 
+/// Arguments of `centralbridge bench usage`.
 #[derive(Debug, clap::Args)]
 pub struct UsageArgs {
     /// Sophos tenants (each a ConnectWise company; about 70% are monthly with ~6 products)
@@ -55,6 +57,8 @@ pub struct UsageArgs {
     in_process: bool,
 }
 
+/// Runs the chosen benchmark and prints its report. Exit 1 when the usage sync had failed customers
+/// or its unchanged re-run wrote, or when the ticket bench found a duplicate or a lost alert.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     match args.action {
         Action::Usage(a) => usage_bench(ctx, a).await,
@@ -65,31 +69,53 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
 /// One run's figures.
 #[derive(Debug, Serialize)]
 pub struct RunFigures {
+    /// Which run this is: `first run`, or `re-run` (nothing changed, so it must write nothing).
     pub label: String,
+    /// Sophos HTTP answers received during the run.
     pub sophos_calls: u64,
+    /// ConnectWise requests made during the run.
     pub connectwise_calls: u64,
+    /// Of those, the POST, PATCH, PUT and DELETE calls; the re-run must have none.
     pub connectwise_writes: u64,
+    /// The fewest Sophos calls the run could make: the usage listing's pages at 1000 lines a page.
     pub sophos_floor: u64,
+    /// The fewest ConnectWise calls: agreement listing pages, one additions read per customer
+    /// synced, each write, and on the first run the catalog and setup entries.
     pub connectwise_floor: u64,
+    /// All calls of both vendors divided by the two floors together; 1.0 is the ideal.
     pub calls_over_floor: f64,
+    /// Wall-clock time of the sync alone, in seconds.
     pub wall_seconds: f64,
+    /// Peak resident memory of this process so far (VmHWM), in MB.
     pub peak_rss_mb: f64,
+    /// Agreement additions the run created.
     pub created: usize,
+    /// Agreement additions whose quantity the run changed.
     pub updated: usize,
+    /// Agreement additions already at the right quantity.
     pub unchanged: usize,
+    /// Customers whose sync failed; any makes the benchmark exit 1.
     pub failed_customers: usize,
 }
 
+/// What `bench usage` prints: the sandbox's size and each run's figures.
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
+    /// Sophos tenants in the generated MSP (`--tenants`).
     pub tenants: usize,
+    /// Latency added to every emulator call, in milliseconds.
     pub latency_ms: u64,
+    /// Customers billed monthly (MSP Flex) that have an active agreement.
     pub monthly_customers: usize,
+    /// Lines in the month's usage listing: tenant lines plus the emulator's lines with no tenant.
     pub usage_lines: u64,
+    /// Customers mapped to their true company and an active agreement before the runs.
     pub mapped_agreements: usize,
     /// Peak RSS after the setup (refresh, mapping), before the first sync.
     pub setup_peak_rss_mb: f64,
+    /// The first run, then the unchanged re-run.
     pub runs: Vec<RunFigures>,
+    /// Where the emulators ran, and so what the peak memory figures include.
     pub note: &'static str,
 }
 

@@ -20,12 +20,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::ids::CompanyId;
 use engine::job::{Job, RunReport as _};
-use engine::mapping::{MappingInput, set_mapping};
-use engine::store::{CompanyRecord, MappingStore as _, Store, TenantRecord};
+use engine::mapping::{
+    MappingInput, RefreshOptions, refresh_companies, refresh_tenants, set_mapping,
+};
+use engine::store::{MappingStore as _, Store};
 use engine::tickets::{self, SettingsInput};
-use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
@@ -38,6 +38,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge bench tickets`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Sophos tenants, each mapped to its ConnectWise company with ticket sync on
@@ -232,6 +233,8 @@ fn inject_random(
     Ok(Injected { id, raised })
 }
 
+/// Runs the steady, burst and idle phases on in-process emulators and prints the report.
+/// Exit 1 on a duplicate ticket or an alert that never reached ConnectWise.
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let world = Arc::new(World::generate(WorldConfig {
         seed: a.seed,
@@ -440,49 +443,16 @@ async fn bench(
         .map_err(|e| fail("Sophos client")(e.to_string()))?;
 
     // Setup (not measured): tenants and companies into the store, true pairs mapped, settings.
+    // Through the refresh's own ingest, one kind after the other, as the service reads them.
     let now = jiff::Timestamp::now();
-    let tenants: Vec<sophos::models::Tenant> = sophos
-        .tenants()
-        .try_collect()
+    let opts = RefreshOptions::default();
+    refresh_tenants(&store, sophos.tenant_summaries(), now, &opts)
         .await
         .map_err(|e| fail("tenants")(e.to_string()))?;
-    let recs: Vec<TenantRecord> = tenants
-        .into_iter()
-        .map(|t| TenantRecord {
-            name: t.display_name().to_owned(),
-            billing_type: t.billing_type.as_ref().map(|b| b.as_str().into()),
-            data_region: t.data_region.clone(),
-            api_host: t.api_host.clone(),
-            status: t.status.clone(),
-            id: t.id.into(),
-            first_seen: now,
-            last_seen: now,
-            gone: false,
-        })
-        .collect();
-    store.upsert_tenants(&recs, now).await?;
-    let companies: Vec<connectwise::models::Company> = cw
-        .companies(())
-        .try_collect()
+    refresh_companies(&store, cw.company_summaries(), now, &opts)
         .await
         .map_err(|e| fail("companies")(e.to_string()))?;
-    let crecs: Vec<CompanyRecord> = companies
-        .iter()
-        .filter_map(|c| {
-            Some(CompanyRecord {
-                id: CompanyId::new(c.id?),
-                identifier: c.identifier.clone().unwrap_or_default(),
-                name: c.name.clone().unwrap_or_default(),
-                status: None,
-                deleted: c.deleted_flag.unwrap_or(false),
-                inactive: false,
-                first_seen: now,
-                last_seen: now,
-                gone: false,
-            })
-        })
-        .collect();
-    store.upsert_companies(&crecs, now).await?;
+    let crecs = store.list_companies(true).await?;
     let mut pairs = Vec::new();
     for c in &world.customers {
         let (Some(t), Some(co)) = (&c.tenant, &c.company) else {

@@ -10,6 +10,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge config`: `show` (the default) or `path`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -72,6 +73,7 @@ impl Render for PathView {
     }
 }
 
+/// Prints the effective configuration (database password redacted), or the config file's path.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     match args.action.unwrap_or(Action::Show) {
         Action::Path => ctx.out.emit(&PathView {

@@ -17,6 +17,7 @@ use crate::output::Render;
 /// config refuses secrets.
 const SOPHOS_SECRET_ENV: &str = "CENTRALBRIDGE_CENTRAL_CLIENT_SECRET";
 
+/// Arguments of `centralbridge connect`: which vendor, and its values.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -328,6 +329,8 @@ async fn sophos(ctx: &Ctx, a: SophosArgs) -> Result<(), CliError> {
     })
 }
 
+/// Checks each value, tests the connection and only then saves it, the secret encrypted. Exit 2 on
+/// a missing or bad value, 1 when the test fails; the old connection stays either way.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     match args.target {
         Target::Connectwise(a) => connectwise(ctx, a).await,

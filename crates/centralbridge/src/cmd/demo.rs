@@ -31,6 +31,7 @@ use crate::service::{self, SchedulerOptions, ServiceOptions};
 /// Who the audit log names for what the demo does.
 const ACTOR: &str = "demo";
 
+/// Arguments of `centralbridge demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Exit after the first cycle: 0 if everything worked, 1 if anything failed (for CI)
@@ -93,6 +94,8 @@ async fn begin(store: &Store, job: Job) -> Result<Run, CliError> {
         .map_err(|e| fail(job.title(), e))
 }
 
+/// Runs the demo end to end, then serves the dashboard until Ctrl-C; with `--once` returns after
+/// the first cycle instead, exit 1 if anything failed.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     // The directory: given, or temporary (removed at the end).
     let (_tmp, dir) = match &args.dir {

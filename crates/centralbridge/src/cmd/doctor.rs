@@ -8,6 +8,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge doctor`: optional features to check for, and the clock tolerance.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Auto-resolve is on: Service Desk > Close Service Tickets becomes required
@@ -69,6 +70,7 @@ impl Render for View {
     }
 }
 
+/// Runs the live checks and prints the table; exit 1 unless every required check passes.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let opts = DoctorOptions {
         auto_resolve: args.auto_resolve,

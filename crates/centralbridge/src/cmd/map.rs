@@ -16,6 +16,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge map`: the audit actor and the action.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Who the audit log names [default: the OS user]
@@ -143,6 +144,7 @@ pub fn mapping_error(e: MappingError) -> CliError {
     }
 }
 
+/// Runs one mapping action as `--actor` (else the OS user); refusals and bad input exit 2.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let actor = args.actor.clone().unwrap_or_else(crate::cmd::sync::actor);
     let (store, _) = ctx.open_store().await?;

@@ -11,6 +11,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge products`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -63,6 +64,7 @@ fn usage_or_failure(e: usage::UsageError) -> CliError {
     }
 }
 
+/// Runs one product-table action, then prints the table (search and create print their own result).
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let cw = || async {

@@ -13,6 +13,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge refresh`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Records written per database transaction
@@ -81,6 +82,8 @@ fn result(k: &KindSummary) -> String {
     }
 }
 
+/// Reads tenants, companies and agreements into the store as one run of the harness and prints a
+/// summary; exit 1 when something could not be read (what was read is kept).
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let result = refresh(ctx, &store, &args).await;

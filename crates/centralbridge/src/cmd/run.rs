@@ -19,7 +19,9 @@ pub const EXIT_STOPPED: u8 = 130;
 /// How a CLI run starts.
 #[derive(Debug, Clone, Default)]
 pub struct CliStart {
+    /// Only read and plan: the run takes no lease and records no run row.
     pub dry_run: bool,
+    /// Wait for a run holding the lease to end instead of refusing with exit 2.
     pub wait: bool,
     /// Stop on Ctrl-C / SIGTERM after the operation in flight (off where the command handles
     /// signals itself, e.g. the demo).
@@ -33,6 +35,7 @@ pub struct CliRun {
 }
 
 impl CliRun {
+    /// The harness's run, to pass to the job and to check for a stop.
     pub fn run(&self) -> &Run {
         &self.run
     }

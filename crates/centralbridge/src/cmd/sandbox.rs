@@ -12,6 +12,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge sandbox`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Seed of the generated MSP: the same seed gives the same customers, usage and alerts
@@ -95,6 +96,8 @@ impl Render for SandboxInfo {
     }
 }
 
+/// Starts both emulators, prints their URLs and credentials (one JSON line with `--json`), and
+/// serves until Ctrl-C. Exit 2 on bad flags or when the emulators cannot start.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let non_negative = |x: f64| x.is_finite() && x >= 0.0;
     if !non_negative(args.alert_rate) || !non_negative(args.speed) {

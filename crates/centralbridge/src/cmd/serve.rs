@@ -12,6 +12,7 @@ use crate::error::CliError;
 use crate::service::jobs::EngineRunner;
 use crate::service::{self, Job, SchedulerOptions, ServiceOptions, messages};
 
+/// Arguments of `centralbridge serve`; each unset one falls back to the config.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Dashboard address [default: `[service] listen`, 127.0.0.1:8080]
@@ -43,6 +44,8 @@ pub struct Args {
     pub secure_cookies: bool,
 }
 
+/// Parses a `--…-every`, `--grace` or `--lease` value such as `90s`, `5m` or `24h` (see
+/// [`crate::config::parse_duration`]); the error is the message clap shows.
 pub fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration such as 90s, 5m or 24h"))
 }
@@ -106,6 +109,8 @@ pub fn scheduler_options(ctx: &Ctx, args: &Args) -> Result<SchedulerOptions, Cli
     Ok(opts)
 }
 
+/// Runs the service until Ctrl-C or SIGTERM, then stops it cleanly. Exit 2 when an address is bad
+/// or cannot be bound.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let master = master_key(ctx)?;

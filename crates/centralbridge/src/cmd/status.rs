@@ -16,6 +16,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge status`: filters on failures and on one job.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only customers whose last run of some job failed
@@ -29,20 +30,30 @@ pub struct Args {
 /// One job's last result for a customer.
 #[derive(Debug, Serialize)]
 pub struct JobStatus {
+    /// The job's name, e.g. `usage` or `tickets`.
     pub job: String,
+    /// When the job last ran for this customer.
     pub last_run_at: jiff::Timestamp,
+    /// False when the customer failed or was held on that run.
     pub ok: bool,
+    /// The job's counters for this customer, as the JSON object the job recorded.
     pub counts: Value,
+    /// Why the customer failed or was held; `None` when it went through.
     pub error: Option<String>,
+    /// What the engineer should do about `error`.
     pub advice: Option<String>,
 }
 
 /// A customer's row.
 #[derive(Debug, Serialize)]
 pub struct CustomerRow {
+    /// The customer's Sophos tenant id.
     pub tenant_id: String,
+    /// The tenant's name (from the store, else as the job recorded it, else the id).
     pub tenant: String,
+    /// The mapped ConnectWise company's name; `None` when the tenant is not mapped (or unknown).
     pub company: Option<String>,
+    /// One entry per job that has run for this customer.
     pub jobs: Vec<JobStatus>,
 }
 
@@ -99,6 +110,8 @@ impl Render for StatusView {
     }
 }
 
+/// Prints each customer's last result per job, sorted by tenant name; `--failed` keeps only
+/// customers with a failed job, `--job` only that job.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let rows = store.list_customer_status(args.job.as_deref()).await?;

@@ -10,6 +10,7 @@ use crate::error::CliError;
 use crate::messages;
 use crate::output::Render;
 
+/// Arguments of `centralbridge store`: `init` or `check`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -98,6 +99,8 @@ async fn view(store: &Store, source: &KeySource, check: bool) -> Result<StoreVie
     })
 }
 
+/// Opens (`init`: creating) the store and prints its backend, location, key and connections;
+/// `check` also decrypts each secret and never creates a missing SQLite file (exit 2 instead).
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let check = matches!(args.action, Action::Check);
     if check {

@@ -14,6 +14,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge sync`: which job to run.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -28,6 +29,7 @@ enum Action {
     Tickets(super::tickets::SyncArgs),
 }
 
+/// Arguments of `centralbridge sync usage`.
 #[derive(Debug, clap::Args)]
 pub struct UsageArgs {
     /// Print the plan (every operation with its reason) and stop: nothing is written
@@ -80,6 +82,7 @@ pub fn actor() -> String {
         .unwrap_or_else(|_| "centralbridge".to_owned())
 }
 
+/// Runs the chosen sync job from the CLI, through the run harness.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     match args.action {
         Action::Usage(a) => run_usage(ctx, a).await,

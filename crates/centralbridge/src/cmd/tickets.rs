@@ -18,6 +18,7 @@ use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
+/// Arguments of `centralbridge tickets`: `settings show|set` or `list`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -163,6 +164,8 @@ fn ticket_err(e: TicketError) -> CliError {
     }
 }
 
+/// Shows or changes the ticket settings, or lists recent alert-to-ticket links. Missing connections
+/// or settings ConnectWise refuses exit 2.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     match args.action {
         Action::Settings(s) => match s.action {

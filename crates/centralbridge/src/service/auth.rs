@@ -31,10 +31,13 @@ pub const SESSION_TTL_SECS: i64 = 12 * 3600;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 10;
 
+/// Why an authentication step could not be done (not a wrong password: that is `Ok(false)`).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// The store could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Argon2 could not hash the password or derive the session key.
     #[error("the password could not be hashed: {0}")]
     Hash(String),
 }
@@ -89,6 +92,8 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 impl Auth {
+    /// Authentication over `store`; sessions are signed with a key derived from `master` and the
+    /// password hash. No setup token exists until [`Auth::setup_token`] is asked for.
     pub fn new(store: Store, master: MasterKey) -> Self {
         Self {
             store,

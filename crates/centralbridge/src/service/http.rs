@@ -19,6 +19,7 @@ use super::auth::{self, MIN_PASSWORD_LEN, PRELOGIN_COOKIE, SESSION_COOKIE, SESSI
 use super::messages;
 use crate::service::dashboard;
 
+/// The state every handler gets, shared by all requests.
 pub type Shared = Arc<AppState>;
 
 /// The vendored htmx (2.x, from the npm package `htmx.org`): no JavaScript build step.

@@ -37,6 +37,7 @@ impl JobRunner for EngineRunner {
 }
 
 impl EngineRunner {
+    /// The runner for the scheduler: usage syncs `concurrency` customers at once under `guard`.
     pub fn shared(concurrency: usize, guard: engine::usage::Guard) -> Arc<dyn JobRunner> {
         Arc::new(EngineRunner { concurrency, guard })
     }

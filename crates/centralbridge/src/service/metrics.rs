@@ -59,10 +59,12 @@ fn describe() {
     );
 }
 
+/// Counts one finished run of `job` with its `outcome` (`ok`, `partial`, `failed`, …).
 pub fn sync_run(job: &'static str, outcome: &'static str) {
     counter!("centralbridge_sync_runs_total", "job" => job, "outcome" => outcome).increment(1);
 }
 
+/// Adds `n` requests to `vendor` answered with `status`; nothing when `n` is 0.
 pub fn vendor_requests(vendor: &'static str, status: String, n: u64) {
     if n > 0 {
         counter!("centralbridge_vendor_requests_total", "vendor" => vendor, "status" => status)
@@ -70,12 +72,14 @@ pub fn vendor_requests(vendor: &'static str, status: String, n: u64) {
     }
 }
 
+/// Adds `n` waits for `vendor`'s rate limit; nothing when `n` is 0.
 pub fn rate_limit_waits(vendor: &'static str, n: u64) {
     if n > 0 {
         counter!("centralbridge_rate_limit_waits_total", "vendor" => vendor).increment(n);
     }
 }
 
+/// Adds `n` alerts that opened a ConnectWise ticket; nothing when `n` is 0.
 pub fn alerts_ticketed(n: u64) {
     if n > 0 {
         counter!("centralbridge_alerts_ticketed_total").increment(n);

@@ -25,8 +25,11 @@ pub use scheduler::{Job, JobRunner, SchedulerHandle, SchedulerOptions};
 
 /// What every dashboard handler can reach.
 pub struct AppState {
+    /// The store every page reads and writes.
     pub store: Store,
+    /// Login, sessions and CSRF tokens.
     pub auth: Arc<Auth>,
+    /// Triggers runs and reports each job's state in this process.
     pub scheduler: SchedulerHandle,
     /// Add `Secure` to cookies (when served behind HTTPS).
     pub secure_cookies: bool,
@@ -37,9 +40,13 @@ pub struct AppState {
 /// How to run the service.
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {
+    /// The dashboard's address (port 0 picks a free one).
     pub listen: SocketAddr,
+    /// The Prometheus listener's address; `None` serves no metrics.
     pub metrics_listen: Option<SocketAddr>,
+    /// Which jobs run, how often, and with what lease and grace.
     pub scheduler: SchedulerOptions,
+    /// Mark cookies `Secure` (when the dashboard is served through HTTPS).
     pub secure_cookies: bool,
 }
 
@@ -57,10 +64,13 @@ pub fn holder_id() -> String {
     )
 }
 
+/// Why the service could not start; the message says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// The dashboard's address cannot be bound.
     #[error("{0}")]
     Listen(String),
+    /// The metrics address cannot be bound, or this process already has a metrics recorder.
     #[error("{0}")]
     Metrics(String),
 }
@@ -71,6 +81,7 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The metrics listener's address, when one was asked for (the real port, too).
     pub metrics_addr: Option<SocketAddr>,
+    /// The dashboard's authentication (the demo sets the password through it).
     pub auth: Arc<Auth>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,

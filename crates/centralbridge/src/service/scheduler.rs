@@ -27,16 +27,19 @@ use tokio::task::JoinSet;
 
 use super::metrics;
 
+/// The work of one run, ending in how it went.
 pub type JobFuture = Pin<Box<dyn Future<Output = RunEnd> + Send>>;
 
 /// What actually does a job's work inside a run (the engine in production; tests may count calls).
 pub trait JobRunner: Send + Sync + 'static {
+    /// Does `job`'s work inside `run`; the scheduler finishes the run with the result.
     fn run(&self, job: Job, store: Store, run: Run) -> JobFuture;
 }
 
 /// Timing of the scheduler.
 #[derive(Debug, Clone)]
 pub struct SchedulerOptions {
+    /// How often each job is due, start to start; a job not listed is not scheduled here.
     pub intervals: BTreeMap<Job, Duration>,
     /// Lease length; renewed every third of it while a run goes on.
     pub lease_ttl: Duration,
@@ -49,6 +52,8 @@ pub struct SchedulerOptions {
 }
 
 impl SchedulerOptions {
+    /// The defaults for lease holder `holder`: refresh and usage every 24 h, tickets every 60 s,
+    /// a 30 s lease, 20 s grace and a look at the store every 5 s.
     pub fn new(holder: String) -> Self {
         let intervals = BTreeMap::from([
             (Job::Refresh, Duration::from_secs(24 * 3600)),
@@ -68,11 +73,15 @@ impl SchedulerOptions {
 /// What the dashboard shows about a job.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JobState {
+    /// A run of this job is going on in this process.
     pub running: bool,
     /// A "run now" is waiting for the lease.
     pub pending: bool,
+    /// How this process's last run ended (`ok`, `partial`, `failed`, …); `None` before the first.
     pub last_outcome: Option<String>,
+    /// The one-line summary of that run.
     pub last_summary: Option<String>,
+    /// When that run ended.
     pub last_finished: Option<Timestamp>,
 }
 
@@ -102,12 +111,14 @@ impl SchedulerHandle {
         true
     }
 
+    /// The job's state in this process; `None` when the job is not scheduled here.
     pub fn state(&self, job: Job) -> Option<JobState> {
         self.slots
             .get(&job)
             .and_then(|s| s.state.lock().ok().map(|g| g.clone()))
     }
 
+    /// The jobs this process schedules.
     pub fn jobs(&self) -> Vec<Job> {
         self.slots.keys().copied().collect()
     }

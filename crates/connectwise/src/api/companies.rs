@@ -8,11 +8,15 @@ use crate::models::{Company, Contact};
 /// A company as a caller records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompanySummary {
+    /// ConnectWise's record id of the company; what a customer's mapping stores.
     pub id: i64,
+    /// The company's short code (its "Company ID" in ConnectWise); `None` when it has none.
     pub identifier: Option<String>,
+    /// The company's display name; `None` when ConnectWise sent none.
     pub name: Option<String>,
     /// The name of its status (e.g. `Active`, `Inactive - Not Approved`).
     pub status: Option<String>,
+    /// True when the company is in ConnectWise's recycle bin.
     pub deleted: bool,
 }
 
@@ -72,11 +76,13 @@ impl Client {
         self.collect(self.companies(query)).await
     }
 
+    /// The company with this record id; [`CwError::NotFound`] when there is none.
     pub async fn company(&self, id: i64) -> Result<Company, CwError> {
         self.get(&format!("company/companies/{id}"), Vec::new())
             .await
     }
 
+    /// How many companies match `query` (`company/companies/count`).
     pub async fn count_companies(&self, query: impl Into<Query>) -> Result<i64, CwError> {
         self.count("company/companies/count", query.into()).await
     }
@@ -128,6 +134,7 @@ impl Client {
         self.stream("company/contacts".into(), query.into(), PageMode::Navigable)
     }
 
+    /// How many contacts match `query`; the seed role is refused (used by the permission check).
     pub async fn count_contacts(&self, query: impl Into<Query>) -> Result<i64, CwError> {
         self.count("company/contacts/count", query.into()).await
     }

@@ -8,9 +8,14 @@ use crate::models::{Addition, Agreement, AgreementStatus, BillCustomer, PatchOp,
 /// An agreement as a caller records it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgreementSummary {
+    /// ConnectWise's record id of the agreement; what a customer's mapping stores.
     pub id: i64,
+    /// ConnectWise's record id of the company the agreement is with; `None` when the record
+    /// names none.
     pub company_id: Option<i64>,
+    /// The agreement's name (not unique); `None` when ConnectWise sent none.
     pub name: Option<String>,
+    /// The name of its agreement type; `None` when ConnectWise sent none.
     pub type_name: Option<String>,
     /// `agreementStatus` as ConnectWise writes it (`Active`, `Cancelled`, `Expired`, …).
     pub status: Option<String>,
@@ -20,6 +25,7 @@ pub struct AgreementSummary {
     pub expired_status: bool,
     /// The end date; `None` when it has none or is marked as never ending.
     pub ends_at: Option<jiff::Timestamp>,
+    /// The name of its billing cycle (e.g. Monthly); `None` when ConnectWise sent none.
     pub billing_cycle: Option<String>,
     /// Why additions must not be changed on it (`cancelled`, `expired`, `inactive`), or `None`.
     pub inactive: Option<&'static str>,
@@ -62,9 +68,11 @@ impl Agreement {
 /// An addition as a caller plans with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdditionState {
+    /// ConnectWise's record id of the addition.
     pub id: i64,
     /// The catalog item (`product`) it bills.
     pub catalog_item_id: i64,
+    /// Units it bills each cycle; 0 when ConnectWise sent none.
     pub quantity: f64,
     /// It has a cancelled date.
     pub cancelled: bool,
@@ -73,9 +81,13 @@ pub struct AdditionState {
 /// A billable addition to add to an agreement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAddition {
+    /// ConnectWise's record id of the catalog item the addition bills.
     pub catalog_item_id: i64,
+    /// Units to bill each cycle (the product's Sophos usage).
     pub quantity: f64,
+    /// When billing starts (the usage sync sends the first day of the month, UTC).
     pub effective_date: jiff::Timestamp,
+    /// The addition's description (the product's); `None` sends none.
     pub description: Option<String>,
 }
 
@@ -125,6 +137,7 @@ impl Client {
         self.collect(self.agreements(c)).await
     }
 
+    /// The agreement with this record id; [`CwError::NotFound`] when there is none.
     pub async fn agreement(&self, id: i64) -> Result<Agreement, CwError> {
         self.get(&format!("finance/agreements/{id}"), Vec::new())
             .await
@@ -196,6 +209,7 @@ impl Client {
             })
     }
 
+    /// One addition of an agreement, by their record ids; [`CwError::NotFound`] when there is none.
     pub async fn addition(&self, agreement_id: i64, id: i64) -> Result<Addition, CwError> {
         self.get(
             &format!("finance/agreements/{agreement_id}/additions/{id}"),

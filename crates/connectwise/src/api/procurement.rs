@@ -12,9 +12,13 @@ use crate::models::{
 /// A catalog item as a caller shows and links it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogItemSummary {
+    /// ConnectWise's record id of the catalog item; what additions and product links refer to.
     pub id: i64,
+    /// The item's unique code; `None` when ConnectWise sent none.
     pub identifier: Option<String>,
+    /// The item's short description; `None` when ConnectWise sent none.
     pub description: Option<String>,
+    /// True when the item is marked inactive.
     pub inactive: bool,
 }
 
@@ -33,19 +37,26 @@ impl CatalogItemSummary {
 /// under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcurementSetup {
+    /// ConnectWise's record id of the procurement category.
     pub category: i64,
+    /// ConnectWise's record id of the subcategory (one of `category`'s).
     pub subcategory: i64,
+    /// ConnectWise's record id of the product type.
     pub product_type: i64,
+    /// ConnectWise's record id of the manufacturer.
     pub manufacturer: i64,
 }
 
 /// A recurring agreement product to add to the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCatalogItem {
+    /// The item's unique code (the product table's identifier); the item is found again by it.
     pub identifier: String,
     /// At most 60 characters (ConnectWise's limit).
     pub description: String,
+    /// The description the customer sees (the product's full description).
     pub customer_description: String,
+    /// Where the item is filed: category, subcategory, product type and manufacturer.
     pub setup: ProcurementSetup,
 }
 
@@ -91,6 +102,7 @@ impl Client {
         )
     }
 
+    /// All catalog items matching `query`, in memory.
     pub async fn search_catalog(
         &self,
         query: impl Into<Query>,
@@ -98,11 +110,13 @@ impl Client {
         self.collect(self.catalog_items(query)).await
     }
 
+    /// The catalog item with this record id; [`CwError::NotFound`] when there is none.
     pub async fn catalog_item(&self, id: i64) -> Result<CatalogItem, CwError> {
         self.get(&format!("procurement/catalog/{id}"), Vec::new())
             .await
     }
 
+    /// How many catalog items match `query` (`procurement/catalog/count`).
     pub async fn count_catalog(&self, query: impl Into<Query>) -> Result<i64, CwError> {
         self.count("procurement/catalog/count", query.into()).await
     }
@@ -305,6 +319,7 @@ impl Client {
         }
     }
 
+    /// PATCH a catalog item, checking the change took ([`CwError::PatchNotApplied`] if not).
     pub async fn patch_catalog_item(
         &self,
         id: i64,
@@ -354,11 +369,14 @@ impl Client {
         }
     }
 
+    /// Every procurement category (a Table Setup list).
     pub async fn procurement_categories(&self) -> Result<Vec<ProcurementCategory>, CwError> {
         self.setup_list("procurement/categories", Query::new())
             .await
     }
 
+    /// Create a procurement category; after an ambiguous failure it is looked up by name first
+    /// (when the name can be quoted).
     pub async fn create_procurement_category(
         &self,
         category: &ProcurementCategory,
@@ -403,20 +421,26 @@ impl Client {
         .await
     }
 
+    /// Every product type (`procurement/types`, a Table Setup list).
     pub async fn product_types(&self) -> Result<Vec<ProductType>, CwError> {
         self.setup_list("procurement/types", Query::new()).await
     }
 
+    /// Create a product type; after an ambiguous failure it is looked up by name first (when
+    /// the name can be quoted).
     pub async fn create_product_type(&self, t: &ProductType) -> Result<ProductType, CwError> {
         self.setup_create("procurement/types", t, t.name.as_deref())
             .await
     }
 
+    /// Every manufacturer (`procurement/manufacturers`, a Table Setup list).
     pub async fn manufacturers(&self) -> Result<Vec<Manufacturer>, CwError> {
         self.setup_list("procurement/manufacturers", Query::new())
             .await
     }
 
+    /// Create a manufacturer; after an ambiguous failure it is looked up by name first (when
+    /// the name can be quoted).
     pub async fn create_manufacturer(&self, m: &Manufacturer) -> Result<Manufacturer, CwError> {
         self.setup_create("procurement/manufacturers", m, m.name.as_deref())
             .await

@@ -6,7 +6,9 @@ use crate::models::{Board, BoardItem, BoardStatus, BoardSubtype, BoardType, Prio
 /// A setup record a user picks (a board, type, subtype, item, priority or source): id and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
+    /// ConnectWise's record id of the chosen record; what settings store.
     pub id: i64,
+    /// The record's name, as pick-lists show it.
     pub name: String,
 }
 
@@ -21,7 +23,9 @@ fn choices<T>(items: Vec<T>, f: impl Fn(T) -> Option<(i64, String)>) -> Vec<Choi
 /// A status a ticket on a board can be moved to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChoice {
+    /// ConnectWise's record id of the status; what settings store.
     pub id: i64,
+    /// The status's name, as pick-lists show it.
     pub name: String,
     /// Moving a ticket to it closes the ticket.
     pub closed: bool,
@@ -108,38 +112,46 @@ impl Client {
             .await
     }
 
+    /// Every service board, inactive ones included.
     pub async fn boards(&self) -> Result<Vec<Board>, CwError> {
         self.list_small("service/boards".into()).await
     }
 
+    /// The service board with this record id; [`CwError::NotFound`] when there is none.
     pub async fn board(&self, id: i64) -> Result<Board, CwError> {
         self.get(&format!("service/boards/{id}"), Vec::new()).await
     }
 
+    /// Every status of a board, inactive ones included, in ConnectWise's order.
     pub async fn board_statuses(&self, board_id: i64) -> Result<Vec<BoardStatus>, CwError> {
         self.list_small(format!("service/boards/{board_id}/statuses"))
             .await
     }
 
+    /// Every ticket type of a board, inactive ones included.
     pub async fn board_types(&self, board_id: i64) -> Result<Vec<BoardType>, CwError> {
         self.list_small(format!("service/boards/{board_id}/types"))
             .await
     }
 
+    /// Every ticket subtype of a board, inactive ones included.
     pub async fn board_subtypes(&self, board_id: i64) -> Result<Vec<BoardSubtype>, CwError> {
         self.list_small(format!("service/boards/{board_id}/subtypes"))
             .await
     }
 
+    /// Every ticket item of a board, inactive ones included.
     pub async fn board_items(&self, board_id: i64) -> Result<Vec<BoardItem>, CwError> {
         self.list_small(format!("service/boards/{board_id}/items"))
             .await
     }
 
+    /// Every ticket priority (`service/priorities`).
     pub async fn priorities(&self) -> Result<Vec<Priority>, CwError> {
         self.list_small("service/priorities".into()).await
     }
 
+    /// Every ticket source (`service/sources`).
     pub async fn sources(&self) -> Result<Vec<Source>, CwError> {
         self.list_small("service/sources".into()).await
     }

@@ -6,9 +6,11 @@ use crate::models::{Member, ReportColumns, ReportData, ReportName, SystemInfo};
 /// Parameters of a report read.
 #[derive(Debug, Clone, Default)]
 pub struct ReportQuery {
+    /// Filter on the report's own column names; `None` (or empty) reads every row.
     pub conditions: Option<Conditions>,
     /// `columns=` (reports take this instead of `fields=`).
     pub columns: Option<String>,
+    /// `orderBy` on the report's column names; `None` keeps the server's order.
     pub order_by: Option<String>,
     /// 1-based; `None` = first page.
     pub page: Option<u32>,
@@ -17,14 +19,17 @@ pub struct ReportQuery {
 }
 
 impl Client {
+    /// Every member matching `query`, streamed page by page.
     pub fn members(&self, query: impl Into<Query>) -> CwStream<Member> {
         self.stream("system/members".into(), query.into(), PageMode::Navigable)
     }
 
+    /// The member with this record id; [`CwError::NotFound`] when there is none.
     pub async fn member(&self, id: i64) -> Result<Member, CwError> {
         self.get(&format!("system/members/{id}"), Vec::new()).await
     }
 
+    /// How many members match `query` (`system/members/count`).
     pub async fn count_members(&self, query: impl Into<Query>) -> Result<i64, CwError> {
         self.count("system/members/count", query.into()).await
     }
@@ -82,6 +87,7 @@ impl Client {
         .await
     }
 
+    /// The column definitions of the report `name`.
     pub async fn report_columns(&self, name: &str) -> Result<ReportColumns, CwError> {
         self.get(
             &format!("system/reports/{}/columns", encode_component(name)),
@@ -90,6 +96,7 @@ impl Client {
         .await
     }
 
+    /// How many rows of the report `name` match `conditions` (all rows when `None`).
     pub async fn report_count(
         &self,
         name: &str,

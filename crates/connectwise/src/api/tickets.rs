@@ -16,15 +16,20 @@ pub const EXTERNAL_REF_BATCH: usize = 100;
 /// A ticket ConnectWise reports closed, with the external reference (our Sophos alert id) it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClosedTicket {
+    /// ConnectWise's record id of the ticket.
     pub id: i64,
+    /// Its `externalXRef` (our Sophos alert id); `None` when it carries none.
     pub external_ref: Option<String>,
 }
 
 /// A ticket's `severity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketSeverity {
+    /// ConnectWise's `Low`; the ticket sync sends it for Sophos alerts of low severity.
     Low,
+    /// ConnectWise's `Medium`; the ticket sync sends it for medium alerts and unknown severities.
     Medium,
+    /// ConnectWise's `High`; the ticket sync sends it for Sophos alerts of high severity.
     High,
 }
 
@@ -41,34 +46,49 @@ impl TicketSeverity {
 /// A service ticket to open, as the caller means it: texts and the ids of the records to use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTicket {
+    /// The ticket's title; ConnectWise refuses more than 100 characters.
     pub summary: String,
     /// The initial description (Detail Description).
     pub description: String,
     /// Stored as `externalXRef`; after an ambiguous failure the ticket is looked up by it, so a
     /// retry never opens a second one.
     pub external_ref: String,
+    /// ConnectWise's record id of the company the ticket is for.
     pub company_id: i64,
+    /// Record id of the service board; `None` lets ConnectWise use its default board.
     pub board_id: Option<i64>,
+    /// Record id of a status of that board; `None` gives the board's default status.
     pub status_id: Option<i64>,
+    /// Record id of a ticket type of that board; `None` sends none.
     pub type_id: Option<i64>,
+    /// Record id of a ticket subtype of that board; `None` sends none.
     pub subtype_id: Option<i64>,
+    /// Record id of a ticket item of that board; `None` sends none.
     pub item_id: Option<i64>,
+    /// Record id of the priority; `None` gives ConnectWise's default priority.
     pub priority_id: Option<i64>,
+    /// Record id of the ticket source; `None` gives ConnectWise's default source.
     pub source_id: Option<i64>,
+    /// How severe the issue is; always sent, as the ticket's `severity`.
     pub severity: TicketSeverity,
 }
 
 /// A ticket found or opened by [`Client::open_ticket`] / [`Client::find_ticket_by_external_ref`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenedTicket {
+    /// ConnectWise's record id of the ticket.
     pub id: i64,
+    /// ConnectWise's record id of the company the ticket is on; `None` when the answer names
+    /// none.
     pub company_id: Option<i64>,
 }
 
 /// Where a ticket stands: its status and whether that status closed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketState {
+    /// Record id of the ticket's current status; `None` when the record names none.
     pub status_id: Option<i64>,
+    /// True when ConnectWise reports the ticket closed (`closedFlag`).
     pub closed: bool,
 }
 
@@ -121,10 +141,12 @@ impl Client {
         )
     }
 
+    /// The ticket with this record id; [`CwError::NotFound`] when there is none.
     pub async fn ticket(&self, id: i64) -> Result<Ticket, CwError> {
         self.get(&format!("service/tickets/{id}"), Vec::new()).await
     }
 
+    /// How many tickets match `query` (`service/tickets/count`).
     pub async fn count_tickets(&self, query: impl Into<Query>) -> Result<i64, CwError> {
         self.count("service/tickets/count", query.into()).await
     }
@@ -365,6 +387,7 @@ impl Client {
         }
     }
 
+    /// Every note of a ticket, in the order ConnectWise lists them.
     pub async fn ticket_notes(&self, ticket_id: i64) -> Result<Vec<TicketNote>, CwError> {
         self.collect(self.stream(
             format!("service/tickets/{ticket_id}/notes"),

@@ -6,12 +6,17 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reference {
+    /// ConnectWise's record id of the referenced record; the form this client sends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+    /// The referenced record's identifier string (e.g. a company's or catalog item's code),
+    /// for records that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
+    /// The referenced record's display name, as ConnectWise returns it; not needed to send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// ConnectWise's `_info` links for the reference (e.g. `board_href`); read only, never sent.
     #[serde(rename = "_info", default, skip_serializing)]
     pub info: Option<Map<String, Value>>,
 }
@@ -38,11 +43,15 @@ impl Reference {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordInfo {
+    /// When the record last changed, by ConnectWise's clock; `None` when absent or unreadable.
     #[serde(default, deserialize_with = "lenient_ts")]
     pub last_updated: Option<jiff::Timestamp>,
+    /// Who last changed the record, as ConnectWise names the member.
     pub updated_by: Option<String>,
+    /// When the record was created, by ConnectWise's clock; `None` when absent or unreadable.
     #[serde(default, deserialize_with = "lenient_ts")]
     pub date_entered: Option<jiff::Timestamp>,
+    /// Who created the record, as ConnectWise names the member.
     pub entered_by: Option<String>,
 }
 
@@ -50,16 +59,22 @@ pub struct RecordInfo {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomField {
+    /// ConnectWise's record id of the custom field's definition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+    /// The field's label, as ConnectWise shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
+    /// The value type ConnectWise declares for the field (`type`, such as `Text` or `Number`).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
+    /// How a value is entered in ConnectWise (`entryMethod`, such as `EntryField` or `List`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_method: Option<String>,
+    /// Decimal places kept for a number field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_decimals: Option<i64>,
+    /// The field's value, kept as JSON because its type depends on `type_`; `None` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
 }
@@ -67,6 +82,7 @@ pub struct CustomField {
 /// `{"count": N}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct Count {
+    /// How many records match the query's conditions.
     pub count: i64,
 }
 
@@ -74,21 +90,30 @@ pub struct Count {
 /// slash; replace references as whole objects (`{"id": n}`), never a sub-path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PatchOp {
+    /// What the operation does to `path`.
     pub op: PatchKind,
+    /// The field to change: case-sensitive, without a leading slash (e.g. `quantity`, `status`).
     pub path: String,
+    /// The new value for `add` and `replace`; `None` (not sent) for `remove`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
 }
 
+/// The JSON Patch operations ConnectWise accepts, sent in lower case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PatchKind {
+    /// Set the field, creating it when the record lacks it.
     Add,
+    /// Overwrite the field's value (what this client's updates send).
     Replace,
+    /// Clear the field.
     Remove,
 }
 
 impl PatchOp {
+    /// A `replace` of `path` with `value` as JSON (a value that cannot be serialised is sent as
+    /// `null`).
     pub fn replace(path: impl Into<String>, value: impl Serialize) -> Self {
         PatchOp {
             op: PatchKind::Replace,
@@ -96,6 +121,7 @@ impl PatchOp {
             value: Some(serde_json::to_value(value).unwrap_or(Value::Null)),
         }
     }
+    /// An `add` of `value` at `path` (a value that cannot be serialised is sent as `null`).
     pub fn add(path: impl Into<String>, value: impl Serialize) -> Self {
         PatchOp {
             op: PatchKind::Add,
@@ -103,6 +129,7 @@ impl PatchOp {
             value: Some(serde_json::to_value(value).unwrap_or(Value::Null)),
         }
     }
+    /// A `remove` of `path`, which clears the field.
     pub fn remove(path: impl Into<String>) -> Self {
         PatchOp {
             op: PatchKind::Remove,

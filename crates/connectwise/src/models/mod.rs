@@ -22,11 +22,16 @@ macro_rules! cw_enum {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($variant,)+
+            $(
+                /// A value this client knows; [`Self::as_str`] gives its wire string.
+                $variant,
+            )+
+            /// A value this client does not know, kept and sent back as ConnectWise sent it.
             Unknown(String),
         }
 
         impl $name {
+            /// The string ConnectWise uses on the wire (an unknown value exactly as it arrived).
             pub fn as_str(&self) -> &str {
                 match self {
                     $($name::$variant => $wire,)+

@@ -10,16 +10,22 @@ use super::cw_enum;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CompanyInfo {
+    /// The MSP's company name on the site.
     #[serde(rename = "CompanyName")]
     pub company_name: Option<String>,
+    /// The path every API call goes through, ending in a slash (e.g. `v2025_1/`).
     #[serde(rename = "Codebase")]
     pub codebase: Option<String>,
+    /// The release the site runs (e.g. `v2025.1`).
     #[serde(rename = "VersionCode")]
     pub version_code: Option<String>,
+    /// The site's build number (e.g. `v4.6.12345`).
     #[serde(rename = "VersionNumber")]
     pub version_number: Option<String>,
+    /// The login company id the answer is for.
     #[serde(rename = "CompanyID")]
     pub company_id: Option<String>,
+    /// True when ConnectWise hosts the site (sent as a bool or as the string `"True"`).
     #[serde(rename = "IsCloud", deserialize_with = "lenient_bool")]
     pub is_cloud: Option<bool>,
 }
@@ -33,14 +39,23 @@ cw_enum!(
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Member {
+    /// ConnectWise's record id of the member.
     pub id: Option<i64>,
+    /// The member's login name (at most 15 characters).
     pub identifier: Option<String>,
+    /// The member's given name.
     pub first_name: Option<String>,
+    /// The member's family name.
     pub last_name: Option<String>,
+    /// True when the member is inactive.
     pub inactive_flag: Option<bool>,
+    /// The member's licence: full, API member, StreamlineIT or subcontractor.
     pub license_class: Option<LicenseClass>,
+    /// The member's office e-mail address.
     pub office_email: Option<String>,
+    /// The security role that decides which API calls the member may make.
     pub security_role: Option<Reference>,
+    /// Who created and last changed the record, and when (`_info`).
     #[serde(rename = "_info")]
     pub info: Option<RecordInfo>,
 }
@@ -49,12 +64,18 @@ pub struct Member {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SystemInfo {
+    /// The server's version, e.g. `v2025.1.12345`; see [`SystemInfo::version_parts`].
     pub version: Option<String>,
+    /// True when ConnectWise hosts the site.
     #[serde(deserialize_with = "lenient_bool")]
     pub is_cloud: Option<bool>,
+    /// The server's time zone name (e.g. `Eastern Standard Time`).
     pub server_time_zone: Option<String>,
+    /// The site's licensed features and whether each is on.
     pub license_bits: Option<Vec<LicenseBit>>,
+    /// The cloud region the site runs in (e.g. `NA`).
     pub cloud_region: Option<String>,
+    /// The most workflow records the site's licence allows.
     pub max_work_flow_records_allowed: Option<i64>,
 }
 
@@ -69,10 +90,13 @@ impl SystemInfo {
     }
 }
 
+/// One licensed feature of the site, as `system/info` lists it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct LicenseBit {
+    /// The licensed feature's name.
     pub name: Option<String>,
+    /// True when the feature is licensed and on.
     pub active_flag: Option<bool>,
 }
 
@@ -80,6 +104,7 @@ pub struct LicenseBit {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReportName {
+    /// The report's name, as used in `system/reports/{name}`.
     pub name: Option<String>,
 }
 
@@ -91,9 +116,13 @@ cw_enum!(
 /// One report column definition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportColumn {
+    /// The column's name as the report spells it (cases vary, e.g. `AGR_RecID`).
     pub name: String,
+    /// The column's value type; `None` when the definition leaves it out.
     pub type_: Option<ColumnType>,
+    /// True when the column's values may be null.
     pub is_nullable: Option<bool>,
+    /// True when the column identifies the row.
     pub identity_column: Option<bool>,
 }
 
@@ -125,12 +154,14 @@ fn de_columns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ReportColumn>, D::E
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReportData {
+    /// The column definitions (`column_definitions`), in the order of each row's values.
     #[serde(
         rename = "column_definitions",
         deserialize_with = "de_columns",
         skip_serializing
     )]
     pub columns: Vec<ReportColumn>,
+    /// The rows (`row_values`), each a list of values aligned with `columns`.
     #[serde(rename = "row_values")]
     pub rows: Vec<Vec<Value>>,
 }

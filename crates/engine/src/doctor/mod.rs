@@ -25,7 +25,9 @@ pub use rows::{Need, Probe, ROLE_ROWS, RoleLevel, RoleRow, check_id, role_row};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
+    /// The check proved what it tests: the connection works or the role level is granted.
     Pass,
+    /// The check found a problem: a connection or read that fails, a refused level, a skewed clock.
     Fail,
     /// The check ran but its answer cannot prove the level either way; `detail` says why.
     Unverified,
@@ -49,8 +51,11 @@ impl CheckStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Area {
+    /// The ConnectWise connection and the API member's security-role levels.
     Connectwise,
+    /// The Sophos Central sign-in and what the partner credential can read.
     Sophos,
+    /// This machine's clock compared with the Date header ConnectWise sends.
     Clock,
 }
 
@@ -59,11 +64,15 @@ pub enum Area {
 pub struct Check {
     /// Stable id, e.g. `cw.role.agreements.add`, `sophos.token`, `clock`.
     pub id: String,
+    /// Which side the check is about, for grouping in the report.
     pub area: Area,
+    /// The one-line heading shown for the check, e.g. "Finance > Agreements: Add Level".
     pub title: String,
     /// A failed required check makes the doctor fail (exit code 1).
     pub required: bool,
+    /// Whether the check passed, failed, could not tell, or did not run.
     pub status: CheckStatus,
+    /// What the check found, or why it was skipped or is unverified; shown after the title.
     pub detail: String,
     /// The exact fix, for a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,7 +82,9 @@ pub struct Check {
 /// Everything the doctor found.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorReport {
+    /// True when no required check failed; false makes `doctor` exit with code 1.
     pub ok: bool,
+    /// Every check in report order: ConnectWise connection and role rows, the clock, then Sophos.
     pub checks: Vec<Check>,
 }
 

@@ -8,8 +8,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RoleLevel {
+    /// Creating records of the function (ConnectWise's "Add Level").
     Add,
+    /// Changing records of the function (ConnectWise's "Edit Level").
     Edit,
+    /// Reading records of the function (ConnectWise's "Inquire Level").
     Inquire,
 }
 
@@ -23,6 +26,7 @@ impl RoleLevel {
         }
     }
 
+    /// The level in lower case as it appears in check ids (`cw.role.<key>.<level>`).
     pub fn as_str(self) -> &'static str {
         match self {
             RoleLevel::Add => "add",
@@ -69,6 +73,7 @@ pub struct RoleRow {
     pub module: &'static str,
     /// Function as ConnectWise names it, e.g. "Agreements".
     pub function: &'static str,
+    /// Which feature needs the row; decides whether its checks are required.
     pub need: Need,
     /// What the integration does with it (shown with a failure).
     pub used_for: &'static str,

@@ -8,6 +8,7 @@ use tracing::Instrument as _;
 /// A customer's task panicked (or was cancelled): its message, for that customer's failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Panicked {
+    /// The panic's message, or a note that the task was cancelled.
     pub message: String,
 }
 

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 
 use super::{Busy, Door, Holder, Job};
 
+/// The job's name for people, e.g. "Usage sync".
 pub fn job_title(job: Job) -> &'static str {
     match job {
         Job::Refresh => "Company refresh",
@@ -20,6 +21,7 @@ fn flag(job: Job) -> &'static str {
     }
 }
 
+/// How a lease holder is named to people, e.g. "the service on host-1 (pid 42)".
 pub fn holder(h: &Holder) -> String {
     match h.door {
         Door::Service => format!("the service on {} (pid {})", h.host, h.pid),
@@ -45,6 +47,7 @@ pub fn when(t: Timestamp) -> String {
     }
 }
 
+/// The refusal when a job's lease is held: who holds it, since when, and how to wait for it.
 pub fn busy(b: &Busy) -> String {
     let since = b
         .since
@@ -69,6 +72,7 @@ pub fn busy(b: &Busy) -> String {
     )
 }
 
+/// The line shown while a run waits for a held lease.
 pub fn waiting(b: &Busy) -> String {
     let since = b
         .since
@@ -81,12 +85,14 @@ pub fn waiting(b: &Busy) -> String {
     )
 }
 
+/// The error written on a run that was found still "running" after its holder died.
 pub fn abandoned_run() -> String {
     "abandoned: its process stopped without finishing (killed, crashed or cut off from the \
      database); the next run took the job over and its journal finished what was started"
         .to_owned()
 }
 
+/// The error of a run dropped because it did not finish within the shutdown grace period.
 pub fn abandoned_at_shutdown(job: Job) -> String {
     format!(
         "{} did not finish in time when the service stopped; the next run carries on from its journal",
@@ -94,6 +100,7 @@ pub fn abandoned_at_shutdown(job: Job) -> String {
     )
 }
 
+/// The error of a run dropped because its lease was lost.
 pub fn lease_lost(job: Job) -> String {
     format!(
         "{} stopped: its lease was lost (the database was unreachable or another process took the \
@@ -102,14 +109,17 @@ pub fn lease_lost(job: Job) -> String {
     )
 }
 
+/// The error of a run stopped on request (Ctrl-C, shutdown).
 pub fn stopped() -> String {
     "stopped on request after the operation in flight; the next run finishes the job".to_owned()
 }
 
+/// The error of a run stopped by the crash-test hook.
 pub fn interrupted() -> String {
     "stopped by the crash-test hook".to_owned()
 }
 
+/// The error of a run in which some customers failed, with their number.
 pub fn customers_failed(n: usize) -> String {
     if n == 1 {
         "1 customer failed".to_owned()
@@ -118,6 +128,7 @@ pub fn customers_failed(n: usize) -> String {
     }
 }
 
+/// The error and advice recorded for a customer whose task panicked.
 pub fn panicked(message: &str) -> (String, String) {
     (
         format!("internal error: {message}"),

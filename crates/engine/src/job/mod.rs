@@ -33,12 +33,16 @@ use crate::store::{CoreStore as _, CustomerStatus, RunOutcome, Store, StoreError
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Job {
+    /// Company refresh: tenants, companies and agreements read into the store.
     Refresh,
+    /// Usage sync: Sophos billing usage written to ConnectWise agreement additions.
     Usage,
+    /// Ticket sync: Sophos alerts turned into ConnectWise tickets.
     Tickets,
 }
 
 impl Job {
+    /// Every job: refresh, usage, tickets.
     pub const ALL: [Job; 3] = [Job::Refresh, Job::Usage, Job::Tickets];
 
     /// The job's name in `sync_runs`, `customer_status` and `leases`.
@@ -55,6 +59,7 @@ impl Job {
         messages::job_title(self)
     }
 
+    /// The job stored under `text` (see [`Job::name`]); `None` for an unknown name.
     pub fn parse(text: &str) -> Option<Job> {
         Job::ALL.into_iter().find(|j| j.name() == text)
     }
@@ -92,15 +97,19 @@ impl Door {
 /// in one process (the scheduler and a dashboard button) are different holders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
+    /// The door the run comes through.
     pub door: Door,
     /// Who the audit log names: the OS user, the dashboard user, or "service".
     pub actor: String,
+    /// The holder's host name (`HOSTNAME`, else `/etc/hostname`, else "localhost").
     pub host: String,
+    /// The holder's process id.
     pub pid: u32,
     nonce: String,
 }
 
 impl Holder {
+    /// A holder for this process and host, with a fresh nonce.
     pub fn new(door: Door, actor: impl Into<String>) -> Self {
         Self {
             door,
@@ -174,7 +183,9 @@ fn nonce() -> String {
 /// next vendor call before stopping (`crash_inside`), or panic inside one customer (`panic_in`).
 #[derive(Debug, Clone, Default)]
 pub struct Hooks {
+    /// Apply steps allowed before the run stops as if crashed; `None` never stops.
     pub stop_after: Option<usize>,
+    /// When the hook fires, make the vendor call first and stop before its outcome is recorded.
     pub crash_inside: bool,
     /// Tenant id of a customer whose work panics.
     pub panic_in: Option<String>,
@@ -191,14 +202,17 @@ pub type OnWait = Arc<dyn Fn(&Busy) + Send + Sync>;
 /// How to start a run.
 #[derive(Clone)]
 pub struct StartOptions {
+    /// Who takes the lease and is named in the run row and the audit log.
     pub holder: Holder,
     /// Lease length; renewed every third of it while the run goes on.
     pub lease_ttl: Duration,
     /// Wait for a held lease instead of refusing.
     pub wait: bool,
+    /// Called once when the run starts waiting for a held lease; `None` waits silently.
     pub on_wait: Option<OnWait>,
     /// A dry run: reads and plans only, so it takes no lease and records no run.
     pub dry_run: bool,
+    /// Crash-test hooks; the default has none.
     pub hooks: Hooks,
     /// Asked to stop from outside (a signal, the service shutting down).
     pub stop: StopHandle,
@@ -208,6 +222,8 @@ pub struct StartOptions {
 }
 
 impl StartOptions {
+    /// Options for a holder of `door` named `actor`: a 30 s lease, no waiting, not a dry run,
+    /// no hooks.
     pub fn new(door: Door, actor: impl Into<String>) -> Self {
         Self {
             holder: Holder::new(door, actor),
@@ -221,31 +237,37 @@ impl StartOptions {
         }
     }
 
+    /// Sets whether a run waiting for the lease goes first (the scheduler turns this on).
     pub fn yield_to_waiters(mut self, on: bool) -> Self {
         self.yield_to_waiters = on;
         self
     }
 
+    /// Sets whether the run only reads and plans.
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
         self
     }
 
+    /// Sets whether to wait for a held lease instead of refusing with [`StartError::Busy`].
     pub fn wait(mut self, wait: bool) -> Self {
         self.wait = wait;
         self
     }
 
+    /// Sets the crash-test hooks.
     pub fn hooks(mut self, hooks: Hooks) -> Self {
         self.hooks = hooks;
         self
     }
 
+    /// Sets the lease length.
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self
     }
 
+    /// Sets the handle through which the run is asked to stop.
     pub fn stop(mut self, stop: StopHandle) -> Self {
         self.stop = stop;
         self
@@ -290,10 +312,12 @@ impl Default for StopHandle {
 }
 
 impl StopHandle {
+    /// Asks the run to stop after the operation in flight; every clone of the handle sees it.
     pub fn request(&self) {
         self.0.send_replace(true);
     }
 
+    /// Whether a stop has been asked.
     pub fn is_requested(&self) -> bool {
         *self.0.borrow()
     }
@@ -308,10 +332,13 @@ impl StopHandle {
 /// The lease is held by someone else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Busy {
+    /// The job whose lease is held.
     pub job: Job,
     /// The holder's key as stored.
     pub holder: String,
+    /// When the holder took the lease; `None` for a lease taken before that was recorded.
     pub since: Option<Timestamp>,
+    /// When the lease expires unless its holder renews it.
     pub expires_at: Option<Timestamp>,
 }
 
@@ -331,11 +358,13 @@ impl std::fmt::Display for Busy {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// Another holder has the lease and the options say not to wait (or the wait was stopped).
     #[error("{0}")]
     Busy(Busy),
     /// Another door is waiting for this job's lease and goes first.
     #[error("another run of the job is waiting for its turn")]
     Yielded,
+    /// The store failed while taking the lease or recording the run.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -583,6 +612,7 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
+    /// The job being run.
     pub fn job(&self) -> Job {
         self.0.job
     }
@@ -592,6 +622,7 @@ impl Run {
         self.0.id
     }
 
+    /// When the run started (the time in its run row).
     pub fn started_at(&self) -> Timestamp {
         self.0.started_at
     }
@@ -601,6 +632,7 @@ impl Run {
         &self.0.opts.holder.actor
     }
 
+    /// Who holds the lease for this run.
     pub fn holder(&self) -> &Holder {
         &self.0.opts.holder
     }
@@ -610,6 +642,7 @@ impl Run {
         self.0.opts.dry_run
     }
 
+    /// The handle through which this run is asked to stop.
     pub fn stop_handle(&self) -> StopHandle {
         self.0.opts.stop.clone()
     }
@@ -711,6 +744,7 @@ impl Run {
 pub struct Tally {
     /// Customers the run worked on (skipped or waiting ones not counted).
     pub customers: usize,
+    /// Customers among them whose work failed.
     pub failed: usize,
     /// Stopped on request before every customer was done.
     pub stopped: bool,
@@ -736,8 +770,11 @@ impl Tally {
 /// How a run ended: what [`Run::finish`] records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEnd {
+    /// The outcome written to the run row.
     pub outcome: RunOutcome,
+    /// The job's counts as a JSON object, written to the run row.
     pub counts: Value,
+    /// Why the run did not end ok (stopped, customers failed, could not work); `None` when ok.
     pub error: Option<String>,
     /// One line for people ("12 customers: 3 additions created, …").
     pub summary: String,
@@ -792,6 +829,7 @@ impl RunEnd {
 
 /// A job's report, summed up for the run row.
 pub trait RunReport {
+    /// The run's end as [`Run::finish`] records it.
     fn run_end(&self) -> RunEnd;
 }
 

@@ -79,11 +79,14 @@ pub async fn export_csv(store: &Store, out: impl Write) -> Result<usize, Mapping
 pub struct RowProblem {
     /// 1-based line in the file (the header is line 1).
     pub line: u64,
+    /// The row's tenant as people know it (its label, else the id as given), or `?` without an id.
     pub tenant: String,
+    /// Every problem found in the row, each a sentence for the engineer.
     pub problems: Vec<String>,
 }
 
 impl RowProblem {
+    /// All problems as indented lines, one per row: `line N (tenant): problem; problem`.
     pub fn render_all(all: &[RowProblem]) -> String {
         all.iter()
             .map(|p| {
@@ -102,8 +105,11 @@ impl RowProblem {
 /// What an import did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImportOutcome {
+    /// Nothing was written: the changes are what the import would do.
     pub dry_run: bool,
+    /// Data rows in the file.
     pub rows: usize,
+    /// Rows that match the current mapping.
     pub unchanged: usize,
     /// Only the rows that change something.
     pub changes: Vec<MappingChange>,

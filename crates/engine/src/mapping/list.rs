@@ -18,21 +18,32 @@ use crate::store::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningKind {
+    /// The mapped company is in ConnectWise's recycle bin or gone from its listing.
     CompanyDeleted,
+    /// The mapped company's status is inactive.
     CompanyInactive,
+    /// The mapped agreement is cancelled.
     AgreementCancelled,
+    /// The mapped agreement is gone from ConnectWise's listing, or was never refreshed.
     AgreementGone,
+    /// The mapped agreement has expired.
     AgreementExpired,
+    /// The mapped agreement belongs to another company than the mapped one.
     AgreementOtherCompany,
+    /// The tenant is gone from Sophos's listing but still mapped.
     TenantGone,
+    /// Usage sync is on but the mapping has no agreement to bill on.
     UsageSyncWithoutAgreement,
 }
 
 /// A problem with a mapping, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
+    /// Which problem it is.
     pub kind: WarningKind,
+    /// What is wrong, naming the tenant, company or agreement.
     pub message: String,
+    /// What the engineer should do about it.
     pub advice: String,
 }
 
@@ -49,16 +60,22 @@ impl Warning {
 /// One Sophos customer as the Customers screen shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerRow {
+    /// The Sophos tenant.
     pub tenant: TenantRecord,
+    /// Its mapping; `None` when it is not mapped.
     pub mapping: Option<Mapping>,
+    /// The mapped company; `None` when unmapped or the company is not in the store.
     pub company: Option<CompanyRecord>,
+    /// The mapped agreement; `None` when the mapping has none or it is not in the store.
     pub agreement: Option<AgreementRecord>,
+    /// What is wrong with the mapping; empty for an unmapped tenant.
     pub warnings: Vec<Warning>,
     /// Last result per job (usage, tickets, ...) from the core store.
     pub status: Vec<CustomerStatus>,
 }
 
 impl CustomerRow {
+    /// The tenant has a mapping.
     pub fn is_mapped(&self) -> bool {
         self.mapping.is_some()
     }
@@ -67,6 +84,7 @@ impl CustomerRow {
 /// Which customers [`list_customers`] returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerFilter {
+    /// Only mapped (`Some(true)`) or only unmapped (`Some(false)`) customers; `None` for both.
     pub mapped: Option<bool>,
     /// Only customers with warnings.
     pub warnings_only: bool,
@@ -204,10 +222,15 @@ pub async fn list_customers(
 /// A company offered by the autocomplete.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CompanyHit {
+    /// ConnectWise's record id of the company.
     pub id: CompanyId,
+    /// The company's identifier in ConnectWise.
     pub identifier: String,
+    /// The company's name.
     pub name: String,
+    /// Its status is inactive.
     pub inactive: bool,
+    /// How well it matches, 0 to 1: 1 for an exact id or identifier, 0.99 for an equal name.
     pub score: f64,
     /// The tenant already mapped to it (it cannot take another).
     pub mapped_tenant_id: Option<TenantId>,
@@ -273,11 +296,17 @@ pub async fn search_companies(
 /// An agreement offered for a company, ranked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AgreementOption {
+    /// ConnectWise's record id of the agreement.
     pub id: AgreementId,
+    /// The agreement's name.
     pub name: String,
+    /// The name of its type; `None` when not given.
     pub type_name: Option<String>,
+    /// Its `agreementStatus`; `None` when not given (counted as active).
     pub status: Option<String>,
+    /// Cancelled by its flag or its status.
     pub cancelled: bool,
+    /// Expired by its status or its end date.
     pub expired: bool,
     /// The tenant whose mapping uses it already.
     pub used_by: Option<TenantId>,

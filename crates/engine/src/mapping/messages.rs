@@ -7,16 +7,19 @@ pub fn tenant_label(name: &str, id: &str) -> String {
     format!("Sophos tenant \"{name}\" ({id})")
 }
 
+/// `ConnectWise company "name" (id n)`, how messages name a company.
 pub fn company_label(name: &str, id: CompanyId) -> String {
     format!("ConnectWise company \"{name}\" (id {id})")
 }
 
+/// `agreement "name" (id n)`, how messages name an agreement.
 pub fn agreement_label(name: &str, id: AgreementId) -> String {
     format!("agreement \"{name}\" (id {id})")
 }
 
 // ---- refusals -------------------------------------------------------------------------------------
 
+/// Refusal: the tenant is mapped to another company and `--replace` was not given.
 pub fn tenant_already_mapped(tenant: &str, company: &str, tenant_id: &str) -> String {
     format!(
         "{tenant} is already mapped to {company}. A Sophos customer maps to one ConnectWise company: \
@@ -24,6 +27,7 @@ pub fn tenant_already_mapped(tenant: &str, company: &str, tenant_id: &str) -> St
     )
 }
 
+/// Refusal: the company is already mapped to another tenant.
 pub fn company_taken(company: &str, holder: &str) -> String {
     format!(
         "{company} is already mapped to {holder}. A ConnectWise company serves one Sophos customer: \
@@ -31,6 +35,7 @@ pub fn company_taken(company: &str, holder: &str) -> String {
     )
 }
 
+/// Refusal: the agreement is already used by another tenant's mapping.
 pub fn agreement_taken(agreement: &str, holder: &str) -> String {
     format!(
         "{agreement} is already used by the mapping of {holder}. An agreement is billed for one \
@@ -39,6 +44,7 @@ pub fn agreement_taken(agreement: &str, holder: &str) -> String {
     )
 }
 
+/// Refusal: the agreement chosen belongs to another company.
 pub fn agreement_not_of_company(agreement: &str, company: &str) -> String {
     format!(
         "{agreement} does not belong to {company}. Choose one of the company's agreements \
@@ -46,6 +52,7 @@ pub fn agreement_not_of_company(agreement: &str, company: &str) -> String {
     )
 }
 
+/// Refusal: mapping to a company that is deleted or gone in ConnectWise.
 pub fn company_removed(company: &str) -> String {
     format!(
         "{company} is deleted in ConnectWise. Restore it from the recycle bin (Companies > Company \
@@ -53,6 +60,7 @@ pub fn company_removed(company: &str) -> String {
     )
 }
 
+/// Refusal: choosing an agreement that is cancelled or gone in ConnectWise.
 pub fn agreement_cancelled(agreement: &str) -> String {
     format!(
         "{agreement} is cancelled or no longer exists in ConnectWise. Choose an active agreement, or \
@@ -60,6 +68,7 @@ pub fn agreement_cancelled(agreement: &str) -> String {
     )
 }
 
+/// Refusal: usage sync switched on for a mapping without an agreement.
 pub fn usage_sync_needs_agreement(tenant: &str) -> String {
     format!(
         "usage sync for {tenant} needs an agreement to bill on. Add --agreement <id> (or leave usage \
@@ -67,6 +76,7 @@ pub fn usage_sync_needs_agreement(tenant: &str) -> String {
     )
 }
 
+/// Refusal: mapping a tenant that is gone from Sophos to a new company.
 pub fn tenant_gone(tenant: &str) -> String {
     format!(
         "{tenant} is no longer in Sophos Central Partner. Check the customer still exists there and \
@@ -74,10 +84,12 @@ pub fn tenant_gone(tenant: &str) -> String {
     )
 }
 
+/// Refusal: changing the switches of a tenant that has no mapping.
 pub fn not_mapped(tenant: &str) -> String {
     format!("{tenant} is not mapped. Map it first with `centralbridge map set`")
 }
 
+/// No stored tenant matches the id or name given.
 pub fn unknown_tenant(query: &str) -> String {
     format!(
         "no Sophos tenant matches \"{query}\". Use the tenant id or exact name shown by \
@@ -85,6 +97,7 @@ pub fn unknown_tenant(query: &str) -> String {
     )
 }
 
+/// The name given matches several tenants.
 pub fn ambiguous_tenant(query: &str, matches: &[String]) -> String {
     format!(
         "\"{query}\" matches several Sophos tenants: {}. Use the tenant id instead",
@@ -92,6 +105,7 @@ pub fn ambiguous_tenant(query: &str, matches: &[String]) -> String {
     )
 }
 
+/// No stored company has the id or identifier given.
 pub fn unknown_company(query: &str) -> String {
     format!(
         "no ConnectWise company has the id or identifier \"{query}\". Find it in ConnectWise \
@@ -99,6 +113,7 @@ pub fn unknown_company(query: &str) -> String {
     )
 }
 
+/// The identifier given matches several companies.
 pub fn ambiguous_company(query: &str, matches: &[String]) -> String {
     format!(
         "\"{query}\" matches several ConnectWise companies: {}. Use the numeric company id",
@@ -106,6 +121,7 @@ pub fn ambiguous_company(query: &str, matches: &[String]) -> String {
     )
 }
 
+/// No stored agreement has the id given.
 pub fn unknown_agreement(id: AgreementId) -> String {
     format!(
         "no ConnectWise agreement has id {id}. If it is new, run `centralbridge refresh` first; \
@@ -113,6 +129,7 @@ pub fn unknown_agreement(id: AgreementId) -> String {
     )
 }
 
+/// Another writer took the company or agreement between the check and the write.
 pub fn conflict_meanwhile() -> String {
     "another change took this company or agreement at the same time; nothing was changed. Look at \
      `centralbridge map list` and try again"
@@ -121,6 +138,7 @@ pub fn conflict_meanwhile() -> String {
 
 // ---- warnings on listings -------------------------------------------------------------------------
 
+/// Warning and advice: the mapped company is deleted or gone in ConnectWise.
 pub fn warn_company_deleted(company: &str) -> (String, String) {
     (
         format!("{company} is deleted in ConnectWise"),
@@ -130,6 +148,7 @@ pub fn warn_company_deleted(company: &str) -> (String, String) {
     )
 }
 
+/// Warning and advice: the mapped company is inactive.
 pub fn warn_company_inactive(company: &str) -> (String, String) {
     (
         format!("{company} is inactive in ConnectWise"),
@@ -139,6 +158,7 @@ pub fn warn_company_inactive(company: &str) -> (String, String) {
     )
 }
 
+/// Warning and advice: the mapped agreement is cancelled.
 pub fn warn_agreement_cancelled(agreement: &str) -> (String, String) {
     (
         format!("{agreement} is cancelled"),
@@ -148,6 +168,7 @@ pub fn warn_agreement_cancelled(agreement: &str) -> (String, String) {
     )
 }
 
+/// Warning and advice: the mapped agreement no longer exists in ConnectWise.
 pub fn warn_agreement_gone(agreement_id: AgreementId) -> (String, String) {
     (
         format!("agreement {agreement_id} no longer exists in ConnectWise"),
@@ -155,6 +176,7 @@ pub fn warn_agreement_gone(agreement_id: AgreementId) -> (String, String) {
     )
 }
 
+/// Warning and advice: the mapped agreement has expired.
 pub fn warn_agreement_expired(agreement: &str) -> (String, String) {
     (
         format!("{agreement} has expired"),
@@ -164,6 +186,7 @@ pub fn warn_agreement_expired(agreement: &str) -> (String, String) {
     )
 }
 
+/// Warning and advice: the mapped agreement now belongs to another company.
 pub fn warn_agreement_other_company(agreement: &str, company: &str) -> (String, String) {
     (
         format!("{agreement} now belongs to another company than {company}"),
@@ -173,6 +196,7 @@ pub fn warn_agreement_other_company(agreement: &str, company: &str) -> (String, 
     )
 }
 
+/// Warning and advice: a mapped tenant is gone from Sophos.
 pub fn warn_tenant_gone(tenant: &str) -> (String, String) {
     (
         format!("{tenant} is no longer in Sophos Central Partner"),
@@ -182,6 +206,7 @@ pub fn warn_tenant_gone(tenant: &str) -> (String, String) {
     )
 }
 
+/// Warning and advice: usage sync is on but the mapping has no agreement.
 pub fn warn_usage_without_agreement(tenant: &str) -> (String, String) {
     (
         format!("usage sync is on for {tenant} but no agreement is chosen"),
@@ -191,6 +216,7 @@ pub fn warn_usage_without_agreement(tenant: &str) -> (String, String) {
 
 // ---- CSV -------------------------------------------------------------------------------------------
 
+/// The CSV header lacks the `tenant_id` or `company_id` column.
 pub fn csv_bad_header(missing: &str) -> String {
     format!(
         "the CSV file has no `{missing}` column. Start from `centralbridge map export`, which writes \
@@ -198,6 +224,7 @@ pub fn csv_bad_header(missing: &str) -> String {
     )
 }
 
+/// The CSV lacks value columns and `--keep-missing` was not given.
 pub fn csv_missing_columns(missing: &[String]) -> String {
     let names = missing
         .iter()
@@ -212,26 +239,32 @@ pub fn csv_missing_columns(missing: &[String]) -> String {
     )
 }
 
+/// A CSV switch cell is not on/off (or an accepted synonym).
 pub fn csv_bad_bool(column: &str, value: &str) -> String {
     format!("`{column}` must be on or off (or true/false, yes/no, 1/0), not \"{value}\"")
 }
 
+/// A CSV id cell is not a number.
 pub fn csv_bad_number(column: &str, value: &str) -> String {
     format!("`{column}` must be a number, not \"{value}\"")
 }
 
+/// A CSV row repeats a tenant of an earlier row.
 pub fn csv_duplicate_tenant(first_line: u64) -> String {
     format!("this tenant is already on line {first_line} of the file")
 }
 
+/// A CSV row has an empty `tenant_id`.
 pub fn csv_no_tenant() -> String {
     "the row has no tenant_id".to_owned()
 }
 
+/// The CSV cannot be parsed, or the export cannot be written.
 pub fn csv_unreadable(detail: &str) -> String {
     format!("the CSV file cannot be read: {detail}")
 }
 
+/// The head line of an import refused for bad rows.
 pub fn import_rejected(bad: usize) -> String {
     format!(
         "the import was refused: {bad} row(s) have problems (listed below). Nothing was changed; fix \
@@ -241,11 +274,13 @@ pub fn import_rejected(bad: usize) -> String {
 
 // ---- map accept ------------------------------------------------------------------------------------
 
+/// `map accept` skips a tenant that has no candidate company.
 pub fn accept_no_candidate() -> String {
     "no ConnectWise company looks like this customer; map it by hand with `centralbridge map set`"
         .to_owned()
 }
 
+/// `map accept` skips a tenant whose two best candidates score too close.
 pub fn accept_ambiguous(s: &super::Suggestion) -> String {
     let names: Vec<String> = s
         .candidates
@@ -259,6 +294,7 @@ pub fn accept_ambiguous(s: &super::Suggestion) -> String {
     )
 }
 
+/// `map accept` skips a tenant whose best company is also best for other tenants.
 pub fn accept_contested(best: &super::Candidate, others: &[TenantId]) -> String {
     format!(
         "\"{}\" is also the best match for tenant(s) {}; choose which customer it belongs to with \
@@ -268,6 +304,7 @@ pub fn accept_contested(best: &super::Candidate, others: &[TenantId]) -> String 
     )
 }
 
+/// `map accept` skips a tenant whose best candidate scores below `--min-score`.
 pub fn accept_low_score(best: &super::Candidate, min: f64) -> String {
     format!(
         "best match \"{}\" scores {:.2}, below --min-score {:.2}",
@@ -275,6 +312,7 @@ pub fn accept_low_score(best: &super::Candidate, min: f64) -> String {
     )
 }
 
+/// `map accept` skips a tenant whose best candidate is an inactive company.
 pub fn accept_inactive(best: &super::Candidate) -> String {
     format!(
         "best match \"{}\" is inactive in ConnectWise; map it by hand if it is right",
@@ -282,14 +320,17 @@ pub fn accept_inactive(best: &super::Candidate) -> String {
     )
 }
 
+/// `map accept` maps without an agreement because the company has no active free one.
 pub fn accept_no_agreement() -> String {
     "no active unused agreement, mapped without one (ticket sync only)".to_owned()
 }
 
+/// `map accept` maps without an agreement because the company has several active ones.
 pub fn accept_many_agreements(n: usize) -> String {
     format!("{n} active agreements, none chosen: pick one with `centralbridge map set --agreement`")
 }
 
+/// A CSV row names an agreement but no company.
 pub fn csv_agreement_without_company() -> String {
     "the row names an agreement but no company; fill in company_id or company_identifier".to_owned()
 }

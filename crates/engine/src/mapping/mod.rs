@@ -40,6 +40,7 @@ use crate::store::StoreError;
 /// Why a mapping operation did not happen. Display is the message for the engineer.
 #[derive(Debug, thiserror::Error)]
 pub enum MappingError {
+    /// Reading or writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A one-to-one rule or a state check refused the change.
@@ -51,13 +52,16 @@ pub enum MappingError {
     /// A CSV import had bad rows; nothing was applied.
     #[error("{}\n{}", messages::import_rejected(.0.len()), RowProblem::render_all(.0))]
     ImportRejected(Vec<RowProblem>),
+    /// The CSV cannot be read or written, or its header lacks columns; nothing was applied.
     #[error("{0}")]
     Csv(String),
     /// Another writer took the company or agreement at the same moment; nothing was written.
     #[error("{0}")]
     Conflict(String),
+    /// A ConnectWise call failed.
     #[error(transparent)]
     ConnectWise(#[from] connectwise::CwError),
+    /// A Sophos call failed.
     #[error(transparent)]
     Sophos(#[from] sophos::SophosError),
 }

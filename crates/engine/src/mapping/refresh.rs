@@ -30,12 +30,14 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// Called with the kind and the number of records read so far (for progress bars).
 pub type Progress = Arc<dyn Fn(RecordKind, u64) + Send + Sync>;
 
+/// How a refresh batches its writes and reports progress.
 #[derive(Clone)]
 pub struct RefreshOptions {
     /// Records per store transaction.
     pub batch_size: usize,
     /// How many renames per kind the summary keeps (all are counted).
     pub max_renames: usize,
+    /// Called after each batch and at the end of each listing; `None` reports nothing.
     pub progress: Option<Progress>,
 }
 
@@ -61,9 +63,13 @@ impl std::fmt::Debug for RefreshOptions {
 /// What a refresh did to one kind of record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KindSummary {
+    /// Records written to the store (those with an id).
     pub seen: u64,
+    /// Records the store did not have.
     pub new: u64,
+    /// Known records whose name changed.
     pub renamed: u64,
+    /// Known records with the same name whose other fields changed (status, flags, region, ...).
     pub changed: u64,
     /// Were gone and came back.
     pub returned: u64,
@@ -101,11 +107,17 @@ impl KindSummary {
 /// The result of [`refresh`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefreshSummary {
+    /// The `sync_runs` id of the run; `None` for a dry run.
     pub run_id: Option<i64>,
+    /// When the run started; records not seen since then are flagged gone.
     pub started_at: Timestamp,
+    /// When the last of the three listings ended.
     pub finished_at: Timestamp,
+    /// What happened to Sophos tenants.
     pub tenants: KindSummary,
+    /// What happened to ConnectWise companies.
     pub companies: KindSummary,
+    /// What happened to ConnectWise agreements.
     pub agreements: KindSummary,
 }
 
@@ -115,6 +127,7 @@ impl RefreshSummary {
         self.tenants.complete && self.companies.complete && self.agreements.complete
     }
 
+    /// The run's outcome, each listing one part: ok, partial, or failed when none completed.
     pub fn outcome(&self) -> RunOutcome {
         self.tally().outcome()
     }

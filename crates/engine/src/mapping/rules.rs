@@ -24,38 +24,61 @@ use crate::store::{
 pub enum Refusal {
     /// Reference scenario 2: the tenant already has a mapping to another company.
     TenantAlreadyMapped {
+        /// The tenant's label for messages.
         tenant: String,
+        /// The tenant's id, for the `map clear` command the message suggests.
         tenant_id: TenantId,
+        /// The label of the company it is mapped to now.
         company: String,
     },
+    /// The company is already mapped to another tenant.
     CompanyTaken {
+        /// The company's label.
         company: String,
+        /// The label of the tenant that holds it.
         holder: String,
+        /// The id of the tenant that holds it.
         holder_tenant_id: TenantId,
     },
     /// Reference scenario 3: the agreement is used by another mapping.
     AgreementTaken {
+        /// The agreement's label.
         agreement: String,
+        /// The label of the tenant whose mapping uses it.
         holder: String,
+        /// The id of the tenant whose mapping uses it.
         holder_tenant_id: TenantId,
     },
+    /// The agreement chosen belongs to another company than the one mapped.
     AgreementNotOfCompany {
+        /// The agreement's label.
         agreement: String,
+        /// The label of the company being mapped.
         company: String,
     },
+    /// The new company is deleted in ConnectWise or gone from its listing.
     CompanyRemoved {
+        /// The company's label.
         company: String,
     },
+    /// A newly chosen agreement is cancelled or gone from ConnectWise's listing.
     AgreementCancelled {
+        /// The agreement's label.
         agreement: String,
     },
+    /// Usage sync would be on without an agreement to bill on.
     UsageSyncNeedsAgreement {
+        /// The tenant's label.
         tenant: String,
     },
+    /// The tenant is gone from Sophos and the change maps it to a new company.
     TenantGone {
+        /// The tenant's label.
         tenant: String,
     },
+    /// The switches of a tenant without a mapping were to be changed.
     NotMapped {
+        /// The tenant's label.
         tenant: String,
     },
 }
@@ -92,7 +115,9 @@ impl fmt::Display for Refusal {
 /// What to map, by store ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingInput {
+    /// The Sophos tenant to map.
     pub tenant_id: TenantId,
+    /// The ConnectWise company to map it to.
     pub company_id: CompanyId,
     /// `None` keeps the current agreement when the company does not change, else means none.
     pub agreement_id: Option<AgreementId>,
@@ -100,6 +125,7 @@ pub struct MappingInput {
     pub clear_agreement: bool,
     /// `None` keeps the current value (off for a new mapping).
     pub usage_sync: Option<bool>,
+    /// `None` keeps the current value (off for a new mapping).
     pub ticket_sync: Option<bool>,
     /// Allow replacing a mapping to another company (otherwise refused, reference scenario 2).
     pub replace: bool,
@@ -123,12 +149,16 @@ impl MappingInput {
 /// A mapping before and after a change (equal when nothing changed and nothing was written).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MappingChange {
+    /// The tenant whose mapping it is.
     pub tenant_id: TenantId,
+    /// The mapping before; `None` when the tenant was unmapped.
     pub before: Option<Mapping>,
+    /// The mapping after; `None` when the change clears it.
     pub after: Option<Mapping>,
 }
 
 impl MappingChange {
+    /// Before and after differ, so the change is (or would be) written.
     pub fn changed(&self) -> bool {
         self.before != self.after
     }

@@ -31,12 +31,17 @@ pub enum MatchReason {
 /// A company proposed for a tenant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Candidate {
+    /// ConnectWise's record id of the company.
     pub company_id: CompanyId,
+    /// The company's identifier in ConnectWise.
     pub identifier: String,
+    /// The company's name.
     pub name: String,
     /// 1.0 = exact after normalisation; below 1.0 = similarity.
     pub score: f64,
+    /// Why it was proposed.
     pub reason: MatchReason,
+    /// The company is inactive in ConnectWise (`map accept` skips it).
     pub inactive: bool,
     /// The company's agreements, ranked (active first, cancelled last).
     pub agreements: Vec<AgreementOption>,
@@ -45,7 +50,9 @@ pub struct Candidate {
 /// The candidates for one unmapped tenant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suggestion {
+    /// The unmapped Sophos tenant.
     pub tenant_id: TenantId,
+    /// Its display name.
     pub tenant_name: String,
     /// Best first; empty when nothing scored above the floor.
     pub candidates: Vec<Candidate>,
@@ -56,6 +63,7 @@ pub struct Suggestion {
 }
 
 impl Suggestion {
+    /// The highest-scoring candidate; `None` when there is none.
     pub fn best(&self) -> Option<&Candidate> {
         self.candidates.first()
     }
@@ -66,6 +74,7 @@ impl Suggestion {
     }
 }
 
+/// How [`suggest`] scores and filters candidates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuggestOptions {
     /// Candidates below this score are not shown.
@@ -247,15 +256,18 @@ pub async fn suggest(
     Ok(out)
 }
 
+/// How [`accept`] picks the suggestions it confirms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcceptOptions {
     /// Only best candidates scoring at least this are accepted.
     pub min_score: f64,
     /// Turn usage sync on for accepted mappings that got an agreement.
     pub usage_sync: bool,
+    /// Turn ticket sync on for accepted mappings.
     pub ticket_sync: bool,
     /// Plan only: nothing is written.
     pub dry_run: bool,
+    /// How the suggestions to accept are made.
     pub suggest: SuggestOptions,
 }
 
@@ -274,26 +286,37 @@ impl Default for AcceptOptions {
 /// A tenant `map accept` left alone, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AcceptSkip {
+    /// The tenant left unmapped.
     pub tenant_id: TenantId,
+    /// Its display name.
     pub tenant_name: String,
+    /// Why it was skipped, with what to do (a message or a rule's refusal).
     pub reason: String,
 }
 
 /// One accepted suggestion.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Accepted {
+    /// The tenant's display name.
     pub tenant_name: String,
+    /// The name of the company it was mapped to.
     pub company_name: String,
+    /// The candidate's score.
     pub score: f64,
+    /// The mapping before and after.
     pub change: MappingChange,
     /// E.g. why no agreement was chosen.
     pub note: Option<String>,
 }
 
+/// What [`accept`] did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AcceptOutcome {
+    /// Nothing was written.
     pub dry_run: bool,
+    /// The suggestions confirmed, in tenant-name order.
     pub accepted: Vec<Accepted>,
+    /// The tenants left alone, and why.
     pub skipped: Vec<AcceptSkip>,
 }
 

@@ -20,13 +20,17 @@ use crate::secrets;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectionKind {
+    /// The ConnectWise PSA API member (site, company, public key; the private key is the secret).
     Connectwise,
+    /// The Sophos Central Partner API credential (client id; the client secret is the secret).
     Sophos,
 }
 
 impl ConnectionKind {
+    /// Both kinds, ConnectWise first.
     pub const ALL: [ConnectionKind; 2] = [ConnectionKind::Connectwise, ConnectionKind::Sophos];
 
+    /// The name kept in `connections.kind` and used in the secret's associated data.
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionKind::Connectwise => "connectwise",
@@ -55,17 +59,24 @@ impl ConnectionKind {
 /// private key or Sophos client secret), decrypted. `Debug` redacts the secret.
 #[derive(Debug, Clone)]
 pub struct Connection {
+    /// Which vendor it is for.
     pub kind: ConnectionKind,
+    /// The non-secret settings as JSON, in the shape `connections` saves for this kind.
     pub settings: Value,
+    /// The decrypted secret.
     pub secret: SecretString,
+    /// When it was last saved.
     pub updated_at: Timestamp,
 }
 
 /// A stored connection without its secret (nothing is decrypted).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConnectionSummary {
+    /// Which vendor it is for.
     pub kind: ConnectionKind,
+    /// The non-secret settings as JSON.
     pub settings: Value,
+    /// When it was last saved.
     pub updated_at: Timestamp,
 }
 
@@ -73,32 +84,51 @@ pub struct ConnectionSummary {
 /// contain secrets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAudit {
+    /// When the change was made.
     pub at: Timestamp,
+    /// Who made it: the OS user, the dashboard user, or "service".
     pub actor: String,
+    /// What was done, dotted (e.g. `products.unmap`, `ticket.merge_duplicate`).
     pub action: String,
+    /// What it was done to, as `kind:id` (e.g. `product:…`, `agreement:…/product:…`).
     pub subject: String,
+    /// The thing before the change; `None` when it did not exist.
     pub before: Option<Value>,
+    /// The thing after the change; `None` when it was removed.
     pub after: Option<Value>,
+    /// Why, in words for the engineer.
     pub reason: String,
 }
 
+/// An audit entry as stored; the fields mean what they mean in [`NewAudit`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
+    /// The entry's row id, increasing with each append.
     pub id: i64,
+    /// When the change was made.
     pub at: Timestamp,
+    /// Who made it.
     pub actor: String,
+    /// What was done.
     pub action: String,
+    /// What it was done to.
     pub subject: String,
+    /// The thing before the change; `None` when it did not exist.
     pub before: Option<Value>,
+    /// The thing after the change; `None` when it was removed.
     pub after: Option<Value>,
+    /// Why, in words for the engineer.
     pub reason: String,
 }
 
 /// Filters for [`CoreStore::list_audit`]; `None` means "any". Results are newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
+    /// Only entries by exactly this actor.
     pub actor: Option<String>,
+    /// Only entries with exactly this action.
     pub action: Option<String>,
+    /// Only entries about exactly this subject.
     pub subject: Option<String>,
     /// Inclusive.
     pub since: Option<Timestamp>,
@@ -112,10 +142,13 @@ pub struct AuditFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunOutcome {
+    /// Started and not finished (or its process died and no one has taken the job over yet).
     Running,
+    /// No customer failed (including a run with no customers).
     Ok,
     /// Some customers failed; the others went through.
     Partial,
+    /// The run failed as a whole, or every customer failed.
     Failed,
     /// Asked to stop (Ctrl-C, service shutdown): the operation in flight finished, the rest did not run.
     Stopped,
@@ -124,6 +157,7 @@ pub enum RunOutcome {
 }
 
 impl RunOutcome {
+    /// The name kept in `sync_runs.outcome`.
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Running => "running",
@@ -153,14 +187,22 @@ impl RunOutcome {
     }
 }
 
+/// One run of a job, as recorded by the run harness.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncRun {
+    /// The run's row id.
     pub id: i64,
+    /// The job's name (`refresh`, `usage`, `tickets`).
     pub job: String,
+    /// When the run began.
     pub started_at: Timestamp,
+    /// When it ended; `None` while it is running.
     pub finished_at: Option<Timestamp>,
+    /// How it ended, or `Running`.
     pub outcome: RunOutcome,
+    /// The run's counters as a JSON object; `{}` until it finishes.
     pub counts: Value,
+    /// What went wrong, for a failed, stopped or abandoned run; `None` otherwise.
     pub error: Option<String>,
     /// Which door started it and for whom (e.g. "cli alice@host pid 42"); `None` for older rows.
     pub started_by: Option<String>,
@@ -169,20 +211,30 @@ pub struct SyncRun {
 /// The last result of one job for one customer (Sophos tenant).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerStatus {
+    /// The customer's Sophos tenant.
     pub tenant_id: TenantId,
+    /// The job's name (`usage`, `tickets`).
     pub job: String,
+    /// When the job last ran for this customer.
     pub last_run_at: Timestamp,
+    /// False when the customer failed or was held on that run.
     pub ok: bool,
+    /// The job's counters for this customer as a JSON object.
     pub counts: Value,
+    /// Why the customer failed or was held; `None` when it went through.
     pub error: Option<String>,
     /// What the engineer should do about `error`.
     pub advice: Option<String>,
 }
 
+/// Who holds a job's lease, and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lease {
+    /// The job's name (`refresh`, `usage`, `tickets`).
     pub job: String,
+    /// The holder in the form of `job::Holder::key` (door, actor, host, pid, nonce).
     pub holder: String,
+    /// When the lease runs out unless renewed.
     pub expires_at: Timestamp,
     /// When this holder took it (`None` for leases taken before the column existed).
     pub since: Option<Timestamp>,

@@ -14,13 +14,21 @@ use super::{BackendKind, NewAudit, Result, StoreError, from_ms, json_text, store
 /// A Sophos tenant as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TenantRecord {
+    /// Sophos's tenant id.
     pub id: TenantId,
+    /// The tenant's display name (`showAs`, else `name`, else the id).
     pub name: String,
+    /// How Sophos bills the tenant (usage, term, trial); `None` when Sophos did not say.
     pub billing_type: Option<BillingType>,
+    /// The tenant's Sophos data region as Sophos writes it; `None` when not given.
     pub data_region: Option<String>,
+    /// The tenant's own API host, where its alerts are read; `None` when Sophos gave none.
     pub api_host: Option<String>,
+    /// The tenant's status as Sophos writes it; `None` when not given.
     pub status: Option<String>,
+    /// When a refresh first stored it.
     pub first_seen: Timestamp,
+    /// When a refresh last saw it in a listing.
     pub last_seen: Timestamp,
     /// Missing from the last full tenant listing.
     pub gone: bool,
@@ -29,15 +37,21 @@ pub struct TenantRecord {
 /// A ConnectWise company as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CompanyRecord {
+    /// ConnectWise's record id of the company.
     pub id: CompanyId,
+    /// The company's short identifier in ConnectWise (empty when ConnectWise sent none).
     pub identifier: String,
+    /// The company's name (the identifier when ConnectWise sent no name).
     pub name: String,
     /// Company status name (`Active`, `Inactive`, ...).
     pub status: Option<String>,
     /// In ConnectWise's recycle bin (`deletedFlag`).
     pub deleted: bool,
+    /// Its status name contains "inactive" (any case).
     pub inactive: bool,
+    /// When a refresh first stored it.
     pub first_seen: Timestamp,
+    /// When a refresh last saw it in a listing.
     pub last_seen: Timestamp,
     /// Missing from the last full company listing (deleted for good).
     pub gone: bool,
@@ -46,17 +60,27 @@ pub struct CompanyRecord {
 /// A ConnectWise agreement as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AgreementRecord {
+    /// ConnectWise's record id of the agreement.
     pub id: AgreementId,
+    /// The company the agreement belongs to; `None` when ConnectWise gave none.
     pub company_id: Option<CompanyId>,
+    /// The agreement's name (`Agreement <id>` when ConnectWise sent none).
     pub name: String,
+    /// The name of the agreement's type; `None` when not given.
     pub type_name: Option<String>,
     /// `agreementStatus` (`Active`, `Cancelled`, `Expired`, `Inactive`, ...).
     pub status: Option<String>,
+    /// Cancelled by its flag or its status.
     pub cancelled: bool,
+    /// Not cancelled, and its status says Expired or its end date has passed.
     pub expired: bool,
+    /// The name of its billing cycle; `None` when not given.
     pub billing_cycle: Option<String>,
+    /// When a refresh first stored it.
     pub first_seen: Timestamp,
+    /// When a refresh last saw it in a listing.
     pub last_seen: Timestamp,
+    /// Missing from the last full agreement listing.
     pub gone: bool,
 }
 
@@ -73,6 +97,7 @@ pub enum MappingSource {
 }
 
 impl MappingSource {
+    /// The name kept in `mappings.source`.
     pub fn as_str(self) -> &'static str {
         match self {
             MappingSource::Manual => "manual",
@@ -99,44 +124,60 @@ impl MappingSource {
 /// A confirmed mapping with its per-customer switches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mapping {
+    /// The Sophos tenant (one mapping per tenant).
     pub tenant_id: TenantId,
+    /// The ConnectWise company it is mapped to (one tenant per company).
     pub company_id: CompanyId,
     /// Needed for usage sync only.
     pub agreement_id: Option<AgreementId>,
+    /// Usage sync puts this customer's quantities on the agreement.
     pub usage_sync: bool,
+    /// Ticket sync opens tickets for this customer's alerts.
     pub ticket_sync: bool,
+    /// How the mapping came to be.
     pub source: MappingSource,
+    /// Who set, accepted or imported it (the audit actor).
     pub confirmed_by: String,
+    /// When it was last confirmed.
     pub confirmed_at: Timestamp,
 }
 
 /// One mapping change, written atomically with its audit entry by [`MappingStore::write_mappings`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct MappingWrite {
+    /// The tenant whose mapping changes; its old mapping is removed first.
     pub tenant_id: TenantId,
     /// The mapping after the change; `None` clears it.
     pub after: Option<Mapping>,
+    /// The audit entry written in the same transaction.
     pub audit: NewAudit,
 }
 
 /// A name change seen by a refresh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rename {
+    /// The renamed record's vendor id, as text.
     pub id: String,
+    /// The name the store had.
     pub old: String,
+    /// The name the vendor now sends.
     pub new: String,
 }
 
 /// What one refresh batch changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BatchCounts {
+    /// Records in the batch.
     pub seen: u64,
+    /// Records the store did not have.
     pub new: u64,
+    /// Known records whose name changed.
     pub renamed: u64,
     /// Other fields changed (status, flags, region, ...).
     pub changed: u64,
     /// Was flagged gone and is back.
     pub returned: u64,
+    /// Every rename in the batch, old and new name.
     pub renames: Vec<Rename>,
 }
 
@@ -168,17 +209,24 @@ impl BatchCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordKind {
+    /// Sophos tenants (`tenants`).
     Tenants,
+    /// ConnectWise companies (`companies`).
     Companies,
+    /// ConnectWise agreements (`agreements`).
     Agreements,
 }
 
 /// A tenant with its mapping and what the mapping points at, for listings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerJoin {
+    /// The tenant (gone ones included).
     pub tenant: TenantRecord,
+    /// Its mapping; `None` when it is not mapped.
     pub mapping: Option<Mapping>,
+    /// The mapped company; `None` when unmapped or the company was never refreshed.
     pub company: Option<CompanyRecord>,
+    /// The mapped agreement; `None` when the mapping has none or it was never refreshed.
     pub agreement: Option<AgreementRecord>,
 }
 
@@ -446,6 +494,7 @@ store_area! {
             Ok((r.try_get("n")?, r.try_get("live")?))
         }
 
+        /// One tenant by Sophos id, gone or not; `None` if never stored.
         async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
             let r = sqlx::query(sql(&["SELECT ", TENANT_COLS, " FROM tenants WHERE id = $1"]))
                 .bind(id)
@@ -462,6 +511,7 @@ store_area! {
             rows.iter().map(|r| Ok(decode_tenant!(r, ""))).collect()
         }
 
+        /// One company by ConnectWise id, deleted or gone included; `None` if never stored.
         async fn get_company(&self, id: CompanyId) -> Result<Option<CompanyRecord>> {
             let r = sqlx::query(sql(&["SELECT ", COMPANY_COLS, " FROM companies WHERE id = $1"]))
                 .bind(id)
@@ -490,6 +540,7 @@ store_area! {
             rows.iter().map(|r| Ok(decode_company!(r, ""))).collect()
         }
 
+        /// One agreement by ConnectWise id, gone included; `None` if never stored.
         async fn get_agreement(&self, id: AgreementId) -> Result<Option<AgreementRecord>> {
             let r = sqlx::query(sql(&["SELECT ", AGREEMENT_COLS, " FROM agreements WHERE id = $1"]))
                 .bind(id)
@@ -516,6 +567,7 @@ store_area! {
             rows.iter().map(|r| Ok(decode_agreement!(r, ""))).collect()
         }
 
+        /// The mapping of tenant `tenant_id`; `None` when it is not mapped.
         async fn get_mapping(&self, tenant_id: &str) -> Result<Option<Mapping>> {
             let r = sqlx::query(sql(&["SELECT ", MAPPING_COLS, " FROM mappings WHERE tenant_id = $1"]))
                 .bind(tenant_id)

@@ -152,7 +152,9 @@ static POSTGRES_MIGRATIONS: std::sync::LazyLock<sqlx::migrate::Migrator> =
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
+    /// A SQLite file (the default).
     Sqlite,
+    /// A PostgreSQL server, chosen by a `postgres://` URL.
     Postgres,
 }
 
@@ -165,6 +167,7 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Which backend this is, for the rare query in an area body that must differ.
     pub const KIND: BackendKind = BackendKind::Sqlite;
 }
 
@@ -177,13 +180,16 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Which backend this is, for the rare query in an area body that must differ.
     pub const KIND: BackendKind = BackendKind::Postgres;
 }
 
 /// One of the two backends.
 #[derive(Debug)]
 pub enum Backend {
+    /// The store is a SQLite file.
     Sqlite(SqliteStore),
+    /// The store is a PostgreSQL database.
     Postgres(PostgresStore),
 }
 
@@ -196,7 +202,9 @@ pub struct Store {
 /// Where a store lives, parsed from a path or URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// A SQLite file at this path (from a bare path or a `sqlite://` URL).
     Sqlite(PathBuf),
+    /// A PostgreSQL URL as given, password included.
     Postgres(String),
 }
 
@@ -265,6 +273,7 @@ impl Store {
         &self.backend
     }
 
+    /// Which database this store runs on.
     pub fn kind(&self) -> BackendKind {
         match self.backend() {
             Backend::Sqlite(_) => BackendKind::Sqlite,

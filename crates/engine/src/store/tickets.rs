@@ -20,9 +20,11 @@ macro_rules! text_enum {
         #[serde(rename_all = "lowercase")]
         pub enum $name { $($(#[$vm])* $var),* }
         impl $name {
+            /// The text kept in the store's column for this value.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$var => $s),* }
             }
+            /// Reads the stored text back; an unknown value is [`StoreError::Corrupt`].
             pub fn parse(text: &str) -> Result<Self> {
                 match text {
                     $($s => Ok($name::$var),)*
@@ -61,11 +63,13 @@ text_enum!(
 text_enum!(
     /// Where the Sophos side of an alert stands.
     AlertState, "ticket_alerts.alert_state" {
+        /// Still listed by Sophos.
         Open = "open",
         /// Gone from Sophos (cleared or acknowledged there).
         Cleared = "cleared",
         /// We (maybe) sent `acknowledge` because its ticket was closed in ConnectWise.
         Acknowledging = "acknowledging",
+        /// Sophos accepted our `acknowledge`.
         Acknowledged = "acknowledged",
     }
 );
@@ -73,6 +77,7 @@ text_enum!(
 text_enum!(
     /// Where a ticket we own stands.
     TicketState, "ticket_tickets.state" {
+        /// Created (or reopened) and not yet resolved or closed.
         Open = "open",
         /// Resolution note and status change (maybe) sent.
         Resolving = "resolving",
@@ -88,56 +93,87 @@ text_enum!(
 /// One Sophos alert that ticket sync acted on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertLink {
+    /// Sophos's id of the alert (the ticket's `externalXRef` when it is the primary).
     pub alert_id: String,
+    /// The Sophos tenant that raised it.
     pub tenant_id: TenantId,
     /// tenant + device + alert type: repeats of one problem share it.
     pub group_key: String,
+    /// The ConnectWise ticket it created or was noted on; `None` while a create is unconfirmed.
     pub ticket_id: Option<TicketId>,
+    /// Whether it created the ticket or was noted on it.
     pub role: AlertRole,
+    /// Where the ConnectWise side stands.
     pub state: LinkState,
+    /// Where the Sophos side stands.
     pub alert_state: AlertState,
+    /// Sophos's severity as sent (`low`, `medium`, `high`), or `unknown` when none.
     pub severity: String,
+    /// Sophos's alert type; empty when Sophos sent none.
     pub alert_type: String,
+    /// The affected device's name; `None` when the alert names no device.
     pub device_name: Option<String>,
+    /// The one-line summary made for the alert's ticket or note.
     pub summary: String,
+    /// When Sophos says the alert was raised; `None` when it did not say.
     pub raised_at: Option<Timestamp>,
+    /// When ticket sync first recorded the alert.
     pub created_at: Timestamp,
+    /// When the record last changed.
     pub updated_at: Timestamp,
+    /// When ticket sync saw the alert (set when the record is first written).
     pub last_seen_at: Timestamp,
+    /// When we saw it leave Sophos; `None` while it is open.
     pub cleared_at: Option<Timestamp>,
+    /// When Sophos accepted our `acknowledge`; `None` if we never acknowledged it.
     pub acknowledged_at: Option<Timestamp>,
 }
 
 /// A ConnectWise ticket created by ticket sync.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OwnedTicket {
+    /// ConnectWise's record id of the ticket.
     pub ticket_id: TicketId,
+    /// The Sophos tenant whose alerts it is for.
     pub tenant_id: TenantId,
+    /// The group (tenant + device + alert type) the ticket is for.
     pub group_key: String,
+    /// The ConnectWise company the ticket is on.
     pub company_id: CompanyId,
+    /// The alert that created it (its `externalXRef`).
     pub primary_alert_id: String,
     /// The group's earlier (closed or resolved) ticket this one follows up.
     pub previous_ticket_id: Option<TicketId>,
+    /// Where the ticket stands.
     pub state: TicketState,
+    /// The ticket's summary as we sent it.
     pub summary: String,
+    /// When ticket sync recorded it.
     pub created_at: Timestamp,
+    /// When the record last changed.
     pub updated_at: Timestamp,
+    /// When we moved it to the clear status; `None` if not (or since reopened).
     pub resolved_at: Option<Timestamp>,
+    /// When it was closed, by a person or by us; `None` while not closed.
     pub closed_at: Option<Timestamp>,
 }
 
 /// Per-tenant polling state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TicketCursor {
+    /// The Sophos tenant polled.
     pub tenant_id: TenantId,
     /// The newest `raisedAt` seen; the next listing starts a little before it.
     pub last_raised_at: Option<Timestamp>,
+    /// When its alerts were last listed (or refused); `None` if never.
     pub last_poll_at: Option<Timestamp>,
     /// Sophos refused this tenant's alerts (403).
     pub forbidden: bool,
+    /// What the engineer should do about a forbidden tenant; `None` after a good poll.
     pub advice: Option<String>,
     /// Do not poll before this (forbidden or failing tenants are retried later).
     pub next_retry_at: Option<Timestamp>,
+    /// Why Sophos refused the tenant's alerts; `None` after a good poll.
     pub last_error: Option<String>,
 }
 

@@ -12,27 +12,38 @@ use super::{NewAudit, Result, StoreError, from_ms, json_text, store_area, to_ms}
 /// A product's selection and catalog link.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageProductRow {
+    /// The product's identifier in the product table.
     pub identifier: String,
+    /// Usage sync bills this product.
     pub selected: bool,
+    /// ConnectWise's record id of the catalog item the product bills as; `None` when not linked.
     pub catalog_item_id: Option<CatalogItemId>,
+    /// That catalog item's identifier in ConnectWise; `None` when not linked.
     pub catalog_identifier: Option<String>,
     /// `created` or `mapped`.
     pub link_source: Option<String>,
+    /// When the selection or the link last changed.
     pub updated_at: Timestamp,
 }
 
 /// Our link from (agreement, product) to the addition that bills it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AdditionLink {
+    /// ConnectWise's record id of the agreement the addition is on.
     pub agreement_id: AgreementId,
+    /// The product's identifier in the product table.
     pub product: String,
+    /// The Sophos tenant whose usage the addition bills.
     pub tenant_id: TenantId,
+    /// ConnectWise's record id of the addition.
     pub addition_id: AdditionId,
+    /// The catalog item the addition is for.
     pub catalog_item_id: CatalogItemId,
     /// We created it (false: we adopted one the user had made).
     pub created_by_us: bool,
     /// The quantity we last wrote or saw.
     pub quantity: f64,
+    /// We cancelled the addition (a move to another catalog item, or a repair); it bills no more.
     pub cancelled_by_us: bool,
 }
 
@@ -40,9 +51,13 @@ pub struct AdditionLink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JournalState {
+    /// Recorded with the run's plan; its ConnectWise call has not begun.
     Planned,
+    /// Its ConnectWise call is about to be made or in flight; the outcome is not known yet.
     Started,
+    /// The call succeeded and the link was written.
     Done,
+    /// The call failed; `error` says why.
     Failed,
     /// A later run settled it (a `started` row whose outcome was unknown, or a `planned` one that
     /// never ran).
@@ -50,6 +65,7 @@ pub enum JournalState {
 }
 
 impl JournalState {
+    /// The name kept in `usage_journal.state`.
     pub fn as_str(self) -> &'static str {
         match self {
             JournalState::Planned => "planned",
@@ -92,6 +108,7 @@ pub enum JournalKind {
 }
 
 impl JournalKind {
+    /// The name kept in `usage_journal.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             JournalKind::Create => "create",
@@ -120,32 +137,56 @@ impl JournalKind {
 /// A journal row to insert (state `planned`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJournalEntry {
+    /// The `sync_runs` id of the run that plans it; `None` outside a recorded run.
     pub run_id: Option<i64>,
+    /// The Sophos tenant whose usage it is.
     pub tenant_id: TenantId,
+    /// ConnectWise's record id of the agreement the addition is on.
     pub agreement_id: AgreementId,
+    /// The product's identifier in the product table.
     pub product: String,
+    /// Which write it is.
     pub kind: JournalKind,
+    /// The addition written to; `None` for a create (set when it finishes).
     pub addition_id: Option<AdditionId>,
+    /// The addition's quantity before the write; `None` for a create.
     pub before_qty: Option<f64>,
+    /// The quantity the write sets.
     pub after_qty: Option<f64>,
+    /// Why the plan makes this write, for the engineer.
     pub reason: String,
 }
 
+/// A journal row as stored: a [`NewJournalEntry`] with its id, state and times.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JournalEntry {
+    /// The row id, increasing in plan order.
     pub id: i64,
+    /// The `sync_runs` id of the run that planned it; `None` outside a recorded run.
     pub run_id: Option<i64>,
+    /// The Sophos tenant whose usage it is.
     pub tenant_id: TenantId,
+    /// ConnectWise's record id of the agreement the addition is on.
     pub agreement_id: AgreementId,
+    /// The product's identifier in the product table.
     pub product: String,
+    /// Which write it is.
     pub kind: JournalKind,
+    /// The addition written to; `None` for a create that has not finished.
     pub addition_id: Option<AdditionId>,
+    /// The addition's quantity before the write; `None` for a create.
     pub before_qty: Option<f64>,
+    /// The quantity the write sets.
     pub after_qty: Option<f64>,
+    /// Why the plan made this write.
     pub reason: String,
+    /// Where the write is now.
     pub state: JournalState,
+    /// Why it failed; `None` unless it did.
     pub error: Option<String>,
+    /// When it was planned.
     pub created_at: Timestamp,
+    /// When its state last changed.
     pub updated_at: Timestamp,
 }
 

@@ -17,6 +17,7 @@ pub fn forbidden_advice(tenant: &str, billing_type: Option<&BillingType>) -> Str
     }
 }
 
+/// The error recorded for a tenant whose alerts Sophos refuses (403).
 pub const FORBIDDEN_ERROR: &str = "no access to this customer's alerts (403)";
 
 /// Advice for skipped alerts of an unmapped tenant.
@@ -28,16 +29,19 @@ pub fn unmapped_advice(tenant: &str) -> String {
     )
 }
 
+/// The error of an unmapped tenant, without a fallback company, whose alerts were skipped.
 pub fn unmapped_error(n: u64) -> String {
     format!("{n} alert(s) skipped: customer not mapped and no fallback company")
 }
 
+/// The error when ticket sync runs before a service board is chosen.
 pub fn not_configured() -> String {
     "Ticket sync is not set up yet: choose at least a ConnectWise board, e.g. `centralbridge tickets settings set \
      --board \"Security Alerts\" --auto` (fills the statuses and priorities from the board)."
         .to_owned()
 }
 
+/// The warning when ConnectWise refuses to close the ticket of cleared alerts.
 pub fn close_permission_warning(status: &str, fallback: Option<&str>) -> String {
     match fallback {
         Some(f) => format!(
@@ -54,6 +58,7 @@ pub fn close_permission_warning(status: &str, fallback: Option<&str>) -> String 
     }
 }
 
+/// The warning when a closed ticket's alert cannot be acknowledged in Sophos.
 pub fn ack_not_allowed(alert_id: &str, ticket_id: TicketId) -> String {
     format!(
         "Ticket #{ticket_id} was closed in ConnectWise, but Sophos does not allow acknowledging alert {alert_id}; \
@@ -66,6 +71,7 @@ pub fn ack_message(ticket_id: TicketId) -> String {
     format!("Ticket {ticket_id} closed in ConnectWise")
 }
 
+/// The advice for a tenant whose cycle failed.
 pub fn tenant_failed_advice() -> String {
     "Ticket sync will try this customer again in the next cycle; run `centralbridge doctor` if it keeps failing."
         .to_owned()
@@ -73,8 +79,10 @@ pub fn tenant_failed_advice() -> String {
 
 // Ticket and note texts (they end up in ConnectWise, read by the MSP's technicians).
 
+/// The word that starts the summary of a ticket for an unmapped tenant.
 pub const UNMAPPED_PREFIX: &str = "Unmapped";
 
+/// The note added to the group's open ticket when the same problem is reported again.
 pub fn repeat_note(
     alert_id: &str,
     severity: &str,
@@ -89,6 +97,7 @@ pub fn repeat_note(
     )
 }
 
+/// The note added to a ticket reopened because its problem came back.
 pub fn reopen_note(alert_id: &str, event: &str, device: &str, raised: &str) -> String {
     format!(
         "Reopened: the problem came back in Sophos Central.\n\nEvent: {event}\nDevice: {device}\nRaised: \
@@ -96,6 +105,7 @@ pub fn reopen_note(alert_id: &str, event: &str, device: &str, raised: &str) -> S
     )
 }
 
+/// The resolution note written when every alert of a ticket left Sophos.
 pub fn resolution_note(alert_ids: &[String]) -> String {
     format!(
         "Resolved in Sophos Central: the alert is no longer open there (cleared or acknowledged).\n\nSophos alert \
@@ -104,6 +114,7 @@ pub fn resolution_note(alert_ids: &[String]) -> String {
     )
 }
 
+/// The description line naming the group's earlier ticket on a recurrence.
 pub fn previous_ticket_line(previous: TicketId) -> String {
     format!("This problem happened before: see ticket #{previous}.")
 }
@@ -150,12 +161,14 @@ pub fn duplicate_tickets(alert_id: &str, ids: &[TicketId]) -> String {
     )
 }
 
+/// The problem of a duplicate repair that has no clear status to close the extra tickets with.
 pub fn duplicate_no_close_status() -> String {
     "No clear status is set, so the extra tickets were left open. Fix: `centralbridge tickets \
      settings set --clear-status \"Closed\"`, then run the repair again"
         .to_owned()
 }
 
+/// The problem of a duplicate repair that ConnectWise would not let close the extra tickets.
 pub fn duplicate_cannot_close() -> String {
     "ConnectWise refused to close the extra tickets. Fix: give the API member's security role \
      \"Close Service Tickets\" (System > Security Roles > Service Desk), then run the repair again"

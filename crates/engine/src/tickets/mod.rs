@@ -40,16 +40,23 @@ pub const JOB: &str = "tickets";
 /// Why ticket sync (or a settings change) failed. Display is plain English.
 #[derive(Debug, thiserror::Error)]
 pub enum TicketError {
+    /// Ticket sync has no service board chosen yet, so there is nowhere to open tickets.
     #[error("{}", messages::not_configured())]
     NotConfigured,
+    /// A setting is wrong (not in ConnectWise, malformed or unreadable), or a ticket found in
+    /// ConnectWise names no company; the text says what to do.
     #[error("{0}")]
     Settings(String),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A ConnectWise call failed.
     #[error(transparent)]
     ConnectWise(#[from] connectwise::CwError),
+    /// A Sophos Central call failed.
     #[error(transparent)]
     Sophos(#[from] sophos::SophosError),
+    /// A stored connection is missing or unusable.
     #[error(transparent)]
     Connection(#[from] crate::connections::ConnectionError),
     /// The test hook stopped the cycle (as a crash would).
@@ -63,8 +70,10 @@ pub enum TicketError {
 /// One alert and its ticket, for `tickets list` and the dashboard.
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkRow {
+    /// The alert as recorded: tenant, group, state, summary, ticket id.
     #[serde(flatten)]
     pub link: AlertLink,
+    /// Our record of the alert's ticket; `None` while no ticket is recorded for it.
     pub ticket: Option<OwnedTicket>,
 }
 

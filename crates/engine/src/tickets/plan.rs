@@ -16,9 +16,15 @@ use crate::ids::{BillingType, CompanyId, TenantId, TicketId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Destination {
     /// The mapped company.
-    Mapped { company_id: CompanyId },
+    Mapped {
+        /// ConnectWise's id of the company the tenant is mapped to.
+        company_id: CompanyId,
+    },
     /// The fallback company (tickets say "Unmapped").
-    Fallback { company_id: CompanyId },
+    Fallback {
+        /// ConnectWise's id of the fallback company from the ticket settings.
+        company_id: CompanyId,
+    },
     /// Unmapped and no fallback: alerts are skipped and counted.
     Skip,
 }
@@ -26,16 +32,22 @@ pub enum Destination {
 /// One tenant, as ticket sync sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TenantTarget {
+    /// Sophos's id of the tenant.
     pub tenant_id: TenantId,
+    /// The tenant's name in Sophos, used in ticket summaries and descriptions.
     pub name: String,
+    /// The tenant's regional Sophos API host, where its alerts are read.
     pub api_host: String,
+    /// The tenant's billing type, for the advice when Sophos refuses its alerts; `None`: unknown.
     pub billing_type: Option<BillingType>,
+    /// Where the tenant's tickets go.
     pub destination: Destination,
 }
 
 /// A ticket an operation works on: one that exists, or one created earlier in the same plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum TicketRef {
+    /// A ticket ConnectWise has and we recorded.
     Existing(TicketId),
     /// The ticket created by this alert's [`Op::CreateTicket`] in the same plan.
     CreatedBy(String),
@@ -54,17 +66,28 @@ pub enum SkipReason {
 /// The whole ticket a create sends: texts, company and every setup choice, as the plan made them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TicketDraft {
+    /// The ticket's summary (at most 100 characters).
     pub summary: String,
+    /// The ticket's initial description.
     pub description: String,
+    /// ConnectWise's id of the company the ticket is opened for (mapped or fallback).
     pub company_id: CompanyId,
+    /// The service board; `None` leaves it unset.
     pub board: Option<Pick>,
+    /// The status of a new ticket; `None` leaves it unset.
     pub status: Option<Pick>,
+    /// The ticket type on the board; `None` leaves it unset.
     #[serde(rename = "type")]
     pub type_: Option<Pick>,
+    /// The ticket subtype on the board; `None` leaves it unset.
     pub subtype: Option<Pick>,
+    /// The ticket item on the board; `None` leaves it unset.
     pub item: Option<Pick>,
+    /// The priority chosen for the alert's severity; `None` leaves it unset.
     pub priority: Option<Pick>,
+    /// The ticket source; `None` leaves it unset.
     pub source: Option<Pick>,
+    /// ConnectWise's severity, from the alert's severity.
     pub severity: TicketSeverity,
 }
 
@@ -74,34 +97,54 @@ pub struct TicketDraft {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// A person closed our ticket in ConnectWise.
-    MarkClosed { ticket_id: TicketId },
+    MarkClosed {
+        /// Our ticket that was found closed.
+        ticket_id: TicketId,
+    },
     /// Acknowledge the alert in Sophos because its ticket was closed, with this message.
     Acknowledge {
+        /// Sophos's id of the alert to acknowledge.
         alert_id: String,
+        /// The closed ticket the alert is on.
         ticket_id: TicketId,
+        /// The text sent with the acknowledgement, naming the ticket.
         message: String,
     },
     /// Sophos does not allow `acknowledge` on an alert whose ticket was closed: report it.
     CannotAcknowledge {
+        /// Sophos's id of the alert that cannot be acknowledged.
         alert_id: String,
+        /// The closed ticket the alert is on.
         ticket_id: TicketId,
     },
     /// The alert left Sophos, others of the ticket are still open: just record it.
-    MarkCleared { alert_id: String },
+    MarkCleared {
+        /// Sophos's id of the alert no longer listed.
+        alert_id: String,
+    },
     /// Every alert of the ticket left Sophos: resolution note, then the clear status (or, when
     /// closing is not permitted, the resolved status).
     Resolve {
+        /// Our ticket to resolve.
         ticket_id: TicketId,
+        /// The ticket's alerts that left Sophos, recorded cleared.
         alert_ids: Vec<String>,
+        /// The resolution note's text.
         note: String,
+        /// The status to move the ticket to (closed or not); `None` leaves the status as it is.
         clear_status: Option<Pick>,
+        /// The open status used when ConnectWise refuses the close; `None` leaves the status.
         resolved_status: Option<Pick>,
     },
     /// A new ticket (or resuming one whose create may have been sent: looked up first).
     CreateTicket {
+        /// Sophos's id of the alert; sent as the ticket's external reference.
         alert_id: String,
+        /// The group the alert belongs to (tenant, device, alert type).
         group_key: String,
+        /// The tenant is unmapped and the ticket goes to the fallback company.
         unmapped: bool,
+        /// The group's earlier resolved or closed ticket, named in the description; `None` if none.
         previous_ticket_id: Option<TicketId>,
         /// Boxed: it is much larger than the other operations.
         ticket: Box<TicketDraft>,
@@ -109,17 +152,24 @@ pub enum Op {
     /// A create may have been sent but no ticket can be made now (the alert left Sophos, or its
     /// tenant has no company): only record the ticket a crashed run made, if ConnectWise has it.
     LookupTicket {
+        /// Sophos's id of the alert whose create may have been sent.
         alert_id: String,
+        /// The group the alert belongs to (tenant, device, alert type).
         group_key: String,
+        /// The summary the interrupted create recorded.
         summary: String,
         /// Recorded when the found ticket names no company.
         company_id: Option<CompanyId>,
+        /// The group's earlier resolved or closed ticket; `None` when there is none.
         previous_ticket_id: Option<TicketId>,
     },
     /// A repeat of the problem: note on the group's open ticket.
     AddNote {
+        /// Sophos's id of the repeat alert.
         alert_id: String,
+        /// The group the alert belongs to (tenant, device, alert type).
         group_key: String,
+        /// The group's open ticket, existing or created earlier in this plan.
         ticket: TicketRef,
         /// The summary our record of the alert keeps.
         summary: String,
@@ -128,20 +178,30 @@ pub enum Op {
     },
     /// A recurrence after the ticket was resolved/closed: back to `status`, plus a note.
     Reopen {
+        /// Sophos's id of the alert that came back.
         alert_id: String,
+        /// The group the alert belongs to (tenant, device, alert type).
         group_key: String,
+        /// The group's resolved or closed ticket to reopen.
         ticket_id: TicketId,
+        /// The summary our record of the alert keeps.
         summary: String,
+        /// The status to move the ticket back to (the new-ticket status); `None` leaves it.
         status: Option<Pick>,
+        /// The note saying the problem came back.
         note: String,
     },
+    /// An alert that makes no ticket, counted; planned only for alerts raised since the last cycle.
     Skip {
+        /// Sophos's id of the skipped alert.
         alert_id: String,
+        /// Why it makes no ticket.
         reason: SkipReason,
     },
 }
 
 impl Op {
+    /// The operation's name in snake case, as in the serialized `op` tag.
     pub fn kind(&self) -> &'static str {
         match self {
             Op::MarkClosed { .. } => "mark_closed",
@@ -172,39 +232,56 @@ pub enum LinkStep {
 /// Where the Sophos side of an alert we acted on stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertPhase {
+    /// The alert is open in Sophos as far as we know.
     Open,
+    /// The alert left Sophos and is recorded cleared.
     Cleared,
     /// `acknowledge` was (maybe) sent.
     Acknowledging,
+    /// The alert was acknowledged in Sophos after its ticket was closed.
     Acknowledged,
 }
 
 /// Where a ticket we own stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketPhase {
+    /// The ticket is open: repeats of its group become notes.
     Open,
+    /// A resolution (note, then status) may have been sent; the next run finishes it.
     Resolving,
+    /// Every alert of the ticket cleared and its resolution was written; the ticket is not closed.
     Resolved,
+    /// A reopen (status, then note) may have been sent; the next run finishes it.
     Reopening,
+    /// The ticket is closed in ConnectWise, by us or by a person.
     Closed,
 }
 
 /// An alert ticket sync acted on, as recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRecord {
+    /// Sophos's id of the alert.
     pub alert_id: String,
+    /// The group the alert belongs to (tenant, device, alert type).
     pub group_key: String,
+    /// The ticket the alert is on; `None` while its create is not recorded.
     pub ticket_id: Option<TicketId>,
+    /// Where the ConnectWise side stands (create or note in flight, or linked).
     pub step: LinkStep,
+    /// Where the Sophos side stands.
     pub phase: AlertPhase,
+    /// The summary recorded for the alert; a resumed create sends it again.
     pub summary: String,
 }
 
 /// The newest ticket of a group, as recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TicketRecord {
+    /// ConnectWise's id of the ticket.
     pub ticket_id: TicketId,
+    /// The group the ticket is for (tenant, device, alert type).
     pub group_key: String,
+    /// Where the ticket stands.
     pub phase: TicketPhase,
 }
 

@@ -18,12 +18,15 @@ use crate::store::{CoreStore as _, NewAudit, Store, TicketState, TicketStore as 
 /// One alert on several open tickets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Duplicate {
+    /// Sophos's id of the alert the tickets are for.
     pub alert_id: String,
+    /// The ticket kept: the one our link names, else the oldest.
     pub kept: TicketId,
     /// Closed as duplicates of `kept` (nothing in a dry run).
     pub closed: Vec<TicketId>,
     /// Left open: closing was refused, or this is a dry run.
     pub left_open: Vec<TicketId>,
+    /// Why tickets were left open outside a dry run (no clear status, close refused); else `None`.
     pub problem: Option<String>,
 }
 

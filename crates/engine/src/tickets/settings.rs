@@ -19,7 +19,9 @@ pub const DEFAULT_DEVICE_URL: &str = "https://central.sophos.com/manage/partner/
 /// A ConnectWise record chosen by the user: its id (what we send) and its name (what we show).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pick {
+    /// ConnectWise's record id, sent in requests.
     pub id: i64,
+    /// The record's name when it was chosen, shown to people.
     pub name: String,
 }
 
@@ -37,8 +39,11 @@ pub enum Recurrence {
 /// Priority per Sophos severity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Priorities {
+    /// Priority of tickets for `low` alerts; `None` leaves it unset.
     pub low: Option<Pick>,
+    /// Priority of tickets for `medium` alerts (and unknown severities); `None` leaves it unset.
     pub medium: Option<Pick>,
+    /// Priority of tickets for `high` alerts; `None` leaves it unset.
     pub high: Option<Pick>,
 }
 
@@ -57,6 +62,7 @@ impl Priorities {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TicketSettings {
+    /// The service board tickets open on; `None` means ticket sync is not configured.
     pub board: Option<Pick>,
     /// Status of new tickets (and of reopened ones).
     pub new_status: Option<Pick>,
@@ -64,11 +70,16 @@ pub struct TicketSettings {
     pub clear_status: Option<Pick>,
     /// An open status used instead of a closed `clear_status` when closing is not permitted.
     pub resolved_status: Option<Pick>,
+    /// The priority of a new ticket, by the alert's severity.
     pub priorities: Priorities,
+    /// The ticket type on the board; `None` leaves it unset.
     #[serde(rename = "type")]
     pub type_: Option<Pick>,
+    /// The ticket subtype on the board; `None` leaves it unset.
     pub subtype: Option<Pick>,
+    /// The ticket item on the board; `None` leaves it unset.
     pub item: Option<Pick>,
+    /// The ticket source (e.g. "Sophos"); `None` leaves it unset.
     pub source: Option<Pick>,
     /// Only these products create tickets (empty: all).
     pub products: Vec<String>,
@@ -80,10 +91,15 @@ pub struct TicketSettings {
     pub fallback_company: Option<Pick>,
     /// Skip (and count) alerts of unmapped tenants instead of using a fallback company.
     pub skip_unmapped: bool,
+    /// What an alert does when its group's ticket was already resolved or closed.
     pub recurrence: Recurrence,
     /// Acknowledge the Sophos alert when its ticket is closed in ConnectWise.
     pub acknowledge_on_close: bool,
+    /// The link to the device in Sophos Central put in descriptions; see [`DEFAULT_DEVICE_URL`]
+    /// for its placeholders.
     pub device_url_pattern: String,
+    /// Seconds between cycles of `centralbridge sync tickets` when it loops (the service uses
+    /// `[sync] tickets_interval`).
     pub interval_s: u64,
     /// Each listing starts this long before the newest alert already seen.
     pub overlap_s: u64,
@@ -133,28 +149,46 @@ impl TicketSettings {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SettingsInput {
+    /// Service board by name or id; every board-specific choice must exist on it.
     pub board: Option<String>,
+    /// Status of new and reopened tickets, by name or id on the board; must be an open status.
     pub new_status: Option<String>,
+    /// Status a ticket moves to when its alerts clear, by name or id on the board.
     pub clear_status: Option<String>,
+    /// Open status used when closing is not permitted, by name or id on the board; must be open.
     pub resolved_status: Option<String>,
     /// (severity, priority name or id).
     pub priorities: Vec<(String, String)>,
+    /// Ticket type on the board, by name or id.
     #[serde(rename = "type")]
     pub type_: Option<String>,
+    /// Ticket subtype on the board, by name or id.
     pub subtype: Option<String>,
+    /// Ticket item on the board, by name or id.
     pub item: Option<String>,
+    /// Ticket source, by name or id.
     pub source: Option<String>,
+    /// Sophos product names that create tickets; replaces the list (empty: all).
     pub products: Option<Vec<String>>,
+    /// Sophos alert category names that create tickets; replaces the list (empty: all).
     pub categories: Option<Vec<String>>,
+    /// Sophos severities that create tickets; replaces the list (empty: all).
     pub severities: Option<Vec<String>>,
     /// Company id or identifier; `""` removes it.
     pub fallback_company: Option<String>,
+    /// Skip alerts of unmapped tenants; `true` also removes the fallback company.
     pub skip_unmapped: Option<bool>,
+    /// What a recurrence after a resolved or closed ticket does.
     pub recurrence: Option<Recurrence>,
+    /// Whether to acknowledge the Sophos alert when its ticket is closed in ConnectWise.
     pub acknowledge_on_close: Option<bool>,
+    /// The device link pattern: an http(s) URL containing `{device_id}`.
     pub device_url_pattern: Option<String>,
+    /// Seconds between looping `sync tickets` cycles; at least 1.
     pub interval_s: Option<u64>,
+    /// Seconds each listing starts before the newest alert already seen.
     pub overlap_s: Option<u64>,
+    /// Tenants polled at once; kept between 1 and 64.
     pub concurrency: Option<usize>,
     /// Fill every unset board-related choice from what the board has.
     pub auto: bool,
@@ -163,13 +197,19 @@ pub struct SettingsInput {
 /// Pick-lists from ConnectWise for the settings form (dashboard) or `tickets settings show --choices`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Choices {
+    /// Every service board.
     pub boards: Vec<Pick>,
     /// Of the chosen (or given) board: (status, closed?).
     pub statuses: Vec<(Pick, bool)>,
+    /// Ticket types of the board.
     pub types: Vec<Pick>,
+    /// Ticket subtypes of the board.
     pub subtypes: Vec<Pick>,
+    /// Ticket items of the board.
     pub items: Vec<Pick>,
+    /// Every ticket priority.
     pub priorities: Vec<Pick>,
+    /// Every ticket source.
     pub sources: Vec<Pick>,
 }
 

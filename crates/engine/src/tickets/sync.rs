@@ -42,15 +42,25 @@ struct CycleOptions {
 /// Per-tenant counters of one cycle.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Alerts Sophos listed open for the tenant this cycle.
     pub listed: u64,
+    /// Tickets created, including ones found for an interrupted create.
     pub created: u64,
+    /// Repeats noted on their group's open ticket.
     pub noted: u64,
+    /// Tickets reopened for a recurrence.
     pub reopened: u64,
+    /// Tickets resolved because every alert of theirs left Sophos.
     pub resolved: u64,
+    /// Alerts recorded as cleared (gone from Sophos).
     pub cleared: u64,
+    /// Our tickets found closed by a person in ConnectWise.
     pub closed_in_connectwise: u64,
+    /// Alerts acknowledged in Sophos because their ticket was closed.
     pub acknowledged: u64,
+    /// Alerts skipped because the tenant is unmapped and there is no fallback company.
     pub skipped_unmapped: u64,
+    /// Alerts skipped by the product, category or severity filters.
     pub filtered: u64,
     /// Tickets that already existed in ConnectWise for a new alert (found by its id), taken over.
     pub adopted: u64,
@@ -75,29 +85,42 @@ impl Counts {
 /// A ticket created in this cycle (for the benchmark's latency figures).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Created {
+    /// Sophos's id of the alert the ticket is for.
     pub alert_id: String,
+    /// ConnectWise's id of the ticket.
     pub ticket_id: TicketId,
+    /// When Sophos raised the alert; `None` when Sophos did not say.
     pub raised_at: Option<Timestamp>,
+    /// When the ticket was recorded (this machine's clock).
     pub created_at: Timestamp,
 }
 
 /// One tenant's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantReport {
+    /// Sophos's id of the tenant.
     pub tenant_id: TenantId,
+    /// The tenant's name in Sophos.
     pub name: String,
+    /// The tenant's cycle succeeded; false when it failed, was refused, or skipped unmapped alerts.
     pub ok: bool,
     /// Not polled this cycle (forbidden, waiting to retry).
     pub waiting: bool,
     /// Not worked on: the run was asked to stop first.
     pub stopped: bool,
+    /// Sophos refused the tenant's alerts (403); it is tried again after `forbidden_retry_s`.
     pub forbidden: bool,
+    /// What went wrong for the tenant; `None` when nothing did.
     pub error: Option<String>,
+    /// What the user can do about the error; `None` when there is no error.
     pub advice: Option<String>,
+    /// What the tenant's cycle did.
     pub counts: Counts,
+    /// Things to know that did not fail the tenant, e.g. an alert Sophos would not acknowledge.
     pub warnings: Vec<String>,
     /// The plan (always filled; with `--dry-run` nothing of it was applied).
     pub plan: Vec<Op>,
+    /// Tickets created for the tenant this cycle, in order (not serialized).
     #[serde(skip)]
     pub created: Vec<Created>,
 }
@@ -105,20 +128,31 @@ pub struct TenantReport {
 /// API calls made by the cycle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ApiCalls {
+    /// Requests sent to Sophos Central during the cycle.
     pub sophos: u64,
+    /// Requests sent to ConnectWise during the cycle.
     pub connectwise: u64,
 }
 
 /// What a cycle did.
 #[derive(Debug, Clone, Serialize)]
 pub struct CycleReport {
+    /// When the cycle started.
     pub started_at: Timestamp,
+    /// When the cycle finished.
     pub finished_at: Timestamp,
+    /// The cycle only read and planned; nothing was written.
     pub dry_run: bool,
+    /// The run outcome from the tally: ok, partial, failed or stopped.
     pub outcome: RunOutcome,
+    /// Every tenant's counts added up.
     pub totals: Counts,
+    /// One report per tenant, sorted by name.
     pub tenants: Vec<TenantReport>,
+    /// Requests sent to each vendor during the cycle.
     pub api_calls: ApiCalls,
+    /// The cycle's warnings, sorted and without repeats: duplicate tickets in ConnectWise, then
+    /// every tenant's.
     pub warnings: Vec<String>,
 }
 

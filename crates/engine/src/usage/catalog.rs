@@ -22,12 +22,19 @@ const DESCRIPTION_MAX: usize = 60;
 /// One row of the product table as the user sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProductView {
+    /// The integration's product identifier; also the identifier of a catalog item made for it.
     pub identifier: String,
+    /// Sophos's name for the product.
     pub description: String,
+    /// The built-in billing codes that count toward the product.
     pub codes: Vec<String>,
+    /// The billing codes the user added to the product.
     pub extra_codes: Vec<String>,
+    /// The product is selected for usage sync (only selected products get additions).
     pub selected: bool,
+    /// ConnectWise's id of the catalog item the product bills as; `None` when not linked yet.
     pub catalog_item_id: Option<CatalogItemId>,
+    /// The linked catalog item's identifier; `None` when not linked.
     pub catalog_identifier: Option<String>,
     /// `created`, `found` (an item with the product's identifier already existed) or `mapped`.
     pub link_source: Option<String>,
@@ -36,9 +43,13 @@ pub struct ProductView {
 /// A catalog item, for search results and pickers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CatalogSummary {
+    /// ConnectWise's id of the catalog item.
     pub id: CatalogItemId,
+    /// The item's identifier; empty when ConnectWise sent none.
     pub identifier: String,
+    /// The item's short description; empty when ConnectWise sent none.
     pub description: String,
+    /// The item is marked inactive.
     pub inactive: bool,
 }
 
@@ -259,7 +270,9 @@ async fn link(
 /// What happened to one product's catalog item.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CatalogOutcome {
+    /// The selected product, by identifier.
     pub product: String,
+    /// ConnectWise's id of the product's catalog item.
     pub catalog_item_id: CatalogItemId,
     /// `created`, `found` or `already linked`.
     pub action: String,

@@ -10,10 +10,12 @@ fn qty(q: f64) -> String {
     }
 }
 
+/// The reason for creating the first addition of a product.
 pub fn reason_create(q: f64) -> String {
     format!("no addition for this product yet; usage is {}", qty(q))
 }
 
+/// The reason for recreating (with `--recreate`) an addition of ours deleted in ConnectWise.
 pub fn reason_recreate(q: f64) -> String {
     format!(
         "our addition was removed in ConnectWise; recreating it (--recreate) with usage {}",
@@ -21,26 +23,32 @@ pub fn reason_recreate(q: f64) -> String {
     )
 }
 
+/// The reason for leaving an addition whose quantity already matches the usage.
 pub fn reason_same(q: f64) -> String {
     format!("quantity already {}", qty(q))
 }
 
+/// The reason for changing an addition's quantity to the month's usage.
 pub fn reason_update(before: f64, after: f64) -> String {
     format!("usage changed from {} to {}", qty(before), qty(after))
 }
 
+/// The reason for cancelling an addition whose usage dropped to zero under the cancel policy.
 pub fn reason_cancel() -> String {
     "usage dropped to 0; cancelling the addition (zero-usage policy: cancel)".to_owned()
 }
 
+/// The reason for leaving alone an addition we cancelled while usage stays zero.
 pub fn reason_still_cancelled() -> String {
     "no usage; our addition is already cancelled".to_owned()
 }
 
+/// The reason for doing nothing about a removed addition of ours when there is no usage.
 pub fn reason_removed_no_usage() -> String {
     "our addition was removed in ConnectWise and there is no usage this month".to_owned()
 }
 
+/// The reason reported for an addition of ours that was deleted or cancelled in ConnectWise.
 pub fn reason_removed(addition_id: AdditionId, q: f64) -> String {
     format!(
         "removed in ConnectWise: addition {addition_id}, which centralbridge managed, was deleted or cancelled there; \
@@ -49,18 +57,21 @@ pub fn reason_removed(addition_id: AdditionId, q: f64) -> String {
     )
 }
 
+/// The reason for taking over the only addition of a product that we did not create.
 pub fn reason_adopt(addition_id: AdditionId) -> String {
     format!(
         "addition {addition_id} is the only one for this product on the agreement; centralbridge takes it over"
     )
 }
 
+/// The reason for taking over the addition an interrupted create of ours made.
 pub fn reason_finish_create(addition_id: AdditionId) -> String {
     format!(
         "an earlier run was interrupted while creating this addition; it exists (addition {addition_id}) and is not created again"
     )
 }
 
+/// The reason reported when several additions on the agreement bill the same product.
 pub fn reason_conflict(ids: &[AdditionId]) -> String {
     let ids: Vec<String> = ids.iter().map(AdditionId::to_string).collect();
     format!(
@@ -70,6 +81,7 @@ pub fn reason_conflict(ids: &[AdditionId]) -> String {
     )
 }
 
+/// The line reporting a billing code with usage that counts toward no product.
 pub fn unmapped_code(code: &str, quantity: f64, description: Option<&str>) -> String {
     let what = description.map(|d| format!(" ({d})")).unwrap_or_default();
     format!(
@@ -79,6 +91,7 @@ pub fn unmapped_code(code: &str, quantity: f64, description: Option<&str>) -> St
     )
 }
 
+/// The error and advice for a customer whose agreement is cancelled, expired or inactive.
 pub fn agreement_not_active(agreement_id: AgreementId, status: &str) -> (String, String) {
     (
         format!("agreement {agreement_id} is {status}; nothing was written to it"),
@@ -88,6 +101,7 @@ pub fn agreement_not_active(agreement_id: AgreementId, status: &str) -> (String,
     )
 }
 
+/// The error and advice for a customer whose agreement ConnectWise does not have.
 pub fn agreement_missing(agreement_id: AgreementId) -> (String, String) {
     (
         format!("agreement {agreement_id} was not found in ConnectWise"),
@@ -97,6 +111,7 @@ pub fn agreement_missing(agreement_id: AgreementId) -> (String, String) {
     )
 }
 
+/// The error and advice for a customer mapped to no agreement.
 pub fn no_agreement() -> (String, String) {
     (
         "no agreement is mapped for this customer".to_owned(),
@@ -105,6 +120,7 @@ pub fn no_agreement() -> (String, String) {
     )
 }
 
+/// The error and advice for a customer whose tenant Sophos no longer lists.
 pub fn tenant_gone(tenant_id: &str) -> (String, String) {
     (
         format!("Sophos tenant {tenant_id} is no longer listed by Sophos Central"),
@@ -114,12 +130,14 @@ pub fn tenant_gone(tenant_id: &str) -> (String, String) {
     )
 }
 
+/// The note for a customer skipped because its billing type is not monthly (MSP Flex).
 pub fn not_monthly(billing: &str) -> String {
     format!(
         "not a monthly (MSP Flex) customer (billing type {billing}): Sophos reports no usage to sync"
     )
 }
 
+/// The error and advice for a customer with products that have several candidate additions.
 pub fn conflicts(n: usize) -> (String, String) {
     (
         format!("{n} product(s) have several candidate additions on the agreement"),
@@ -129,6 +147,7 @@ pub fn conflicts(n: usize) -> (String, String) {
     )
 }
 
+/// The error and advice for a product with no catalog item in a real run.
 pub fn catalog_item_missing(product: &str) -> (String, String) {
     (
         format!("{product} has no ConnectWise catalog item to bill"),
@@ -138,6 +157,7 @@ pub fn catalog_item_missing(product: &str) -> (String, String) {
     )
 }
 
+/// The error and advice for a customer whose managed additions were removed in ConnectWise.
 pub fn removed(n: usize) -> (String, String) {
     (
         format!("{n} addition(s) managed by centralbridge were removed in ConnectWise and not recreated"),
@@ -186,6 +206,7 @@ pub fn cw_advice(e: &connectwise::CwError, agreement_id: AgreementId) -> String 
     }
 }
 
+/// The note, shown with products, that the catalog item's Customer Description must not be changed.
 pub const CATALOG_CUSTOMER_DESCRIPTION_NOTE: &str = "The catalog item's Customer Description is the product description. \
      Do not change it in ConnectWise: like Sophos's own integration, centralbridge expects it to stay as created.";
 

@@ -51,30 +51,45 @@ const AGREEMENT_CHUNK: usize = 200;
 /// errors: they are in the report.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A ConnectWise call failed.
     #[error(transparent)]
     ConnectWise(#[from] CwError),
+    /// A Sophos Central call failed.
     #[error(transparent)]
     Sophos(#[from] sophos::SophosError),
+    /// The product identifier is not in the product table.
     #[error("{}", products::messages::unknown_product(.0))]
     UnknownProduct(String),
+    /// No ConnectWise catalog item has the id or exact identifier given.
     #[error(
         "No ConnectWise catalog item `{0}` was found (give its numeric id or its exact identifier)."
     )]
     CatalogItemNotFound(String),
+    /// The month given is not `YYYY-MM` (years 2000 to 2999).
     #[error("`{0}` is not a month: use YYYY-MM, e.g. 2026-11")]
     BadMonth(String),
+    /// The customer filter matches no mapped customer with usage sync on.
     #[error("No customer matches `{0}` (give a tenant id or name, or a company id or name).")]
     NoSuchCustomer(String),
+    /// The month asked for is earlier than the newest month synced, and `force` is off.
     #[error("{}", messages::month_backwards(*.month, *.last))]
-    MonthBackwards { month: Month, last: Month },
+    MonthBackwards {
+        /// The month asked for.
+        month: Month,
+        /// The newest month a usage run got through.
+        last: Month,
+    },
 }
 
 /// A billing month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Month {
+    /// The year, e.g. 2026.
     pub year: i16,
+    /// The month of the year, 1 to 12.
     pub month: i8,
 }
 
@@ -127,13 +142,20 @@ impl std::fmt::Display for Month {
 /// One customer to sync, from the mapping.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageTarget {
+    /// Sophos's id of the tenant.
     pub tenant_id: TenantId,
+    /// The tenant's name in Sophos.
     pub tenant_name: String,
     /// Sophos `billingType` as last refreshed (`usage` = MSP Flex).
     pub billing_type: Option<BillingType>,
+    /// The tenant is missing from the latest complete Sophos listing; the customer fails.
     pub tenant_gone: bool,
+    /// ConnectWise's id of the company the tenant is mapped to.
     pub company_id: CompanyId,
+    /// The company's name; `None` when the company is not in the store.
     pub company_name: Option<String>,
+    /// ConnectWise's id of the agreement the additions go on; `None` when none is chosen (the
+    /// customer fails).
     pub agreement_id: Option<AgreementId>,
 }
 
@@ -169,6 +191,7 @@ pub struct SyncOptions {
     pub month: Option<Month>,
     /// Only customers matching one of these (tenant id/name, company id/name); empty = all.
     pub customers: Vec<String>,
+    /// Recreate additions we made that were deleted in ConnectWise, instead of reporting them.
     pub recreate: bool,
     /// Sync a month earlier than the last one synced (it rewrites quantities back).
     pub force: bool,
@@ -176,9 +199,12 @@ pub struct SyncOptions {
     pub repair: bool,
     /// Apply a plan even when its drop is over the guard's limits (a person said so).
     pub confirm: bool,
+    /// The limits on how much a plan may lower the bills without `confirm`.
     pub guard: Guard,
     /// Customers processed at once (the clients bound the requests themselves).
     pub concurrency: usize,
+    /// Called with (steps done, steps in all) as customers are planned, then applied; `None`
+    /// reports nothing.
     pub progress: Option<ProgressFn>,
 }
 
@@ -215,14 +241,24 @@ impl std::fmt::Debug for SyncOptions {
 /// Operation counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Creates planned.
     pub created: usize,
+    /// Quantity updates planned.
     pub updated: usize,
+    /// Cancels planned (zero usage under the cancel policy, a product moved to another catalog
+    /// item, or extra additions `repair` cancels).
     pub cancelled: usize,
+    /// Adoptions planned of an addition we did not create.
     pub adopted: usize,
+    /// Products whose addition is already right, or that need nothing.
     pub unchanged: usize,
+    /// Products with several live additions that could be theirs; each fails the customer.
     pub conflicts: usize,
+    /// Additions of ours deleted or cancelled in ConnectWise; each fails the customer.
     pub removed_in_cw: usize,
+    /// Planned writes that failed when applied.
     pub failed: usize,
+    /// Billing codes with usage that count toward no product.
     pub unmapped_codes: usize,
 }
 
@@ -260,9 +296,13 @@ impl Counts {
 /// A billing code with usage that counts toward no product.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnmappedCode {
+    /// The Sophos billing product code.
     pub code: String,
+    /// Sophos's description of the code, if the listing gave one.
     pub description: Option<String>,
+    /// The code's usage in the month, summed over its lines.
     pub quantity: f64,
+    /// The line that reports it to people.
     pub message: String,
 }
 
@@ -270,7 +310,10 @@ pub struct UnmappedCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerOutcome {
+    /// Nothing failed: the plan was applied (or, in a dry run, only made).
     Ok,
+    /// A read or write failed, or the plan has conflicts or removals that need a person; `error`
+    /// says which.
     Failed,
     /// Nothing to sync (not a monthly customer).
     Skipped,
@@ -283,17 +326,29 @@ pub enum CustomerOutcome {
 /// One customer's part of the run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerReport {
+    /// Sophos's id of the tenant.
     pub tenant_id: TenantId,
+    /// The tenant's name in Sophos.
     pub tenant_name: String,
+    /// ConnectWise's id of the company the tenant is mapped to.
     pub company_id: CompanyId,
+    /// The company's name; `None` when the company is not in the store.
     pub company_name: Option<String>,
+    /// ConnectWise's id of the agreement the additions go on; `None` when none is chosen.
     pub agreement_id: Option<AgreementId>,
+    /// How the customer's sync ended.
     pub outcome: CustomerOutcome,
+    /// The operations planned for the agreement, in product order; empty when nothing was planned.
     pub ops: Vec<Op>,
+    /// Billing codes with usage that count toward no product (reported, never dropped).
     pub unmapped: Vec<UnmappedCode>,
+    /// What the plan does and what failed.
     pub counts: Counts,
+    /// What went wrong (or why the customer is held); `None` when nothing did.
     pub error: Option<String>,
+    /// What the user can do about the error; `None` when there is no error.
     pub advice: Option<String>,
+    /// A remark that is not an error, e.g. why the customer was skipped.
     pub note: Option<String>,
 }
 
@@ -328,16 +383,23 @@ impl CustomerReport {
 /// The whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncReport {
+    /// The billing month synced.
     pub month: Month,
+    /// The run only read and planned; nothing was written.
     pub dry_run: bool,
+    /// The run row's id; `None` for a dry run.
     pub run_id: Option<i64>,
+    /// The catalog item of each selected product: already linked, found or created.
     pub catalog: Vec<CatalogOutcome>,
     /// Selected products that have no catalog item (dry run: would be created).
     pub catalog_to_create: Vec<String>,
+    /// Every customer's report: the held ones first.
     pub customers: Vec<CustomerReport>,
     /// Usage lines without a tenant (device subscriptions): not billed to a customer.
     pub lines_without_tenant: usize,
+    /// Every customer's counts added up.
     pub counts: Counts,
+    /// Customers that failed or were held.
     pub failed_customers: usize,
     /// The run stopped early: a stop was asked (Ctrl-C, shutdown) or the crash-test hook fired.
     pub stopped: bool,
@@ -1486,8 +1548,11 @@ impl Failure {
 /// calls it made (for the service's metrics).
 #[derive(Debug)]
 pub struct CustomerSyncNow {
+    /// The sync's report, or why it could not run or failed.
     pub result: Result<SyncReport, String>,
+    /// The ConnectWise client's request counts; `None` when the client could not be made.
     pub connectwise_stats: Option<connectwise::Stats>,
+    /// The Sophos client's request counts; `None` when the client could not be made.
     pub sophos_stats: Option<sophos::Stats>,
 }
 

@@ -49,6 +49,7 @@ pub enum OpKind {
 }
 
 impl OpKind {
+    /// The kind in snake case, as in serialized plans and log lines.
     pub fn as_str(self) -> &'static str {
         match self {
             OpKind::Create => "create",
@@ -73,13 +74,16 @@ impl OpKind {
 /// One planned operation on one (agreement, product).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Op {
+    /// Sophos's id of the customer's tenant.
     pub tenant_id: TenantId,
+    /// ConnectWise's id of the agreement the addition is on.
     pub agreement_id: AgreementId,
     /// Product identifier (e.g. `Sophos_Intercept_X`).
     pub product: String,
     /// What to do, with exactly the ids it needs (serialized flat, tagged `kind`).
     #[serde(flatten)]
     pub change: Change,
+    /// Why, in a sentence for people (shown in plans and kept in the journal and audit).
     pub reason: String,
 }
 
@@ -89,56 +93,82 @@ pub struct Op {
 pub enum Change {
     /// POST a new addition billing `catalog_item_id`.
     Create {
+        /// ConnectWise's id of the catalog item the new addition bills.
         catalog_item_id: CatalogItemId,
+        /// The quantity the new addition gets.
         after: f64,
     },
     /// Dry run only: a create whose catalog item does not exist yet. A real run makes every selected
     /// product's catalog item before planning, so this never reaches apply.
     #[serde(rename = "create")]
-    CreateWithNewCatalogItem { after: f64 },
+    CreateWithNewCatalogItem {
+        /// The quantity the new addition would get.
+        after: f64,
+    },
     /// PATCH the quantity of our addition.
     UpdateQuantity {
+        /// ConnectWise's id of our addition.
         addition_id: AdditionId,
+        /// The catalog item the addition bills.
         catalog_item_id: CatalogItemId,
+        /// The addition's quantity in ConnectWise now.
         before: f64,
+        /// The quantity set.
         after: f64,
     },
     /// PATCH a cancelled date on our addition (its quantity stays `before`).
     Cancel {
+        /// ConnectWise's id of the addition to cancel.
         addition_id: AdditionId,
+        /// The catalog item the addition bills.
         catalog_item_id: CatalogItemId,
+        /// The addition's quantity in ConnectWise now.
         before: f64,
     },
     /// Take over the only live addition for the product (and set its quantity). `ours`: it is one
     /// an interrupted create of ours made.
     Adopt {
+        /// ConnectWise's id of the addition taken over.
         addition_id: AdditionId,
+        /// The catalog item the addition bills.
         catalog_item_id: CatalogItemId,
+        /// The addition was made by an interrupted create of ours.
         ours: bool,
+        /// The addition's quantity in ConnectWise now.
         before: f64,
+        /// The quantity set.
         after: f64,
     },
     /// Several live additions could be the product's: reported, nothing written.
     Conflict {
+        /// ConnectWise's ids of every live addition that could be the product's.
         addition_ids: Vec<AdditionId>,
+        /// The quantity the month's usage asks for.
         after: f64,
     },
     /// Our addition was deleted or cancelled in ConnectWise: reported, not recreated. `before` is
     /// the quantity we last set.
     RemovedInCw {
+        /// ConnectWise's id of the addition we managed.
         addition_id: AdditionId,
+        /// The quantity we last set on it.
         before: f64,
+        /// The quantity the month's usage asks for.
         after: f64,
     },
     /// Already right. `before` is absent when the addition is gone (and usage is zero).
     Skip {
+        /// ConnectWise's id of the addition.
         addition_id: AdditionId,
+        /// The addition's quantity in ConnectWise now; `None` when it is gone.
         before: Option<f64>,
+        /// The quantity the month's usage asks for.
         after: f64,
     },
 }
 
 impl Op {
+    /// The kind of the change.
     pub fn kind(&self) -> OpKind {
         match self.change {
             Change::Create { .. } | Change::CreateWithNewCatalogItem { .. } => OpKind::Create,
@@ -208,16 +238,22 @@ impl Op {
 /// An addition on the agreement as ConnectWise has it now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentAddition {
+    /// ConnectWise's id of the addition.
     pub id: AdditionId,
+    /// The catalog item the addition bills.
     pub catalog_item_id: CatalogItemId,
+    /// The addition's quantity.
     pub quantity: f64,
+    /// The addition has a cancelled date.
     pub cancelled: bool,
 }
 
 /// An addition we manage (created or adopted), as we last left it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkedAddition {
+    /// ConnectWise's id of the addition.
     pub addition_id: AdditionId,
+    /// The catalog item the addition billed when we last wrote it.
     pub catalog_item_id: CatalogItemId,
     /// The quantity we last set.
     pub quantity: f64,
@@ -228,12 +264,15 @@ pub struct LinkedAddition {
 /// Everything the planner needs for one agreement.
 #[derive(Debug, Clone)]
 pub struct AgreementInput {
+    /// Sophos's id of the customer's tenant.
     pub tenant_id: TenantId,
+    /// ConnectWise's id of the agreement.
     pub agreement_id: AgreementId,
     /// Desired quantity per selected product (0 for a selected product without usage).
     pub desired: BTreeMap<String, f64>,
     /// Catalog item per selected product (missing: not created yet, dry run only).
     pub catalog: BTreeMap<String, CatalogItemId>,
+    /// Every addition on the agreement as ConnectWise has it now, cancelled ones included.
     pub additions: Vec<CurrentAddition>,
     /// The additions we manage on this agreement, by product.
     pub links: BTreeMap<String, LinkedAddition>,

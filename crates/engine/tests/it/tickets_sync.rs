@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::ids::{CompanyId, TicketId};
+use engine::ids::TicketId;
 use engine::job::{self, Door, Hooks, Job, RunReport as _, StartOptions};
-use engine::mapping::{MappingInput, set_mapping};
-use engine::store::{CompanyRecord, TenantRecord};
+use engine::mapping::{
+    MappingInput, RefreshOptions, refresh_companies, refresh_tenants, set_mapping,
+};
 use engine::store::{CoreStore as _, MappingStore as _, TicketState, TicketStore as _};
 use engine::tickets::{self, Recurrence, SettingsInput, TicketError};
-use futures::TryStreamExt as _;
 use sandbox::connectwise::{
     Access, CwConfig as CwEmuConfig, CwEmulator, Level, RoleFunction, Table,
 };
@@ -58,54 +58,19 @@ async fn cw_client(emu: &CwEmulator, timeout: Duration) -> connectwise::Client {
     connectwise::Client::connect(cfg).await.expect("cw connect")
 }
 
-/// Tenants and companies into the mapping store, as a refresh does (written here one batch at a time:
-/// the mapping helper's combined refresh hit "database is locked" on SQLite when this was written).
+/// Tenants and companies into the mapping store through the refresh's own ingest (one kind after
+/// the other).
 async fn load_directory(
     store: &engine::store::Store,
     sophos: &sophos::Client,
     cw: &connectwise::Client,
 ) {
     let now = jiff::Timestamp::now();
-    let tenants: Vec<sophos::models::Tenant> =
-        sophos.tenants().try_collect().await.expect("tenants");
-    let recs: Vec<TenantRecord> = tenants
-        .into_iter()
-        .map(|t| TenantRecord {
-            name: t.display_name().to_owned(),
-            billing_type: t.billing_type.as_ref().map(|b| b.as_str().into()),
-            data_region: t.data_region.clone(),
-            api_host: t.api_host.clone(),
-            status: t.status.clone(),
-            id: t.id.into(),
-            first_seen: now,
-            last_seen: now,
-            gone: false,
-        })
-        .collect();
-    store
-        .upsert_tenants(&recs, now)
+    let opts = RefreshOptions::default();
+    refresh_tenants(store, sophos.tenant_summaries(), now, &opts)
         .await
         .expect("tenants stored");
-    let companies: Vec<connectwise::models::Company> =
-        cw.companies(()).try_collect().await.expect("companies");
-    let recs: Vec<CompanyRecord> = companies
-        .into_iter()
-        .filter_map(|c| {
-            Some(CompanyRecord {
-                id: CompanyId::new(c.id?),
-                identifier: c.identifier.clone().unwrap_or_default(),
-                name: c.name.clone().unwrap_or_default(),
-                status: None,
-                deleted: c.deleted_flag.unwrap_or(false),
-                inactive: false,
-                first_seen: now,
-                last_seen: now,
-                gone: false,
-            })
-        })
-        .collect();
-    store
-        .upsert_companies(&recs, now)
+    refresh_companies(store, cw.company_summaries(), now, &opts)
         .await
         .expect("companies stored");
 }

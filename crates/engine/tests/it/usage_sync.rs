@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use engine::ids::{AdditionId, AgreementId, CatalogItemId, CompanyId, TenantId};
 use engine::job::{self, Door, Hooks, Job, RunReport as _, StartOptions};
+use engine::mapping::{RefreshOptions, refresh_agreements, refresh_companies, refresh_tenants};
 use engine::products::ProductTable;
 use engine::store::{
-    AdditionLink, AgreementRecord, CompanyRecord, CoreStore as _, Mapping, MappingSource,
-    MappingStore as _, MappingWrite, NewAudit, TenantRecord, UsageStore as _,
+    AdditionLink, CoreStore as _, Mapping, MappingSource, MappingStore as _, MappingWrite,
+    NewAudit, UsageStore as _,
 };
 use engine::usage::{self, Month, OpKind, SyncOptions, SyncReport, ZeroUsage};
 use futures::TryStreamExt as _;
@@ -102,74 +103,28 @@ impl Env {
     /// to its true company and first active agreement, usage sync on.
     async fn map_true_pairs(&mut self) {
         let now = jiff::Timestamp::now();
-        let tenants: Vec<sophos::models::Tenant> =
-            self.sophos.tenants().try_collect().await.expect("tenants");
-        let trecs: Vec<TenantRecord> = tenants
-            .iter()
-            .map(|t| TenantRecord {
-                id: t.id.as_str().into(),
-                name: t.display_name().to_owned(),
-                billing_type: t.billing_type.as_ref().map(|b| b.as_str().into()),
-                data_region: None,
-                api_host: None,
-                status: None,
-                first_seen: now,
-                last_seen: now,
-                gone: false,
-            })
-            .collect();
-        self.store()
-            .upsert_tenants(&trecs, now)
+        // Through the refresh's own ingest (one kind after another), as the service reads them.
+        let opts = RefreshOptions::default();
+        refresh_tenants(self.store(), self.sophos.tenant_summaries(), now, &opts)
             .await
             .expect("tenants");
+        refresh_companies(self.store(), self.cw.company_summaries(), now, &opts)
+            .await
+            .expect("companies");
+        refresh_agreements(self.store(), self.cw.agreement_summaries(), now, &opts)
+            .await
+            .expect("agreements");
+        // The world's true pairs, by the emulated ConnectWise's own records.
         let companies: Vec<connectwise::models::Company> = self
             .cw
             .companies(())
             .try_collect()
             .await
             .expect("companies");
-        let crecs: Vec<CompanyRecord> = companies
-            .iter()
-            .map(|c| CompanyRecord {
-                id: CompanyId::new(c.id.unwrap()),
-                identifier: c.identifier.clone().unwrap_or_default(),
-                name: c.name.clone().unwrap_or_default(),
-                status: None,
-                deleted: false,
-                inactive: false,
-                first_seen: now,
-                last_seen: now,
-                gone: false,
-            })
-            .collect();
-        self.store()
-            .upsert_companies(&crecs, now)
-            .await
-            .expect("companies");
         let agreements: Vec<connectwise::models::Agreement> = self
             .cw
             .agreements(())
             .try_collect()
-            .await
-            .expect("agreements");
-        let arecs: Vec<AgreementRecord> = agreements
-            .iter()
-            .map(|a| AgreementRecord {
-                id: AgreementId::new(a.id.unwrap()),
-                company_id: a.company.as_ref().and_then(|c| c.id).map(CompanyId::new),
-                name: a.name.clone().unwrap_or_default(),
-                type_name: None,
-                status: a.agreement_status.as_ref().map(|s| format!("{s:?}")),
-                cancelled: a.cancelled_flag.unwrap_or(false),
-                expired: false,
-                billing_cycle: None,
-                first_seen: now,
-                last_seen: now,
-                gone: false,
-            })
-            .collect();
-        self.store()
-            .upsert_agreements(&arecs, now)
             .await
             .expect("agreements");
         let mut writes = Vec::new();

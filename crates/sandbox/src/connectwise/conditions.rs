@@ -19,47 +19,76 @@ pub const PARSE_ERROR_MESSAGE: &str = "Expected a boolean value, not a numeric. 
 /// A literal on the right-hand side of a comparison.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// A string in single or double quotes (no escapes: it ends at the next matching quote).
     Str(String),
+    /// A number: digits with an optional leading `-` and decimal part.
     Num(f64),
+    /// The keyword `true` or `false`.
     Bool(bool),
+    /// The keyword `null`: matches a null or missing field.
     Null,
+    /// A datetime in square brackets, e.g. `[2024-03-01T00:00:00Z]` (zone-less values are UTC).
     Date(Timestamp),
 }
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    /// `=`.
     Eq,
+    /// `!=`: holds when no value at the path equals the literal.
     Ne,
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
 }
 
 /// A parsed condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
+    /// Terms joined by `or`: holds when any of them holds.
     Or(Vec<Expr>),
+    /// Factors joined by `and` (binds tighter than `or`): holds when all of them hold.
     And(Vec<Expr>),
+    /// `field op value`, e.g. `company/id = 250`.
     Compare {
+        /// The field path split on `/`, e.g. `["company", "id"]`; names match case-insensitively.
         field: Vec<String>,
+        /// The comparison operator.
         op: Op,
+        /// The right-hand side.
         value: Literal,
     },
+    /// `field in (v1, v2, …)` or `field not in (…)`.
     In {
+        /// The field path split on `/`.
         field: Vec<String>,
+        /// True for `not in`.
         negated: bool,
+        /// The listed values, at least one.
         values: Vec<Literal>,
     },
+    /// `field like "pattern"` or `field not like "pattern"`; see [`like`] for the pattern syntax.
     Like {
+        /// The field path split on `/`.
         field: Vec<String>,
+        /// True for `not like`.
         negated: bool,
+        /// The pattern as written, between its quotes.
         pattern: String,
     },
+    /// `field contains "text"` or `field not contains "text"`: a case-insensitive substring test.
     Contains {
+        /// The field path split on `/`.
         field: Vec<String>,
+        /// True for `not contains`.
         negated: bool,
+        /// The text to look for, as written between its quotes.
         needle: String,
     },
 }
@@ -69,7 +98,9 @@ pub enum Expr {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{detail} (at character {position})")]
 pub struct ParseError {
+    /// What was wrong, e.g. `unbalanced quote` or `expected an operator`.
     pub detail: String,
+    /// Where, as a character (not byte) offset into the condition; its length at the end of input.
     pub position: usize,
 }
 
@@ -92,6 +123,8 @@ fn err(detail: impl Into<String>, position: usize) -> ParseError {
     }
 }
 
+/// Parses a datetime as conditions and records write it: an RFC 3339 timestamp, or a zone-less
+/// date-time or a plain date taken as UTC (midnight). `None` when it is none of these.
 pub fn parse_datetime(s: &str) -> Option<Timestamp> {
     let s = s.trim();
     if let Ok(t) = s.parse::<Timestamp>() {

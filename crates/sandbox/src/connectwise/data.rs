@@ -17,32 +17,56 @@ pub type Record = Map<String, Value>;
 /// Every table the emulator stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Table {
+    /// Companies (`company/companies`), one per customer or extra company of the world.
     Companies,
+    /// Company statuses (`company/companies/statuses`): `Active`, `Inactive`.
     CompanyStatuses,
+    /// Company types (`company/companies/types`): `Client`, `Prospect`, `Vendor`, `Partner`.
     CompanyTypes,
+    /// Contacts (`company/contacts`), at most one seeded per company.
     Contacts,
+    /// Agreements (`finance/agreements`) of the companies.
     Agreements,
+    /// Agreement types (`finance/agreements/types`), from [`AGREEMENT_TYPES`].
     AgreementTypes,
+    /// Agreement additions (`finance/agreements/{id}/additions`): the billed products and quantities.
     Additions,
+    /// Product catalog items (`procurement/catalog`) that additions point to.
     Catalog,
+    /// Product categories (`procurement/categories`), a setup table.
     Categories,
+    /// Product subcategories (`procurement/categories/{id}/subcategories`), each under a category.
     Subcategories,
+    /// Product types (`procurement/types`), a setup table.
     ProductTypes,
+    /// Manufacturers (`procurement/manufacturers`), a setup table.
     Manufacturers,
+    /// Service boards (`service/boards`): `Help Desk`, `Security Alerts`, `Projects`.
     Boards,
+    /// Ticket statuses of a board (`service/boards/{id}/statuses`); `closedStatus` marks the closed ones.
     BoardStatuses,
+    /// Ticket types of a board (`service/boards/{id}/types`).
     BoardTypes,
+    /// Ticket subtypes of a board (`service/boards/{id}/subtypes`).
     BoardSubtypes,
+    /// Ticket items of a board (`service/boards/{id}/items`).
     BoardItems,
+    /// Ticket priorities (`service/priorities`).
     Priorities,
+    /// Ticket sources (`service/sources`), e.g. `Email`, `Phone`.
     Sources,
+    /// Service tickets (`service/tickets`), the alert tickets among them.
     Tickets,
+    /// Ticket notes (`service/tickets/{id}/notes`), each with its `ticketId`.
     Notes,
+    /// Members (`system/members`), the API members among them.
     Members,
+    /// Callback registrations (`system/callbacks`); none are seeded.
     Callbacks,
 }
 
 impl Table {
+    /// Every table, in declaration order (what the store creates and `snapshot` covers).
     pub const ALL: [Table; 23] = [
         Self::Companies,
         Self::CompanyStatuses,
@@ -227,12 +251,12 @@ impl Store {
         id
     }
 
-    /// Finds a record by a string field, case-insensitively.
     /// Inserts a seed record built from JSON; returns its id.
     fn add(&mut self, t: Table, v: Value) -> i64 {
         self.insert(t, obj(v))
     }
 
+    /// Finds a record by a string field, case-insensitively.
     pub(crate) fn find_by(&self, t: Table, field: &str, value: &str) -> Option<&Record> {
         self.table(t).values().find(|r| {
             r.get(field)
@@ -271,7 +295,8 @@ impl Store {
         Value::Object(out)
     }
 
-    /// Seeds everything from the world. The API member (`apisophos`) gets `role`.
+    /// Seeds everything from the world: setup tables, members (the API member `apisophos` among
+    /// them; its key and role are added by `CwEmulator::spawn`), companies, catalog, service desk.
     pub(crate) fn seed(world: &World, codebase: String) -> Self {
         let mut s = Self::empty(codebase);
         seed_company_setup(&mut s);

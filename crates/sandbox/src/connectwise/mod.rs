@@ -53,6 +53,7 @@ pub struct CwConfig {
     pub company_id: String,
     /// Keys of the default API member (`apisophos`, licence class A, the seed's role).
     pub public_key: String,
+    /// The default API member's private key: the Basic-auth password paired with `public_key`.
     pub private_key: SecretString,
     /// The clientId tests should send (the emulator accepts any non-empty value).
     pub client_id: String,
@@ -122,11 +123,17 @@ impl CwConfig {
 /// Credentials of one API member.
 #[derive(Clone)]
 pub struct CwCredentials {
+    /// The login company id, the `companyId+` part of the Basic-auth user name.
     pub company_id: String,
+    /// The member's public key, the part after `+` in the user name.
     pub public_key: String,
+    /// The member's private key, the Basic-auth password.
     pub private_key: SecretString,
+    /// A `clientId` header value the emulator accepts.
     pub client_id: String,
+    /// ConnectWise's record id of the member in `system/members` (0 if the seed had no API member).
     pub member_id: i64,
+    /// The member's login identifier, e.g. `apisophos`.
     pub member_identifier: String,
 }
 

@@ -16,6 +16,8 @@ pub struct Query {
 }
 
 impl Query {
+    /// Parses a request's query string (without the `?`; `None` when there is none), keeping the
+    /// undecoded pieces for `Link` URLs.
     pub fn parse(query: Option<&str>) -> Self {
         let q = query.unwrap_or("");
         let raw: Vec<(String, String)> = q
@@ -74,7 +76,10 @@ impl Query {
 
 /// A listable row: a JSON object, owned or borrowed.
 pub trait Row {
+    /// The row as a JSON object; `None` when it is not one (such a row passes no condition).
     fn obj(&self) -> Option<&Map<String, Value>>;
+    /// The row's numeric `id` (ConnectWise's record id), which forward-only paging orders and cuts
+    /// by; `None` when it has none.
     fn id(&self) -> Option<i64> {
         self.obj().and_then(|m| m.get("id")).and_then(Value::as_i64)
     }
@@ -95,12 +100,20 @@ impl Row for &Map<String, Value> {
 /// The list-shaping options of one request.
 #[derive(Debug)]
 pub struct ListOptions {
+    /// The parsed `conditions`; `None` when absent or blank.
     pub conditions: Option<Expr>,
+    /// The parsed `childConditions` (on array children such as `types/name`); `None` when absent or blank.
     pub child_conditions: Option<Expr>,
+    /// The parsed `customFieldConditions`, matched against each element of the record's `customFields`;
+    /// `None` when absent or blank.
     pub custom_field_conditions: Option<Expr>,
+    /// `orderBy` as (field path, descending) pairs, most significant first; empty keeps id order.
     pub order_by: Vec<(Vec<String>, bool)>,
+    /// `fields` as the field paths to keep in each record; `None` returns whole records.
     pub fields: Option<Vec<Vec<String>>>,
+    /// The navigable page number, from 1 (0 and negatives read as 1); ignored in forward-only mode.
     pub page: u64,
+    /// `pageSize`, from 1 to the site's maximum; 25 when not given.
     pub page_size: u64,
     /// `Some(pageId)` in forward-only mode.
     pub forward_only: Option<i64>,
@@ -300,7 +313,10 @@ fn insert_path(out: &mut Map<String, Value>, src: &Value, path: &[String]) {
 
 /// One page of results plus the `Link` header value.
 pub struct Page<T> {
+    /// The rows of this page, at most `pageSize`.
     pub items: Vec<T>,
+    /// The `Link` header value: `first`/`prev`/`next`/`last` links when navigable; a `next` link, or
+    /// empty at the end, in forward-only mode.
     pub link: String,
 }
 

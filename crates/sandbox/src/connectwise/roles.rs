@@ -63,9 +63,13 @@ impl RoleFunction {
 /// One of the four levels of a function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Level {
+    /// Creating records: POST.
     Add,
+    /// Changing records: PUT and PATCH.
     Edit,
+    /// Deleting records: DELETE.
     Delete,
+    /// Reading records: GET, `/count` and `/search`.
     Inquire,
 }
 
@@ -83,9 +87,13 @@ impl Level {
 /// The value of a level. The emulator treats `My` and `Mine` like `All` (it has no teams or owners).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum Access {
+    /// Every record.
     All,
+    /// Records of the member's team in ConnectWise; here the same as `All`.
     My,
+    /// Records the member owns in ConnectWise; here the same as `All`.
     Mine,
+    /// No access: calls needing this level answer 403 `Security`.
     #[default]
     None,
 }
@@ -93,6 +101,7 @@ pub enum Access {
 /// A security role: for each function, the access of Add, Edit, Delete and Inquire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Role {
+    /// The role's name in System > Security Roles; a member added with it shows it as `securityRole/name`.
     pub name: String,
     levels: BTreeMap<RoleFunction, [Access; 4]>,
 }

@@ -8,13 +8,18 @@ use serde_json::{Value, json};
 /// One item of `errors[]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldError {
+    /// The item's `code`: what is wrong, e.g. `MissingRequiredField`, `NotFound`, `ObjectExists`.
     pub code: &'static str,
+    /// The item's `message` for humans, e.g. `Service Status 17 not found for Service Board 21`.
     pub message: String,
+    /// The item's `resource`: the object type that failed validation, e.g. `ticket`.
     pub resource: String,
+    /// The item's `field`: the path of the offending field inside the object, e.g. `status/id`.
     pub field: String,
 }
 
 impl FieldError {
+    /// One `errors[]` item with these `code`, `message`, `resource` and `field` values.
     pub fn new(
         code: &'static str,
         message: impl Into<String>,
@@ -37,11 +42,14 @@ impl FieldError {
 /// An error answer: status + ConnectWise-shaped body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
+    /// The HTTP status answered.
     pub status: StatusCode,
+    /// The JSON body answered: `{code, message}`, with `errors` for validation failures.
     pub body: Value,
 }
 
 impl ApiError {
+    /// An answer with this status and body as given.
     pub fn new(status: StatusCode, body: Value) -> Self {
         Self { status, body }
     }

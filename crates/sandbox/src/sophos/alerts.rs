@@ -249,14 +249,18 @@ impl AlertKind {
 /// defaults: its first suitable device, the current emulated time, its usual description.
 #[derive(Debug, Clone)]
 pub struct AlertSpec {
+    /// What the alert is about; sets its `type`, `category` and defaults.
     pub kind: AlertKind,
     /// Index into the tenant's `devices` in the world; `None` picks the first suitable device (or none
     /// for kinds that are not about a device). An index past the end gives an alert without a device.
     pub device: Option<usize>,
     /// Raise time; default the emulator's current time.
     pub raised_at: Option<jiff::Timestamp>,
+    /// The alert's `description`; `None` uses the kind's usual text.
     pub description: Option<String>,
+    /// The alert's `severity` (`low`, `medium`, `high`); `None` uses the kind's default.
     pub severity: Option<String>,
+    /// The alert's `allowedActions`; `None` uses the kind's list.
     pub allowed_actions: Option<Vec<String>>,
     /// Clear by itself after this much emulated time.
     pub clears_after: Option<std::time::Duration>,

@@ -69,7 +69,10 @@ pub enum ClockMode {
     #[default]
     Manual,
     /// A background ticker moves it `speed` times faster than real time (e.g. 60.0: an hour a minute).
-    Realtime { speed: f64 },
+    Realtime {
+        /// Emulated seconds per real second; not positive or not finite leaves the clock manual.
+        speed: f64,
+    },
 }
 
 /// Emulator settings. Build with [`SophosConfig::new`] and change fields.
@@ -96,6 +99,7 @@ pub struct SophosConfig {
     /// Emulated start time; default 09:00 UTC on the first day of the month after the world's usage
     /// anchor (deterministic). The CLI and demo pass `Some(Timestamp::now())`.
     pub start: Option<jiff::Timestamp>,
+    /// How the emulated clock moves; default [`ClockMode::Manual`].
     pub clock: ClockMode,
     /// Emulated time between an accepted `acknowledge` and the alert leaving the list; default 0.
     pub ack_delay: Duration,
@@ -132,8 +136,10 @@ impl SophosConfig {
 /// Errors starting the emulator.
 #[derive(Debug, thiserror::Error)]
 pub enum SophosError {
+    /// The server could not start (certificate, bind or TLS setup failed).
     #[error("could not start the Sophos emulator: {0}")]
     Serve(#[from] ServeError),
+    /// A state call named a tenant id the world does not have.
     #[error("the emulator has no tenant {0}")]
     UnknownTenant(String),
 }
@@ -141,13 +147,16 @@ pub enum SophosError {
 /// The API credential the emulator accepts. The secret is redacted in `Debug`.
 #[derive(Debug, Clone)]
 pub struct Credentials {
+    /// The OAuth2 `client_id` the token endpoint accepts.
     pub client_id: String,
+    /// The OAuth2 `client_secret`; empty after [`SophosEmulator::revoke_secret`].
     pub client_secret: SecretString,
 }
 
 /// An alert with its closing state, for assertions and determinism checks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AlertRecord {
+    /// The alert as the API serves (or served) it.
     pub alert: Alert,
     /// `None` while listed.
     pub closed: Option<Closed>,

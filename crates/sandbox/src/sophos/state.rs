@@ -34,9 +34,13 @@ pub(crate) struct TokenInfo {
 /// One posted alert action, as tests see it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActionLog {
+    /// The tenant whose alert was acted on (its `X-Tenant-ID`).
     pub tenant_id: String,
+    /// The alert's id, as in the request path.
     pub alert_id: String,
+    /// The accepted action, e.g. `acknowledge` or `sendMsgThreat`; refused actions are not logged.
     pub action: String,
+    /// The request's optional `message`; `None` when the body had none.
     pub message: Option<String>,
     /// Emulated time of the request, `2024-03-12T15:04:53.780`.
     pub requested_at: String,

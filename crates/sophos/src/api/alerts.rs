@@ -24,10 +24,15 @@ pub struct AlertQuery {
     pub from: Option<Timestamp>,
     /// Raised before.
     pub to: Option<Timestamp>,
+    /// Only alerts raised by these products (`product`, e.g. `endpoint`).
     pub product: Vec<Product>,
+    /// Only alerts of these categories (`category`, e.g. `malware`).
     pub category: Vec<Category>,
+    /// Only alerts of these severities (`severity`).
     pub severity: Vec<Severity>,
+    /// Only the alerts with these ids (`ids`).
     pub ids: Vec<String>,
+    /// Only alerts with this `groupKey`, the opaque key that repeats of the same problem share.
     pub group_key: Option<String>,
     /// e.g. `raisedAt:desc`.
     pub sort: Option<String>,

@@ -25,12 +25,16 @@ pub const ACTOR: &str = "dashboard";
 /// What every page's frame needs.
 #[derive(Debug, Clone)]
 pub struct Chrome {
+    /// The session's CSRF token, put in every form and htmx request of the page.
     pub csrf: String,
+    /// The highlighted tab: `customers`, `products`, `tickets`, `connection` or `activity`.
     pub active: &'static str,
+    /// A notice shown at the top of the page; `None` shows none.
     pub flash: Option<String>,
 }
 
 impl Chrome {
+    /// The frame of a page for `session`, with the `active` tab highlighted and no notice.
     pub fn new(session: &Session, active: &'static str) -> Self {
         Self {
             csrf: session.csrf.clone(),
@@ -40,6 +44,7 @@ impl Chrome {
     }
 }
 
+/// Every dashboard page and action; the guard in `service::http` checks session and CSRF first.
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/customers") }))
@@ -97,6 +102,7 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+/// The error page with `message`, or a plain sentence when even that cannot be rendered.
 pub fn error_html(message: &str) -> String {
     askama::Template::render(&ErrorPage { message })
         .unwrap_or_else(|_| "The page could not be drawn.".to_owned())
