@@ -21,7 +21,7 @@ pub struct RetryPolicy {
     /// Largest backoff delay.
     pub max_delay: Duration,
     /// Largest `Retry-After` worth sleeping for; a longer one ends the call with the vendor's
-    /// rate-limit error, so the caller can reschedule instead of hanging.
+    /// rate-limit error, so the customer is deferred to the next run instead of the run stalling.
     pub max_retry_after: Duration,
     /// Random jitter on backoff delays (never on `Retry-After`), so parallel callers spread out.
     pub jitter: bool,
@@ -33,11 +33,14 @@ impl Default for RetryPolicy {
             max_attempts: 6,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(120),
+            max_retry_after: Duration::from_secs(30),
             jitter: true,
         }
     }
 }
+
+/// A server-asked wait at least this long is logged (at warn): the run is visibly waiting.
+pub const LONG_WAIT: Duration = Duration::from_secs(5);
 
 impl RetryPolicy {
     /// One attempt only (interactive checks such as the doctor, which report the first answer).
@@ -145,11 +148,26 @@ impl Retries {
             return Next::Exhausted;
         }
         match retry_after {
-            Some(d) if d > self.max_retry_after => Next::WaitTooLong,
-            Some(d) => Next::Wait {
-                delay: d,
-                honoured_retry_after: true,
-            },
+            Some(d) if d > self.max_retry_after => {
+                tracing::warn!(
+                    wait_s = d.as_secs_f64(),
+                    cap_s = self.max_retry_after.as_secs_f64(),
+                    "the server asked to wait longer than allowed (Retry-After); giving up this call"
+                );
+                Next::WaitTooLong
+            }
+            Some(d) => {
+                if d >= LONG_WAIT {
+                    tracing::warn!(
+                        wait_s = d.as_secs_f64(),
+                        "the server asked to wait before the next call (Retry-After); waiting"
+                    );
+                }
+                Next::Wait {
+                    delay: d,
+                    honoured_retry_after: true,
+                }
+            }
             None => Next::Wait {
                 delay: self.backoff.next_delay(),
                 honoured_retry_after: false,

@@ -148,6 +148,7 @@ fn transport(e: &reqwest::Error) -> CwError {
     CwError::Transport {
         message,
         timeout: e.is_timeout(),
+        connect: e.is_connect(),
     }
 }
 
@@ -318,6 +319,7 @@ impl Client {
             .map_err(|_| CwError::Transport {
                 message: "client closed".into(),
                 timeout: false,
+                connect: true,
             })?;
         self.inner.limiter.until_ready().await;
         let url = self.url(codebase, req);
@@ -491,9 +493,12 @@ impl Client {
         Self::decode(path, &raw.body)
     }
 
-    /// POST that is safe to retry: after an ambiguous failure (timeout, 5xx, lost connection) run
-    /// `lookup` (with backoff, for at least as long as the request timeout) to find the record the
-    /// first attempt may have committed; only if it is still absent is the POST sent again.
+    /// POST that is safe to retry. A POST that never reached the server (no connection) is sent
+    /// again after a backoff. After an ambiguous failure `lookup` finds the record the attempt may
+    /// have committed: at once after a 5xx (the server is done with the request), and after a
+    /// timeout or a cut connection again with backoff for at least as long as the request
+    /// timeout (the server may still be working on it). Only if the record is still absent is the
+    /// POST sent again.
     pub async fn create_with_lookup<T, B, F, Fut>(
         &self,
         path: &str,
@@ -513,6 +518,15 @@ impl Client {
             retries.attempt();
             let err = match self.execute(&req).await {
                 Ok(raw) => return Self::decode(path, &raw.body),
+                Err(e @ CwError::Transport { connect: true, .. }) => {
+                    // Nothing was sent: no look-up needed, only another try.
+                    let Next::Wait { delay, .. } = retries.after_failure(None) else {
+                        return Err(e);
+                    };
+                    self.count_stat(|s| s.retries += 1);
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
                 Err(e) if e.is_ambiguous() => e,
                 Err(e) => return Err(e),
             };
@@ -521,30 +535,54 @@ impl Client {
                 kind = err.kind(),
                 "connectwise POST outcome unknown; looking the record up"
             );
-            let failed_at = Instant::now();
-            let mut tries = 0u32;
-            loop {
-                tries += 1;
-                tokio::time::sleep(retries.backoff_delay()).await;
-                self.count_stat(|s| s.lookups += 1);
-                match lookup().await {
-                    Ok(Some(found)) => return Ok(found),
-                    Ok(None) => {}
-                    Err(e) if e.is_transient() => {}
-                    Err(e) => return Err(e),
-                }
-                // The first attempt may still be running on the server: keep looking for at least
-                // as long as we waited for it.
-                if tries >= self.inner.lookup_attempts.max(1)
-                    && failed_at.elapsed() >= self.inner.timeout
-                {
-                    break;
-                }
+            if let Some(found) = self.look_up_after(&err, &mut retries, &lookup).await? {
+                return Ok(found);
             }
             if !retries.may_retry() {
                 return Err(err);
             }
             self.count_stat(|s| s.retries += 1);
+        }
+    }
+
+    /// The look-up after an ambiguous POST failure `err` (see [`Client::create_with_lookup`]).
+    async fn look_up_after<T, F, Fut>(
+        &self,
+        err: &CwError,
+        retries: &mut clientkit::Retries,
+        lookup: &F,
+    ) -> Result<Option<T>, CwError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<T>, CwError>>,
+    {
+        let keep_looking = err.may_still_be_running();
+        let failed_at = Instant::now();
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            if tries > 1 {
+                tokio::time::sleep(retries.backoff_delay()).await;
+            }
+            self.count_stat(|s| s.lookups += 1);
+            let transient = match lookup().await {
+                Ok(Some(found)) => return Ok(Some(found)),
+                Ok(None) => false,
+                Err(e) if e.is_transient() => true,
+                Err(e) => return Err(e),
+            };
+            let enough = if keep_looking {
+                // The first attempt may still be running on the server: keep looking for at
+                // least as long as we waited for it.
+                tries >= self.inner.lookup_attempts.max(1)
+                    && failed_at.elapsed() >= self.inner.timeout
+            } else {
+                // The server answered: one clean look-up settles it.
+                !transient || tries >= self.inner.lookup_attempts.max(1)
+            };
+            if enough {
+                return Ok(None);
+            }
         }
     }
 

@@ -78,13 +78,16 @@ pub enum CwError {
         /// was not JSON.
         message: String,
     },
-    /// Connection failure or timeout. For a POST the outcome is unknown.
+    /// Connection failure or timeout. For a POST the outcome is unknown, unless no connection
+    /// was made at all (`connect`).
     #[error("{}", messages::transport(.message, *.timeout))]
     Transport {
         /// What failed, with its causes (may name the request URL, never a secret).
         message: String,
         /// True when the attempt timed out (rather than failing to connect or being cut off).
         timeout: bool,
+        /// True when no connection was made: the request never reached the server.
+        connect: bool,
     },
     /// The site moved codebase but an explicit override pins the old one.
     #[error("{}", messages::codebase_moved(.old, .new))]
@@ -150,9 +153,20 @@ impl CwError {
         )
     }
 
-    /// For a write: the server may or may not have applied it.
+    /// For a write: the server may or may not have applied it. A request that never reached
+    /// the server (no connection) is not ambiguous; neither is any 4xx.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(self, CwError::Server { .. } | CwError::Transport { .. })
+        matches!(
+            self,
+            CwError::Server { .. } | CwError::Transport { connect: false, .. }
+        )
+    }
+
+    /// For an ambiguous write: the server may still be working on it (we stopped waiting, or the
+    /// connection was cut), so a look-up right away could miss a record about to appear. A 5xx
+    /// answer means the server is done with the request.
+    pub fn may_still_be_running(&self) -> bool {
+        matches!(self, CwError::Transport { connect: false, .. })
     }
 
     /// HTTP status behind the error, if any.
