@@ -9,7 +9,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 
-use crate::connectwise::{CwConfig, CwEmulator};
+use crate::connectwise::{CwConfig, CwCredentials, CwEmulator, Role};
 use crate::sophos::{ClockMode, SophosConfig, SophosEmulator};
 use crate::world::{World, WorldConfig};
 
@@ -74,6 +74,9 @@ pub struct Sandbox {
     pub connectwise: CwEmulator,
     /// The running Sophos Central Partner emulator.
     pub sophos: SophosEmulator,
+    /// A second ConnectWise API member, `apitechnician`, with [`Role::technician`]: the person on
+    /// the other side (deletes, closes, renames, cancels through the ordinary REST API).
+    pub technician: CwCredentials,
 }
 
 /// Where the sandbox listens and the credentials it accepts. These are the emulators' own test
@@ -107,6 +110,23 @@ pub struct ConnectWiseInfo {
     pub client_id: String,
     /// The self-signed certificate's PEM file in HTTPS mode; `None` when serving plain HTTP.
     pub cert_path: Option<PathBuf>,
+    /// The technician's API member: not for centralbridge, for playing the person who deletes,
+    /// closes, renames and cancels in ConnectWise.
+    pub technician: TechnicianInfo,
+}
+
+/// The login identifier of the sandbox's technician API member.
+pub const TECHNICIAN: &str = "apitechnician";
+
+/// The technician's API keys (same company id and clientId as the integration's), in clear.
+#[derive(Debug, Clone, Serialize)]
+pub struct TechnicianInfo {
+    /// The member's login identifier (`apitechnician`).
+    pub member: String,
+    /// The technician's public key (the part after `+` in the user name).
+    pub public_key: String,
+    /// The technician's private key (the Basic-auth password), printed on purpose.
+    pub private_key: String,
 }
 
 /// The Sophos emulator's URLs and the API credential it accepts, in clear.
@@ -151,10 +171,12 @@ impl Sandbox {
         for faults in [connectwise.faults(), sophos.faults()] {
             faults.set_latency(opts.latency);
         }
+        let technician = connectwise.add_member(TECHNICIAN, Role::technician());
         Ok(Self {
             world,
             connectwise,
             sophos,
+            technician,
         })
     }
 
@@ -171,6 +193,11 @@ impl Sandbox {
                 private_key: cw.private_key.expose_secret().to_owned(),
                 client_id: cw.client_id.clone(),
                 cert_path: self.connectwise.cert_path(),
+                technician: TechnicianInfo {
+                    member: self.technician.member_identifier.clone(),
+                    public_key: self.technician.public_key.clone(),
+                    private_key: self.technician.private_key.expose_secret().to_owned(),
+                },
             },
             sophos: SophosInfo {
                 token_url: self.sophos.token_url(),

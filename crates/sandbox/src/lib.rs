@@ -11,4 +11,7 @@ pub mod sophos;
 pub mod tls;
 pub mod world;
 
-pub use both::{ConnectWiseInfo, Sandbox, SandboxError, SandboxInfo, SandboxOptions, SophosInfo};
+pub use both::{
+    ConnectWiseInfo, Sandbox, SandboxError, SandboxInfo, SandboxOptions, SophosInfo, TECHNICIAN,
+    TechnicianInfo,
+};

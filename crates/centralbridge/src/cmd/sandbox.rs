@@ -62,7 +62,9 @@ impl Render for SandboxInfo {
         format!(
             "Sandbox running: {} ConnectWise companies, {} Sophos tenants. Ctrl-C stops it.\n\n\
              ConnectWise PSA emulator\n  site:         {}\n  API base:     {}\n  company id:   {}\n  public key:   {}\n  \
-             private key:  {}\n  clientId:     {}{}\n\n\
+             private key:  {}\n  clientId:     {}{}\n  \
+             technician:   member {}, public key {}, private key {} (for playing the person in\n                \
+             ConnectWise: deletes, closes, renames, cancels; not for centralbridge)\n\n\
              Sophos Central emulator\n  token URL:    {}\n  API URL:      {}\n  client id:    {}\n  client secret: {}\n  \
              partner id:   {}{}\n\n\
              Connect centralbridge to it:\n  centralbridge connect connectwise --allow-http --site {} --company-id {} \\\n    \
@@ -77,6 +79,9 @@ impl Render for SandboxInfo {
             cw.private_key,
             cw.client_id,
             cert(&cw.cert_path),
+            cw.technician.member,
+            cw.technician.public_key,
+            cw.technician.private_key,
             so.token_url,
             so.global_url,
             so.client_id,

@@ -44,12 +44,32 @@ fn chromium() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Starts chromedriver on a port it picks itself (`--port=0`, so no other test can take it
+/// between a probe and the start) and returns it with that port.
+fn start_chromedriver(driver: &Path) -> (Proc, u16) {
+    let mut child = Command::new(driver)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("chromedriver said which port it listens on")
+            .expect("chromedriver output");
+        if let Some(rest) = line.split("started successfully on port ").nth(1) {
+            break rest
+                .trim()
+                .trim_end_matches('.')
+                .parse()
+                .expect("a port number");
+        }
+    };
+    // Keep its output drained so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (Proc::new(child), port)
 }
 
 /// Starts the demo and returns it with the dashboard URL.
@@ -163,15 +183,7 @@ async fn dashboard_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let (mut demo, url) = start_demo(dir.path());
 
-    let port = free_port();
-    let _driver = Proc::new(
-        Command::new(&driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
+    let (_driver, port) = start_chromedriver(&driver);
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
     caps.insert(

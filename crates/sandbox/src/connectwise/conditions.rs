@@ -579,15 +579,41 @@ fn null_if_empty(mut values: Vec<&Value>) -> Vec<&Value> {
     values
 }
 
+/// `lastUpdated` and `dateEntered` written as top-level fields (the Developer Guide's own example,
+/// and integrations in the wild) mean `_info/lastUpdated` and `_info/dateEntered`.
+fn info_alias(path: &[String]) -> Option<[String; 2]> {
+    match path {
+        [one]
+            if one.eq_ignore_ascii_case("lastUpdated")
+                || one.eq_ignore_ascii_case("dateEntered") =>
+        {
+            Some(["_info".to_owned(), one.clone()])
+        }
+        _ => None,
+    }
+}
+
 impl Expr {
     /// Whether `record` satisfies the condition.
     pub fn matches(&self, record: &Value) -> bool {
-        self.eval(&|path| resolve(record, path))
+        self.eval(&|path| {
+            let found = resolve(record, path);
+            match info_alias(path) {
+                Some(alias) if found.is_empty() => resolve(record, &alias),
+                _ => found,
+            }
+        })
     }
 
     /// Same as [`Expr::matches`] on a JSON object, without wrapping it in a `Value`.
     pub fn matches_object(&self, record: &Map<String, Value>) -> bool {
-        self.eval(&|path| resolve_object(record, path))
+        self.eval(&|path| {
+            let found = resolve_object(record, path);
+            match info_alias(path) {
+                Some(alias) if found.is_empty() => resolve_object(record, &alias),
+                _ => found,
+            }
+        })
     }
 
     fn eval<'a>(&self, get: &dyn Fn(&[String]) -> Vec<&'a Value>) -> bool {
@@ -647,6 +673,16 @@ mod tests {
         parse(cond)
             .unwrap_or_else(|e| panic!("{cond}: {e}"))
             .matches(v)
+    }
+
+    #[test]
+    fn top_level_last_updated_and_date_entered_mean_the_info_fields() {
+        let r = json!({"id": 1, "_info": {"lastUpdated": "2024-03-01T10:00:00Z", "dateEntered": "2023-01-01T00:00:00Z"}});
+        assert!(m("lastUpdated > [2024-01-01T00:00:00Z]", &r));
+        assert!(!m("lastUpdated > [2024-06-01T00:00:00Z]", &r));
+        assert!(m("dateEntered >= [2023-01-01T00:00:00Z]", &r));
+        assert!(m("LastUpdated = [2024-03-01T10:00:00Z]", &r));
+        assert!(m("_info/lastUpdated > [2024-01-01T00:00:00Z]", &r));
     }
 
     #[test]

@@ -132,6 +132,25 @@ impl Role {
         r
     }
 
+    /// A service technician's API role, for playing the person on the other side: the seed role
+    /// plus Delete (additions, products, tickets), Close Service Tickets and Edit on companies
+    /// (rename), so a person or a script can delete an addition, close or reopen a ticket, rename
+    /// a company or cancel an agreement through the ordinary REST API.
+    pub fn technician() -> Self {
+        use Level::*;
+        use RoleFunction::*;
+        let mut r = Self::seed();
+        r.name = "Service Technician".into();
+        for f in [Agreements, ProductCatalog, ServiceTickets] {
+            r.set(f, Delete, Access::All);
+        }
+        for l in [Add, Edit, Inquire] {
+            r.set(CloseServiceTickets, l, Access::All);
+        }
+        r.set(CompanyMaintenance, Edit, Access::All);
+        r
+    }
+
     /// Every level of every function `All` (an admin).
     pub fn full() -> Self {
         let mut r = Self::empty("Admin");

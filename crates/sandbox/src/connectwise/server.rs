@@ -335,6 +335,9 @@ async fn read_json(body: Body) -> Result<Option<Value>, ApiError> {
         .map_err(|e| ApiError::bad_json(&e.to_string()))
 }
 
+/// The codebase every ConnectWise server answers on besides its own.
+const ALWAYS_SERVED: &str = "v4_6_release";
+
 async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let raw: Vec<String> = parts
@@ -354,7 +357,12 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
         return Ok(json_response(StatusCode::OK, &sh.company_info(&raw[2])));
     }
     let codebase = sh.read().codebase.trim_matches('/').to_lowercase();
-    if segs.len() < 3 || segs[0] != codebase || segs[1] != "apis" || segs[2] != "3.0" {
+    // `v4_6_release/` is served beside the discovered codebase, as on every real server (the
+    // Developer Guide's examples and several clients' defaults use it).
+    let known = segs
+        .first()
+        .is_some_and(|s| *s == codebase || s == ALWAYS_SERVED);
+    if segs.len() < 3 || !known || segs[1] != "apis" || segs[2] != "3.0" {
         return Err(ApiError::no_route(&parts.uri.to_string()));
     }
     let caller = authenticate(sh, &parts.headers)?;

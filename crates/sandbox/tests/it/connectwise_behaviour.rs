@@ -106,6 +106,34 @@ async fn codebase_moves_and_paths_are_tolerant() {
 }
 
 #[tokio::test]
+async fn v4_6_release_is_served_beside_the_discovered_codebase() {
+    let api = Api::start().await;
+    let guide_style = format!(
+        "{}/v4_6_release/apis/3.0/company/companies?pageSize=3",
+        api.cw.site_url()
+    );
+    let r = send(
+        api.http
+            .get(&guide_style)
+            .basic_auth(api.creds.username(), Some("EmuPrivateKey0001"))
+            .header("clientId", "c"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.as_array().map(Vec::len), Some(3));
+    // Still after the site moves codebase.
+    api.cw.move_codebase("v2026_1");
+    let r = send(
+        api.http
+            .get(&guide_style)
+            .basic_auth(api.creds.username(), Some("EmuPrivateKey0001"))
+            .header("clientId", "c"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn navigable_paging_links() {
     let api = Api::start().await;
     let total = api.get("company/companies/count").await.body["count"]

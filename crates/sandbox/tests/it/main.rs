@@ -9,3 +9,4 @@ mod connectwise_snapshots;
 mod sophos_api;
 mod sophos_generator;
 mod sophos_paging;
+mod technician;
