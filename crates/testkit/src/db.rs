@@ -111,8 +111,6 @@ pub struct TestStore {
     /// The master key the store encrypts secrets with; [`TestStore::reopen`] with it acts as the
     /// same installation.
     pub key: MasterKey,
-    /// What `Store::open` was given (a path or a URL with the password).
-    pub target: String,
     /// Which backend the store is on: SQLite or PostgreSQL.
     pub kind: BackendKind,
     db: Database,
@@ -139,7 +137,6 @@ impl TestStore {
         TestStore {
             store,
             key,
-            target: db.url.clone(),
             kind: db.kind,
             db,
         }
@@ -147,7 +144,12 @@ impl TestStore {
 
     /// Opens the same database again with `key` (a second process, or a restart).
     pub async fn reopen(&self, key: MasterKey) -> Result<Store, StoreError> {
-        Store::open(&self.target, key).await
+        Store::open(self.url(), key).await
+    }
+
+    /// What `Store::open` was given (a path or a URL with the password).
+    pub fn url(&self) -> &str {
+        &self.db.url
     }
 
     /// The SQLite file (None on PostgreSQL).

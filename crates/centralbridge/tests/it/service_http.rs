@@ -5,7 +5,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::support::{Proc, field};
+use crate::support::{Proc, cookie_from, field};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -16,23 +16,6 @@ use reqwest::redirect::Policy;
 use secrecy::{ExposeSecret as _, SecretString};
 
 const SECRET: &str = "TOPSECRET-private-key-0123456789";
-
-fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| {
-            let value = v
-                .split(';')
-                .next()
-                .unwrap()
-                .trim_start_matches(&format!("{name}="))
-                .to_owned();
-            (value, v.to_owned())
-        })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_login_csrf_health_and_metrics() {

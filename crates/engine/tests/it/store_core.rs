@@ -113,7 +113,7 @@ async fn connections_keep_secrets_encrypted(t: TestStore) {
             }
         }
         BackendKind::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&t.target).await.unwrap();
+            let mut conn = sqlx::PgConnection::connect(t.url()).await.unwrap();
             for row in sqlx::query("SELECT kind, settings, secret FROM connections")
                 .fetch_all(&mut conn)
                 .await

@@ -469,7 +469,7 @@ async fn log_in(base: &str, setup: &str) -> (reqwest::Client, String, String) {
         .build()
         .unwrap();
     let page = http.get(setup).send().await.unwrap();
-    let pre = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
+    let (pre, _) = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
     let html = page.text().await.unwrap();
     let token = field(&html, "token");
     let r = http
@@ -487,7 +487,7 @@ async fn log_in(base: &str, setup: &str) -> (reqwest::Client, String, String) {
     assert_eq!(r.status(), 303, "setup failed");
     let cookie = format!(
         "cb_session={}",
-        cookie_from(&r, "cb_session").expect("session cookie")
+        cookie_from(&r, "cb_session").expect("session cookie").0
     );
     let html = http
         .get(format!("{base}/customers"))
@@ -568,18 +568,22 @@ impl App {
     }
 }
 
-fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<String> {
+/// The cookie `name` a response sets: its value, and the whole `Set-Cookie` header (for its
+/// flags).
+pub(crate) fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
     resp.headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with(&format!("{name}=")))
         .map(|v| {
-            v.split(';')
+            let value = v
+                .split(';')
                 .next()
-                .unwrap()
+                .unwrap_or_default()
                 .trim_start_matches(&format!("{name}="))
-                .to_owned()
+                .to_owned();
+            (value, v.to_owned())
         })
 }
 
