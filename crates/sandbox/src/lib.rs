@@ -4,6 +4,7 @@
 //! users point their own tools at them (`centralbridge sandbox`). Their wire types are their own: nothing
 //! here is shared with the client crates, so a field-name mistake on one side cannot cancel out.
 
+pub mod admin;
 mod both;
 pub mod connectwise;
 pub mod faults;

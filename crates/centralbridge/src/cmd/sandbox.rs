@@ -48,6 +48,70 @@ pub struct Args {
     /// Emulated Sophos time runs this many times faster than real time (0: frozen clock)
     #[arg(long, default_value_t = 60.0)]
     speed: f64,
+    /// ConnectWise rate limit, requests per rolling minute, answered 429 with Retry-After above
+    /// it; `real` is ConnectWise's documented ~1,000 a minute per member [default: none]
+    #[arg(long, value_name = "N|real", value_parser = per_minute)]
+    cw_rate_limit: Option<u32>,
+    /// Sophos rate limit, requests per rolling minute [default: none]
+    #[arg(long, value_name = "N", value_parser = per_minute)]
+    sophos_rate_limit: Option<u32>,
+    /// Fixed Retry-After seconds on the 429s [default: the seconds until the window frees a slot]
+    #[arg(long, value_name = "SECONDS")]
+    retry_after: Option<u64>,
+    /// Fraction of requests (0 to 1) answered 500 without being handled, on both emulators
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Successful POSTs commit, then wait this long before answering (a client with a shorter
+    /// timeout sees a timeout although the record exists), on both emulators
+    #[arg(long, value_name = "MS")]
+    slow_commit_ms: Option<u64>,
+    /// Port of the admin API (loopback only; 0 picks a free one)
+    #[arg(long, default_value_t = 0)]
+    admin_port: u16,
+}
+
+/// ConnectWise's documented limit: about 1,000 requests a minute per API member.
+const CW_REAL_PER_MINUTE: u32 = 1000;
+
+fn per_minute(text: &str) -> Result<u32, String> {
+    if text.eq_ignore_ascii_case("real") {
+        return Ok(CW_REAL_PER_MINUTE);
+    }
+    match text.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a rate. Fix: give requests per minute (1 or more), or `real` for ConnectWise's 1,000."
+        )),
+    }
+}
+
+/// What `centralbridge sandbox` prints: the emulators' URLs and keys, and the admin API.
+#[derive(serde::Serialize)]
+struct Printed {
+    #[serde(flatten)]
+    info: SandboxInfo,
+    admin: AdminInfo,
+}
+
+/// The admin API's address and token, in clear (it guards only the emulators).
+#[derive(serde::Serialize)]
+struct AdminInfo {
+    url: String,
+    token: String,
+}
+
+impl Render for Printed {
+    fn human(&self) -> String {
+        format!(
+            "{}\nAdmin API (change faults and play scenarios while it runs; see the README)\n  URL:          {}\n  \
+             token:        {}\n  e.g. curl -H \"Authorization: Bearer {}\" {}/v1/state\n",
+            self.info.human(),
+            self.admin.url,
+            self.admin.token,
+            self.admin.token,
+            self.admin.url
+        )
+    }
 }
 
 impl Render for SandboxInfo {
@@ -110,6 +174,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             "--alert-rate and --speed take a number of 0 or more.",
         ));
     }
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(CliError::usage(format!(
+            "--fault-rate {} is not a fraction. Fix: give a number from 0 to 1 (0.05 is 5 %).",
+            args.fault_rate
+        )));
+    }
     if let Some(dir) = &args.https {
         std::fs::create_dir_all(dir).map_err(|e| {
             CliError::usage(format!(
@@ -140,19 +210,48 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             "The sandbox could not start: {e}. Choose other ports, or 0 for free ones."
         ))
     })?;
+    for (faults, limit) in [
+        (sandbox.connectwise.faults(), args.cw_rate_limit),
+        (sandbox.sophos.faults(), args.sophos_rate_limit),
+    ] {
+        faults.update(|s| {
+            s.rate_limit_per_minute = limit;
+            s.retry_after = args.retry_after;
+            s.fault_rate = args.fault_rate;
+            s.slow_commit = args.slow_commit_ms.map(Duration::from_millis);
+        });
+    }
+    let admin = sandbox::admin::Admin::serve(
+        sandbox.clone(),
+        SocketAddr::from(([127, 0, 0, 1], args.admin_port)),
+    )
+    .await
+    .map_err(|e| {
+        CliError::usage(format!(
+            "The admin API could not start: {e}. Fix: choose another --admin-port, or 0 for a free one."
+        ))
+    })?;
+    let printed = Printed {
+        info: sandbox.info(),
+        admin: AdminInfo {
+            url: admin.url(),
+            token: admin.token().to_owned(),
+        },
+    };
     if ctx.out.json {
         // One line, so a parent process (benchmarks) can read it before the sandbox exits.
-        let line = serde_json::to_string(&sandbox.info())
+        let line = serde_json::to_string(&printed)
             .map_err(|e| CliError::failure(format!("cannot format the output as JSON: {e}")))?;
         println!("{line}");
     } else {
-        ctx.out.emit(&sandbox.info())?;
+        ctx.out.emit(&printed)?;
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| CliError::failure(format!("cannot wait for Ctrl-C: {e}")))?;
+    admin.shutdown().await;
     sandbox.shutdown().await;
     Ok(())
 }

@@ -6,6 +6,7 @@ mod browser_dashboard;
 mod cli_connect;
 mod cli_foundation;
 mod cli_map;
+mod cli_sandbox;
 mod cli_tickets;
 mod cli_usage;
 mod demo_once;

@@ -3,6 +3,7 @@
 mod connectwise_support;
 mod sophos_common;
 
+mod admin_api;
 mod connectwise_behaviour;
 mod connectwise_conditions;
 mod connectwise_snapshots;

@@ -1,0 +1,145 @@
+//! `centralbridge sandbox` from outside: fault flags take effect on the emulated vendor APIs, and
+//! the printed admin API changes them while the sandbox runs.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+
+use crate::support::Proc;
+
+/// Starts `centralbridge sandbox --json` with `extra` flags; returns it with its printed JSON.
+fn start(cli: &testkit::Cli, extra: &[&str]) -> (Proc, Value) {
+    let mut args = vec![
+        "--json",
+        "sandbox",
+        "--customers",
+        "3",
+        "--extra-companies",
+        "0",
+        "--extra-tenants",
+        "0",
+        "--speed",
+        "0",
+        "--alert-rate",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = cli
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the sandbox");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines
+        .next()
+        .expect("the sandbox printed its URLs")
+        .expect("stdout");
+    std::thread::spawn(move || lines.for_each(drop));
+    let info: Value = serde_json::from_str(&first).expect("one JSON line");
+    (Proc::new(child), info)
+}
+
+async fn companies_status(http: &reqwest::Client, info: &Value) -> u16 {
+    let cw = &info["connectwise"];
+    http.get(format!(
+        "{}/company/companies",
+        cw["api_base"].as_str().unwrap()
+    ))
+    .basic_auth(
+        format!(
+            "{}+{}",
+            cw["company_id"].as_str().unwrap(),
+            cw["public_key"].as_str().unwrap()
+        ),
+        cw["private_key"].as_str(),
+    )
+    .header("clientId", cw["client_id"].as_str().unwrap())
+    .send()
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_flags_act_and_the_admin_api_changes_them_while_it_runs() {
+    let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    let (_sandbox, info) = start(&cli, &["--fault-rate", "1", "--cw-rate-limit", "real"]);
+    let http = clientkit::http_client().build().unwrap();
+    // Every call is answered 500 by the flag.
+    assert_eq!(companies_status(&http, &info).await, 500);
+
+    let admin = info["admin"]["url"].as_str().expect("admin URL").to_owned();
+    let token = info["admin"]["token"]
+        .as_str()
+        .expect("admin token")
+        .to_owned();
+    let state: Value = http
+        .get(format!("{admin}/v1/state"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["connectwise"]["faults"]["rate_limit_per_minute"],
+        1000
+    );
+    assert_eq!(state["connectwise"]["faults"]["fault_rate"], 1.0);
+    // Without the token nothing changes.
+    let r = http
+        .post(format!("{admin}/v1/connectwise/faults"))
+        .json(&json!({"fault_rate": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(companies_status(&http, &info).await, 500);
+    // A bad value is refused with its fix, and changes nothing.
+    let r = http
+        .post(format!("{admin}/v1/connectwise/faults"))
+        .bearer_auth(&token)
+        .json(&json!({"fault_rate": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("Fix:"));
+    // The outage ends.
+    let r = http
+        .post(format!("{admin}/v1/connectwise/faults"))
+        .bearer_auth(&token)
+        .json(&json!({"fault_rate": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(companies_status(&http, &info).await, 200);
+    // Two 503s injected on the route, then it answers again.
+    let r = http
+        .post(format!("{admin}/v1/connectwise/inject"))
+        .bearer_auth(&token)
+        .json(&json!({"path_contains": "company/companies", "status": 503, "times": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(companies_status(&http, &info).await, 503);
+    assert_eq!(companies_status(&http, &info).await, 503);
+    assert_eq!(companies_status(&http, &info).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_fault_flag_is_refused_before_anything_starts() {
+    let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    let o = cli.run(&["sandbox", "--cw-rate-limit", "lots"]).await;
+    o.expect_code(2);
+    assert!(o.all().contains("Fix:"), "{}", o.all());
+    let o = cli.run(&["sandbox", "--fault-rate", "2"]).await;
+    o.expect_code(2);
+    assert!(o.all().contains("Fix:"), "{}", o.all());
+}

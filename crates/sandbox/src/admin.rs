@@ -1,0 +1,470 @@
+//! The sandbox's admin API: change the emulators' fault knobs and play scenarios while they run,
+//! from outside Rust (curl, a script, a test of the user's own tool). It listens on its own
+//! loopback port, apart from both vendor APIs, and wants `Authorization: Bearer <token>` (the
+//! token is printed with the URLs). Bodies and answers are JSON; a bad request is refused with 400
+//! and a message that ends with `Fix:`, before anything changes.
+//!
+//! | method and path | body | does |
+//! |---|---|---|
+//! | `GET /v1/state` | | every knob of both emulators, and the codebase |
+//! | `POST /v1/{vendor}/faults` | `latency_ms`, `rate_limit_per_minute`, `retry_after_s`, `fault_rate`, `slow_commit_ms` (each optional; `null` turns it off) | sets the knobs given |
+//! | `POST /v1/{vendor}/inject` | `path_contains`, `status`, optional `method`, `body`, `times` | answers matching requests with `status` (nothing is committed) |
+//! | `DELETE /v1/{vendor}/inject` | | removes every injection |
+//! | `POST /v1/connectwise/codebase` | `codebase` | moves the site (the old path answers 404) |
+//! | `POST /v1/connectwise/invoiced` | `agreement_id`, `through` (RFC 3339 or `null`) | marks the agreement's period invoiced |
+//! | `POST /v1/sophos/expire-tokens` | | every issued token answers 401 from now on |
+//! | `POST /v1/sophos/alerts` | `count`, optional `tenant_id` | raises `count` alerts now (spread over the customers' tenants) |
+//! | `POST /v1/sophos/alerts/clear` | `tenant_id`, `alert_id` | clears one alert, as Sophos does when the problem goes |
+//!
+//! `{vendor}` is `connectwise` or `sophos`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rand::Rng as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+
+use crate::Sandbox;
+use crate::faults::{FaultSettings, Faults, Injection};
+use crate::sophos::{AlertKind, AlertSpec};
+use crate::tls::{ServeError, ServerHandle};
+
+/// The running admin API.
+pub struct Admin {
+    handle: ServerHandle,
+    token: SecretString,
+}
+
+impl Admin {
+    /// Serves the admin API for `sandbox` on `bind` (keep it on loopback), with a new random token.
+    pub async fn serve(sandbox: Sandbox, bind: SocketAddr) -> Result<Admin, ServeError> {
+        let token: String = {
+            let mut rng = rand::rng();
+            (0..32)
+                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+                .collect()
+        };
+        let state = Arc::new(AdminState {
+            sandbox,
+            token: SecretString::from(token.clone()),
+        });
+        let router = Router::new()
+            .route("/v1/state", get(state_of))
+            .route("/v1/{vendor}/faults", post(set_faults))
+            .route("/v1/{vendor}/inject", post(inject).delete(clear_injections))
+            .route("/v1/connectwise/codebase", post(move_codebase))
+            .route("/v1/connectwise/invoiced", post(invoiced))
+            .route("/v1/sophos/expire-tokens", post(expire_tokens))
+            .route("/v1/sophos/alerts", post(raise_alerts))
+            .route("/v1/sophos/alerts/clear", post(clear_alert))
+            .fallback(|| async { refuse(StatusCode::NOT_FOUND, NOT_FOUND) })
+            .with_state(state);
+        let handle = crate::tls::serve(router, bind, None).await?;
+        Ok(Admin {
+            handle,
+            token: SecretString::from(token),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        self.handle.base_url()
+    }
+
+    /// The bearer token the API wants (printed on purpose: it guards only the emulators).
+    pub fn token(&self) -> &str {
+        self.token.expose_secret()
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+struct AdminState {
+    sandbox: Sandbox,
+    token: SecretString,
+}
+
+type Shared = State<Arc<AdminState>>;
+
+const NOT_FOUND: &str = "There is no such admin call. Fix: see the table in `sandbox::admin`'s documentation or the README (GET /v1/state, POST /v1/{connectwise|sophos}/faults, ...).";
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+/// Why an admin call was refused (nothing changed).
+#[derive(Debug)]
+enum AdminError {
+    /// No token, or the wrong one.
+    Unauthorized,
+    /// The request names something that does not exist or a value out of range; the text ends
+    /// with `Fix:`.
+    Bad(String),
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        match self {
+            AdminError::Unauthorized => refuse(
+                StatusCode::UNAUTHORIZED,
+                "Missing or wrong admin token. Fix: send `Authorization: Bearer <token>` with the token `centralbridge sandbox` printed.",
+            ),
+            AdminError::Bad(message) => refuse(StatusCode::BAD_REQUEST, &message),
+        }
+    }
+}
+
+fn bad(message: String) -> AdminError {
+    AdminError::Bad(message)
+}
+
+type Answer = Result<Response, AdminError>;
+
+fn authorised(st: &AdminState, headers: &HeaderMap) -> Result<(), AdminError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if given == Some(st.token.expose_secret()) {
+        Ok(())
+    } else {
+        Err(AdminError::Unauthorized)
+    }
+}
+
+fn faults_of<'a>(st: &'a AdminState, vendor: &str) -> Result<&'a Faults, AdminError> {
+    match vendor {
+        "connectwise" => Ok(st.sandbox.connectwise.faults()),
+        "sophos" => Ok(st.sandbox.sophos.faults()),
+        other => Err(bad(format!(
+            "Unknown vendor `{other}`. Fix: use `connectwise` or `sophos`."
+        ))),
+    }
+}
+
+/// One emulator's knobs as the API shows them.
+#[derive(Serialize)]
+struct FaultsView {
+    latency_ms: u128,
+    rate_limit_per_minute: Option<u32>,
+    retry_after_s: Option<u64>,
+    fault_rate: f64,
+    slow_commit_ms: Option<u128>,
+}
+
+impl From<FaultSettings> for FaultsView {
+    fn from(s: FaultSettings) -> Self {
+        Self {
+            latency_ms: s.latency.as_millis(),
+            rate_limit_per_minute: s.rate_limit_per_minute,
+            retry_after_s: s.retry_after,
+            fault_rate: s.fault_rate,
+            slow_commit_ms: s.slow_commit.map(|d| d.as_millis()),
+        }
+    }
+}
+
+async fn state_of(State(st): Shared, headers: HeaderMap) -> Answer {
+    authorised(&st, &headers)?;
+    let sb = &st.sandbox;
+    Ok(Json(json!({
+        "connectwise": {
+            "faults": FaultsView::from(sb.connectwise.faults().settings()),
+            "codebase": sb.connectwise.codebase(),
+        },
+        "sophos": {"faults": FaultsView::from(sb.sophos.faults().settings())},
+    }))
+    .into_response())
+}
+
+/// `null` in a body is `Some(None)` (turn off); an absent field is `None` (keep).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsBody {
+    #[serde(default)]
+    latency_ms: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    rate_limit_per_minute: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    retry_after_s: Option<Option<u64>>,
+    #[serde(default)]
+    fault_rate: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    slow_commit_ms: Option<Option<u64>>,
+}
+
+fn body<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, AdminError> {
+    let raw = if raw.trim().is_empty() { "{}" } else { raw };
+    serde_json::from_str(raw).map_err(|e| {
+        bad(format!(
+            "The body is not what this call takes: {e}. Fix: send a JSON object with the fields listed for it."
+        ))
+    })
+}
+
+async fn set_faults(
+    State(st): Shared,
+    Path(vendor): Path<String>,
+    headers: HeaderMap,
+    raw: String,
+) -> Answer {
+    authorised(&st, &headers)?;
+    let faults = faults_of(&st, &vendor)?;
+    let b: FaultsBody = body(&raw)?;
+    if let Some(rate) = b.fault_rate
+        && !(0.0..=1.0).contains(&rate)
+    {
+        return Err(bad(format!(
+            "fault_rate {rate} is not a fraction. Fix: give a number from 0 to 1 (0.05 is 5 %)."
+        )));
+    }
+    if b.rate_limit_per_minute == Some(Some(0)) {
+        return Err(bad(
+            "rate_limit_per_minute 0 would refuse every call. Fix: give 1 or more, or null for no limit."
+                .into(),
+        ));
+    }
+    faults.update(|s| {
+        if let Some(ms) = b.latency_ms {
+            s.latency = Duration::from_millis(ms);
+        }
+        if let Some(limit) = b.rate_limit_per_minute {
+            s.rate_limit_per_minute = limit;
+        }
+        if let Some(secs) = b.retry_after_s {
+            s.retry_after = secs;
+        }
+        if let Some(rate) = b.fault_rate {
+            s.fault_rate = rate;
+        }
+        if let Some(ms) = b.slow_commit_ms {
+            s.slow_commit = ms.map(Duration::from_millis);
+        }
+    });
+    Ok(Json(FaultsView::from(faults.settings())).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InjectBody {
+    path_contains: String,
+    status: u16,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    times: Option<u32>,
+}
+
+async fn inject(
+    State(st): Shared,
+    Path(vendor): Path<String>,
+    headers: HeaderMap,
+    raw: String,
+) -> Answer {
+    authorised(&st, &headers)?;
+    let faults = faults_of(&st, &vendor)?;
+    let b: InjectBody = body(&raw)?;
+    if !(400..=599).contains(&b.status) {
+        return Err(bad(format!(
+            "status {} is not an error status. Fix: give a status from 400 to 599.",
+            b.status
+        )));
+    }
+    let mut injection = Injection::new(b.path_contains, b.status);
+    if let Some(m) = b.method {
+        match m.to_ascii_uppercase().parse::<http::Method>() {
+            Ok(m) => injection = injection.method(m),
+            Err(_) => {
+                return Err(bad(format!(
+                    "`{m}` is not an HTTP method. Fix: give GET, POST, PUT, PATCH or DELETE."
+                )));
+            }
+        }
+    }
+    if let Some(text) = b.body {
+        injection = injection.body(text);
+    }
+    if let Some(n) = b.times {
+        injection = injection.times(n);
+    }
+    faults.inject(injection);
+    Ok((StatusCode::CREATED, Json(json!({"injected": true}))).into_response())
+}
+
+async fn clear_injections(
+    State(st): Shared,
+    Path(vendor): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
+    authorised(&st, &headers)?;
+    faults_of(&st, &vendor)?.clear_injections();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodebaseBody {
+    codebase: String,
+}
+
+async fn move_codebase(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
+    authorised(&st, &headers)?;
+    let b: CodebaseBody = body(&raw)?;
+    let cb = b.codebase.trim().trim_matches('/');
+    if cb.is_empty() || !cb.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(bad(format!(
+            "`{}` is not a codebase. Fix: give one like `v2026_1`.",
+            b.codebase
+        )));
+    }
+    st.sandbox.connectwise.move_codebase(cb);
+    Ok(Json(json!({"codebase": st.sandbox.connectwise.codebase()})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvoicedBody {
+    agreement_id: i64,
+    #[serde(default)]
+    through: Option<String>,
+}
+
+async fn invoiced(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
+    authorised(&st, &headers)?;
+    let b: InvoicedBody = body(&raw)?;
+    let through = match b.through.as_deref().map(str::parse::<jiff::Timestamp>) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            return Err(bad(format!(
+                "through is not a time: {e}. Fix: give RFC 3339, e.g. 2026-11-30T23:59:59Z, or null."
+            )));
+        }
+    };
+    let known = st
+        .sandbox
+        .connectwise
+        .records(crate::connectwise::Table::Agreements)
+        .iter()
+        .any(|a| a.get("id").and_then(Value::as_i64) == Some(b.agreement_id));
+    if !known {
+        return Err(bad(format!(
+            "There is no agreement {}. Fix: give the id of an agreement the emulated ConnectWise has.",
+            b.agreement_id
+        )));
+    }
+    st.sandbox
+        .connectwise
+        .set_invoiced_through(b.agreement_id, through);
+    Ok(
+        Json(json!({"agreement_id": b.agreement_id, "through": through.map(|t| t.to_string())}))
+            .into_response(),
+    )
+}
+
+async fn expire_tokens(State(st): Shared, headers: HeaderMap) -> Answer {
+    authorised(&st, &headers)?;
+    st.sandbox.sophos.expire_tokens();
+    Ok(Json(json!({"expired": true})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsBody {
+    count: u32,
+    #[serde(default)]
+    tenant_id: Option<String>,
+}
+
+/// The kinds a burst cycles through: the alerts MSPs see most.
+const BURST_KINDS: [AlertKind; 3] = [
+    AlertKind::ThreatDetected,
+    AlertKind::EndpointOutOfDate,
+    AlertKind::RealTimeProtectionDisabled,
+];
+
+async fn raise_alerts(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
+    authorised(&st, &headers)?;
+    let b: AlertsBody = body(&raw)?;
+    if b.count == 0 || b.count > 10_000 {
+        return Err(bad(format!(
+            "count {} is out of range. Fix: give 1 to 10000.",
+            b.count
+        )));
+    }
+    let tenants: Vec<String> = match &b.tenant_id {
+        Some(t) => vec![t.clone()],
+        None => st
+            .sandbox
+            .world
+            .customers
+            .iter()
+            .filter_map(|c| c.tenant.as_ref().map(|t| t.id.clone()))
+            .collect(),
+    };
+    if tenants.is_empty() {
+        return Err(bad(
+            "The world has no tenants. Fix: start the sandbox with --customers 1 or more.".into(),
+        ));
+    }
+    let mut raised = Vec::new();
+    for i in 0..b.count as usize {
+        let tenant = &tenants[i % tenants.len()];
+        match st
+            .sandbox
+            .sophos
+            .inject_alert(tenant, AlertSpec::new(BURST_KINDS[i % BURST_KINDS.len()]))
+        {
+            Ok(id) => raised.push(json!({"tenant_id": tenant, "alert_id": id})),
+            Err(e) => {
+                return Err(bad(format!(
+                    "Cannot raise an alert for tenant {tenant}: {e}. Fix: give a tenant id the sandbox printed or listed."
+                )));
+            }
+        }
+    }
+    Ok((StatusCode::CREATED, Json(json!({"raised": raised}))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClearBody {
+    tenant_id: String,
+    alert_id: String,
+}
+
+async fn clear_alert(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
+    authorised(&st, &headers)?;
+    let b: ClearBody = body(&raw)?;
+    if st.sandbox.sophos.clear_alert(&b.tenant_id, &b.alert_id) {
+        Ok(Json(json!({"cleared": true})).into_response())
+    } else {
+        Err(bad(format!(
+            "Tenant {} has no open alert {}. Fix: give an alert id from POST /v1/sophos/alerts or the tenant's alert list.",
+            b.tenant_id, b.alert_id
+        )))
+    }
+}
