@@ -7,8 +7,8 @@ use super::state::{ActionLog, REGIONS, Shared};
 use super::util::{format_local_ms, format_zulu_ms, parse_time_ms, random_uuid};
 use super::wire::{
     ActionRecord, ActionRequest, AlertPage, ApiError, ApiHosts, IdRef, KeyPages, NumberPages,
-    SearchRequest, SiemData, SiemItem, SiemPage, TenantItem, TenantOne, TenantPage, TokenError,
-    TokenOk, TokenRequest, UsagePage, WhoAmI,
+    SearchRequest, SiemData, SiemItem, SiemPage, TenantContact, TenantItem, TenantOne, TenantPage,
+    TokenError, TokenOk, TokenRequest, UsagePage, WhoAmI,
 };
 use super::{IdHeaderRejection, messages};
 use axum::body::Bytes;
@@ -364,14 +364,21 @@ fn q_int(query: &[(String, String)], name: &str) -> Result<Option<i64>, Reject> 
         .transpose()
 }
 
-fn comma_list(v: Option<&str>) -> Option<Vec<String>> {
-    v.map(|s| {
-        s.split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect()
-    })
+/// A multi-valued filter, given as a comma list (`product=endpoint,server`), as repeated keys
+/// (`product=endpoint&product=server`), or both: every value counts, never only the first.
+fn all_values(query: &[(String, String)], name: &str) -> Option<Vec<String>> {
+    let mut found = false;
+    let mut values = Vec::new();
+    for (_, v) in query.iter().filter(|(k, _)| k == name) {
+        found = true;
+        values.extend(
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    found.then_some(values)
 }
 
 // ---------------------------------------------------------------- token and whoami
@@ -464,8 +471,10 @@ async fn whoami(State(sh): St, headers: HeaderMap) -> Answer {
 
 fn tenant_item(sh: &Shared, t: usize) -> Option<TenantItem> {
     let s = sh.tenant_seed(t)?;
+    let info = sh.tenants.get(t)?;
     Some(TenantItem {
         id: s.id.clone(),
+        show_as: s.name.clone(),
         name: s.name.clone(),
         data_geography: s.geography,
         data_region: s.region,
@@ -474,6 +483,13 @@ fn tenant_item(sh: &Shared, t: usize) -> Option<TenantItem> {
             id: sh.world.partner_id.clone(),
         },
         api_host: sh.region_url(s.region),
+        organization: IdRef {
+            id: info.organization_id.clone(),
+        },
+        status: "active",
+        contact: TenantContact {
+            email: info.contact_email.clone(),
+        },
     })
 }
 
@@ -517,21 +533,21 @@ async fn tenant_one(State(sh): St, headers: HeaderMap, Path(id): Path<String>) -
     else {
         return Err(not_found(messages::NOT_FOUND));
     };
-    let (Some(item), Some(info)) = (tenant_item(&sh, t), sh.tenants.get(t)) else {
+    let Some(item) = tenant_item(&sh, t) else {
         return Err(not_found(messages::NOT_FOUND));
     };
     Ok(Json(TenantOne {
         id: item.id,
-        show_as: item.name.clone(),
+        show_as: item.show_as,
         name: item.name,
         data_geography: item.data_geography,
         data_region: item.data_region,
         billing_type: item.billing_type,
         partner: item.partner,
-        organization: IdRef {
-            id: info.organization_id.clone(),
-        },
+        organization: item.organization,
         api_host: item.api_host,
+        status: item.status,
+        contact: item.contact,
     })
     .into_response())
 }
@@ -699,12 +715,12 @@ impl AlertQuery {
         let q = Self {
             from: parse_time(q(query, "from"), "from")?,
             to: parse_time(q(query, "to"), "to")?,
-            product: comma_list(q(query, "product")),
-            category: comma_list(q(query, "category")),
-            severity: comma_list(q(query, "severity")),
-            ids: comma_list(q(query, "ids")),
+            product: all_values(query, "product"),
+            category: all_values(query, "category"),
+            severity: all_values(query, "severity"),
+            ids: all_values(query, "ids"),
             group_key: q(query, "groupKey").map(str::to_owned),
-            sort: parse_sort(&comma_list(q(query, "sort")).unwrap_or_default())?,
+            sort: parse_sort(&all_values(query, "sort").unwrap_or_default())?,
             page_from_key: q(query, "pageFromKey").map(str::to_owned),
             page_size: q_int(query, "pageSize")?,
             page_total: q_bool(query, "pageTotal")?,

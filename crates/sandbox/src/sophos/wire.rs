@@ -107,6 +107,8 @@ pub struct IdRef {
 pub struct TenantItem {
     /// The tenant id (UUID), sent as `X-Tenant-ID` and billing's `accountId`.
     pub id: String,
+    /// The display name; the same as `name` here (third-party clients read it on list items).
+    pub show_as: String,
     /// The customer's name in Sophos, often not the ConnectWise company name.
     pub name: String,
     /// Where the tenant's data lives, e.g. `US`, `EU`, `DE`.
@@ -119,6 +121,20 @@ pub struct TenantItem {
     pub partner: IdRef,
     /// The base URL for this tenant's alerts and SIEM calls (`{base}/region/{code}` here).
     pub api_host: String,
+    /// The tenant's organization (a deterministic UUID per tenant).
+    pub organization: IdRef,
+    /// `active` for every seeded tenant (Sophos does not document the other values).
+    pub status: &'static str,
+    /// The customer's contact, as far as the emulator knows it (the email billing filters on).
+    pub contact: TenantContact,
+}
+
+/// A tenant's `contact` (its shape is not documented by Sophos; these are the fields clients read).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantContact {
+    /// The contact's email, the one `contactEmail` filters on.
+    pub email: String,
 }
 
 /// A tenant as `GET /partner/v1/tenants/{id}` returns it.
@@ -143,6 +159,10 @@ pub struct TenantOne {
     pub organization: IdRef,
     /// The base URL for this tenant's alerts and SIEM calls.
     pub api_host: String,
+    /// `active` for every seeded tenant.
+    pub status: &'static str,
+    /// The customer's contact.
+    pub contact: TenantContact,
 }
 
 /// Page-number paging block.

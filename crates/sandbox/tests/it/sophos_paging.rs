@@ -228,6 +228,18 @@ async fn alerts_key_paging_filters_and_search() {
     let two = ids(&walked[..2]);
     let by_ids = walk(&env, &tenant, &format!("ids={}", two.join(","))).await;
     assert_eq!(ids(&by_ids), two);
+    // Repeated keys mean the same as a comma list: every value counts, not only the first.
+    let repeated = walk(
+        &env,
+        &tenant,
+        "category=updating&category=malware&product=endpoint&product=server",
+    )
+    .await;
+    assert_eq!(ids(&repeated), ids(&updating));
+    assert!(repeated.iter().any(|a| a["category"] == "malware"));
+    assert!(repeated.iter().any(|a| a["category"] == "updating"));
+    let by_repeated_ids = walk(&env, &tenant, &format!("ids={}&ids={}", two[0], two[1])).await;
+    assert_eq!(ids(&by_repeated_ids), two);
     // The injected out-of-date alerts are on the same device: one group.
     let gk = all
         .iter()
