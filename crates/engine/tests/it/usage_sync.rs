@@ -1201,3 +1201,140 @@ async fn the_blast_radius_guard_holds_a_plan_that_zeroes_eleven_customers() {
     assert!(r.counts.updated > 0);
     assert_ne!(e.cw_state(), before);
 }
+
+/// A usage-sync environment whose ConnectWise client gives up on a call after `timeout` (so a
+/// slow POST the emulator still commits looks like a timeout), with quick backoff.
+async fn faulty_env(customers: usize, seed: u64, timeout: Duration) -> Env {
+    let mut e = env(customers, seed).await;
+    let creds = e.cw_emu.credentials();
+    let mut cfg = connectwise::CwConfig::new(
+        e.cw_emu.site_url(),
+        creds.company_id.clone(),
+        creds.public_key.clone(),
+        creds.private_key.clone(),
+        creds.client_id.clone(),
+    );
+    cfg.allow_http = true;
+    cfg.requests_per_second = 10_000;
+    cfg.max_concurrency = 8;
+    cfg.timeout = timeout;
+    cfg.retry.base_delay = Duration::from_millis(10);
+    cfg.retry.max_delay = Duration::from_millis(50);
+    e.cw = connectwise::Client::connect(cfg).await.expect("cw client");
+    e
+}
+
+/// Syncs until a run has no failed customer (at most 5 runs); returns how many it took.
+async fn sync_until_clean(e: &Env) -> usize {
+    for runs in 1..=5 {
+        let r = e.sync(MONTH).await;
+        if r.failed_customers == 0 {
+            return runs;
+        }
+    }
+    panic!("customers still failing after 5 runs");
+}
+
+fn answered_by_a_fault(c: &sandbox::faults::RequestCounts) -> u64 {
+    c.by_method_status
+        .iter()
+        .filter(|(k, _)| k.ends_with(" 500") || k.ends_with(" 503") || k.ends_with(" 429"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// The fault campaign: the same MSP synced once without faults and once under 5 % random 500s on
+/// both vendors, a 503 on the Sophos usage listing, a 429 with `Retry-After` on ConnectWise, slow
+/// POSTs that commit after the client gave up, a Sophos token expiring and the ConnectWise
+/// codebase moving mid-run. Re-run until no customer failed, ConnectWise must hold exactly what
+/// the fault-free run left: no duplicate, nothing missing. A third run under 10 % random 500s
+/// alone must take at most twice the fault-free wall (a refused POST is looked up at once, not
+/// after the request timeout). Prints the figures the README's reliability section quotes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_campaign_ends_in_the_fault_free_state() {
+    let (customers, seed) = (12, 41);
+    let clean = env(customers, seed).await;
+    let started = std::time::Instant::now();
+    let r = clean.sync(MONTH).await;
+    let clean_wall = started.elapsed();
+    assert_eq!(r.failed_customers, 0, "{r:?}");
+    let want = clean.cw_state();
+    let additions = want.values().map(Vec::len).sum::<usize>();
+    assert!(additions >= 20, "enough additions to matter");
+
+    let e = faulty_env(customers, seed, Duration::from_millis(400)).await;
+    for f in [e.cw_emu.faults(), e.sophos_emu.faults()] {
+        f.set_fault_rate(0.05);
+        f.set_retry_after(Some(1));
+    }
+    e.sophos_emu
+        .faults()
+        .inject(sandbox::faults::Injection::new("billing", 503).times(1));
+    e.cw_emu.faults().inject(
+        sandbox::faults::Injection::new("finance/agreements", 429)
+            .method(http::Method::POST)
+            .times(2),
+    );
+    e.cw_emu
+        .faults()
+        .set_slow_commit(Some(Duration::from_millis(600)));
+    // Mid-run: Sophos tokens expire, slow commits stop, ConnectWise moves codebase.
+    let (so, cw) = (e.sophos_emu.clone(), e.cw_emu.clone());
+    let midway = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        so.expire_tokens();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        cw.faults().set_slow_commit(None);
+        cw.move_codebase("v2026_1");
+    });
+    let started = std::time::Instant::now();
+    let runs = sync_until_clean(&e).await;
+    let campaign_wall = started.elapsed();
+    midway.await.unwrap();
+    assert_eq!(
+        e.cw_state(),
+        want,
+        "ConnectWise differs from the fault-free run"
+    );
+    let (cw_counts, so_counts, stats) = (
+        e.cw_emu.request_counts(),
+        e.sophos_emu.request_counts(),
+        e.cw.stats(),
+    );
+    assert!(answered_by_a_fault(&cw_counts) > 0 && answered_by_a_fault(&so_counts) > 0);
+
+    // 10 % of ConnectWise calls answered 500 before anything is done.
+    let e5 = faulty_env(customers, seed, Duration::from_secs(60)).await;
+    e5.cw_emu.faults().set_fault_rate(0.10);
+    let started = std::time::Instant::now();
+    sync_until_clean(&e5).await;
+    let fivexx_wall = started.elapsed();
+    assert_eq!(
+        e5.cw_state(),
+        want,
+        "ConnectWise differs from the fault-free run"
+    );
+    eprintln!(
+        "fault campaign (usage sync, {customers} customers, {additions} additions): faults answered \
+         ConnectWise {} of {} calls, Sophos {} of {}; ConnectWise retries {}, POST look-ups {}, \
+         codebase rediscoveries {}; {runs} run(s), wall {:.2} s; 10 % 500s alone: {} of {} calls, \
+         wall {:.2} s; fault-free wall {:.2} s",
+        answered_by_a_fault(&cw_counts),
+        cw_counts.total,
+        answered_by_a_fault(&so_counts),
+        so_counts.total,
+        stats.retries,
+        stats.lookups,
+        stats.rediscoveries,
+        campaign_wall.as_secs_f64(),
+        answered_by_a_fault(&e5.cw_emu.request_counts()),
+        e5.cw_emu.request_counts().total,
+        fivexx_wall.as_secs_f64(),
+        clean_wall.as_secs_f64(),
+    );
+    // Twice the fault-free wall, plus a little for a machine running other tests at once.
+    assert!(
+        fivexx_wall <= clean_wall * 2 + Duration::from_millis(500),
+        "10 % 500s took {fivexx_wall:?}, fault-free {clean_wall:?}"
+    );
+}
