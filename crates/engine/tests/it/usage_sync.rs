@@ -50,17 +50,11 @@ fn world(customers: usize, seed: u64) -> Arc<World> {
     }))
 }
 
-async fn env(customers: usize, seed: u64) -> Env {
-    let world = world(customers, seed);
-    let cw_emu = CwEmulator::spawn(sandbox::connectwise::CwConfig::new(world.clone()))
-        .await
-        .expect("cw emulator");
-    let mut scfg = sandbox::sophos::SophosConfig::new(world.clone());
-    scfg.alert_rate = 0.0;
-    let sophos_emu = SophosEmulator::spawn(scfg).await.expect("sophos emulator");
-    let creds = cw_emu.credentials();
+/// A ConnectWise client's settings for the emulator: no rate limit of our own, 8 in flight.
+fn cw_config(emu: &CwEmulator) -> connectwise::CwConfig {
+    let creds = emu.credentials();
     let mut cfg = connectwise::CwConfig::new(
-        cw_emu.site_url(),
+        emu.site_url(),
         creds.company_id.clone(),
         creds.public_key.clone(),
         creds.private_key.clone(),
@@ -69,6 +63,18 @@ async fn env(customers: usize, seed: u64) -> Env {
     cfg.allow_http = true;
     cfg.requests_per_second = 10_000;
     cfg.max_concurrency = 8;
+    cfg
+}
+
+async fn env(customers: usize, seed: u64) -> Env {
+    let world = world(customers, seed);
+    let cw_emu = CwEmulator::spawn(sandbox::connectwise::CwConfig::new(world.clone()))
+        .await
+        .expect("cw emulator");
+    let mut scfg = sandbox::sophos::SophosConfig::new(world.clone());
+    scfg.alert_rate = 0.0;
+    let sophos_emu = SophosEmulator::spawn(scfg).await.expect("sophos emulator");
+    let mut cfg = cw_config(&cw_emu);
     cfg.retry.max_delay = Duration::from_millis(20);
     let cw = connectwise::Client::connect(cfg).await.expect("cw client");
     let sc = sophos_emu.credentials();
@@ -1206,17 +1212,7 @@ async fn the_blast_radius_guard_holds_a_plan_that_zeroes_eleven_customers() {
 /// slow POST the emulator still commits looks like a timeout), with quick backoff.
 async fn faulty_env(customers: usize, seed: u64, timeout: Duration) -> Env {
     let mut e = env(customers, seed).await;
-    let creds = e.cw_emu.credentials();
-    let mut cfg = connectwise::CwConfig::new(
-        e.cw_emu.site_url(),
-        creds.company_id.clone(),
-        creds.public_key.clone(),
-        creds.private_key.clone(),
-        creds.client_id.clone(),
-    );
-    cfg.allow_http = true;
-    cfg.requests_per_second = 10_000;
-    cfg.max_concurrency = 8;
+    let mut cfg = cw_config(&e.cw_emu);
     cfg.timeout = timeout;
     cfg.retry.base_delay = Duration::from_millis(10);
     cfg.retry.max_delay = Duration::from_millis(50);

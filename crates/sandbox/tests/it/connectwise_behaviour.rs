@@ -79,6 +79,17 @@ async fn auth_client_id_and_accept_are_checked() {
     );
 }
 
+/// GET of a full URL with the default member's keys.
+async fn get_signed_in(api: &Api, url: &str) -> crate::connectwise_support::Resp {
+    send(
+        api.http
+            .get(url)
+            .basic_auth(api.creds.username(), Some("EmuPrivateKey0001"))
+            .header("clientId", "c"),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn codebase_moves_and_paths_are_tolerant() {
     let api = Api::start().await;
@@ -88,13 +99,7 @@ async fn codebase_moves_and_paths_are_tolerant() {
     );
     let old = api.url("system/info");
     api.cw.move_codebase("v2026_1");
-    let r = send(
-        api.http
-            .get(&old)
-            .basic_auth(api.creds.username(), Some("EmuPrivateKey0001"))
-            .header("clientId", "c"),
-    )
-    .await;
+    let r = get_signed_in(&api, &old).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let info = send(api.http.get(format!(
         "{}/login/companyinfo/BRIDGEWATER",
@@ -112,25 +117,15 @@ async fn v4_6_release_is_served_beside_the_discovered_codebase() {
         "{}/v4_6_release/apis/3.0/company/companies?pageSize=3",
         api.cw.site_url()
     );
-    let r = send(
-        api.http
-            .get(&guide_style)
-            .basic_auth(api.creds.username(), Some("EmuPrivateKey0001"))
-            .header("clientId", "c"),
-    )
-    .await;
+    let r = get_signed_in(&api, &guide_style).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body.as_array().map(Vec::len), Some(3));
     // Still after the site moves codebase.
     api.cw.move_codebase("v2026_1");
-    let r = send(
-        api.http
-            .get(&guide_style)
-            .basic_auth(api.creds.username(), Some("EmuPrivateKey0001"))
-            .header("clientId", "c"),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        get_signed_in(&api, &guide_style).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
