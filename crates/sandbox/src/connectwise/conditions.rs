@@ -594,6 +594,25 @@ fn info_alias(path: &[String]) -> Option<[String; 2]> {
 }
 
 impl Expr {
+    /// Every field the condition names, with the literals it is compared with (`like` and
+    /// `contains` compare with text, shown as no literal).
+    pub fn comparisons(&self) -> Vec<(&[String], Vec<&Literal>)> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<(&'a [String], Vec<&'a Literal>)>) {
+        match self {
+            Expr::Or(es) | Expr::And(es) => es.iter().for_each(|e| e.collect(out)),
+            Expr::Compare { field, value, .. } => out.push((field, vec![value])),
+            Expr::In { field, values, .. } => out.push((field, values.iter().collect())),
+            Expr::Like { field, .. } | Expr::Contains { field, .. } => {
+                out.push((field, Vec::new()));
+            }
+        }
+    }
+
     /// Whether `record` satisfies the condition.
     pub fn matches(&self, record: &Value) -> bool {
         self.eval(&|path| {

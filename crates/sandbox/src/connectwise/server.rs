@@ -5,9 +5,10 @@
 //! route (404/405) → security role (403) → body parsing and validation (400) → the operation.
 
 use super::Shared;
+use super::conditions::Literal;
 use super::data::{Record, Store, Table, fmt_ts};
 use super::paging::{self, ListOptions, Query};
-use super::resources::{self, RuleCtx, spec};
+use super::resources::{self, Kind, RuleCtx, spec};
 use super::roles::{Level, Role, RoleFunction};
 use super::wire::ApiError;
 use axum::body::Body;
@@ -489,6 +490,7 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
             let opts = ListOptions::from_query(&query, false, max_page)?;
             let store = sh.read();
             check_parent(&store, table, parent)?;
+            check_conditions(&store, table, &opts)?;
             let n = store
                 .table(table)
                 .values()
@@ -814,6 +816,58 @@ struct ListRequest<'a> {
     forward_only: bool,
 }
 
+/// Refuses `conditions` that name a field the resource does not have, or compare a boolean field
+/// with a number, a string or a date (`closedFlag=1`): ConnectWise answers those 400, never with an
+/// empty list, so a client bug found here is not first found in the field. Known names are the
+/// resource's fields, the keys its records carry, and `lastUpdated`/`dateEntered` (for `_info`).
+fn check_conditions(store: &Store, table: Table, opts: &ListOptions) -> Result<(), ApiError> {
+    let Some(expr) = &opts.conditions else {
+        return Ok(());
+    };
+    let fields = spec(table).fields;
+    for (path, literals) in expr.comparisons() {
+        let Some(head) = path.first() else { continue };
+        let known = ["id", "_info", "lastUpdated", "dateEntered"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(head))
+            || fields.iter().any(|f| f.name.eq_ignore_ascii_case(head))
+            || store
+                .table(table)
+                .values()
+                .any(|r| r.keys().any(|k| k.eq_ignore_ascii_case(head)));
+        if !known {
+            return Err(ApiError::invalid_message(format!(
+                "{head} is not a valid field for this resource."
+            )));
+        }
+        // Boolean by the resource's spec, or by what its records hold (computed flags such as a
+        // ticket's `closedFlag` are not in the writable spec).
+        let held: Vec<&Value> = store
+            .table(table)
+            .values()
+            .filter_map(|r| {
+                r.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(head))
+                    .map(|(_, v)| v)
+            })
+            .filter(|v| !v.is_null())
+            .collect();
+        let boolean = path.len() == 1
+            && (fields
+                .iter()
+                .any(|f| f.name.eq_ignore_ascii_case(head) && matches!(f.kind, Kind::Bool))
+                || (!held.is_empty() && held.iter().all(|v| v.is_boolean())));
+        if boolean
+            && literals
+                .iter()
+                .any(|l| !matches!(l, Literal::Bool(_) | Literal::Null))
+        {
+            return Err(ApiError::bad_conditions());
+        }
+    }
+    Ok(())
+}
+
 fn list(
     sh: &Shared,
     table: Table,
@@ -829,6 +883,7 @@ fn list(
     } = req;
     let store = sh.read();
     check_parent(&store, table, parent)?;
+    check_conditions(&store, table, opts)?;
     let mut rows: Vec<&Record> = store
         .table(table)
         .values()

@@ -718,3 +718,49 @@ async fn a_person_closing_a_ticket_updates_last_updated() {
     assert_eq!(found.status, StatusCode::OK);
     assert_eq!(ids(&found.body), vec![id]);
 }
+
+#[tokio::test]
+async fn conditions_on_unknown_fields_or_wrong_types_are_refused() {
+    let api = Api::start().await;
+    // ConnectWise's own message for a number where a boolean belongs.
+    let r = api.get("service/tickets?conditions=closedFlag%3D1").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Expected a boolean value, not a numeric."),
+        "{}",
+        r.body
+    );
+    let r = api
+        .get("service/tickets/count?conditions=closedFlag%3D%22yes%22")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // A field the resource does not have is an error, not an empty list.
+    let r = api
+        .get("company/companies?conditions=colour%3D%22blue%22")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("colour"));
+    // What the Developer Guide writes is accepted: booleans, null, nested and _info fields, and
+    // top-level lastUpdated / dateEntered.
+    for ok in [
+        "closedFlag%3Dfalse",
+        "closedFlag%20%3D%20null",
+        "company%2Fid%3D250",
+        "lastUpdated%20%3E%20%5B2016-08-20T18%3A04%3A26Z%5D",
+        "dateEntered%20%3E%3D%20%5B2015-12-23T05%3A53%3A27Z%5D",
+        "_info%2FlastUpdated%20%3E%20%5B2016-08-20T18%3A04%3A26Z%5D",
+    ] {
+        let r = api.get(&format!("service/tickets?conditions={ok}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{ok}: {}", r.body);
+    }
+    let recent = api
+        .get("service/tickets?conditions=lastUpdated%20%3E%20%5B2016-08-20T18%3A04%3A26Z%5D")
+        .await;
+    assert!(
+        !recent.body.as_array().unwrap().is_empty(),
+        "lastUpdated matches the records' _info/lastUpdated"
+    );
+}
