@@ -53,7 +53,7 @@ fn refused_by(out: &str, who: &str) {
 
 async fn two_cli_usage_syncs(t: Target) {
     let w = World::new(t, 12).await;
-    w.set_latency(Duration::from_millis(60));
+    w.set_latency(Duration::from_millis(120));
     let first = w.spawn(&["sync", "usage"]);
     w.wait_for_lease("usage", "cli").await;
     let second = w.run(&["sync", "usage"]).await;
@@ -88,7 +88,7 @@ async fn two_cli_ticket_syncs(t: Target) {
     let w = World::new(t, 12).await;
     let raised = w.raise_alerts(2).await;
     assert!(raised >= 10, "{raised} alerts raised");
-    w.set_latency(Duration::from_millis(60));
+    w.set_latency(Duration::from_millis(120));
     let first = w.spawn(&["sync", "tickets", "--once"]);
     w.wait_for_lease("tickets", "cli").await;
     let second = w.run(&["sync", "tickets", "--once"]).await;
@@ -206,8 +206,10 @@ async fn dashboard_and_cli(t: Target) {
     let (code, out) = cli.wait(LONG).await;
     assert_eq!(code, Some(0), "{out}");
 
-    // The dashboard holds it: the CLI is refused, naming the dashboard.
-    w.set_latency(Duration::from_millis(400));
+    // The dashboard holds it: the CLI is refused, naming the dashboard. (Slow calls keep the
+    // dashboard's one-customer run going for seconds, longer than a CLI process takes to start on
+    // a loaded machine.)
+    w.set_latency(Duration::from_millis(1500));
     let post = {
         let http = svc.http.clone();
         let url = format!("{}{sync_now}", svc.base);
