@@ -33,6 +33,9 @@ pub struct SandboxOptions {
     pub realtime_speed: Option<f64>,
     /// Start the Sophos clock at the real current time instead of the world's deterministic start.
     pub start_now: bool,
+    /// ConnectWise's companyinfo sends `IsCloud` as the string `"True"`, as the Developer Guide
+    /// shows it, instead of the boolean `true` some clients' fixtures have.
+    pub is_cloud_as_string: bool,
 }
 
 impl SandboxOptions {
@@ -50,6 +53,7 @@ impl SandboxOptions {
             alert_rate: 0.5,
             realtime_speed: Some(60.0),
             start_now: true,
+            is_cloud_as_string: false,
         }
     }
 }
@@ -152,6 +156,7 @@ impl Sandbox {
         let world = Arc::new(World::generate(opts.world.clone()));
         let mut cw = CwConfig::new(world.clone());
         cw.bind = opts.connectwise_bind;
+        cw.is_cloud_as_string = opts.is_cloud_as_string;
         cw.https_cert_path = opts
             .https_dir
             .as_ref()

@@ -68,6 +68,10 @@ pub struct Args {
     /// Port of the admin API (loopback only; 0 picks a free one)
     #[arg(long, default_value_t = 0)]
     admin_port: u16,
+    /// ConnectWise's companyinfo sends `IsCloud` as the string "True", as the Developer Guide
+    /// shows it [default: the boolean true]
+    #[arg(long)]
+    is_cloud_as_string: bool,
 }
 
 /// ConnectWise's documented limit: about 1,000 requests a minute per API member.
@@ -204,6 +208,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         alert_rate: args.alert_rate,
         realtime_speed: (args.speed > 0.0).then_some(args.speed),
         start_now: true,
+        is_cloud_as_string: args.is_cloud_as_string,
     };
     let sandbox = Sandbox::spawn(opts).await.map_err(|e| {
         CliError::usage(format!(

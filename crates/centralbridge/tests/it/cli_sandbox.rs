@@ -134,6 +134,32 @@ async fn fault_flags_act_and_the_admin_api_changes_them_while_it_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn is_cloud_is_a_boolean_or_on_request_the_guides_string() {
+    let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    let http = clientkit::http_client().build().unwrap();
+    for (flags, want) in [
+        (&[][..], json!(true)),
+        (&["--is-cloud-as-string"][..], json!("True")),
+    ] {
+        let (_sandbox, info) = start(&cli, flags);
+        let cw = &info["connectwise"];
+        let body: Value = http
+            .get(format!(
+                "{}/login/companyinfo/{}",
+                cw["site"].as_str().unwrap(),
+                cw["company_id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["IsCloud"], want, "{flags:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_fault_flag_is_refused_before_anything_starts() {
     let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
     let o = cli.run(&["sandbox", "--cw-rate-limit", "lots"]).await;
