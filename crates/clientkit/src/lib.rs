@@ -132,11 +132,6 @@ impl Retries {
         self.attempts = self.attempts.saturating_sub(1);
     }
 
-    /// Attempts made so far.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
-
     /// Whether another attempt is allowed.
     pub fn may_retry(&self) -> bool {
         self.attempts < self.max_attempts
@@ -284,18 +279,18 @@ mod tests {
     fn a_call_gives_up_after_its_attempts() {
         let mut r = fixed(10, 100, 3).start();
         let mut waits = Vec::new();
-        loop {
-            r.attempt();
+        let made = loop {
+            let n = r.attempt();
             match r.after_failure(None) {
                 Next::Wait { delay, .. } => waits.push(delay.as_millis()),
                 other => {
                     assert_eq!(other, Next::Exhausted);
-                    break;
+                    break n;
                 }
             }
-        }
+        };
         assert_eq!(waits, vec![10, 20]);
-        assert_eq!(r.attempts(), 3);
+        assert_eq!(made, 3);
     }
 
     #[test]

@@ -840,32 +840,41 @@ fn check_conditions(store: &Store, table: Table, opts: &ListOptions) -> Result<(
                 "{head} is not a valid field for this resource."
             )));
         }
-        // Boolean by the resource's spec, or by what its records hold (computed flags such as a
-        // ticket's `closedFlag` are not in the writable spec).
-        let held: Vec<&Value> = store
-            .table(table)
-            .values()
-            .filter_map(|r| {
-                r.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(head))
-                    .map(|(_, v)| v)
-            })
-            .filter(|v| !v.is_null())
-            .collect();
-        let boolean = path.len() == 1
-            && (fields
-                .iter()
-                .any(|f| f.name.eq_ignore_ascii_case(head) && matches!(f.kind, Kind::Bool))
-                || (!held.is_empty() && held.iter().all(|v| v.is_boolean())));
-        if boolean
-            && literals
-                .iter()
-                .any(|l| !matches!(l, Literal::Bool(_) | Literal::Null))
-        {
+        // Only a comparison with something other than true/false/null can be a type error.
+        let typed = literals
+            .iter()
+            .any(|l| !matches!(l, Literal::Bool(_) | Literal::Null));
+        if path.len() == 1 && typed && is_boolean_field(store, table, head) {
             return Err(ApiError::bad_conditions());
         }
     }
     Ok(())
+}
+
+/// Boolean by the resource's spec, or by what its records hold (computed flags such as a ticket's
+/// `closedFlag` are not in the writable spec): some record has a boolean there and none has
+/// anything else but null. The scan stops at the first other value.
+fn is_boolean_field(store: &Store, table: Table, name: &str) -> bool {
+    if spec(table)
+        .fields
+        .iter()
+        .any(|f| f.name.eq_ignore_ascii_case(name) && matches!(f.kind, Kind::Bool))
+    {
+        return true;
+    }
+    let mut seen = false;
+    for r in store.table(table).values() {
+        match r
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+        {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(_)) => seen = true,
+            Some(_) => return false,
+        }
+    }
+    seen
 }
 
 fn list(
