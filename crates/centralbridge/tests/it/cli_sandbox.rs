@@ -63,6 +63,20 @@ async fn companies_status(http: &reqwest::Client, info: &Value) -> u16 {
     .as_u16()
 }
 
+/// An admin POST with `token` (`None`: without one); returns the response.
+async fn admin_post(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
+    let mut rb = http.post(url).json(&body);
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    rb.send().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_flags_act_and_the_admin_api_changes_them_while_it_runs() {
     let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
@@ -91,42 +105,32 @@ async fn fault_flags_act_and_the_admin_api_changes_them_while_it_runs() {
     );
     assert_eq!(state["connectwise"]["faults"]["fault_rate"], 1.0);
     // Without the token nothing changes.
-    let r = http
-        .post(format!("{admin}/v1/connectwise/faults"))
-        .json(&json!({"fault_rate": 0}))
-        .send()
-        .await
-        .unwrap();
+    let faults = format!("{admin}/v1/connectwise/faults");
+    let r = admin_post(&http, faults.clone(), None, json!({"fault_rate": 0})).await;
     assert_eq!(r.status(), 401);
     assert_eq!(companies_status(&http, &info).await, 500);
     // A bad value is refused with its fix, and changes nothing.
-    let r = http
-        .post(format!("{admin}/v1/connectwise/faults"))
-        .bearer_auth(&token)
-        .json(&json!({"fault_rate": 7}))
-        .send()
-        .await
-        .unwrap();
+    let r = admin_post(
+        &http,
+        faults.clone(),
+        Some(&token),
+        json!({"fault_rate": 7}),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("Fix:"));
     // The outage ends.
-    let r = http
-        .post(format!("{admin}/v1/connectwise/faults"))
-        .bearer_auth(&token)
-        .json(&json!({"fault_rate": 0}))
-        .send()
-        .await
-        .unwrap();
+    let r = admin_post(&http, faults, Some(&token), json!({"fault_rate": 0})).await;
     assert_eq!(r.status(), 200);
     assert_eq!(companies_status(&http, &info).await, 200);
     // Two 503s injected on the route, then it answers again.
-    let r = http
-        .post(format!("{admin}/v1/connectwise/inject"))
-        .bearer_auth(&token)
-        .json(&json!({"path_contains": "company/companies", "status": 503, "times": 2}))
-        .send()
-        .await
-        .unwrap();
+    let r = admin_post(
+        &http,
+        format!("{admin}/v1/connectwise/inject"),
+        Some(&token),
+        json!({"path_contains": "company/companies", "status": 503, "times": 2}),
+    )
+    .await;
     assert_eq!(r.status(), 201);
     assert_eq!(companies_status(&http, &info).await, 503);
     assert_eq!(companies_status(&http, &info).await, 503);
