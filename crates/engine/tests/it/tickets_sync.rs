@@ -967,3 +967,168 @@ async fn close_found_while_tenant_waits_is_handled_later() {
     let r = e.cycle().await;
     assert_eq!(r.api_calls.connectwise, 0, "{r:?}");
 }
+
+/// What a person sees of ticket sync in ConnectWise, independent of alert ids: per ticket its
+/// company, summary, status, whether it is closed and how many notes it has, sorted.
+fn ticket_view(emu: &CwEmulator) -> Vec<(i64, String, String, bool, usize)> {
+    let mut v: Vec<_> = emu
+        .records(Table::Tickets)
+        .iter()
+        .filter(|t| t["externalXRef"].is_string())
+        .map(|t| {
+            let id = t["id"].as_i64().expect("id");
+            (
+                t["company"]["id"].as_i64().unwrap_or(0),
+                t["summary"].as_str().unwrap_or("").to_owned(),
+                t["status"]["name"].as_str().unwrap_or("").to_owned(),
+                t["closedFlag"] == Value::Bool(true),
+                emu.notes(id).len(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn answered_by_a_fault(c: &sandbox::faults::RequestCounts) -> u64 {
+    c.by_method_status
+        .iter()
+        .filter(|(k, _)| k.ends_with(" 500") || k.ends_with(" 503") || k.ends_with(" 429"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Cycles until one has no failed tenant (at most 8); returns how many it took.
+async fn cycle_until_clean(e: &Env) -> usize {
+    for n in 1..=8 {
+        if let Ok(r) = e.cycle_with(&Env::opts()).await
+            && r.failed() == 0
+        {
+            return n;
+        }
+    }
+    panic!("tenants still failing after 8 cycles");
+}
+
+/// The alerts of the campaign: per customer a protection alert and a threat, and a repeat of the
+/// protection alert (a consolidation note) on every other customer. Returns the threats.
+fn raise_campaign_alerts(e: &Env) -> Vec<(String, String)> {
+    let mut threats = Vec::new();
+    for i in 0..e.mapped.len() {
+        e.raise(i, AlertKind::RealTimeProtectionDisabled, 0);
+        threats.push((
+            e.mapped[i].0.clone(),
+            e.raise(i, AlertKind::ThreatDetected, 1),
+        ));
+        if i % 2 == 0 {
+            e.raise(i, AlertKind::RealTimeProtectionDisabled, 0);
+        }
+    }
+    threats
+}
+
+/// Two phases: the alerts become tickets (with repeats noted), then the threats clear and their
+/// tickets are resolved. Returns the cycles needed.
+async fn campaign_phases(e: &Env) -> usize {
+    let threats = raise_campaign_alerts(e);
+    let mut cycles = cycle_until_clean(e).await;
+    for (tenant, alert) in &threats {
+        assert!(e.so_emu.clear_alert(tenant, alert), "{alert} cleared");
+    }
+    cycles += cycle_until_clean(e).await;
+    cycles
+}
+
+/// Ticket sync's half of the fault campaign: the same alerts and clears once without faults and
+/// once under 5 % random 500s on both vendors, 429s with `Retry-After` on ticket POSTs, slow POSTs
+/// that commit after the client gave up, a Sophos token expiring and the ConnectWise codebase
+/// moving mid-run. ConnectWise must end as in the fault-free run: one ticket per alert, the same
+/// notes and statuses. A third run under 10 % random 500s alone must take at most twice the
+/// fault-free wall. Prints the figures the README's reliability section quotes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_campaign_ends_in_the_fault_free_state() {
+    let customers = 10;
+    let clean = env_with(customers, Duration::from_secs(20)).await;
+    let started = std::time::Instant::now();
+    campaign_phases(&clean).await;
+    let clean_wall = started.elapsed();
+    let want = ticket_view(&clean.cw_emu);
+    assert!(want.len() >= 2 * customers - 2, "enough tickets: {want:?}");
+    assert!(want.iter().any(|t| t.4 > 0), "some repeats were noted");
+
+    let e = env_with(customers, Duration::from_millis(400)).await;
+    for f in [e.cw_emu.faults(), e.so_emu.faults()] {
+        f.set_fault_rate(0.05);
+        f.set_retry_after(Some(1));
+    }
+    e.cw_emu.faults().inject(
+        sandbox::faults::Injection::new("service/tickets", 429)
+            .method(http::Method::POST)
+            .times(2),
+    );
+    e.so_emu
+        .faults()
+        .inject(sandbox::faults::Injection::new("common/v1/alerts", 503).times(1));
+    e.cw_emu
+        .faults()
+        .set_slow_commit(Some(Duration::from_millis(600)));
+    let (so, cw) = (e.so_emu.clone(), e.cw_emu.clone());
+    let midway = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        so.expire_tokens();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        cw.faults().set_slow_commit(None);
+        cw.move_codebase("v2026_1");
+    });
+    let started = std::time::Instant::now();
+    let cycles = campaign_phases(&e).await;
+    let campaign_wall = started.elapsed();
+    midway.await.expect("the mid-run faults ran");
+    e.assert_no_duplicates();
+    assert_eq!(
+        ticket_view(&e.cw_emu),
+        want,
+        "ConnectWise differs from the fault-free run"
+    );
+    let (cw_counts, so_counts, stats) = (
+        e.cw_emu.request_counts(),
+        e.so_emu.request_counts(),
+        e.cw.stats(),
+    );
+    assert!(answered_by_a_fault(&cw_counts) > 0 && answered_by_a_fault(&so_counts) > 0);
+
+    let e5 = env_with(customers, Duration::from_secs(60)).await;
+    e5.cw_emu.faults().set_fault_rate(0.10);
+    let started = std::time::Instant::now();
+    campaign_phases(&e5).await;
+    let fivexx_wall = started.elapsed();
+    e5.assert_no_duplicates();
+    assert_eq!(
+        ticket_view(&e5.cw_emu),
+        want,
+        "ConnectWise differs from the fault-free run"
+    );
+    eprintln!(
+        "fault campaign (ticket sync, {customers} customers, {} tickets): faults answered \
+         ConnectWise {} of {} calls, Sophos {} of {}; ConnectWise retries {}, POST look-ups {}, \
+         codebase rediscoveries {}; {cycles} cycle(s), wall {:.2} s; 10 % 500s alone: {} of {} \
+         calls, wall {:.2} s; fault-free wall {:.2} s",
+        want.len(),
+        answered_by_a_fault(&cw_counts),
+        cw_counts.total,
+        answered_by_a_fault(&so_counts),
+        so_counts.total,
+        stats.retries,
+        stats.lookups,
+        stats.rediscoveries,
+        campaign_wall.as_secs_f64(),
+        answered_by_a_fault(&e5.cw_emu.request_counts()),
+        e5.cw_emu.request_counts().total,
+        fivexx_wall.as_secs_f64(),
+        clean_wall.as_secs_f64(),
+    );
+    assert!(
+        fivexx_wall <= clean_wall * 2 + Duration::from_millis(500),
+        "10 % 500s took {fivexx_wall:?}, fault-free {clean_wall:?}"
+    );
+}
