@@ -586,6 +586,16 @@ impl Client {
         }
     }
 
+    /// DELETE one record. `Ok(false)` when it was not there (already deleted, perhaps by an
+    /// earlier attempt of this very call: DELETE is retried like a GET, since repeating it is safe).
+    pub(crate) async fn delete(&self, path: &str) -> Result<bool, CwError> {
+        match self.execute(&Req::new(Method::DELETE, path)).await {
+            Ok(_) => Ok(true),
+            Err(CwError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// PATCH with JSON Patch ops, then check that the returned record shows every change.
     pub(crate) async fn patch<T: DeserializeOwned>(
         &self,

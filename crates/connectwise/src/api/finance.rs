@@ -279,6 +279,13 @@ impl Client {
         .await
     }
 
+    /// Delete an addition outright (a person's tool: centralbridge itself cancels, never deletes, so
+    /// the billing history stays). Needs Delete on Agreements; `Ok(false)` when it was not there.
+    pub async fn delete_addition(&self, agreement_id: i64, id: i64) -> Result<bool, CwError> {
+        self.delete(&format!("finance/agreements/{agreement_id}/additions/{id}"))
+            .await
+    }
+
     /// PATCH an addition (e.g. `PatchOp::replace("quantity", 25)`), checking the change took.
     pub async fn patch_addition(
         &self,

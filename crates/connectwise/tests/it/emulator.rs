@@ -1361,3 +1361,44 @@ async fn setup_choices_and_company_summaries() {
         Some(summary)
     );
 }
+
+/// A person's key may delete an addition; the integration's (the setup guide's role, no Delete)
+/// may not, and is told which permission is missing. A second delete finds nothing.
+#[tokio::test]
+async fn delete_addition_needs_the_delete_permission() {
+    let (emu, cw) = demo().await;
+    let technician = Client::connect(config_for(
+        &emu,
+        &emu.add_member("apitechnician", Role::technician()),
+    ))
+    .await
+    .expect("technician connects");
+    let agr_id = emu
+        .records(Table::Agreements)
+        .iter()
+        .find(|a| a["cancelledFlag"] == Value::Bool(false) && a["prorateFlag"] != Value::Bool(true))
+        .map(id_of)
+        .expect("an active agreement");
+    let product_id = id_of(&emu.records(Table::Catalog)[0]);
+    let add_id = cw
+        .create_addition(
+            agr_id,
+            &Addition {
+                product: Some(Reference::id(product_id)),
+                quantity: Some(3.0),
+                bill_customer: Some(BillCustomer::Billable),
+                effective_date: Some("2026-12-01T00:00:00Z".parse().unwrap()),
+                ..Addition::default()
+            },
+        )
+        .await
+        .expect("the integration creates an addition")
+        .id
+        .expect("id");
+    let err = cw.delete_addition(agr_id, add_id).await.unwrap_err();
+    assert!(matches!(err, CwError::Permission { .. }), "{err:?}");
+    assert!(emu.additions(agr_id).iter().any(|a| id_of(a) == add_id));
+    assert!(technician.delete_addition(agr_id, add_id).await.unwrap());
+    assert!(!emu.additions(agr_id).iter().any(|a| id_of(a) == add_id));
+    assert!(!technician.delete_addition(agr_id, add_id).await.unwrap());
+}
