@@ -13,10 +13,10 @@ use std::time::Duration;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use engine::connections::{self, ConnectWiseSettings, SophosSettings};
 use engine::doctor::{CheckStatus, DoctorOptions};
-use engine::job::{Door, Job, Run, RunReport as _, StartOptions};
+use engine::job::{Door, Job, Run, RunEnd, RunReport as _, StartOptions};
 use engine::mapping::{self, AcceptOptions, RefreshOptions};
 use engine::secrets::MasterKey;
-use engine::store::{RunOutcome, Store};
+use engine::store::{RunOutcome, Store, TicketState, TicketStore as _, UsageStore as _};
 use engine::tickets::{self, SettingsInput};
 use engine::usage;
 use sandbox::{Sandbox, SandboxOptions};
@@ -70,11 +70,28 @@ struct Summary {
     usage_customers_failed: usize,
     tickets_opened: u64,
     ticket_customers_failed: usize,
+    technician: Technician,
     problems: Vec<String>,
 }
 
+/// What the technician did in ConnectWise, and what the next cycle made of it.
+#[derive(Debug, Default, Serialize)]
+struct Technician {
+    /// The ticket the technician closed.
+    closed_ticket: Option<i64>,
+    /// The addition the technician deleted.
+    deleted_addition: Option<i64>,
+    /// Alerts the next ticket cycle acknowledged in Sophos because their ticket was closed.
+    alerts_acknowledged: u64,
+    /// Additions the next usage run reported as removed in ConnectWise.
+    additions_removed_in_connectwise: usize,
+}
+
+/// How many steps the demo's first pass has.
+const STEPS: usize = 10;
+
 fn step(n: usize, text: &str) {
-    println!("[{n}/8] {text}");
+    println!("[{n}/{STEPS}] {text}");
     let _ = std::io::stdout().flush();
 }
 
@@ -143,7 +160,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         key.persist(path)?;
     }
 
-    let result = first_cycle(&store, &sandbox, &info, own_company).await;
+    let mut result = first_cycle(&store, &sandbox, &info, own_company).await;
+    if let Ok(summary) = &mut result {
+        result = match technician_and_next_cycle(&store, &sandbox, &info, summary).await {
+            Ok(()) => Ok(std::mem::take(summary)),
+            Err(e) => Err(e),
+        };
+    }
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -375,32 +398,7 @@ async fn first_cycle(
     ));
 
     step(7, "Usage sync: Sophos usage into agreement additions…");
-    let bar = progress();
-    let progress_fn: Option<usage::ProgressFn> = bar.clone().map(|b| {
-        let f: usage::ProgressFn = Arc::new(move |done, total| {
-            b.set_length(total as u64);
-            b.set_position(done as u64);
-        });
-        f
-    });
-    let run = begin(store, Job::Usage).await?;
-    let usage_report = usage::run(
-        store,
-        &cw_client,
-        &so_client,
-        &usage::SyncOptions {
-            progress: progress_fn,
-            ..Default::default()
-        },
-        &run,
-    )
-    .await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let r = usage_report.run_end();
-    run.finish(&r).await.map_err(|e| fail("usage sync", e))?;
-    let usage_report = usage_report.map_err(|e| fail("usage sync", e))?;
+    let (usage_report, r) = usage_run(store, &cw_client, &so_client).await?;
     summary.additions_created = usage_report.counts.created;
     summary.additions_updated = usage_report.counts.updated;
     summary.usage_customers_failed = usage_report.failed_customers;
@@ -436,11 +434,7 @@ async fn first_cycle(
     )
     .await
     .map_err(|e| fail("ticket settings", e))?;
-    let run = begin(store, Job::Tickets).await?;
-    let cycle = tickets::run_cycle(store, &cw_client, &so_client, &run).await;
-    let r = cycle.run_end();
-    run.finish(&r).await.map_err(|e| fail("ticket sync", e))?;
-    let cycle = cycle.map_err(|e| fail("ticket sync", e))?;
+    let (cycle, r) = ticket_run(store, &cw_client, &so_client).await?;
     summary.tickets_opened = cycle.totals.created;
     summary.ticket_customers_failed = cycle.failed();
     if r.outcome == RunOutcome::Failed {
@@ -451,6 +445,196 @@ async fn first_cycle(
     }
     done(&format!("board “{}”: {}", board.name, r.summary));
     Ok(summary)
+}
+
+/// One usage sync run through the harness, with a progress bar on a terminal.
+async fn usage_run(
+    store: &Store,
+    cw: &connectwise::Client,
+    so: &sophos::Client,
+) -> Result<(usage::SyncReport, RunEnd), CliError> {
+    let bar = progress();
+    let progress_fn: Option<usage::ProgressFn> = bar.clone().map(|b| {
+        let f: usage::ProgressFn = Arc::new(move |done, total| {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        });
+        f
+    });
+    let run = begin(store, Job::Usage).await?;
+    let report = usage::run(
+        store,
+        cw,
+        so,
+        &usage::SyncOptions {
+            progress: progress_fn,
+            ..Default::default()
+        },
+        &run,
+    )
+    .await;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let r = report.run_end();
+    run.finish(&r).await.map_err(|e| fail("usage sync", e))?;
+    Ok((report.map_err(|e| fail("usage sync", e))?, r))
+}
+
+/// One ticket sync cycle through the harness.
+async fn ticket_run(
+    store: &Store,
+    cw: &connectwise::Client,
+    so: &sophos::Client,
+) -> Result<(tickets::CycleReport, RunEnd), CliError> {
+    let run = begin(store, Job::Tickets).await?;
+    let cycle = tickets::run_cycle(store, cw, so, &run).await;
+    let r = cycle.run_end();
+    run.finish(&r).await.map_err(|e| fail("ticket sync", e))?;
+    Ok((cycle.map_err(|e| fail("ticket sync", e))?, r))
+}
+
+/// The sandbox's technician: a second ConnectWise API member, with Delete and Close Service
+/// Tickets, playing the person who works in ConnectWise beside centralbridge.
+async fn technician_client(
+    sandbox: &Sandbox,
+    info: &sandbox::SandboxInfo,
+) -> Result<connectwise::Client, CliError> {
+    let cw = &info.connectwise;
+    let mut cfg = connectwise::CwConfig::new(
+        sandbox.connectwise.site_url(),
+        cw.company_id.clone(),
+        cw.technician.public_key.clone(),
+        SecretString::from(cw.technician.private_key.clone()),
+        cw.client_id.clone(),
+    );
+    cfg.allow_http = true;
+    connectwise::Client::connect(cfg)
+        .await
+        .map_err(|e| fail("the technician's ConnectWise key", e))
+}
+
+/// Steps 9 and 10: a technician closes a ticket and deletes an addition in ConnectWise; the next
+/// cycle acknowledges the ticket's alert in Sophos and reports the addition as removed.
+async fn technician_and_next_cycle(
+    store: &Store,
+    sandbox: &Sandbox,
+    info: &sandbox::SandboxInfo,
+    summary: &mut Summary,
+) -> Result<(), CliError> {
+    step(
+        9,
+        "A technician works in ConnectWise (their own API key): closes one ticket, deletes one addition…",
+    );
+    let tech = technician_client(sandbox, info).await?;
+    let open = store
+        .owned_tickets_in_state(TicketState::Open)
+        .await
+        .map_err(|e| fail("tickets", e))?;
+    match open.first() {
+        Some(t) => {
+            let id = t.ticket_id.get();
+            let board = tech
+                .ticket(id)
+                .await
+                .map_err(|e| fail("the technician's ticket", e))?
+                .board
+                .and_then(|b| b.id)
+                .ok_or_else(|| fail("the technician's ticket", "it has no board"))?;
+            let closed = tech
+                .board_status_choices(board)
+                .await
+                .map_err(|e| fail("the board's statuses", e))?
+                .into_iter()
+                .find(|s| s.closed)
+                .ok_or_else(|| fail("the board's statuses", "none closes a ticket"))?;
+            tech.close_ticket(id, closed.id)
+                .await
+                .map_err(|e| fail("the technician's close", e))?;
+            summary.technician.closed_ticket = Some(id);
+            done(&format!(
+                "closed ticket #{id} “{}” (status “{}”)",
+                t.summary, closed.name
+            ));
+        }
+        None => summary
+            .problems
+            .push("technician: ticket sync opened no ticket to close".into()),
+    }
+    let links = store
+        .list_addition_links(None)
+        .await
+        .map_err(|e| fail("additions", e))?;
+    match links.iter().find(|l| l.created_by_us && !l.cancelled_by_us) {
+        Some(l) => {
+            tech.delete_addition(l.agreement_id.get(), l.addition_id.get())
+                .await
+                .map_err(|e| fail("the technician's delete", e))?;
+            summary.technician.deleted_addition = Some(l.addition_id.get());
+            done(&format!(
+                "deleted addition #{} ({}, agreement #{})",
+                l.addition_id, l.product, l.agreement_id
+            ));
+        }
+        None => summary
+            .problems
+            .push("technician: usage sync made no addition to delete".into()),
+    }
+
+    step(10, "The next cycle: what centralbridge does about each…");
+    let cw_client = connections::connectwise_client(store)
+        .await
+        .map_err(|e| fail("ConnectWise", e))?;
+    let so_client = connections::sophos_client(store)
+        .await
+        .map_err(|e| fail("Sophos Central", e))?;
+    let (cycle, _) = ticket_run(store, &cw_client, &so_client).await?;
+    summary.technician.alerts_acknowledged = cycle.totals.acknowledged;
+    if let Some(id) = summary.technician.closed_ticket {
+        if cycle.totals.acknowledged > 0 {
+            done(&format!(
+                "ticket sync: ticket #{id} was closed in ConnectWise, so Sophos was told: {} alert(s) \
+                 acknowledged ({} ticket(s) closed in ConnectWise)",
+                cycle.totals.acknowledged, cycle.totals.closed_in_connectwise
+            ));
+        } else {
+            summary.problems.push(format!(
+                "ticket sync did not acknowledge the alert of ticket #{id}, closed in ConnectWise"
+            ));
+        }
+    }
+    let (report, _) = usage_run(store, &cw_client, &so_client).await?;
+    summary.technician.additions_removed_in_connectwise = report.counts.removed_in_cw;
+    for c in report
+        .customers
+        .iter()
+        .filter(|c| c.counts.removed_in_cw > 0)
+    {
+        done(&format!(
+            "usage sync, {}: {}",
+            c.tenant_name,
+            c.error.as_deref().unwrap_or("removed in ConnectWise")
+        ));
+        if let Some(advice) = &c.advice {
+            done(&format!("  what to do: {advice}"));
+        }
+    }
+    let others = report
+        .customers
+        .iter()
+        .filter(|c| c.error.is_some() && c.counts.removed_in_cw == 0)
+        .count();
+    if summary.technician.deleted_addition.is_some() && report.counts.removed_in_cw == 0 {
+        summary
+            .problems
+            .push("usage sync did not report the addition deleted in ConnectWise".into());
+    }
+    if others > 0 {
+        summary.problems.push(format!(
+            "usage sync, second run: {others} customer(s) failed for other reasons"
+        ));
+    }
+    Ok(())
 }
 
 /// Every ConnectWise site holds the MSP's own company; the emulated one gets it here so the demo can use
@@ -511,6 +695,14 @@ impl crate::output::Render for Summary {
             out.push_str(&format!(
                 "  customers with an error: {} in usage sync, {} in ticket sync (the Customers page shows why and how to fix it)\n",
                 self.usage_customers_failed, self.ticket_customers_failed
+            ));
+        }
+        let t = &self.technician;
+        if let (Some(ticket), Some(addition)) = (t.closed_ticket, t.deleted_addition) {
+            out.push_str(&format!(
+                "  technician:         closed ticket #{ticket} (alerts acknowledged: {}), deleted addition \
+                 #{addition} (reported removed in ConnectWise: {})\n",
+                t.alerts_acknowledged, t.additions_removed_in_connectwise
             ));
         }
         for p in &self.problems {

@@ -16,12 +16,40 @@ fn demo_once_runs_the_whole_cycle() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    for step in 1..=8 {
+    for step in 1..=10 {
         assert!(
-            stdout.contains(&format!("[{step}/8]")),
+            stdout.contains(&format!("[{step}/10]")),
             "step {step} missing:\n{stdout}"
         );
     }
+    // The technician's close and delete, and what the next cycle did about each.
+    let line = |needle: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{stdout}"))
+            .to_owned()
+    };
+    let closed = line("closed ticket #");
+    let ticket = closed
+        .split("closed ticket #")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a ticket number")
+        .to_owned();
+    assert!(
+        line("deleted addition #").contains("agreement #"),
+        "{stdout}"
+    );
+    assert!(
+        line(&format!("ticket #{ticket} was closed in ConnectWise")).contains("acknowledged"),
+        "{stdout}"
+    );
+    assert!(
+        line("removed in ConnectWise and not recreated").contains("usage sync, "),
+        "{stdout}"
+    );
+    assert!(line("what to do:").contains("--recreate"), "{stdout}");
     let number = |label: &str| -> u64 {
         let line = stdout
             .lines()
