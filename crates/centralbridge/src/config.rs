@@ -32,6 +32,9 @@ pub struct Config {
     pub service: ServiceConfig,
     /// `[sync]`: job intervals, concurrency, lease and the usage sync's blast-radius limits.
     pub sync: SyncConfig,
+    /// `[sandbox]`: defaults for `centralbridge sandbox` (its flags win).
+    #[serde(skip_serializing_if = "SandboxConfig::is_empty")]
+    pub sandbox: SandboxConfig,
 }
 
 /// `[database]`: where the store is.
@@ -149,6 +152,90 @@ impl Default for SyncConfig {
     }
 }
 
+/// `[sandbox]`: what `centralbridge sandbox` uses when its flag is not given; every key is the
+/// flag's name with `_` for `-`, and unset keys take the flag's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// `--seed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// `--customers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customers: Option<usize>,
+    /// `--extra-companies`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_companies: Option<usize>,
+    /// `--extra-tenants`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_tenants: Option<usize>,
+    /// `--host`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `--connectwise-port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connectwise_port: Option<u16>,
+    /// `--sophos-port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sophos_port: Option<u16>,
+    /// `--admin-port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_port: Option<u16>,
+    /// `--https`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https: Option<PathBuf>,
+    /// `--latency-ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// `--alert-rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_rate: Option<f64>,
+    /// `--speed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+    /// `--cw-rate-limit`: requests per minute, or `"real"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cw_rate_limit: Option<RateSetting>,
+    /// `--sophos-rate-limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sophos_rate_limit: Option<RateSetting>,
+    /// `--retry-after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// `--fault-rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_rate: Option<f64>,
+    /// `--slow-commit-ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_commit_ms: Option<u64>,
+    /// `--is-cloud-as-string`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_cloud_as_string: Option<bool>,
+    /// `--codebase`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codebase: Option<String>,
+    /// `--setup-reads-need-inquire`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_reads_need_inquire: Option<bool>,
+}
+
+impl SandboxConfig {
+    /// No key set: the section is left out when the config is printed.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A rate limit as written in the config: requests per minute, or a named preset (`"real"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RateSetting {
+    /// Requests per rolling minute.
+    PerMinute(u32),
+    /// A preset's name; `real` is the only one (checked on load).
+    Preset(String),
+}
+
 /// What a key holds, for checking and for converting environment strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -166,6 +253,20 @@ pub enum Kind {
     Duration,
     /// 1..=256
     Count,
+    /// A whole number of 0 or more.
+    Whole,
+    /// A port, 0..=65535 (0: a free one).
+    Port,
+    /// A number of 0 or more, e.g. `0.5`.
+    Number,
+    /// A number from 0 to 1.
+    Fraction,
+    /// `true` or `false`.
+    Bool,
+    /// An IP address.
+    IpAddr,
+    /// Requests per minute (1 or more), or `"real"`.
+    Rate,
 }
 
 /// One key the config accepts: where it goes, what it holds, and an example for error messages.
@@ -249,6 +350,26 @@ pub const SCHEMA: &[KeySpec] = &[
     spec("sync", "lease", Kind::Duration, "\"30s\""),
     spec("sync", "max_drop_percent", Kind::Count, "30"),
     spec("sync", "max_zeroed_customers", Kind::Count, "10"),
+    spec("sandbox", "seed", Kind::Whole, "7"),
+    spec("sandbox", "customers", Kind::Whole, "40"),
+    spec("sandbox", "extra_companies", Kind::Whole, "6"),
+    spec("sandbox", "extra_tenants", Kind::Whole, "4"),
+    spec("sandbox", "host", Kind::IpAddr, "\"127.0.0.1\""),
+    spec("sandbox", "connectwise_port", Kind::Port, "8081"),
+    spec("sandbox", "sophos_port", Kind::Port, "8082"),
+    spec("sandbox", "admin_port", Kind::Port, "8099"),
+    spec("sandbox", "https", Kind::Path, "\"/tmp/sandbox-certs\""),
+    spec("sandbox", "latency_ms", Kind::Whole, "50"),
+    spec("sandbox", "alert_rate", Kind::Number, "0.5"),
+    spec("sandbox", "speed", Kind::Number, "60"),
+    spec("sandbox", "cw_rate_limit", Kind::Rate, "\"real\""),
+    spec("sandbox", "sophos_rate_limit", Kind::Rate, "300"),
+    spec("sandbox", "retry_after", Kind::Whole, "5"),
+    spec("sandbox", "fault_rate", Kind::Fraction, "0.05"),
+    spec("sandbox", "slow_commit_ms", Kind::Whole, "3000"),
+    spec("sandbox", "is_cloud_as_string", Kind::Bool, "true"),
+    spec("sandbox", "codebase", Kind::Text, "\"v2025_1\""),
+    spec("sandbox", "setup_reads_need_inquire", Kind::Bool, "true"),
 ];
 
 /// Secrets people may try to put in the config; refused with a pointer to `connect`.
@@ -448,6 +569,29 @@ fn check_value(
                 )));
             }
         }
+        Kind::Whole | Kind::Port | Kind::Number | Kind::Fraction | Kind::Bool => {
+            check_scalar(spec.kind, value).map_err(|expected| match expected {
+                Scalar::Type(t) => wrong_type(t),
+                Scalar::Range(reason) => ConfigError(messages::config_bad_value(
+                    origin,
+                    &name,
+                    &value.to_string(),
+                    reason,
+                    spec.example,
+                )),
+            })?;
+        }
+        Kind::Rate if value.is_integer() => {
+            check_scalar(Kind::Rate, value).map_err(|_| {
+                ConfigError(messages::config_bad_value(
+                    origin,
+                    &name,
+                    &value.to_string(),
+                    "it must be 1 or more",
+                    spec.example,
+                ))
+            })?;
+        }
         kind => {
             let Some(text) = value.as_str() else {
                 return Err(wrong_type("a string in quotes"));
@@ -498,7 +642,58 @@ fn check_text(kind: Kind, text: &str) -> Result<(), String> {
         Kind::Duration => parse_duration(text)
             .map(|_| ())
             .ok_or_else(|| "it is not a positive duration".into()),
-        Kind::Count => Ok(()),
+        Kind::IpAddr => text
+            .parse::<std::net::IpAddr>()
+            .map(|_| ())
+            .map_err(|_| "it is not an IP address".into()),
+        Kind::Rate if text == "real" => Ok(()),
+        Kind::Rate => Err("it is neither a number of requests per minute nor `real`".into()),
+        Kind::Count | Kind::Whole | Kind::Port | Kind::Number | Kind::Fraction | Kind::Bool => {
+            Ok(())
+        }
+    }
+}
+
+/// Why a non-string value was refused: the wrong TOML type, or out of range.
+enum Scalar {
+    Type(&'static str),
+    Range(&'static str),
+}
+
+fn check_scalar(kind: Kind, value: &toml::Value) -> Result<(), Scalar> {
+    let number = value
+        .as_float()
+        .or_else(|| value.as_integer().map(|n| n as f64));
+    match kind {
+        Kind::Whole => match value.as_integer() {
+            Some(n) if n >= 0 => Ok(()),
+            Some(_) => Err(Scalar::Range("it must be 0 or more")),
+            None => Err(Scalar::Type("a whole number")),
+        },
+        Kind::Port => match value.as_integer() {
+            Some(n) if (0..=65535).contains(&n) => Ok(()),
+            Some(_) => Err(Scalar::Range("a port is between 0 and 65535")),
+            None => Err(Scalar::Type("a whole number")),
+        },
+        Kind::Rate => match value.as_integer() {
+            Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => Ok(()),
+            _ => Err(Scalar::Range("it must be 1 or more")),
+        },
+        Kind::Number => match number {
+            Some(x) if x.is_finite() && x >= 0.0 => Ok(()),
+            Some(_) => Err(Scalar::Range("it must be 0 or more")),
+            None => Err(Scalar::Type("a number")),
+        },
+        Kind::Fraction => match number {
+            Some(x) if (0.0..=1.0).contains(&x) => Ok(()),
+            Some(_) => Err(Scalar::Range("it must be from 0 to 1 (0.05 is 5 %)")),
+            None => Err(Scalar::Type("a number")),
+        },
+        Kind::Bool => value
+            .as_bool()
+            .map(|_| ())
+            .ok_or(Scalar::Type("true or false")),
+        _ => Ok(()),
     }
 }
 
@@ -534,7 +729,33 @@ fn apply_env(
         };
         let key = &lower[section.len() + 1..];
         let toml_value = match find(section, key).map(|s| s.kind) {
-            Some(Kind::Count) => match value.trim().parse::<i64>() {
+            Some(Kind::Number | Kind::Fraction) => match value.trim().parse::<f64>() {
+                Ok(x) => toml::Value::Float(x),
+                Err(_) => {
+                    return Err(ConfigError(messages::config_wrong_type(
+                        name,
+                        &format!("{section}.{key}"),
+                        "a number",
+                        "0.5",
+                    )));
+                }
+            },
+            Some(Kind::Bool) => match value.trim() {
+                "true" | "1" | "yes" => toml::Value::Boolean(true),
+                "false" | "0" | "no" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError(messages::config_wrong_type(
+                        name,
+                        &format!("{section}.{key}"),
+                        "true or false",
+                        "true",
+                    )));
+                }
+            },
+            Some(Kind::Rate) if value.trim().parse::<i64>().is_ok() => {
+                toml::Value::Integer(value.trim().parse::<i64>().unwrap_or(0))
+            }
+            Some(Kind::Count | Kind::Whole | Kind::Port) => match value.trim().parse::<i64>() {
                 Ok(n) => toml::Value::Integer(n),
                 Err(_) => {
                     return Err(ConfigError(messages::config_wrong_type(

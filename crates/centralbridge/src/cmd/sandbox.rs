@@ -8,46 +8,51 @@ use std::time::Duration;
 use sandbox::world::WorldConfig;
 use sandbox::{Sandbox, SandboxInfo, SandboxOptions};
 
+use crate::config::{RateSetting, SandboxConfig};
 use crate::context::Ctx;
 use crate::error::CliError;
 use crate::output::Render;
 
-/// Arguments of `centralbridge sandbox`.
+/// Arguments of `centralbridge sandbox`. Every flag left out takes the `[sandbox]` key of the same
+/// name (with `_` for `-`) from the config file or its `CENTRALBRIDGE_SANDBOX_*` variable, then
+/// the default shown.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Seed of the generated MSP: the same seed gives the same customers, usage and alerts
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Customers that are both a ConnectWise company and a Sophos tenant
-    #[arg(long, default_value_t = 36)]
-    customers: usize,
-    /// ConnectWise companies without a Sophos tenant
-    #[arg(long, default_value_t = 6)]
-    extra_companies: usize,
-    /// Sophos tenants without a ConnectWise company
-    #[arg(long, default_value_t = 4)]
-    extra_tenants: usize,
-    /// Address to listen on (loopback by default)
-    #[arg(long, default_value = "127.0.0.1")]
-    host: IpAddr,
-    /// Port of the ConnectWise emulator (0 picks a free one)
-    #[arg(long, default_value_t = 0)]
-    connectwise_port: u16,
-    /// Port of the Sophos emulator (0 picks a free one)
-    #[arg(long, default_value_t = 0)]
-    sophos_port: u16,
+    /// [default: 1]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Customers that are both a ConnectWise company and a Sophos tenant [default: 36]
+    #[arg(long)]
+    customers: Option<usize>,
+    /// ConnectWise companies without a Sophos tenant [default: 6]
+    #[arg(long)]
+    extra_companies: Option<usize>,
+    /// Sophos tenants without a ConnectWise company [default: 4]
+    #[arg(long)]
+    extra_tenants: Option<usize>,
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long)]
+    host: Option<IpAddr>,
+    /// Port of the ConnectWise emulator (0 picks a free one) [default: 0]
+    #[arg(long)]
+    connectwise_port: Option<u16>,
+    /// Port of the Sophos emulator (0 picks a free one) [default: 0]
+    #[arg(long)]
+    sophos_port: Option<u16>,
     /// Serve HTTPS with self-signed certificates written into this directory
     #[arg(long, value_name = "DIR")]
     https: Option<PathBuf>,
-    /// Added latency per API call, in milliseconds (both emulators)
-    #[arg(long, default_value_t = 0)]
-    latency_ms: u64,
-    /// Generated alerts per tenant per hour of emulated time (0: none)
-    #[arg(long, default_value_t = 0.5)]
-    alert_rate: f64,
+    /// Added latency per API call, in milliseconds (both emulators) [default: 0]
+    #[arg(long, value_name = "MS")]
+    latency_ms: Option<u64>,
+    /// Generated alerts per tenant per hour of emulated time (0: none) [default: 0.5]
+    #[arg(long)]
+    alert_rate: Option<f64>,
     /// Emulated Sophos time runs this many times faster than real time (0: frozen clock)
-    #[arg(long, default_value_t = 60.0)]
-    speed: f64,
+    /// [default: 60]
+    #[arg(long)]
+    speed: Option<f64>,
     /// ConnectWise rate limit, requests per rolling minute, answered 429 with Retry-After above
     /// it; `real` is ConnectWise's documented ~1,000 a minute per member [default: none]
     #[arg(long, value_name = "N|real", value_parser = per_minute)]
@@ -59,19 +64,119 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS")]
     retry_after: Option<u64>,
     /// Fraction of requests (0 to 1) answered 500 without being handled, on both emulators
-    #[arg(long, default_value_t = 0.0)]
-    fault_rate: f64,
+    /// [default: 0]
+    #[arg(long, value_name = "F")]
+    fault_rate: Option<f64>,
     /// Successful POSTs commit, then wait this long before answering (a client with a shorter
     /// timeout sees a timeout although the record exists), on both emulators
     #[arg(long, value_name = "MS")]
     slow_commit_ms: Option<u64>,
-    /// Port of the admin API (loopback only; 0 picks a free one)
-    #[arg(long, default_value_t = 0)]
-    admin_port: u16,
+    /// Port of the admin API (loopback only; 0 picks a free one) [default: 0]
+    #[arg(long)]
+    admin_port: Option<u16>,
     /// ConnectWise's companyinfo sends `IsCloud` as the string "True", as the Developer Guide
     /// shows it [default: the boolean true]
     #[arg(long)]
     is_cloud_as_string: bool,
+    /// The ConnectWise codebase the site answers under, e.g. `v2026_1` (as after an upgrade; the
+    /// admin API moves it while running) [default: v2025_1]
+    #[arg(long)]
+    codebase: Option<String>,
+    /// ConnectWise setup-table reads (boards, priorities, ...) need System > Table Setup: Inquire,
+    /// as on a site whose role restricts Table Setup [default: any member may read them, as the
+    /// Developer Guide says]
+    #[arg(long)]
+    setup_reads_need_inquire: bool,
+}
+
+/// The flags and the `[sandbox]` config merged: a flag wins, then the config, then the default.
+#[derive(Debug)]
+struct Settings {
+    world: WorldConfig,
+    host: IpAddr,
+    connectwise_port: u16,
+    sophos_port: u16,
+    admin_port: u16,
+    https: Option<PathBuf>,
+    latency_ms: u64,
+    alert_rate: f64,
+    speed: f64,
+    cw_rate_limit: Option<u32>,
+    sophos_rate_limit: Option<u32>,
+    retry_after: Option<u64>,
+    fault_rate: f64,
+    slow_commit_ms: Option<u64>,
+    is_cloud_as_string: bool,
+    codebase: Option<String>,
+    setup_reads_need_inquire: bool,
+}
+
+/// A config rate (`300` or `"real"`); the config check already refused anything else.
+fn rate(r: Option<&RateSetting>) -> Result<Option<u32>, CliError> {
+    match r {
+        None => Ok(None),
+        Some(RateSetting::PerMinute(n)) => per_minute(&n.to_string()).map(Some),
+        Some(RateSetting::Preset(p)) => per_minute(p).map(Some),
+    }
+    .map_err(CliError::usage)
+}
+
+impl Settings {
+    fn merge(args: Args, cfg: &SandboxConfig) -> Result<Settings, CliError> {
+        let host = match (args.host, &cfg.host) {
+            (Some(h), _) => h,
+            (None, Some(text)) => text.parse().map_err(|_| {
+                CliError::usage(format!(
+                    "[sandbox] host `{text}` is not an IP address. Fix: e.g. host = \"127.0.0.1\"."
+                ))
+            })?,
+            (None, None) => IpAddr::from([127, 0, 0, 1]),
+        };
+        let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        let codebase = args
+            .codebase
+            .or_else(|| cfg.codebase.clone())
+            .map(|c| c.trim().trim_matches('/').to_owned());
+        if let Some(c) = &codebase
+            && (c.is_empty() || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
+        {
+            return Err(CliError::usage(format!(
+                "--codebase `{c}` is not a codebase. Fix: give one like v2025_1 (letters, digits, _)."
+            )));
+        }
+        Ok(Settings {
+            world: WorldConfig {
+                seed: args.seed.or(cfg.seed).unwrap_or(1),
+                customers: args.customers.or(cfg.customers).unwrap_or(36),
+                extra_companies: args.extra_companies.or(cfg.extra_companies).unwrap_or(6),
+                extra_tenants: args.extra_tenants.or(cfg.extra_tenants).unwrap_or(4),
+                usage_anchor: (now.year(), now.month()),
+            },
+            host,
+            connectwise_port: args.connectwise_port.or(cfg.connectwise_port).unwrap_or(0),
+            sophos_port: args.sophos_port.or(cfg.sophos_port).unwrap_or(0),
+            admin_port: args.admin_port.or(cfg.admin_port).unwrap_or(0),
+            https: args.https.or_else(|| cfg.https.clone()),
+            latency_ms: args.latency_ms.or(cfg.latency_ms).unwrap_or(0),
+            alert_rate: args.alert_rate.or(cfg.alert_rate).unwrap_or(0.5),
+            speed: args.speed.or(cfg.speed).unwrap_or(60.0),
+            cw_rate_limit: match args.cw_rate_limit {
+                Some(n) => Some(n),
+                None => rate(cfg.cw_rate_limit.as_ref())?,
+            },
+            sophos_rate_limit: match args.sophos_rate_limit {
+                Some(n) => Some(n),
+                None => rate(cfg.sophos_rate_limit.as_ref())?,
+            },
+            retry_after: args.retry_after.or(cfg.retry_after),
+            fault_rate: args.fault_rate.or(cfg.fault_rate).unwrap_or(0.0),
+            slow_commit_ms: args.slow_commit_ms.or(cfg.slow_commit_ms),
+            is_cloud_as_string: args.is_cloud_as_string || cfg.is_cloud_as_string == Some(true),
+            codebase,
+            setup_reads_need_inquire: args.setup_reads_need_inquire
+                || cfg.setup_reads_need_inquire == Some(true),
+        })
+    }
 }
 
 /// ConnectWise's documented limit: about 1,000 requests a minute per API member.
@@ -172,6 +277,7 @@ impl Render for SandboxInfo {
 /// Starts both emulators, prints their URLs and credentials (one JSON line with `--json`), and
 /// serves until Ctrl-C. Exit 2 on bad flags or when the emulators cannot start.
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
+    let args = Settings::merge(args, &ctx.config.sandbox)?;
     let non_negative = |x: f64| x.is_finite() && x >= 0.0;
     if !non_negative(args.alert_rate) || !non_negative(args.speed) {
         return Err(CliError::usage(
@@ -192,18 +298,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             ))
         })?;
     }
-    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
     let opts = SandboxOptions {
-        world: WorldConfig {
-            seed: args.seed,
-            customers: args.customers,
-            extra_companies: args.extra_companies,
-            extra_tenants: args.extra_tenants,
-            usage_anchor: (now.year(), now.month()),
-        },
+        world: args.world.clone(),
         connectwise_bind: SocketAddr::new(args.host, args.connectwise_port),
         sophos_bind: SocketAddr::new(args.host, args.sophos_port),
-        https_dir: args.https,
+        https_dir: args.https.clone(),
         latency: Duration::from_millis(args.latency_ms),
         alert_rate: args.alert_rate,
         realtime_speed: (args.speed > 0.0).then_some(args.speed),
@@ -215,6 +314,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             "The sandbox could not start: {e}. Choose other ports, or 0 for free ones."
         ))
     })?;
+    if let Some(codebase) = &args.codebase {
+        sandbox.connectwise.move_codebase(codebase);
+    }
+    sandbox
+        .connectwise
+        .set_setup_reads_need_inquire(args.setup_reads_need_inquire);
     for (faults, limit) in [
         (sandbox.connectwise.faults(), args.cw_rate_limit),
         (sandbox.sophos.faults(), args.sophos_rate_limit),

@@ -10,7 +10,13 @@ use crate::support::Proc;
 
 /// Starts `centralbridge sandbox --json` with `extra` flags; returns it with its printed JSON.
 fn start(cli: &testkit::Cli, extra: &[&str]) -> (Proc, Value) {
-    let mut args = vec![
+    start_with(cli, &[], extra)
+}
+
+/// [`start`] with global flags (`--config FILE`) before the command.
+fn start_with(cli: &testkit::Cli, global: &[&str], extra: &[&str]) -> (Proc, Value) {
+    let mut args = global.to_vec();
+    args.extend_from_slice(&[
         "--json",
         "sandbox",
         "--customers",
@@ -23,7 +29,7 @@ fn start(cli: &testkit::Cli, extra: &[&str]) -> (Proc, Value) {
         "0",
         "--alert-rate",
         "0",
-    ];
+    ]);
     args.extend_from_slice(extra);
     let mut child = cli
         .command(&args)
@@ -42,25 +48,27 @@ fn start(cli: &testkit::Cli, extra: &[&str]) -> (Proc, Value) {
 }
 
 async fn companies_status(http: &reqwest::Client, info: &Value) -> u16 {
+    status_of(http, info, "company/companies").await
+}
+
+/// The status of a GET on `path` under the ConnectWise API base, as the integration's member.
+async fn status_of(http: &reqwest::Client, info: &Value, path: &str) -> u16 {
     let cw = &info["connectwise"];
-    http.get(format!(
-        "{}/company/companies",
-        cw["api_base"].as_str().unwrap()
-    ))
-    .basic_auth(
-        format!(
-            "{}+{}",
-            cw["company_id"].as_str().unwrap(),
-            cw["public_key"].as_str().unwrap()
-        ),
-        cw["private_key"].as_str(),
-    )
-    .header("clientId", cw["client_id"].as_str().unwrap())
-    .send()
-    .await
-    .unwrap()
-    .status()
-    .as_u16()
+    http.get(format!("{}/{path}", cw["api_base"].as_str().unwrap()))
+        .basic_auth(
+            format!(
+                "{}+{}",
+                cw["company_id"].as_str().unwrap(),
+                cw["public_key"].as_str().unwrap()
+            ),
+            cw["private_key"].as_str(),
+        )
+        .header("clientId", cw["client_id"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// An admin POST with `token` (`None`: without one); returns the response.
@@ -171,5 +179,52 @@ async fn a_bad_fault_flag_is_refused_before_anything_starts() {
     assert!(o.all().contains("Fix:"), "{}", o.all());
     let o = cli.run(&["sandbox", "--fault-rate", "2"]).await;
     o.expect_code(2);
+    assert!(o.all().contains("Fix:"), "{}", o.all());
+}
+
+/// The `[sandbox]` config section sets the same knobs as the flags; a variable beats the file, and
+/// a flag beats both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_section_sets_the_knobs_and_flags_win() {
+    let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"))
+        .env("CENTRALBRIDGE_SANDBOX_RETRY_AFTER", "7");
+    let config = cli.write(
+        "sandbox.toml",
+        "[sandbox]\nfault_rate = 1\ncw_rate_limit = \"real\"\nretry_after = 3\ncodebase = \"v2026_1\"\n",
+    );
+    let config = config.to_str().unwrap();
+    let http = clientkit::http_client().build().unwrap();
+    let (_sandbox, info) = start_with(&cli, &["--config", config], &[]);
+    assert!(
+        info["connectwise"]["api_base"]
+            .as_str()
+            .unwrap()
+            .contains("/v2026_1/"),
+        "{info}"
+    );
+    assert_eq!(companies_status(&http, &info).await, 500, "fault_rate = 1");
+    let admin = info["admin"]["url"].as_str().unwrap();
+    let state: Value = http
+        .get(format!("{admin}/v1/state"))
+        .bearer_auth(info["admin"]["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let faults = &state["connectwise"]["faults"];
+    assert_eq!(faults["rate_limit_per_minute"], 1000, "{state}");
+    assert_eq!(faults["retry_after_s"], 7, "the variable beats the file");
+
+    let (_sandbox, info) = start_with(&cli, &["--config", config], &["--fault-rate", "0"]);
+    assert_eq!(companies_status(&http, &info).await, 200, "the flag wins");
+
+    let bad = cli.write("bad.toml", "[sandbox]\nfault_rate = 1.5\n");
+    let o = cli
+        .run(&["--config", bad.to_str().unwrap(), "sandbox"])
+        .await;
+    o.expect_code(2);
+    assert!(o.all().contains("sandbox.fault_rate"), "{}", o.all());
     assert!(o.all().contains("Fix:"), "{}", o.all());
 }
