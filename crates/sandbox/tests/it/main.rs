@@ -7,6 +7,7 @@ mod admin_api;
 mod connectwise_behaviour;
 mod connectwise_conditions;
 mod connectwise_snapshots;
+mod early_answers;
 mod sophos_api;
 mod sophos_generator;
 mod sophos_paging;
