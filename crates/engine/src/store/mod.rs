@@ -37,19 +37,21 @@
 //!    as `bool`; ids are `INTEGER PRIMARY KEY AUTOINCREMENT` / `BIGINT GENERATED ALWAYS AS IDENTITY`
 //!    read as `i64`; bytes are BLOB / BYTEA.
 //! 4. Add the migration `NNNN_<area>.sql` to both `migrations/sqlite` and `migrations/postgres`
-//!    (0001 core, 0002 mapping, 0003 usage, 0004 tickets, 0005 service; never edit a released one).
+//!    (0001 core, 0002 mapping, 0003 usage, 0004 tickets, 0005 service, 0006 accounts; never edit a released one).
 //! 5. Test it on both backends with the harness in `tests/it/common/mod.rs` (see `tests/it/store_core.rs`):
 //!    `both_backends!(my_test, ...)` turns `async fn my_test(t: TestStore)` into `sqlite::my_test` and
 //!    `postgres::my_test`.
 //!
 //! Callers `use engine::store::{Store, CoreStore, MappingStore}` and call methods on `Store`.
 
+mod accounts;
 mod core_area;
 mod error;
 mod mapping;
 mod tickets;
 mod usage;
 
+pub use accounts::*;
 pub use core_area::*;
 pub use error::{Result, StoreError};
 pub use mapping::*;

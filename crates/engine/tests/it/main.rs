@@ -1,5 +1,6 @@
 //! The integration tests of `engine`, one binary (each test file is a module).
 
+mod accounts_store;
 mod doctor_connect;
 mod doctor_roles;
 mod job_harness;
