@@ -1,6 +1,7 @@
 //! Both emulators over one seeded MSP: what the demo, the `centralbridge sandbox` command, the
 //! benchmarks and end-to-end tests start.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ pub struct SandboxOptions {
     pub world: WorldConfig,
     /// Where to bind the ConnectWise emulator (default `127.0.0.1:0`).
     pub connectwise_bind: SocketAddr,
-    /// Where to bind the Sophos emulator (default `127.0.0.1:0`).
+    /// Where to bind the Sophos emulator's global listener (default `127.0.0.1:0`); its regions take
+    /// free ports, or the nine ports after a fixed one (see [`SophosConfig::bind`]).
     pub sophos_bind: SocketAddr,
     /// Serve both over HTTPS with self-signed certificates written into this directory.
     pub https_dir: Option<PathBuf>,
@@ -140,6 +142,9 @@ pub struct SophosInfo {
     pub token_url: String,
     /// The global API host (whoami's `apiHosts.global`), for whoami, tenants and billing.
     pub global_url: String,
+    /// Each region's own origin by region code (`eu01` → `http://127.0.0.1:40125`): the tenants'
+    /// `apiHost` values, where alerts and the SIEM feeds answer.
+    pub regions: BTreeMap<String, String>,
     /// The API credential's client id.
     pub client_id: String,
     /// The API credential's client secret, printed on purpose.
@@ -207,6 +212,7 @@ impl Sandbox {
             sophos: SophosInfo {
                 token_url: self.sophos.token_url(),
                 global_url: self.sophos.global_url(),
+                regions: self.sophos.region_urls().into_iter().collect(),
                 client_id: so.client_id.clone(),
                 client_secret: so.client_secret.expose_secret().to_owned(),
                 partner_id: self.sophos.partner_id(),

@@ -441,21 +441,21 @@ mod tests {
                 .times(2),
         );
         assert!(
-            f.take_injection(&Method::POST, "/region/eu01/common/v1/alerts")
+            f.take_injection(&Method::POST, "/common/v1/alerts")
                 .is_none()
         );
         assert!(
             f.take_injection(&Method::GET, "/partner/v1/tenants")
                 .is_none()
         );
-        let got = f.take_injection(&Method::GET, "/region/eu01/common/v1/alerts");
+        let got = f.take_injection(&Method::GET, "/common/v1/alerts");
         assert_eq!(got.map(|i| i.status), Some(StatusCode::SERVICE_UNAVAILABLE));
         assert!(
-            f.take_injection(&Method::GET, "/region/eu01/common/v1/alerts")
+            f.take_injection(&Method::GET, "/common/v1/alerts")
                 .is_some()
         );
         assert!(
-            f.take_injection(&Method::GET, "/region/eu01/common/v1/alerts")
+            f.take_injection(&Method::GET, "/common/v1/alerts")
                 .is_none()
         );
     }

@@ -1,16 +1,19 @@
 //! The Sophos Central Partner emulator.
 //!
-//! One listener serves all three roles of reference §2, path-routed:
+//! The roles of reference §2, each at its own origin as in production:
 //!
 //! | Role | URL |
 //! |---|---|
 //! | identity (token) | `{base}/api/v2/oauth2/token` |
 //! | global API (whoami, tenants, billing) | `{base}` (whoami's `apiHosts.global`) |
-//! | regional API host of `eu01`, … | `{base}/region/eu01` (each tenant's `apiHost`) |
+//! | regional API host of `eu01`, … | a listener of its own, e.g. `http://127.0.0.1:40123` (each tenant's `apiHost`, a bare origin) |
 //!
-//! Tenant endpoints answer only under their tenant's own region prefix. A call through another region's
-//! base answers **403** `forbidden` (the tenant's data is not on that host; a 403 keeps a client from
-//! mistaking it for "alert gone", which a 404 would mean); an unknown region code answers 404 `notFound`.
+//! Every region in the emulator's region list has its own listener and port, serving `/common/v1/...`
+//! and `/siem/v1/...` at its root; [`SophosConfig::bind`] says how the ports are chosen. Tenant
+//! endpoints answer only on their tenant's own region origin. A call on another region's origin, or on
+//! the global one, answers **403** `forbidden` (the tenant's data is not on that host; a 403 keeps a
+//! client from mistaking it for "alert gone", which a 404 would mean). One [`Faults`] covers every
+//! listener: latency, rate limit, injections, random 500s and the counters.
 //!
 //! Access rules: missing/unknown/expired token → 401 `notAuthorized`; missing or wrong `X-Partner-ID` /
 //! missing `X-Tenant-ID` → 401 by default ([`IdHeaderRejection`] makes it 400 or 403, uncertainty 3);
@@ -41,7 +44,7 @@ pub use state::ActionLog;
 pub use wire::Alert;
 
 use crate::faults::{Faults, RequestCounts, VendorResponses};
-use crate::tls::{self, ServeError, ServerHandle, TlsConfig};
+use crate::tls::{self, ServeError, ServerHandle, SharedTls, TlsConfig};
 use crate::world::World;
 use secrecy::SecretString;
 use state::Shared;
@@ -82,7 +85,10 @@ pub struct SophosConfig {
     pub world: Arc<World>,
     /// Seed of the alert generator, the credentials, foreign tenant ids and the fault RNG.
     pub seed: u64,
-    /// Address to bind; default `127.0.0.1:0` (a free port).
+    /// Address of the global listener (token, whoami, tenants, billing); default `127.0.0.1:0`. The
+    /// regions listen on the same IP: with port 0 each region gets a free port of its own; with a
+    /// fixed port P they get P+1..=P+9, one per region in the order `us01, us03, eu01, eu02, ca01,
+    /// au01, jp01, br01, in01` (so P+1..=P+9 must be free too).
     pub bind: SocketAddr,
     /// Serve HTTPS with a fresh self-signed certificate whose PEM is written here.
     pub https_cert_path: Option<PathBuf>,
@@ -162,11 +168,13 @@ pub struct AlertRecord {
     pub closed: Option<Closed>,
 }
 
-/// A running emulator. Cheap to clone; all clones drive the same server.
+/// A running emulator. Cheap to clone; all clones drive the same servers.
 #[derive(Clone)]
 pub struct SophosEmulator {
     shared: Arc<Shared>,
-    server: Arc<Mutex<Option<ServerHandle>>>,
+    /// The global listener first, then one per region in [`state::REGIONS`] order; empty once shut
+    /// down.
+    servers: Arc<Mutex<Vec<ServerHandle>>>,
     ticker: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
     base: String,
 }
@@ -180,18 +188,40 @@ impl std::fmt::Debug for SophosEmulator {
 }
 
 impl SophosEmulator {
-    /// Generates the state (alert backlog included), binds, and serves in the background.
+    /// Generates the state (alert backlog included), binds the global and the regional listeners,
+    /// and serves in the background.
     pub async fn spawn(cfg: SophosConfig) -> Result<Self, SophosError> {
         let faults = Faults::new(cfg.seed);
         let shared = Arc::new(Shared::new(&cfg, faults.clone()));
         let responses = VendorResponses::new(routes::rate_limited, routes::server_error)
             .with_family(routes::family);
-        let router = faults.apply(routes::router(shared.clone()), responses);
-        let tls = cfg.https_cert_path.clone().map(TlsConfig::new);
-        let server = tls::serve(router, cfg.bind, tls).await?;
-        let base = server.base_url();
-        // Nobody knows the port before `spawn` returns, so no request can see the base unset.
+        let tls = match &cfg.https_cert_path {
+            Some(path) => Some(SharedTls::generate(&TlsConfig::new(path)).await?),
+            None => None,
+        };
+        let mut listeners = vec![(routes::router(shared.clone()), cfg.bind)];
+        for (region, addr) in state::REGIONS.iter().zip(region_addrs(cfg.bind)?) {
+            listeners.push((routes::region_router(shared.clone(), region), addr));
+        }
+        let mut servers = Vec::with_capacity(listeners.len());
+        for (router, addr) in listeners {
+            let router = faults.apply(router, responses.clone());
+            match tls::serve_shared(router, addr, tls.as_ref()).await {
+                Ok(server) => servers.push(server),
+                Err(e) => {
+                    for s in servers {
+                        s.shutdown().await;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        let base = servers[0].base_url();
+        // Nobody knows the ports before `spawn` returns, so no request can see them unset.
         let _ = shared.base.set(base.clone());
+        let _ = shared
+            .regions
+            .set(servers[1..].iter().map(ServerHandle::base_url).collect());
         let ticker = match cfg.clock {
             ClockMode::Realtime { speed } if speed > 0.0 && speed.is_finite() => {
                 let sh = shared.clone();
@@ -210,7 +240,7 @@ impl SophosEmulator {
         };
         Ok(Self {
             shared,
-            server: Arc::new(Mutex::new(Some(server))),
+            servers: Arc::new(Mutex::new(servers)),
             ticker: Arc::new(Mutex::new(ticker)),
             base,
         })
@@ -226,21 +256,30 @@ impl SophosEmulator {
         self.base.clone()
     }
 
-    /// The `apiHost` of a region code, e.g. `http://127.0.0.1:P/region/eu01`.
-    pub fn region_url(&self, region: &str) -> String {
+    /// The `apiHost` of a region code: that region's own origin, e.g. `http://127.0.0.1:40123`;
+    /// `None` for a code the emulator does not serve.
+    pub fn region_url(&self, region: &str) -> Option<String> {
         self.shared.region_url(region)
+    }
+
+    /// Every region's origin, `(code, URL)` in the emulator's region order.
+    pub fn region_urls(&self) -> Vec<(String, String)> {
+        state::REGIONS
+            .iter()
+            .filter_map(|r| Some(((*r).to_owned(), self.shared.region_url(r)?)))
+            .collect()
     }
 
     /// The `apiHost` the tenant list gives for `tenant_id`.
     pub fn tenant_api_host(&self, tenant_id: &str) -> Option<String> {
         let t = *self.shared.tenant_index.get(tenant_id)?;
-        Some(self.shared.region_url(self.shared.tenant_seed(t)?.region))
+        self.shared.region_url(self.shared.tenant_seed(t)?.region)
     }
 
-    /// Where the HTTPS certificate PEM was written (HTTPS only).
+    /// Where the HTTPS certificate PEM was written (HTTPS only; every listener serves it).
     pub fn cert_path(&self) -> Option<PathBuf> {
-        self.server_lock()
-            .as_ref()
+        self.servers_lock()
+            .first()
             .and_then(|s| s.cert_path().map(Path::to_path_buf))
     }
 
@@ -411,7 +450,7 @@ impl SophosEmulator {
             .collect()
     }
 
-    /// Stops the ticker and the server.
+    /// Stops the ticker and every listener.
     pub async fn shutdown(self) {
         if let Some(t) = self
             .ticker
@@ -421,14 +460,14 @@ impl SophosEmulator {
         {
             t.abort();
         }
-        let server = self.server_lock().take();
-        if let Some(s) = server {
+        let servers = std::mem::take(&mut *self.servers_lock());
+        for s in servers {
             s.shutdown().await;
         }
     }
 
-    fn server_lock(&self) -> std::sync::MutexGuard<'_, Option<ServerHandle>> {
-        self.server.lock().unwrap_or_else(PoisonError::into_inner)
+    fn servers_lock(&self) -> std::sync::MutexGuard<'_, Vec<ServerHandle>> {
+        self.servers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn tenant_pos(&self, tenant_id: &str) -> Result<usize, SophosError> {
@@ -437,5 +476,42 @@ impl SophosEmulator {
             .get(tenant_id)
             .copied()
             .ok_or_else(|| SophosError::UnknownTenant(tenant_id.to_owned()))
+    }
+}
+
+/// The regions' addresses for a global bind address (see [`SophosConfig::bind`]).
+fn region_addrs(bind: SocketAddr) -> Result<Vec<SocketAddr>, ServeError> {
+    (1..=state::REGIONS.len())
+        .map(|i| {
+            if bind.port() == 0 {
+                return Ok(bind);
+            }
+            let port = u16::try_from(i)
+                .ok()
+                .and_then(|i| bind.port().checked_add(i))
+                .ok_or_else(|| ServeError::Bind {
+                    addr: bind,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "the regions need the nine ports after the Sophos port; choose a lower port or 0",
+                    ),
+                })?;
+            Ok(SocketAddr::new(bind.ip(), port))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_ports_follow_a_fixed_port_and_stay_free_for_port_zero() {
+        let fixed = region_addrs("127.0.0.1:40100".parse().unwrap()).unwrap();
+        let ports: Vec<u16> = fixed.iter().map(SocketAddr::port).collect();
+        assert_eq!(ports, (40101..=40109).collect::<Vec<_>>());
+        let free = region_addrs("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(free.iter().all(|a| a.port() == 0) && free.len() == 9);
+        assert!(region_addrs("127.0.0.1:65530".parse().unwrap()).is_err());
     }
 }

@@ -1,9 +1,10 @@
-//! HTTP handlers. One listener serves the identity endpoint, the global API and every regional API host
-//! (`/region/{code}`), path-routed.
+//! HTTP handlers. The global listener serves the identity endpoint and the global API; each region's
+//! own listener (its own origin, the tenants' `apiHost`) serves the tenant endpoints at its root. The
+//! global origin routes the tenant paths too, only to answer 403 (no tenant's data lives there).
 
 use super::alerts::{Closed, Stored};
 use super::billing;
-use super::state::{ActionLog, REGIONS, Shared};
+use super::state::{ActionLog, Shared};
 use super::util::{format_local_ms, format_zulu_ms, parse_time_ms, random_uuid};
 use super::wire::{
     ActionRecord, ActionRequest, AlertPage, ApiError, ApiHosts, IdRef, KeyPages, NumberPages,
@@ -12,7 +13,7 @@ use super::wire::{
 };
 use super::{IdHeaderRejection, messages};
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -109,6 +110,21 @@ const RESOLVING: &[&str] = &[
 /// Alert `pageFromKey` values are numbers, like the real ones: this base plus the alert's sequence.
 const KEY_BASE: u64 = 2_000_000_000_000;
 
+/// Which origin a request came in on: a region code, or `None` for the global origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin(pub Option<&'static str>);
+
+/// The tenant endpoints, as every origin routes them (`tenant_guard` checks the origin).
+fn tenant_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/common/v1/alerts", get(alert_list))
+        .route("/common/v1/alerts/search", post(alert_search))
+        .route("/common/v1/alerts/{id}", get(alert_get))
+        .route("/common/v1/alerts/{id}/actions", post(alert_action))
+        .route("/siem/v1/alerts", get(siem_alerts))
+}
+
+/// The global origin: identity, whoami, tenants, billing; tenant paths answer 403 here.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v2/oauth2/token", post(token))
@@ -116,17 +132,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/partner/v1/tenants", get(tenant_list))
         .route("/partner/v1/tenants/{id}", get(tenant_one))
         .route("/partner/v1/billing/usage/{year}/{month}", get(usage))
-        .route("/region/{region}/common/v1/alerts", get(alert_list))
-        .route(
-            "/region/{region}/common/v1/alerts/search",
-            post(alert_search),
-        )
-        .route("/region/{region}/common/v1/alerts/{id}", get(alert_get))
-        .route(
-            "/region/{region}/common/v1/alerts/{id}/actions",
-            post(alert_action),
-        )
-        .route("/region/{region}/siem/v1/alerts", get(siem_alerts))
+        .merge(tenant_routes())
+        .layer(Extension(Origin(None)))
+        .fallback(fallback)
+        .with_state(shared)
+}
+
+/// One region's origin: the tenant endpoints at its root, nothing else.
+pub(crate) fn region_router(shared: Arc<Shared>, region: &'static str) -> Router {
+    tenant_routes()
+        .layer(Extension(Origin(Some(region))))
         .fallback(fallback)
         .with_state(shared)
 }
@@ -221,10 +236,7 @@ pub(crate) fn server_error() -> Response {
 /// Groups paths for the request counters: `token`, `whoami`, `tenants`, `billing`, `alerts`,
 /// `alerts/actions`, `alerts/search`, `siem`, `other`.
 pub(crate) fn family(_method: &http::Method, path: &str) -> String {
-    let path = match path.strip_prefix("/region/") {
-        Some(rest) => rest.split_once('/').map_or("", |(_, p)| p),
-        None => path.trim_start_matches('/'),
-    };
+    let path = path.trim_start_matches('/');
     let f = if path.starts_with("api/v2/oauth2/token") {
         "token"
     } else if path.starts_with("whoami") {
@@ -290,12 +302,10 @@ fn partner_guard(sh: &Shared, headers: &HeaderMap) -> Result<(), Reject> {
     }
 }
 
-/// Token, `X-Tenant-ID`, region host and access checks for the tenant APIs; the tenant's position.
-fn tenant_guard(sh: &Shared, headers: &HeaderMap, region: &str) -> Result<usize, Reject> {
+/// Token, `X-Tenant-ID`, origin and access checks for the tenant APIs; the tenant's position. A
+/// tenant asked for on another region's origin, or on the global one, answers 403.
+fn tenant_guard(sh: &Shared, headers: &HeaderMap, origin: Origin) -> Result<usize, Reject> {
     check_token(sh, headers)?;
-    if !REGIONS.contains(&region) {
-        return Err(not_found(messages::NOT_FOUND));
-    }
     let Some(id) = header_str(headers, "x-tenant-id") else {
         return Err(id_rejection(sh, "X-Tenant-ID"));
     };
@@ -308,7 +318,7 @@ fn tenant_guard(sh: &Shared, headers: &HeaderMap, region: &str) -> Result<usize,
     let seed = sh
         .tenant_seed(t)
         .ok_or_else(|| forbidden(messages::ACCESS_DENIED))?;
-    if seed.region != region {
+    if origin.0 != Some(seed.region) {
         return Err(forbidden(messages::WRONG_REGION));
     }
     if !sh.alerts_readable(&sh.lock(), t) {
@@ -482,7 +492,7 @@ fn tenant_item(sh: &Shared, t: usize) -> Option<TenantItem> {
         partner: IdRef {
             id: sh.world.partner_id.clone(),
         },
-        api_host: sh.region_url(s.region),
+        api_host: sh.region_url(s.region).unwrap_or_default(),
         organization: IdRef {
             id: info.organization_id.clone(),
         },
@@ -852,10 +862,10 @@ fn alert_page(sh: &Shared, tenant: usize, aq: &AlertQuery) -> Answer {
 async fn alert_list(
     State(sh): St,
     headers: HeaderMap,
-    Path(region): Path<String>,
+    Extension(origin): Extension<Origin>,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    let tenant = tenant_guard(&sh, &headers, &region)?;
+    let tenant = tenant_guard(&sh, &headers, origin)?;
     let aq = AlertQuery::from_query(&parse_query(raw)?)?;
     alert_page(&sh, tenant, &aq)
 }
@@ -863,10 +873,10 @@ async fn alert_list(
 async fn alert_search(
     State(sh): St,
     headers: HeaderMap,
-    Path(region): Path<String>,
+    Extension(origin): Extension<Origin>,
     body: Bytes,
 ) -> Answer {
-    let tenant = tenant_guard(&sh, &headers, &region)?;
+    let tenant = tenant_guard(&sh, &headers, origin)?;
     let req: SearchRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SearchRequest::default()
     } else {
@@ -878,9 +888,10 @@ async fn alert_search(
 async fn alert_get(
     State(sh): St,
     headers: HeaderMap,
-    Path((region, id)): Path<(String, String)>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
 ) -> Answer {
-    let tenant = tenant_guard(&sh, &headers, &region)?;
+    let tenant = tenant_guard(&sh, &headers, origin)?;
     let inner = sh.lock();
     match inner.store.get(&id) {
         Some(s) if s.closed.is_none() && s.alert.tenant.id == sh.tenants[tenant].ctx.id => {
@@ -893,10 +904,11 @@ async fn alert_get(
 async fn alert_action(
     State(sh): St,
     headers: HeaderMap,
-    Path((region, id)): Path<(String, String)>,
+    Extension(origin): Extension<Origin>,
+    Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
-    let tenant = tenant_guard(&sh, &headers, &region)?;
+    let tenant = tenant_guard(&sh, &headers, origin)?;
     let req = serde_json::from_slice::<ActionRequest>(&body)
         .map_err(|_| bad_request(messages::BAD_REQUEST))?;
     let action = req
@@ -954,10 +966,10 @@ fn parse_siem_cursor(c: &str) -> Option<(i64, u64)> {
 async fn siem_alerts(
     State(sh): St,
     headers: HeaderMap,
-    Path(region): Path<String>,
+    Extension(origin): Extension<Origin>,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    let tenant = tenant_guard(&sh, &headers, &region)?;
+    let tenant = tenant_guard(&sh, &headers, origin)?;
     let query = parse_query(raw)?;
     let limit = match q_int(&query, "limit")? {
         None => SIEM_DEFAULT_LIMIT,

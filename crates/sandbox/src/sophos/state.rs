@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Region codes the emulator serves, each under `/region/{code}`.
+/// Region codes the emulator serves, each on its own listener (its own origin, the `apiHost` of the
+/// tenants in that region). With a fixed bind port P, they listen on P+1..=P+9 in this order.
 pub(crate) const REGIONS: &[&str] = &[
     "us01", "us03", "eu01", "eu02", "ca01", "au01", "jp01", "br01", "in01",
 ];
@@ -75,6 +76,8 @@ pub(crate) struct Shared {
     pub faults: Faults,
     /// `http://127.0.0.1:P`, set once bound.
     pub base: OnceLock<String>,
+    /// Each region's origin, in [`REGIONS`] order, set once bound.
+    pub regions: OnceLock<Vec<String>>,
     inner: Mutex<Inner>,
 }
 
@@ -174,6 +177,7 @@ impl Shared {
             lines,
             faults,
             base: OnceLock::new(),
+            regions: OnceLock::new(),
             inner: Mutex::new(Inner {
                 now_ms: start_ms,
                 client_secret: Some(secret),
@@ -196,9 +200,10 @@ impl Shared {
         self.base.get().map_or("", String::as_str)
     }
 
-    /// The `apiHost` of a region.
-    pub(crate) fn region_url(&self, region: &str) -> String {
-        format!("{}/region/{region}", self.base())
+    /// The `apiHost` of a region: its own origin, e.g. `http://127.0.0.1:40123`.
+    pub(crate) fn region_url(&self, region: &str) -> Option<String> {
+        let i = REGIONS.iter().position(|r| *r == region)?;
+        self.regions.get()?.get(i).cloned()
     }
 
     pub(crate) fn tenant_seed(&self, t: usize) -> Option<&TenantSeed> {

@@ -119,7 +119,7 @@ pub struct TenantItem {
     pub billing_type: &'static str,
     /// The partner the tenant belongs to.
     pub partner: IdRef,
-    /// The base URL for this tenant's alerts and SIEM calls (`{base}/region/{code}` here).
+    /// The origin for this tenant's alerts and SIEM calls: its region's own listener (no path).
     pub api_host: String,
     /// The tenant's organization (a deterministic UUID per tenant).
     pub organization: IdRef,

@@ -121,17 +121,12 @@ async fn whoami_and_tenants() {
         .await;
     assert_eq!(status, 200);
     assert_json_snapshot!("tenants_page", env.redact(page.clone()));
-    // Each apiHost points back at the emulator, under the tenant's region.
+    // Each apiHost is the origin of the tenant's region, never the global one.
     for t in page["items"].as_array().unwrap() {
         let host = t["apiHost"].as_str().unwrap();
-        assert_eq!(
-            host,
-            format!(
-                "{}/region/{}",
-                env.emu.global_url(),
-                t["dataRegion"].as_str().unwrap()
-            )
-        );
+        let region = t["dataRegion"].as_str().unwrap();
+        assert_eq!(Some(host.to_owned()), env.emu.region_url(region));
+        assert_ne!(host, env.emu.global_url());
     }
 
     // Without pageTotal there is no total.
@@ -400,7 +395,7 @@ async fn access_errors() {
         .await;
     assert_eq!(status, 403);
     assert_json_snapshot!("error_403", env.redact(body));
-    let eu = env.emu.region_url("eu01");
+    let eu = env.emu.region_url("eu01").unwrap();
     let resp = env
         .http
         .get(format!("{eu}/common/v1/alerts"))
@@ -466,7 +461,10 @@ async fn forbidden_tenants_and_wrong_region() {
     let other = ["us01", "eu01"].into_iter().find(|r| *r != region).unwrap();
     let resp = env
         .http
-        .get(format!("{}/common/v1/alerts", env.emu.region_url(other)))
+        .get(format!(
+            "{}/common/v1/alerts",
+            env.emu.region_url(other).unwrap()
+        ))
         .bearer_auth(&env.token)
         .header("X-Tenant-ID", &open)
         .send()
@@ -475,18 +473,116 @@ async fn forbidden_tenants_and_wrong_region() {
     let (status, body) = split(resp).await;
     assert_eq!(status, 403);
     assert_json_snapshot!("error_403_wrong_region", env.redact(body));
-    // On the global host there are no tenant endpoints; an unknown region code is no host at all.
-    for base in [env.emu.global_url(), env.emu.region_url("xx99")] {
+    // No tenant's data lives on the global origin either: the same 403.
+    let resp = env
+        .http
+        .get(format!("{}/common/v1/alerts", env.emu.global_url()))
+        .bearer_auth(&env.token)
+        .header("X-Tenant-ID", &open)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = split(resp).await;
+    assert_eq!((status, &body["error"]), (403, &json!("forbidden")));
+    // A region origin has no global API, and an unknown region code has no origin at all.
+    let (status, _) = split(
+        env.http
+            .get(format!("{}/whoami/v1", env.emu.region_url(region).unwrap()))
+            .bearer_auth(&env.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(env.emu.region_url("xx99"), None);
+}
+
+#[tokio::test]
+async fn api_hosts_are_bare_origins_that_serve_alerts_at_their_root() {
+    let env = spawn().await;
+    let (status, page) = env.partner_get("/partner/v1/tenants?pageSize=100").await;
+    assert_eq!(status, 200);
+    let tenants = page["items"].as_array().unwrap();
+    assert!(tenants.len() > 5);
+    let mut read = 0;
+    for t in tenants {
+        let id = t["id"].as_str().unwrap();
+        let host = url::Url::parse(t["apiHost"].as_str().unwrap()).expect("apiHost is a URL");
+        assert_eq!(host.path(), "/", "{host}: an origin, no path");
+        assert_eq!(host.host_str(), Some("127.0.0.1"));
+        assert_ne!(
+            host.port(),
+            url::Url::parse(&env.emu.global_url()).unwrap().port()
+        );
+        // What clients in the wild do: an absolute path joined onto the origin.
         let resp = env
             .http
-            .get(format!("{base}/common/v1/alerts"))
+            .get(host.join("/common/v1/alerts?pageSize=1000").unwrap())
             .bearer_auth(&env.token)
-            .header("X-Tenant-ID", &open)
+            .header("X-Tenant-ID", id)
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 404);
+        let (status, body) = split(resp).await;
+        let readable = env
+            .emu
+            .world()
+            .tenants()
+            .any(|w| w.id == id && w.billing.alerts_readable());
+        if !readable {
+            assert_eq!(status, 403, "{id}");
+            continue;
+        }
+        assert_eq!(status, 200, "{id}: {body}");
+        let got: Vec<&str> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        let want: Vec<String> = env.emu.alerts(id).into_iter().map(|a| a.id).collect();
+        assert_eq!(got, want, "{id}");
+        read += 1;
     }
+    assert!(read > 3);
+    // Shutting down stops every listener, the regions' too.
+    let hosts: Vec<String> = env.emu.region_urls().into_iter().map(|(_, u)| u).collect();
+    assert_eq!(hosts.len(), 9);
+    env.emu.clone().shutdown().await;
+    for host in hosts {
+        assert!(
+            env.http
+                .get(format!("{host}/common/v1/alerts"))
+                .send()
+                .await
+                .is_err(),
+            "{host}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fault_knobs_cover_the_region_origins() {
+    let env = spawn().await;
+    let tenant = env.readable_tenant_with_alerts();
+    env.emu
+        .faults()
+        .inject(sandbox::faults::Injection::new("/common/v1/alerts", 503).times(1));
+    assert_eq!(env.tenant_get(&tenant, "/common/v1/alerts").await.0, 503);
+    assert_eq!(env.tenant_get(&tenant, "/common/v1/alerts").await.0, 200);
+    // One rate-limit window for every listener.
+    env.emu.faults().set_rate_limit(Some(1));
+    assert_eq!(env.partner_get("/partner/v1/tenants").await.0, 200);
+    assert_eq!(env.tenant_get(&tenant, "/common/v1/alerts").await.0, 429);
+    env.emu.faults().reset();
+    env.emu.faults().set_fault_rate(1.0);
+    assert_eq!(env.tenant_get(&tenant, "/siem/v1/alerts").await.0, 500);
+    env.emu.faults().reset();
+    let counts = env.emu.request_counts();
+    assert_eq!(counts.by_family.get("alerts"), Some(&3));
+    assert_eq!(counts.by_family.get("siem"), Some(&1));
+    assert_eq!((counts.injected_faults, counts.rate_limited), (2, 1));
 }
 
 #[tokio::test]

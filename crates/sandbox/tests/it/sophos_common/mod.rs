@@ -121,9 +121,17 @@ impl Env {
             .clone()
     }
 
-    /// Replaces volatile values (tokens, ids of one request, the port) with placeholders.
+    /// Replaces volatile values (tokens, ids of one request, the ports) with placeholders: the
+    /// global origin becomes `http://emulator`, a region's `http://api-{code}.emulator`.
     pub(crate) fn redact(&self, v: Value) -> Value {
-        redact(v, &self.emu.global_url())
+        let mut origins: Vec<(String, String)> = self
+            .emu
+            .region_urls()
+            .into_iter()
+            .map(|(code, url)| (url, format!("http://api-{code}.emulator")))
+            .collect();
+        origins.push((self.emu.global_url(), "http://emulator".to_owned()));
+        redact_origins(v, &origins)
     }
 }
 
@@ -135,6 +143,12 @@ pub(crate) async fn split(resp: reqwest::Response) -> (u16, Value) {
 }
 
 pub(crate) fn redact(v: Value, base: &str) -> Value {
+    redact_origins(v, &[(base.to_owned(), "http://emulator".to_owned())])
+}
+
+/// Volatile keys become `[key]`; a string that is one of the origins, or starts with one and a `/`,
+/// gets the origin's placeholder (whole origins only: one port may be a prefix of another).
+fn redact_origins(v: Value, origins: &[(String, String)]) -> Value {
     match v {
         Value::Object(map) => Value::Object(
             map.into_iter()
@@ -150,14 +164,22 @@ pub(crate) fn redact(v: Value, base: &str) -> Value {
                     let v = if volatile && v.is_string() {
                         Value::String(format!("[{k}]"))
                     } else {
-                        redact(v, base)
+                        redact_origins(v, origins)
                     };
                     (k, v)
                 })
                 .collect(),
         ),
-        Value::Array(a) => Value::Array(a.into_iter().map(|v| redact(v, base)).collect()),
-        Value::String(s) => Value::String(s.replace(base, "http://emulator")),
+        Value::Array(a) => {
+            Value::Array(a.into_iter().map(|v| redact_origins(v, origins)).collect())
+        }
+        Value::String(s) => {
+            let swapped = origins.iter().find_map(|(origin, placeholder)| {
+                let rest = s.strip_prefix(origin.as_str())?;
+                (rest.is_empty() || rest.starts_with('/')).then(|| format!("{placeholder}{rest}"))
+            });
+            Value::String(swapped.unwrap_or(s))
+        }
         other => other,
     }
 }
