@@ -440,6 +440,11 @@ pub(crate) struct Stored {
     pub raised_ms: i64,
     pub alert: Alert,
     pub closed: Option<(Closed, i64)>,
+    /// Place of the raise in the store's history (raises and closes share one counter), which
+    /// orders SIEM events of the same millisecond.
+    pub raise_event: u64,
+    /// Place of the close in that history; 0 while open.
+    pub close_event: u64,
 }
 
 /// Every alert ever raised, by tenant, plus an id index.
@@ -448,6 +453,8 @@ pub(crate) struct AlertStore {
     pub by_tenant: Vec<Vec<Stored>>,
     pub index: HashMap<String, (usize, usize)>,
     next_seq: u64,
+    /// Counts raises and closes together (alert `seq`s count raises only, and page keys rest on them).
+    next_event: u64,
 }
 
 impl AlertStore {
@@ -456,12 +463,15 @@ impl AlertStore {
             by_tenant: (0..tenants).map(|_| Vec::new()).collect(),
             index: HashMap::new(),
             next_seq: 1,
+            next_event: 1,
         }
     }
 
     fn push(&mut self, tenant: usize, raised_ms: i64, alert: Alert) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let raise_event = self.next_event;
+        self.next_event += 1;
         let list = &mut self.by_tenant[tenant];
         self.index.insert(alert.id.clone(), (tenant, list.len()));
         list.push(Stored {
@@ -469,6 +479,8 @@ impl AlertStore {
             raised_ms,
             alert,
             closed: None,
+            raise_event,
+            close_event: 0,
         });
         seq
     }
@@ -492,6 +504,8 @@ impl AlertStore {
                 let s = &mut self.by_tenant[t][i];
                 if s.closed.is_none() {
                     s.closed = Some((why, at_ms));
+                    s.close_event = self.next_event;
+                    self.next_event += 1;
                     true
                 } else {
                     false

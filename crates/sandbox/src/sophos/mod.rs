@@ -24,6 +24,12 @@
 //! outside answers 400 `badRequest`. Alerts are sorted by `raisedAt` ascending unless `sort` says
 //! otherwise; their `nextKey` is a number (like the real ones) that stays valid when alerts go away.
 //!
+//! SIEM: `/siem/v1/alerts` and `/siem/v1/events` page by cursor (`limit` 1..=1000, default 200;
+//! `from_date` within the last 24 hours; an older cursor falls back to 24 hours ago). Events are
+//! derived from the alert history (a raise, and the end of each cleared or acknowledged alert, as
+//! Sophos event types), so the feed moves with the clock; `exclude_types` leaves types out. Sophos's
+//! own SIEM script (`siem.py`) reads both feeds.
+//!
 //! Time: the emulator has its own clock ([`SophosEmulator::now`]). With [`ClockMode::Manual`] it moves
 //! only through [`SophosEmulator::advance`], so a seed and a sequence of calls give byte-identical alerts;
 //! with [`ClockMode::Realtime`] a ticker moves it at a speed factor (the demo). Tokens age in real time
@@ -32,6 +38,7 @@
 
 mod alerts;
 mod billing;
+mod events;
 mod messages;
 mod routes;
 mod state;
@@ -335,7 +342,7 @@ impl SophosEmulator {
     }
 
     /// The request counters; families are `token`, `whoami`, `tenants`, `billing`, `alerts`,
-    /// `alerts/search`, `alerts/actions`, `siem`, `other`.
+    /// `alerts/search`, `alerts/actions`, `siem` (both feeds), `other`.
     pub fn request_counts(&self) -> RequestCounts {
         self.shared.faults.counts()
     }

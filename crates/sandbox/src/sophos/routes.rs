@@ -3,15 +3,15 @@
 //! global origin routes the tenant paths too, only to answer 403 (no tenant's data lives there).
 
 use super::alerts::{Closed, Stored};
-use super::billing;
 use super::state::{ActionLog, Shared};
 use super::util::{format_local_ms, format_zulu_ms, parse_time_ms, random_uuid};
 use super::wire::{
     ActionRecord, ActionRequest, AlertPage, ApiError, ApiHosts, IdRef, KeyPages, NumberPages,
-    SearchRequest, SiemData, SiemItem, SiemPage, TenantContact, TenantItem, TenantOne, TenantPage,
-    TokenError, TokenOk, TokenRequest, UsagePage, WhoAmI,
+    SearchRequest, SiemData, SiemEventPage, SiemItem, SiemPage, TenantContact, TenantItem,
+    TenantOne, TenantPage, TokenError, TokenOk, TokenRequest, UsagePage, WhoAmI,
 };
 use super::{IdHeaderRejection, messages};
+use super::{billing, events};
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -122,6 +122,7 @@ fn tenant_routes() -> Router<Arc<Shared>> {
         .route("/common/v1/alerts/{id}", get(alert_get))
         .route("/common/v1/alerts/{id}/actions", post(alert_action))
         .route("/siem/v1/alerts", get(siem_alerts))
+        .route("/siem/v1/events", get(siem_events))
 }
 
 /// The global origin: identity, whoami, tenants, billing; tenant paths answer 403 here.
@@ -963,26 +964,18 @@ fn parse_siem_cursor(c: &str) -> Option<(i64, u64)> {
     Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
-async fn siem_alerts(
-    State(sh): St,
-    headers: HeaderMap,
-    Extension(origin): Extension<Origin>,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let tenant = tenant_guard(&sh, &headers, origin)?;
-    let query = parse_query(raw)?;
-    let limit = match q_int(&query, "limit")? {
+/// The SIEM feeds' paging: `limit`, and the position after which items come (exclusive), from
+/// `cursor`, else `from_date`, else 12 hours ago.
+fn siem_window(query: &[(String, String)], now: i64) -> Result<(usize, (i64, u64)), Reject> {
+    let limit = match q_int(query, "limit")? {
         None => SIEM_DEFAULT_LIMIT,
         Some(n) => usize::try_from(n)
             .ok()
             .filter(|n| (1..=SIEM_MAX_LIMIT).contains(n))
             .ok_or_else(|| bad_request(format!("limit must be between 1 and {SIEM_MAX_LIMIT}.")))?,
     };
-    let from_date = q_int(&query, "from_date")?;
-    let inner = sh.lock();
-    let now = inner.now_ms;
-    // Position after which items are returned: (raised_ms, seq), exclusive.
-    let after: (i64, u64) = match (q(&query, "cursor"), from_date) {
+    let from_date = q_int(query, "from_date")?;
+    let after = match (q(query, "cursor"), from_date) {
         // An old cursor falls back to the last 24 hours.
         (Some(c), _) => parse_siem_cursor(c)
             .ok_or_else(|| bad_request(messages::BAD_KEY))?
@@ -994,9 +987,23 @@ async fn siem_alerts(
             }
             (ms, 0)
         }
-        // Without either, the last 12 hours.
         (None, None) => (now - DAY_MS / 2, 0),
     };
+    Ok((limit, after))
+}
+
+async fn siem_alerts(
+    State(sh): St,
+    headers: HeaderMap,
+    Extension(origin): Extension<Origin>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    let tenant = tenant_guard(&sh, &headers, origin)?;
+    let query = parse_query(raw)?;
+    let inner = sh.lock();
+    let now = inner.now_ms;
+    // Position after which items are returned: (raised_ms, seq), exclusive.
+    let (limit, after) = siem_window(&query, now)?;
     let list = inner
         .store
         .by_tenant
@@ -1052,6 +1059,53 @@ async fn siem_alerts(
         })
         .collect();
     Ok(Json(SiemPage {
+        has_more,
+        items,
+        next_cursor,
+    })
+    .into_response())
+}
+
+/// `GET /siem/v1/events`: the tenant's events (see `events.rs`), by cursor like the alerts feed,
+/// without the types named in `exclude_types` (a comma list, repeated keys too).
+async fn siem_events(
+    State(sh): St,
+    headers: HeaderMap,
+    Extension(origin): Extension<Origin>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    let tenant = tenant_guard(&sh, &headers, origin)?;
+    let query = parse_query(raw)?;
+    let excluded = all_values(&query, "exclude_types").unwrap_or_default();
+    let inner = sh.lock();
+    let now = inner.now_ms;
+    // Position after which events are returned: (created_at ms, history place), exclusive.
+    let (limit, after) = siem_window(&query, now)?;
+    let list = inner
+        .store
+        .by_tenant
+        .get(tenant)
+        .ok_or_else(resource_not_found)?;
+    let mut scanned = events::feed(list, now);
+    scanned.retain(|e| e.key > after);
+    let last_scanned = scanned.last().map(|e| e.key);
+    let mut feed: Vec<_> = scanned
+        .into_iter()
+        .filter(|e| !excluded.iter().any(|x| x == e.kind()))
+        .collect();
+    let has_more = feed.len() > limit;
+    feed.truncate(limit);
+    // At the end of the feed the cursor passes the excluded events too, so a later call without
+    // the exclusion does not bring them back as new.
+    let end = if has_more {
+        feed.last().map(|e| e.key)
+    } else {
+        last_scanned
+    };
+    let (ms, place) = end.unwrap_or(after);
+    let next_cursor = siem_cursor(ms, place);
+    let items = feed.iter().map(events::render).collect();
+    Ok(Json(SiemEventPage {
         has_more,
         items,
         next_cursor,

@@ -463,3 +463,62 @@ pub struct SiemData {
     /// The alert's `category`.
     pub category: String,
 }
+
+/// `GET /siem/v1/events`: one batch of the SIEM event feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiemEventPage {
+    /// More events follow: call again with `next_cursor`.
+    pub has_more: bool,
+    /// At most `limit` events after the cursor, `from_date` or (without either) 12 hours ago, oldest
+    /// first, without the `exclude_types` ones.
+    pub items: Vec<SiemEvent>,
+    /// Opaque cursor to pass as `cursor` next time; the same position when no events came.
+    pub next_cursor: String,
+}
+
+/// A SIEM event (snake_case), as Sophos's event model and its SIEM script show them.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiemEvent {
+    /// When it happened on the device, UTC with `Z` and milliseconds (a little before `created_at`).
+    pub when: String,
+    /// The event id (UUID); a raise event's id is its alert's `event_service_event_id`.
+    pub id: String,
+    /// The tenant id.
+    pub customer_id: String,
+    /// `low`, `medium` or `high`: the alert's for a raise, `low` for a resolution.
+    pub severity: String,
+    /// When Sophos Central recorded it, UTC with `Z` and milliseconds; the feed's order.
+    pub created_at: String,
+    /// The device's address; `None` for events not about a device.
+    pub source_info: Option<SourceInfo>,
+    /// `computer` or `server`; `None` without a device.
+    pub endpoint_type: Option<String>,
+    /// The device's UUID (the alert's `managedAgent.id`); `None` without a device.
+    pub endpoint_id: Option<String>,
+    /// Always `None` here (set by Sophos for some cloud events).
+    pub origin: Option<String>,
+    /// The event type, e.g. `Event::Endpoint::Threat::Detected` or `Event::Endpoint::UpdateSuccess`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The device's name; `None` without a device.
+    pub location: Option<String>,
+    /// The user, `DOMAIN\user`, or `n/a` when there is none.
+    pub source: String,
+    /// The event group, e.g. `MALWARE`, `UPDATING`, `PROTECTION`.
+    pub group: String,
+    /// Human text (the SIEM script reads `name`, or `description` when present).
+    pub name: String,
+    /// The same text as `name`.
+    pub description: String,
+    /// The threat's name for malware and PUA events; else `None`.
+    pub threat: Option<String>,
+    /// The user's UUID (the alert's `person.id`); `None` without a user.
+    pub user_id: Option<String>,
+}
+
+/// A SIEM event's `source_info`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceInfo {
+    /// The device's IPv4 address (deterministic per device).
+    pub ip: String,
+}

@@ -11,4 +11,5 @@ mod early_answers;
 mod sophos_api;
 mod sophos_generator;
 mod sophos_paging;
+mod sophos_siem;
 mod technician;
