@@ -369,10 +369,25 @@ fn seed_members(s: &mut Store) {
             "integrations@bridgewater.example",
         ),
     ] {
-        s.add(Table::Members,
+        let mut rec = obj(
             json!({"identifier": ident, "firstName": first, "lastName": last, "inactiveFlag": false, "licenseClass": class, "officeEmail": email, "securityRole": {"id": if class == "A" { 63 } else { 1 }, "name": if class == "A" { "Sophos Integration" } else { "Admin" }}, "_info": info(SEED_EPOCH, by)}),
         );
+        rec.extend(member_settings());
+        rec.insert("hireDate".into(), json!(ts(SEED_EPOCH - 200 * DAY)));
+        s.insert(Table::Members, rec);
     }
+}
+
+/// The fields every member record carries besides its names, role and `hireDate` (the spec
+/// requires them, so strict clients check them), with ConnectWise's defaults.
+pub(super) fn member_settings() -> Record {
+    obj(json!({
+        "defaultEmail": "Office",
+        "defaultPhone": "Office",
+        "agreementInvoicingDisplayOptions": "RemainOnInvoicingScreen",
+        "invoicingDisplayOptions": "RemainOnInvoicingScreen",
+        "invoiceScreenDefaultTabFormat": "ShowInvoicingTab",
+    }))
 }
 
 /// One company per customer of the world, with a contact and its agreements.
@@ -655,17 +670,18 @@ fn seed_service_desk(s: &mut Store) {
             );
         }
     }
-    for (i, (name, color)) in [
-        ("Priority 1 - Emergency Response", "#FF0000"),
-        ("Priority 2 - Quick Response", "#FF8000"),
-        ("Priority 3 - Normal Response", "#00A000"),
-        ("Priority 4 - Low", "#0080FF"),
+    // Colours and levels are the spec's enum names (strict clients refuse a hex colour).
+    for (i, (name, color, level)) in [
+        ("Priority 1 - Emergency Response", "Red", "Critical"),
+        ("Priority 2 - Quick Response", "Orange", "High"),
+        ("Priority 3 - Normal Response", "Green", "Medium"),
+        ("Priority 4 - Low", "Blue", "Low"),
     ]
     .iter()
     .enumerate()
     {
         s.add(Table::Priorities,
-            json!({"name": name, "color": color, "sortOrder": i + 1, "defaultFlag": i == 2, "level": format!("Priority {}", i + 1), "_info": info(SEED_EPOCH, by)}),
+            json!({"name": name, "color": color, "sortOrder": i + 1, "defaultFlag": i == 2, "level": level, "_info": info(SEED_EPOCH, by)}),
         );
     }
     for (name, default) in [("Email", true), ("Phone", false), ("Portal", false)] {

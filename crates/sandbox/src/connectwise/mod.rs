@@ -440,7 +440,11 @@ impl CwEmulator {
         let rec = json!({"identifier": identifier, "firstName": identifier, "lastName": "API", "inactiveFlag": false,
             "licenseClass": "A", "officeEmail": null, "securityRole": {"id": 64, "name": role.name}});
         let id = match rec {
-            Value::Object(m) => store.insert(Table::Members, m),
+            Value::Object(mut m) => {
+                m.extend(data::member_settings());
+                m.insert("hireDate".into(), json!(data::fmt_ts(self.now())));
+                store.insert(Table::Members, m)
+            }
             _ => 0,
         };
         let n = store.keys.len() + 1;

@@ -77,6 +77,15 @@ pub(super) const ESCALATION: &[&str] = &[
 ];
 pub(super) const TYPE_CATEGORY: &[&str] = &["Reactive", "Proactive"];
 pub(super) const LICENSE_CLASS: &[&str] = &["F", "A", "C", "X"];
+/// A priority's `color`, as the spec names them (never a hex string).
+pub(super) const PRIORITY_COLOR: &[&str] = &[
+    "Black", "Blue", "Cyan", "Gray", "Green", "Lime", "Orange", "Pink", "Purple", "Red", "White",
+    "Yellow", "Custom",
+];
+pub(super) const PRIORITY_LEVEL: &[&str] = &["Critical", "High", "Medium", "Low"];
+pub(super) const OFFICE_MOBILE_HOME: &[&str] = &["Office", "Mobile", "Home"];
+pub(super) const INVOICING_DISPLAY: &[&str] = &["RemainOnInvoicingScreen", "ShowRecentInvoices"];
+pub(super) const INVOICE_TAB: &[&str] = &["ShowInvoicingTab", "ShowAgreementInvoicingTab"];
 
 /// Everything the server needs to know about one table.
 #[derive(Debug)]
@@ -430,10 +439,10 @@ static SPECS: &[Spec] = &[
         None,
         [
             req("name", s(50)),
-            f("color", s(50)),
+            f("color", Kind::Enum(PRIORITY_COLOR)),
             f("sortOrder", Kind::Int),
             f("defaultFlag", B),
-            f("level", Kind::Any),
+            f("level", Kind::Enum(PRIORITY_LEVEL)),
         ]
     ),
     spec!(
@@ -520,6 +529,15 @@ static SPECS: &[Spec] = &[
             f("licenseClass", Kind::Enum(LICENSE_CLASS)),
             f("officeEmail", s(250)),
             f("securityRole", Kind::Any),
+            f("hireDate", Kind::Date),
+            f("defaultEmail", Kind::Enum(OFFICE_MOBILE_HOME)),
+            f("defaultPhone", Kind::Enum(OFFICE_MOBILE_HOME)),
+            f(
+                "agreementInvoicingDisplayOptions",
+                Kind::Enum(INVOICING_DISPLAY)
+            ),
+            f("invoicingDisplayOptions", Kind::Enum(INVOICING_DISPLAY)),
+            f("invoiceScreenDefaultTabFormat", Kind::Enum(INVOICE_TAB)),
         ]
     ),
     spec!(
@@ -836,9 +854,35 @@ pub(super) fn defaults(store: &Store, t: Table) -> Record {
         }
         Table::BoardStatuses => {
             json!({"sortOrder": 0, "displayOnBoard": true, "inactive": false, "closedStatus": false,
-            "timeEntryNotAllowed": false, "defaultFlag": false, "escalationStatus": "NoEscalation"})
+            "timeEntryNotAllowed": false, "defaultFlag": false, "escalationStatus": "NoEscalation", "customerPortalDescription": null})
         }
-        Table::Members => json!({"inactiveFlag": false, "licenseClass": "F"}),
+        Table::Members => {
+            let mut m = super::data::member_settings();
+            m.insert("inactiveFlag".into(), json!(false));
+            m.insert("licenseClass".into(), json!("F"));
+            Value::Object(m)
+        }
+        // Setup rows carry the same flags as the seeded ones (defaultFlag among them).
+        Table::CompanyStatuses => {
+            json!({"defaultFlag": false, "inactiveFlag": false, "notifyFlag": false, "disallowSavingFlag": false})
+        }
+        Table::CompanyTypes => json!({"defaultFlag": false, "vendorFlag": false}),
+        Table::AgreementTypes => {
+            json!({"prefixSuffixOption": "Prefix", "defaultFlag": false, "inactiveFlag": false, "prorateFlag": false, "invoiceDescription": null})
+        }
+        Table::ProductTypes => json!({"inactiveFlag": false, "defaultFlag": false}),
+        Table::BoardTypes => {
+            json!({"category": "Reactive", "defaultFlag": false, "inactiveFlag": false, "requestForChangeFlag": false})
+        }
+        Table::BoardSubtypes => json!({"inactiveFlag": false, "typeAssociationIds": []}),
+        Table::Boards => {
+            json!({"inactiveFlag": false, "signOffTemplate": null, "projectFlag": false, "autoCloseStatus": null})
+        }
+        Table::Categories => json!({"inactiveFlag": false, "integrationXref": null}),
+        Table::Priorities => {
+            json!({"color": "Custom", "sortOrder": null, "defaultFlag": false, "level": null})
+        }
+        Table::Sources => json!({"defaultFlag": false}),
         Table::Callbacks => {
             json!({"inactiveFlag": false, "isSoapCallbackFlag": false, "isSelfSuppressedFlag": false, "payloadVersion": "2025.1"})
         }
@@ -912,6 +956,10 @@ pub(super) fn apply_rules(
                     format!("The {what} identifier '{ident}' is already in use."),
                     key,
                 ));
+            }
+            // A member created without a hire date was hired the day it was created.
+            if t == Table::Members && is_blank(rec.get("hireDate")) {
+                rec.insert("hireDate".into(), json!(fmt_ts(ctx.now)));
             }
             if t == Table::Companies {
                 if existing.is_none() {

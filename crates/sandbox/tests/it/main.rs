@@ -6,6 +6,7 @@ mod sophos_common;
 mod admin_api;
 mod connectwise_behaviour;
 mod connectwise_conditions;
+mod connectwise_shapes;
 mod connectwise_snapshots;
 mod early_answers;
 mod sophos_api;
