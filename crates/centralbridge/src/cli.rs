@@ -81,6 +81,8 @@ pub enum Command {
     Map(cmd::map::Args),
     /// Run the service: schedules, dashboard, /healthz and metrics, until Ctrl-C or SIGTERM
     Serve(cmd::serve::Args),
+    /// The dashboard's named accounts: add, list, passwd, role, disable, enable, sessions
+    Users(cmd::users::Args),
     /// The whole job end to end against the built-in emulators, then the dashboard (no setup needed)
     Demo(cmd::demo::Args),
 }
@@ -101,6 +103,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Refresh(args) => cmd::refresh::run(ctx, args).await,
         Command::Map(args) => cmd::map::run(ctx, args).await,
         Command::Serve(args) => cmd::serve::run(ctx, args).await,
+        Command::Users(args) => cmd::users::run(ctx, args).await,
         Command::Demo(args) => cmd::demo::run(ctx, args).await,
     }
 }

@@ -105,6 +105,18 @@ pub struct ServiceConfig {
     /// Prometheus metrics address; off when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
+    /// The dashboard's TLS certificate chain (PEM); with `tls_key`, `serve` speaks HTTPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// A reverse proxy in front terminates HTTPS (and names clients in `X-Forwarded-For`).
+    pub behind_proxy: bool,
+    /// A dashboard session unused this long ends.
+    pub session_idle: String,
+    /// A dashboard session ends this long after login, however busy.
+    pub session_max: String,
 }
 
 impl Default for ServiceConfig {
@@ -112,6 +124,11 @@ impl Default for ServiceConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             metrics_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            behind_proxy: false,
+            session_idle: "2h".into(),
+            session_max: "12h".into(),
         }
     }
 }
@@ -343,6 +360,21 @@ pub const SCHEMA: &[KeySpec] = &[
         Kind::SocketAddr,
         "\"127.0.0.1:9184\"",
     ),
+    spec(
+        "service",
+        "tls_cert",
+        Kind::Path,
+        "\"/etc/centralbridge/dashboard.crt\"",
+    ),
+    spec(
+        "service",
+        "tls_key",
+        Kind::Path,
+        "\"/etc/centralbridge/dashboard.key\"",
+    ),
+    spec("service", "behind_proxy", Kind::Bool, "true"),
+    spec("service", "session_idle", Kind::Duration, "\"2h\""),
+    spec("service", "session_max", Kind::Duration, "\"12h\""),
     spec("sync", "refresh_interval", Kind::Duration, "\"24h\""),
     spec("sync", "usage_interval", Kind::Duration, "\"24h\""),
     spec("sync", "tickets_interval", Kind::Duration, "\"60s\""),

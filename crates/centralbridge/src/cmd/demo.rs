@@ -30,6 +30,8 @@ use crate::service::{self, SchedulerOptions, ServiceOptions};
 
 /// Who the audit log names for what the demo does.
 const ACTOR: &str = "demo";
+/// The dashboard account the demo creates (an admin), with the printed password.
+const DASHBOARD_USER: &str = "demo";
 
 /// Arguments of `centralbridge demo`.
 #[derive(Debug, clap::Args)]
@@ -205,6 +207,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         metrics_listen: None,
         scheduler: sched,
         secure_cookies: false,
+        tls: None,
+        behind_proxy: false,
+        auth: service::auth::Policy::default(),
     };
     let runner = EngineRunner::shared(
         ctx.config.sync.concurrency as usize,
@@ -227,13 +232,20 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         .password
         .clone()
         .unwrap_or_else(service::auth::random_password);
-    running
-        .auth
-        .set_password(&SecretString::from(password.clone()))
-        .await
-        .map_err(|e| fail("cannot set the dashboard password", e))?;
+    let secret = SecretString::from(password.clone());
+    // The demo's own admin account; a kept --dir already has it, and gets the new password.
+    let made = match running.auth.user(DASHBOARD_USER).await {
+        Ok(_) => running.auth.set_password(DASHBOARD_USER, &secret).await,
+        Err(_) => running
+            .auth
+            .add_user(DASHBOARD_USER, engine::store::Role::Admin, &secret)
+            .await
+            .map(|_| ()),
+    };
+    made.map_err(|e| fail("cannot set the dashboard account", e))?;
     println!();
     println!("Dashboard: {}", running.url());
+    println!("User:      {DASHBOARD_USER}");
     println!("Password:  {password}");
     println!(
         "The emulated Sophos keeps raising and clearing alerts; ticket sync runs every {}s. Ctrl-C stops the demo.",

@@ -16,3 +16,4 @@ pub mod status;
 pub mod store;
 pub mod sync;
 pub mod tickets;
+pub mod users;

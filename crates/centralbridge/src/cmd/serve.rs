@@ -39,9 +39,56 @@ pub struct Args {
     /// Lease length (renewed every third of it while a job runs)
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
     pub lease: Duration,
-    /// Mark cookies `Secure` (set this when the dashboard is served through HTTPS)
+    /// Mark cookies `Secure` (set this when a proxy serves the dashboard through HTTPS; they are
+    /// always `Secure` with --tls-cert)
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Serve HTTPS with this certificate chain (PEM) [default: `[service] tls_cert`]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM) [default: `[service] tls_key`]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// A reverse proxy in front terminates HTTPS: allows a non-loopback --listen without
+    /// --tls-cert, marks cookies `Secure`, and takes the client address from X-Forwarded-For
+    /// [default: `[service] behind_proxy`]
+    #[arg(long)]
+    pub behind_proxy: bool,
+}
+
+/// The dashboard's TLS files, from the flags or `[service]`; both or neither.
+fn tls_files(ctx: &Ctx, args: &Args) -> Result<Option<service::TlsFiles>, CliError> {
+    let cert = args
+        .tls_cert
+        .clone()
+        .or_else(|| ctx.config.service.tls_cert.clone());
+    let key = args
+        .tls_key
+        .clone()
+        .or_else(|| ctx.config.service.tls_key.clone());
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(service::TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        _ => Err(CliError::usage(
+            "Only one of the dashboard's certificate and key is set. Fix: set both --tls-cert and \
+             --tls-key (or `[service] tls_cert` and `tls_key`), or neither.",
+        )),
+    }
+}
+
+/// Session lifetimes from `[service]`, and the default throttling.
+fn auth_policy(ctx: &Ctx) -> Result<service::auth::Policy, CliError> {
+    let s = &ctx.config.service;
+    let get = |text: &str, key: &str| {
+        parse_duration(text).ok_or_else(|| {
+            CliError::usage(format!("`[service] {key}` = \"{text}\" is not a duration"))
+        })
+    };
+    Ok(service::auth::Policy {
+        idle: get(&s.session_idle, "session_idle")?,
+        absolute: get(&s.session_max, "session_max")?,
+        ..service::auth::Policy::default()
+    })
 }
 
 /// Parses a `--…-every`, `--grace` or `--lease` value such as `90s`, `5m` or `24h` (see
@@ -134,11 +181,22 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             None => None,
         },
     };
+    let tls = tls_files(ctx, &args)?;
+    let behind_proxy = args.behind_proxy || ctx.config.service.behind_proxy;
+    // Beyond loopback, passwords and cookies must not cross the network in clear.
+    if !listen.ip().is_loopback() && tls.is_none() && !behind_proxy {
+        return Err(CliError::usage(messages::exposed_without_tls(
+            &listen.to_string(),
+        )));
+    }
     let opts = ServiceOptions {
         listen,
         metrics_listen,
         scheduler: scheduler_options(ctx, &args)?,
-        secure_cookies: args.secure_cookies,
+        secure_cookies: args.secure_cookies || behind_proxy,
+        tls,
+        behind_proxy,
+        auth: auth_policy(ctx)?,
     };
     let holder = opts.scheduler.holder.clone();
     let runner = EngineRunner::shared(
@@ -153,7 +211,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         println!("{}", service::messages::metrics_started(&addr.to_string()));
     }
     if let Some(url) = running.setup_url().await {
-        println!("{}", messages::serve_setup(&url));
+        println!("{}", messages::serve_setup_admin(&url));
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();

@@ -10,12 +10,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use engine::store::CoreStore as _;
-use secrecy::SecretString;
+use engine::store::{CoreStore as _, Role};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{self, MIN_PASSWORD_LEN, PRELOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_SECS};
+use super::auth::{self, Login, PRELOGIN_COOKIE, SESSION_COOKIE};
 use super::messages;
 use crate::service::dashboard;
 
@@ -44,7 +44,7 @@ pub fn router(state: Shared) -> Router {
 }
 
 async fn healthz(State(app): State<Shared>) -> Response {
-    match app.store.get_setting(auth::PASSWORD_SETTING).await {
+    match app.store.get_setting(auth::LEGACY_PASSWORD_SETTING).await {
         Ok(_) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -98,7 +98,12 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn set_cookie(app: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if app.secure_cookies { "; Secure" } else { "" };
+    // Secure whenever the page is served over HTTPS: by this process (TLS) or by a proxy in front.
+    let secure = if app.secure_cookies || app.tls {
+        "; Secure"
+    } else {
+        ""
+    };
     let text =
         format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -184,6 +189,13 @@ async fn guard_inner(app: Shared, req: Request, next: Next) -> Response {
         }
         return Redirect::to("/login").into_response();
     };
+    let needed = required_role(req.method(), &path);
+    if !session.may(needed) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &messages::role_refused(needed.as_str(), session.role.as_str()),
+        );
+    }
     let mut req = req;
     if unsafe_method {
         let header_token = req
@@ -210,6 +222,18 @@ async fn guard_inner(app: Shared, req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// The least role a request needs: reading is for everyone; settings (products, ticket
+/// settings) are for admins; every other action (syncs, mappings, checks) for operators.
+pub fn required_role(method: &Method, path: &str) -> Role {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || path == "/logout" {
+        return Role::Viewer;
+    }
+    if path.starts_with("/products/") || path == "/tickets/settings" {
+        return Role::Admin;
+    }
+    Role::Operator
+}
+
 fn form_field(body: &[u8], name: &str) -> Option<String> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
         .ok()?
@@ -224,6 +248,7 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
 #[template(path = "login.html")]
 struct LoginPage {
     prelogin: String,
+    name: String,
     error: Option<String>,
     setup_needed: bool,
 }
@@ -233,6 +258,7 @@ struct LoginPage {
 struct SetupPage {
     prelogin: String,
     token: String,
+    name: String,
     error: Option<String>,
 }
 
@@ -258,10 +284,11 @@ fn prelogin_ok(headers: &HeaderMap, form_token: &str) -> bool {
 }
 
 async fn login_page(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let setup_needed = !app.auth.has_password().await.unwrap_or(true);
+    let setup_needed = !app.auth.has_users().await.unwrap_or(true);
     with_prelogin(&app, &headers, |prelogin| {
         dashboard::render(&LoginPage {
             prelogin,
+            name: String::new(),
             error: None,
             setup_needed,
         })
@@ -271,60 +298,101 @@ async fn login_page(State(app): State<Shared>, headers: HeaderMap) -> Response {
 #[derive(Deserialize)]
 struct LoginForm {
     #[serde(default)]
+    name: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     _prelogin: String,
 }
 
+/// "14 s" or "15 min".
+fn wait_text(wait: std::time::Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
+}
+
+/// The client's address as the login throttle keys it: the peer, unless a proxy in front
+/// (`behind_proxy`) names the client in `X-Forwarded-For`.
+fn client_addr(
+    app: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Option<String> {
+    if app.behind_proxy
+        && let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    {
+        return Some(first.to_owned());
+    }
+    peer.map(|p| p.ip().to_string())
+}
+
 async fn login(
     State(app): State<Shared>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     if !prelogin_ok(&headers, &form._prelogin) {
         return refuse(StatusCode::FORBIDDEN, messages::CSRF_REFUSED);
     }
+    let client = client_addr(&app, &headers, peer.map(|p| (p.0).0));
     let password = SecretString::from(form.password);
-    let error = match app.auth.has_password().await {
-        Ok(false) => Some(messages::LOGIN_NO_PASSWORD.to_owned()),
-        Ok(true) => match app.auth.verify_password(&password).await {
-            Ok(true) => None,
-            Ok(false) => Some(messages::LOGIN_FAILED.to_owned()),
-            Err(e) => Some(e.to_string()),
+    let (error, status) = match app.auth.has_users().await {
+        Ok(false) => (
+            messages::LOGIN_NO_USERS.to_owned(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Ok(true) => match app
+            .auth
+            .login(&form.name, &password, client.as_deref())
+            .await
+        {
+            Ok(Login::Ok { cookie, session }) => {
+                tracing::info!(user = %session.user, "dashboard session started");
+                return start_session(&app, cookie.expose_secret());
+            }
+            Ok(Login::Refused) => (messages::LOGIN_FAILED.to_owned(), StatusCode::UNAUTHORIZED),
+            Ok(Login::Throttled { retry_in, .. }) => (
+                messages::login_throttled(&wait_text(retry_in)),
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            Err(e) => (e.to_string(), StatusCode::SERVICE_UNAVAILABLE),
         },
-        Err(e) => Some(e.to_string()),
+        Err(e) => (e.to_string(), StatusCode::SERVICE_UNAVAILABLE),
     };
-    if let Some(error) = error {
-        tracing::info!("dashboard login refused");
-        let mut resp = with_prelogin(&app, &headers, |prelogin| {
-            dashboard::render(&LoginPage {
-                prelogin,
-                error: Some(error),
-                setup_needed: false,
-            })
-        });
-        *resp.status_mut() = StatusCode::UNAUTHORIZED;
-        return resp;
-    }
-    start_session(&app).await
+    tracing::info!(status = status.as_u16(), "dashboard login refused");
+    let name = form.name.clone();
+    let mut resp = with_prelogin(&app, &headers, |prelogin| {
+        dashboard::render(&LoginPage {
+            prelogin,
+            name,
+            error: Some(error),
+            setup_needed: false,
+        })
+    });
+    *resp.status_mut() = status;
+    resp
 }
 
-async fn start_session(app: &AppState) -> Response {
-    match app.auth.new_session().await {
-        Ok(Some(cookie_value)) => {
-            tracing::info!("dashboard login");
-            let mut resp = Redirect::to("/customers").into_response();
-            resp.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(app, SESSION_COOKIE, &cookie_value, SESSION_TTL_SECS),
-            );
-            resp.headers_mut()
-                .append(header::SET_COOKIE, set_cookie(app, PRELOGIN_COOKIE, "", 0));
-            resp
-        }
-        Ok(None) => Redirect::to("/login").into_response(),
-        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
+fn start_session(app: &AppState, cookie_value: &str) -> Response {
+    let max_age = i64::try_from(app.auth.policy().absolute.as_secs()).unwrap_or(i64::MAX);
+    let mut resp = Redirect::to("/customers").into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(app, SESSION_COOKIE, cookie_value, max_age),
+    );
+    resp.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(app, PRELOGIN_COOKIE, "", 0));
+    resp
 }
 
 #[derive(Deserialize)]
@@ -345,6 +413,7 @@ async fn setup_page(
         dashboard::render(&SetupPage {
             prelogin,
             token: q.token.clone(),
+            name: "admin".to_owned(),
             error: None,
         })
     })
@@ -355,6 +424,8 @@ struct SetupForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
+    name: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     confirm: String,
@@ -362,6 +433,7 @@ struct SetupForm {
     _prelogin: String,
 }
 
+/// The one-time setup link: creates the first admin account, then logs it in.
 async fn setup(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -370,44 +442,53 @@ async fn setup(
     if !prelogin_ok(&headers, &form._prelogin) {
         return refuse(StatusCode::FORBIDDEN, messages::CSRF_REFUSED);
     }
-    if !app.auth.check_setup_token(&form.token) {
+    if !app.auth.check_setup_token(&form.token) || app.auth.has_users().await.unwrap_or(true) {
         return refuse(StatusCode::FORBIDDEN, messages::SETUP_BAD_TOKEN);
     }
-    let error = if form.password.chars().count() < MIN_PASSWORD_LEN {
-        Some(messages::setup_too_short(MIN_PASSWORD_LEN))
-    } else if form.password != form.confirm {
+    let password = SecretString::from(form.password.clone());
+    let error = if form.password != form.confirm {
         Some(messages::SETUP_MISMATCH.to_owned())
     } else {
-        None
+        match app.auth.add_user(&form.name, Role::Admin, &password).await {
+            Ok(_) => None,
+            Err(auth::AuthError::Invalid(m)) => Some(m),
+            Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        }
     };
     if let Some(error) = error {
-        let token = form.token.clone();
+        let (token, name) = (form.token.clone(), form.name.clone());
         return with_prelogin(&app, &headers, |prelogin| {
             dashboard::render(&SetupPage {
                 prelogin,
                 token,
+                name,
                 error: Some(error),
             })
         });
     }
-    if let Err(e) = app
-        .auth
-        .set_password(&SecretString::from(form.password))
-        .await
-    {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
-    }
+    let name = engine::store::normalise_name(&form.name);
     dashboard::audit(
         &app,
-        "dashboard.password_set",
-        "dashboard",
-        "password set at first start",
+        &auth::actor_of(&name),
+        "user.add",
+        &name,
+        "the first admin, created through the setup link",
     )
     .await;
-    start_session(&app).await
+    match app.auth.session_for(&name).await {
+        Ok((cookie, _)) => start_session(&app, cookie.expose_secret()),
+        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
 }
 
-async fn logout(State(app): State<Shared>) -> Response {
+/// Ends the session in the store (a copy of the cookie is worthless afterwards) and clears it.
+async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(c) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = app.auth.logout(c).await
+    {
+        tracing::warn!(error = %e, "cannot end the session");
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+    }
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut()
         .append(header::SET_COOKIE, set_cookie(&app, SESSION_COOKIE, "", 0));

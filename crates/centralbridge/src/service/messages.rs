@@ -5,10 +5,8 @@ pub fn not_connected_job(job: &str, detail: &str) -> String {
     format!("{job} could not start: {detail}")
 }
 
-/// Login form: the password is wrong.
-pub const LOGIN_FAILED: &str = "That password is not right.";
-/// Login form: no password is set yet, so the setup link is needed.
-pub const LOGIN_NO_PASSWORD: &str = "No password is set yet. Open the setup link that `centralbridge serve` printed when it started.";
+/// Login form: the name or password is wrong (or the account is disabled; the answer does not say).
+pub const LOGIN_FAILED: &str = "That name and password do not match an account.";
 /// Setup page: the token is unknown, used up, or from before a restart.
 pub const SETUP_BAD_TOKEN: &str = "This setup link is not valid (it is used up, or the service restarted). \
      Restart `centralbridge serve` to get a new one, or log in with the password already set.";
@@ -38,14 +36,6 @@ pub fn job_not_here(job: &str) -> String {
 /// Printed by `serve` once the dashboard listens at `url`.
 pub fn serve_started(url: &str) -> String {
     format!("centralbridge is serving the dashboard on {url} (Ctrl-C stops it).")
-}
-
-/// Printed by `serve` while no password is set: the one-time link to set it.
-pub fn serve_setup(url: &str) -> String {
-    format!(
-        "No dashboard password is set yet. Open this one-time link to set it:\n  {url}\n\
-         (it works until a password is set or the service restarts)"
-    )
 }
 
 /// Logged and printed once the metrics listener serves at `addr`.
@@ -93,4 +83,76 @@ pub fn job_running(job: &str, since: Option<jiff::Timestamp>, by: &str) -> Strin
         .map(|s| format!(" since {}", engine::job::messages::when(s)))
         .unwrap_or_default();
     format!("{job}: running{since}, started by {by}")
+}
+
+/// An account name that cannot be used.
+pub fn bad_user_name(name: &str, max: usize) -> String {
+    format!(
+        "`{name}` cannot be an account name. Fix: use 1 to {max} letters, digits, `.`, `_`, `-` or `@`, \
+         e.g. `ana.souza`."
+    )
+}
+
+/// `users add` with a name already taken.
+pub fn user_exists(name: &str) -> String {
+    format!(
+        "An account named `{name}` exists already. Fix: choose another name, or change its password with \
+         `centralbridge users passwd {name}`."
+    )
+}
+
+/// A command or page named an account that does not exist.
+pub fn no_such_user(name: &str) -> String {
+    format!(
+        "There is no account named `{name}`. Fix: `centralbridge users list` shows the accounts."
+    )
+}
+
+/// Refused: the last enabled admin would be disabled or demoted.
+pub const LAST_ADMIN: &str = "This is the last enabled admin account, so it keeps its role and stays enabled. \
+     Fix: make another account admin first (`centralbridge users add NAME --role admin`).";
+
+/// Login form: too many failed attempts; `wait` is how long until the next attempt is looked at.
+pub fn login_throttled(wait: &str) -> String {
+    format!("Too many failed logins. Try again in {wait}.")
+}
+
+/// Login form: no account exists yet, so the setup link (or `users add`) is needed.
+pub const LOGIN_NO_USERS: &str = "No account exists yet. Open the setup link that `centralbridge serve` printed when \
+     it started, or create one with `centralbridge users add NAME --role admin`.";
+
+/// A dashboard action the session's role does not include, refused with 403.
+pub fn role_refused(needed: &str, role: &str) -> String {
+    format!(
+        "This needs the {needed} role; your account is a {role}. Fix: ask an admin to change your role \
+         (`centralbridge users role NAME {needed}`)."
+    )
+}
+
+/// Printed by `serve` while no account exists: the one-time link to create the first admin.
+pub fn serve_setup_admin(url: &str) -> String {
+    format!(
+        "No dashboard account exists yet. Open this one-time link to create the first admin:\n  {url}\n\
+         (it works until an account exists or the service restarts; or run `centralbridge users add NAME --role admin`)"
+    )
+}
+
+/// The dashboard's TLS certificate or key cannot be used.
+pub fn tls_failed(files: &super::TlsFiles, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "Cannot serve HTTPS with the certificate {} and key {}: {e}. Fix: give PEM files that belong \
+         together with --tls-cert and --tls-key (or `[service] tls_cert` and `tls_key`).",
+        files.cert.display(),
+        files.key.display()
+    )
+}
+
+/// `serve` asked to listen beyond loopback with no TLS and no proxy declared.
+pub fn exposed_without_tls(addr: &str) -> String {
+    format!(
+        "Refusing to serve the dashboard on {addr} over plain HTTP: passwords and session cookies would \
+         cross the network in clear. Fix: give a certificate with --tls-cert and --tls-key (or \
+         `[service] tls_cert` and `tls_key`), or, behind a reverse proxy that terminates HTTPS, set \
+         --behind-proxy (or `[service] behind_proxy = true`); or listen on 127.0.0.1."
+    )
 }

@@ -57,6 +57,10 @@ fn describe() {
         "centralbridge_alerts_ticketed_total",
         "Sophos alerts that opened a ConnectWise ticket"
     );
+    metrics::describe_counter!(
+        super::auth::FAILED_LOGINS_METRIC,
+        "Refused dashboard logins, by reason (refused: wrong name or password, or disabled; throttled)"
+    );
 }
 
 /// Counts one finished run of `job` with its `outcome` (`ok`, `partial`, `failed`, …).

@@ -33,6 +33,10 @@ pub struct AppState {
     pub scheduler: SchedulerHandle,
     /// Add `Secure` to cookies (when served behind HTTPS).
     pub secure_cookies: bool,
+    /// This process serves HTTPS itself (cookies are then always `Secure`).
+    pub tls: bool,
+    /// A reverse proxy in front names the client in `X-Forwarded-For` (for login throttling).
+    pub behind_proxy: bool,
     /// The last doctor report shown on the Connection page.
     pub doctor: tokio::sync::Mutex<Option<(jiff::Timestamp, engine::doctor::DoctorReport)>>,
 }
@@ -48,6 +52,21 @@ pub struct ServiceOptions {
     pub scheduler: SchedulerOptions,
     /// Mark cookies `Secure` (when the dashboard is served through HTTPS).
     pub secure_cookies: bool,
+    /// Serve HTTPS with this certificate and key (PEM files); `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// A reverse proxy in front terminates TLS and names the client in `X-Forwarded-For`.
+    pub behind_proxy: bool,
+    /// Session lifetimes and login throttling.
+    pub auth: auth::Policy,
+}
+
+/// A certificate chain and its private key, PEM files, for the dashboard's own HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (PEM).
+    pub cert: std::path::PathBuf,
+    /// The private key (PEM). Its contents are never logged.
+    pub key: std::path::PathBuf,
 }
 
 /// A lease holder name unique to this process: host, process id and a random part.
@@ -73,6 +92,9 @@ pub enum ServiceError {
     /// The metrics address cannot be bound, or this process already has a metrics recorder.
     #[error("{0}")]
     Metrics(String),
+    /// The TLS certificate or key cannot be read or used.
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// The running service.
@@ -81,22 +103,24 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The metrics listener's address, when one was asked for (the real port, too).
     pub metrics_addr: Option<SocketAddr>,
-    /// The dashboard's authentication (the demo sets the password through it).
+    /// The dashboard's authentication (the demo creates its account through it).
     pub auth: Arc<Auth>,
+    tls: bool,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     jobs: JoinSet<()>,
 }
 
 impl Running {
-    /// `http://addr`.
+    /// `http://addr`, or `https://addr` when this process serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
-    /// The one-time link to set the dashboard password, if none is set yet.
+    /// The one-time link to create the first admin account, while no account exists.
     pub async fn setup_url(&self) -> Option<String> {
-        match self.auth.has_password().await {
+        match self.auth.has_users().await {
             Ok(false) => Some(format!(
                 "{}/setup?token={}",
                 self.url(),
@@ -153,30 +177,59 @@ pub async fn start(
         opts.scheduler.clone(),
         shutdown_rx.clone(),
     );
-    let auth = Arc::new(Auth::new(store.clone(), master));
+    let _ = master;
+    let auth = Arc::new(Auth::with_policy(store.clone(), opts.auth));
     let state = Arc::new(AppState {
         store,
         auth: auth.clone(),
         scheduler: scheduler.clone(),
         secure_cookies: opts.secure_cookies,
+        tls: opts.tls.is_some(),
+        behind_proxy: opts.behind_proxy,
         doctor: tokio::sync::Mutex::new(None),
     });
-    let app = http::router(state);
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut stop = shutdown_rx;
-    let server = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+    let server = match &opts.tls {
+        None => tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "the dashboard server stopped");
+            }
+        }),
+        Some(files) => {
+            let config =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(|e| ServiceError::Tls(messages::tls_failed(files, &e)))?;
+            let std_listener = listener.into_std().map_err(|e| {
+                ServiceError::Listen(messages::listen_failed(&addr.to_string(), &e))
+            })?;
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
                 let _ = stop.wait_for(|s| *s).await;
+                stopper.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            let server = axum_server::from_tcp_rustls(std_listener, config)
+                .map_err(|e| ServiceError::Listen(messages::listen_failed(&addr.to_string(), &e)))?
+                .handle(handle);
+            tokio::spawn(async move {
+                if let Err(e) = server.serve(app).await {
+                    tracing::error!(error = %e, "the dashboard server stopped");
+                }
             })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "the dashboard server stopped");
         }
-    });
+    };
     Ok(Running {
         addr,
         metrics_addr,
         auth,
+        tls: opts.tls.is_some(),
         shutdown: shutdown_tx,
         server,
         jobs,

@@ -1,7 +1,8 @@
 //! The dashboard in a real browser (headless Chromium through chromedriver, driven by fantoccini),
 //! against `centralbridge demo` on a small seeded MSP: log in, filter customers, open an error's
 //! advice, toggle ticket sync, map a customer through the company autocomplete, run "sync now" and
-//! see the result; and a request without the CSRF token is refused.
+//! see the result; and a request without the CSRF token is refused. Then: log out and the back
+//! button shows the login page; a viewer sees no action button and a forged action is refused.
 //!
 //! Needs `/usr/bin/chromedriver` and Chromium (`apt-get install chromium chromium-driver`). Without
 //! them the test says plainly that it did not run, and passes -- unless `CI=true`.
@@ -231,17 +232,9 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
     // Log in (a wrong password first).
     c.goto(&format!("{url}/customers")).await?;
     assert!(c.current_url().await?.path().starts_with("/login"));
-    c.find(Locator::Id("password"))
-        .await?
-        .send_keys("wrong password")
-        .await?;
-    c.find(Locator::Id("login")).await?.click().await?;
-    wait_text(c, "#login-error", "not right").await;
-    c.find(Locator::Id("password"))
-        .await?
-        .send_keys(PASSWORD)
-        .await?;
-    c.find(Locator::Id("login")).await?.click().await?;
+    log_in(c, "demo", "wrong password").await?;
+    wait_text(c, "#login-error", "do not match").await;
+    log_in(c, "demo", PASSWORD).await?;
     let all = wait_text(c, "#customer-count", "customers").await;
     assert_eq!(c.current_url().await?.path(), "/customers");
 
@@ -433,5 +426,121 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
+
+    viewer_scenario(c, url, dir).await
+}
+
+/// Fills the login form (the name field keeps what the last attempt typed) and submits it.
+async fn log_in(c: &Client, name: &str, password: &str) -> Result<(), fantoccini::error::CmdError> {
+    let field = c.find(Locator::Id("name")).await?;
+    field.clear().await?;
+    field.send_keys(name).await?;
+    c.find(Locator::Id("password"))
+        .await?
+        .send_keys(password)
+        .await?;
+    c.find(Locator::Id("login")).await?.click().await
+}
+
+/// Log out, and the back button shows the login page; a viewer sees no action and a forged one
+/// is refused.
+async fn viewer_scenario(
+    c: &Client,
+    url: &str,
+    dir: &Path,
+) -> Result<(), fantoccini::error::CmdError> {
+    let key =
+        MasterKey::from_base64(&std::fs::read_to_string(dir.join("master.key")).unwrap()).unwrap();
+    let store = Store::open(&dir.join("centralbridge.db").to_string_lossy(), key)
+        .await
+        .unwrap();
+    centralbridge::service::auth::Auth::new(store.clone())
+        .add_user(
+            "vera",
+            engine::store::Role::Viewer,
+            &secrecy::SecretString::from("viewer password 1"),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+
+    c.goto(&format!("{url}/customers")).await?;
+    c.find(Locator::Id("logout")).await?.click().await?;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("login"))
+        .await?;
+    c.back().await?;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("login"))
+        .await?;
+    assert!(c.current_url().await?.path().starts_with("/login"));
+
+    log_in(c, "vera", "viewer password 1").await?;
+    wait_text(c, "#customer-count", "customers").await;
+    wait_text(c, "#who", "vera (viewer)").await;
+    for css in [
+        "#sync-usage-all",
+        "#refresh-customers",
+        ".ticket-toggle",
+        ".usage-toggle",
+        ".edit-mapping",
+        ".sync-now",
+        ".confirm",
+    ] {
+        assert!(
+            c.find_all(Locator::Css(css)).await?.is_empty(),
+            "a viewer sees {css}"
+        );
+    }
+    assert!(!c.find_all(Locator::Css(".ticket-state")).await?.is_empty());
+    c.goto(&format!("{url}/products")).await?;
+    assert!(c.find_all(Locator::Id("add-to-psa")).await?.is_empty());
+    // A forged action with the viewer's own session and token is refused for its role.
+    let cookie = c.get_named_cookie("cb_session").await?;
+    let http = clientkit::http_client().build().unwrap();
+    let page = http
+        .get(format!("{url}/customers"))
+        .header("cookie", format!("cb_session={}", cookie.value()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split("X-CSRF-Token\": \"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let refused = http
+        .post(format!("{url}/jobs/tickets/run"))
+        .header("cookie", format!("cb_session={}", cookie.value()))
+        .header("x-csrf-token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("operator role"));
+    c.find(Locator::Id("logout")).await?.click().await?;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("login"))
+        .await?;
+    c.back().await?;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("login"))
+        .await?;
+    // The old cookie is worth nothing now.
+    let r = http
+        .get(format!("{url}/customers"))
+        .header("cookie", format!("cb_session={}", cookie.value()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.url().path().starts_with("/login"), "{}", r.url());
     Ok(())
 }

@@ -108,6 +108,7 @@ async fn setup_login_csrf_health_and_metrics() {
     let form = [
         ("_prelogin", pre.as_str()),
         ("token", token.as_str()),
+        ("name", "admin"),
         ("password", "a long enough password"),
         ("confirm", "a long enough password"),
     ];
@@ -151,7 +152,7 @@ async fn setup_login_csrf_health_and_metrics() {
         assert!(!html.contains(SECRET), "{page} shows the secret");
         csrf = field(&html, "_csrf");
     }
-    assert_eq!(csrf.len(), 64);
+    assert!(csrf.len() >= 40, "{csrf}");
 
     // Actions need the CSRF token; a cross-site Origin is refused even with it.
     let run = format!("{base}/jobs/tickets/run");

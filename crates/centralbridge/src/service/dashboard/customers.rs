@@ -12,11 +12,11 @@ use engine::ids::{AgreementId, BillingType, CompanyId, TenantId};
 use engine::mapping::{
     self, CustomerFilter, CustomerRow, MappingInput, SuggestOptions, Suggestion,
 };
-use engine::store::{CustomerStatus, MappingStore as _};
+use engine::store::{CustomerStatus, MappingStore as _, Role};
 use serde::Deserialize;
 
 use super::error::DashboardError;
-use super::{ACTOR, Chrome, audit, fail, note, render, show_time};
+use super::{Chrome, audit, fail, note, render, show_time};
 
 const UNKNOWN_CUSTOMER: &str = "This customer is not known (any more).";
 use crate::service::Job;
@@ -92,6 +92,8 @@ struct CustomersPage {
     rows: Vec<RowView>,
     total: usize,
     jobs_line: String,
+    /// Show the action buttons (operator or admin).
+    can_operate: bool,
 }
 
 #[derive(askama::Template)]
@@ -100,12 +102,15 @@ struct CustomersTable {
     filter: FilterView,
     rows: Vec<RowView>,
     total: usize,
+    can_operate: bool,
 }
 
 #[derive(askama::Template)]
 #[template(path = "customer_row.html")]
 struct CustomerRowTpl {
     row: RowView,
+    /// Rendered after an action, so always true; the table shares the row template.
+    can_operate: bool,
 }
 
 fn billing_label(b: Option<&BillingType>) -> String {
@@ -319,6 +324,7 @@ pub(super) async fn page(
             filter,
             rows,
             total,
+            can_operate: session.may(Role::Operator),
         }));
     }
     Ok(render(&CustomersPage {
@@ -327,12 +333,14 @@ pub(super) async fn page(
         rows,
         total,
         jobs_line: jobs_line(&app).await,
+        can_operate: session.may(Role::Operator),
     }))
 }
 
 #[tracing::instrument(skip_all, fields(job = %job))]
 pub(super) async fn run_job(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(job): Path<String>,
 ) -> Result<Response, DashboardError> {
     let Some(job) = Job::parse(&job) else {
@@ -345,6 +353,7 @@ pub(super) async fn run_job(
     }
     audit(
         &app,
+        &session.actor(),
         "dashboard.job",
         &format!("job:{}", job.name()),
         "run requested from the dashboard",
@@ -425,13 +434,17 @@ pub(super) struct Toggle {
 
 async fn toggle(
     app: &Shared,
+    actor: &str,
     tenant: &str,
     usage: Option<bool>,
     tickets: Option<bool>,
 ) -> Response {
-    match mapping::set_switches(&app.store, ACTOR, tenant, usage, tickets).await {
+    match mapping::set_switches(&app.store, actor, tenant, usage, tickets).await {
         Ok(_) => match one_row(app, tenant).await {
-            Some(row) => render(&CustomerRowTpl { row }),
+            Some(row) => render(&CustomerRowTpl {
+                row,
+                can_operate: true,
+            }),
             None => fail(UNKNOWN_CUSTOMER),
         },
         Err(e) => {
@@ -449,19 +462,21 @@ async fn toggle(
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
 pub(super) async fn toggle_usage(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(tenant): Path<String>,
     Form(t): Form<Toggle>,
 ) -> Response {
-    toggle(&app, &tenant, Some(t.on == "true"), None).await
+    toggle(&app, &session.actor(), &tenant, Some(t.on == "true"), None).await
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
 pub(super) async fn toggle_tickets(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(tenant): Path<String>,
     Form(t): Form<Toggle>,
 ) -> Response {
-    toggle(&app, &tenant, None, Some(t.on == "true")).await
+    toggle(&app, &session.actor(), &tenant, None, Some(t.on == "true")).await
 }
 
 // --- sync now ------------------------------------------------------------------------------------
@@ -471,13 +486,14 @@ pub(super) async fn toggle_tickets(
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
 pub(super) async fn sync_now(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(tenant): Path<String>,
 ) -> Result<Response, DashboardError> {
     use engine::job::{Door, StartOptions};
     let done = engine::usage::sync_customer_now(
         &app.store,
         &tenant,
-        StartOptions::new(Door::Dashboard, ACTOR),
+        StartOptions::new(Door::Dashboard, session.actor()),
     )
     .await?;
     if let Some(s) = &done.connectwise_stats {
@@ -701,6 +717,7 @@ fn changed() -> HeaderValue {
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
 pub(super) async fn save_mapping(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(tenant): Path<String>,
     Form(f): Form<MappingFormData>,
 ) -> Response {
@@ -714,7 +731,7 @@ pub(super) async fn save_mapping(
         ticket_sync: Some(f.ticket_sync.as_deref() == Some("true")),
         replace: true,
     };
-    match mapping::set_mapping(&app.store, ACTOR, &input).await {
+    match mapping::set_mapping(&app.store, &session.actor(), &input).await {
         Ok(change) => {
             let company = app
                 .store
@@ -742,9 +759,10 @@ pub(super) async fn save_mapping(
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
 pub(super) async fn unmap(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(tenant): Path<String>,
 ) -> Result<Response, DashboardError> {
-    mapping::clear_mapping(&app.store, ACTOR, &tenant).await?;
+    mapping::clear_mapping(&app.store, &session.actor(), &tenant).await?;
     let mut resp = note("The mapping was removed.");
     resp.headers_mut().insert("hx-trigger", changed());
     Ok(resp)
@@ -760,12 +778,12 @@ pub(super) struct AcceptForm {
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
 pub(super) async fn accept(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(tenant): Path<String>,
     Form(f): Form<AcceptForm>,
 ) -> Result<Response, DashboardError> {
-    let options = mapping::agreements_for_company(&app.store, f.company_id, false)
-        .await
-        .unwrap_or_default();
+    // A failed read is not "no agreements": it would map with usage sync off and say nothing.
+    let options = mapping::agreements_for_company(&app.store, f.company_id, false).await?;
     let usable: Vec<AgreementId> = options
         .iter()
         .filter(|a| a.usable())
@@ -781,7 +799,7 @@ pub(super) async fn accept(
         ticket_sync: Some(true),
         replace: false,
     };
-    mapping::set_mapping(&app.store, ACTOR, &input).await?;
+    mapping::set_mapping(&app.store, &session.actor(), &input).await?;
     let mut text = "Suggestion confirmed.".to_owned();
     if agreement_id.is_none() {
         text.push_str(

@@ -13,14 +13,11 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use engine::store::{CoreStore as _, NewAudit};
+use engine::store::{CoreStore as _, NewAudit, Role};
 
 use crate::service::AppState;
 use crate::service::auth::Session;
 use crate::service::http::Shared;
-
-/// Who the audit log names for dashboard actions.
-pub const ACTOR: &str = "dashboard";
 
 /// What every page's frame needs.
 #[derive(Debug, Clone)]
@@ -31,6 +28,14 @@ pub struct Chrome {
     pub active: &'static str,
     /// A notice shown at the top of the page; `None` shows none.
     pub flash: Option<String>,
+    /// Who is logged in.
+    pub user: String,
+    /// The account's role, as the page names it.
+    pub role: &'static str,
+    /// The account may run syncs, map customers and run checks (operator or admin).
+    pub can_operate: bool,
+    /// The account may change settings: products and ticket settings (admin).
+    pub can_admin: bool,
 }
 
 impl Chrome {
@@ -40,6 +45,10 @@ impl Chrome {
             csrf: session.csrf.clone(),
             active,
             flash: None,
+            user: session.user.clone(),
+            role: session.role.as_str(),
+            can_operate: session.may(Role::Operator),
+            can_admin: session.may(Role::Admin),
         }
     }
 }
@@ -147,10 +156,10 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Records a dashboard action in the audit log (mapping changes are audited by the engine).
-pub async fn audit(app: &AppState, action: &str, subject: &str, reason: &str) {
+pub async fn audit(app: &AppState, actor: &str, action: &str, subject: &str, reason: &str) {
     let entry = NewAudit {
         at: jiff::Timestamp::now(),
-        actor: ACTOR.to_owned(),
+        actor: actor.to_owned(),
         action: action.to_owned(),
         subject: subject.to_owned(),
         before: None,

@@ -8,7 +8,7 @@ use engine::usage::{self, ProductView};
 use serde::Deserialize;
 
 use super::error::DashboardError;
-use super::{ACTOR, Chrome, note, render};
+use super::{Chrome, note, render};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
 
@@ -58,12 +58,16 @@ fn row(v: &ProductView) -> ProductRow {
 struct ProductsPage {
     chrome: Chrome,
     products: Vec<ProductRow>,
+    /// Show the selection and mapping controls (admin).
+    can_admin: bool,
 }
 
 #[derive(askama::Template)]
 #[template(path = "product_row.html")]
 struct ProductRowTpl {
     p: ProductRow,
+    /// Rendered after an admin's action, so always true; the page shares the row template.
+    can_admin: bool,
 }
 
 #[tracing::instrument(skip_all)]
@@ -75,13 +79,17 @@ pub(super) async fn page(
     Ok(render(&ProductsPage {
         chrome: Chrome::new(&session, "products"),
         products: views.iter().map(row).collect(),
+        can_admin: session.may(engine::store::Role::Admin),
     }))
 }
 
 async fn row_of(app: &Shared, identifier: &str) -> Result<Response, DashboardError> {
     let views = usage::product_views(&app.store).await?;
     match views.iter().find(|v| v.identifier == identifier) {
-        Some(v) => Ok(render(&ProductRowTpl { p: row(v) })),
+        Some(v) => Ok(render(&ProductRowTpl {
+            p: row(v),
+            can_admin: true,
+        })),
         None => Err(DashboardError::NotFound(format!(
             "There is no product “{identifier}”."
         ))),
@@ -97,6 +105,7 @@ pub(super) struct Toggle {
 #[tracing::instrument(skip_all, fields(product = %product))]
 pub(super) async fn toggle(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(product): Path<String>,
     Form(t): Form<Toggle>,
 ) -> Result<Response, DashboardError> {
@@ -104,7 +113,7 @@ pub(super) async fn toggle(
         &app.store,
         std::slice::from_ref(&product),
         t.on == "true",
-        ACTOR,
+        &session.actor(),
     )
     .await?;
     row_of(&app, &product).await
@@ -170,16 +179,23 @@ pub(super) struct MapForm {
 #[tracing::instrument(skip_all, fields(product = %product))]
 pub(super) async fn map(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(product): Path<String>,
     Form(f): Form<MapForm>,
 ) -> Result<Response, DashboardError> {
     let cw = engine::connections::connectwise_client(&app.store).await?;
-    let v = usage::map_product(&app.store, &cw, &product, &f.catalog, ACTOR).await?;
-    Ok(render(&ProductRowTpl { p: row(&v) }))
+    let v = usage::map_product(&app.store, &cw, &product, &f.catalog, &session.actor()).await?;
+    Ok(render(&ProductRowTpl {
+        p: row(&v),
+        can_admin: true,
+    }))
 }
 
 #[tracing::instrument(skip_all)]
-pub(super) async fn add_to_psa(State(app): State<Shared>) -> Result<Response, DashboardError> {
+pub(super) async fn add_to_psa(
+    State(app): State<Shared>,
+    Extension(session): Extension<Session>,
+) -> Result<Response, DashboardError> {
     let views = usage::product_views(&app.store).await?;
     let selected: Vec<String> = views
         .iter()
@@ -192,7 +208,8 @@ pub(super) async fn add_to_psa(State(app): State<Shared>) -> Result<Response, Da
         ));
     }
     let cw = engine::connections::connectwise_client(&app.store).await?;
-    let outcomes = usage::ensure_catalog_items(&app.store, &cw, &selected, ACTOR, false).await?;
+    let outcomes =
+        usage::ensure_catalog_items(&app.store, &cw, &selected, &session.actor(), false).await?;
     let created = outcomes.iter().filter(|o| o.action == "created").count();
     let mut resp = note(format!(
         "{} selected products have a catalog item ({created} created now). Reload to see them.",

@@ -10,7 +10,7 @@ use engine::store::MappingStore as _;
 use engine::tickets::{self, Pick, SettingsInput};
 
 use super::error::DashboardError;
-use super::{ACTOR, Chrome, note, render, show_time};
+use super::{Chrome, note, render, show_time};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
 
@@ -162,6 +162,7 @@ pub(super) async fn page(
 #[tracing::instrument(skip_all)]
 pub(super) async fn save(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     body: axum::body::Bytes,
 ) -> Result<Response, DashboardError> {
     // Repeated fields (severity) need the pair list, not a struct.
@@ -199,7 +200,7 @@ pub(super) async fn save(
         }
     }
     let cw = engine::connections::connectwise_client(&app.store).await?;
-    let s = tickets::update_settings(&app.store, &cw, &input, ACTOR).await?;
+    let s = tickets::update_settings(&app.store, &cw, &input, &session.actor()).await?;
     let mut resp = note(format!(
         "Saved. Tickets go to the board {}.{}",
         s.board

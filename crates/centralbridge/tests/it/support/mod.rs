@@ -478,6 +478,7 @@ async fn log_in(base: &str, setup: &str) -> (reqwest::Client, String, String) {
         .form(&[
             ("_prelogin", pre.as_str()),
             ("token", token.as_str()),
+            ("name", "admin"),
             ("password", "a long enough password"),
             ("confirm", "a long enough password"),
         ])
@@ -522,6 +523,9 @@ impl App {
             metrics_listen: None,
             scheduler,
             secure_cookies: false,
+            tls: None,
+            behind_proxy: false,
+            auth: service::auth::Policy::default(),
         };
         let config = centralbridge::config::SyncConfig::default();
         let runner = EngineRunner::shared(
