@@ -6,15 +6,19 @@
 //!
 //! | method and path | body | does |
 //! |---|---|---|
-//! | `GET /v1/state` | | every knob of both emulators, and the codebase |
+//! | `GET /v1/state` | | every knob of both emulators (slow routes included), the codebase, and the changed billing types |
 //! | `POST /v1/{vendor}/faults` | `latency_ms`, `rate_limit_per_minute`, `retry_after_s`, `fault_rate`, `slow_commit_ms` (each optional; `null` turns it off) | sets the knobs given |
 //! | `POST /v1/{vendor}/inject` | `path_contains`, `status`, optional `method`, `body`, `times` | answers matching requests with `status` (nothing is committed) |
 //! | `DELETE /v1/{vendor}/inject` | | removes every injection |
+//! | `POST /v1/{vendor}/slow` | `path_contains`, `delay_ms`, optional `times` | successful POSTs whose path contains the text commit, then answer after the delay |
+//! | `DELETE /v1/{vendor}/slow` | | removes every slow route (the global `slow_commit_ms` stays) |
 //! | `POST /v1/connectwise/codebase` | `codebase` | moves the site (the old path answers 404) |
 //! | `POST /v1/connectwise/invoiced` | `agreement_id`, `through` (RFC 3339 or `null`) | marks the agreement's period invoiced |
 //! | `POST /v1/sophos/expire-tokens` | | every issued token answers 401 from now on |
 //! | `POST /v1/sophos/alerts` | `count`, optional `tenant_id` | raises `count` alerts now (spread over the customers' tenants) |
 //! | `POST /v1/sophos/alerts/clear` | `tenant_id`, `alert_id` | clears one alert, as Sophos does when the problem goes |
+//! | `POST /v1/sophos/alerts/acknowledge` | `tenant_id`, `alert_id` | acknowledges one alert as a person in Sophos Central would (it leaves the list, after the emulator's acknowledgement delay) |
+//! | `POST /v1/sophos/tenant-billing` | `tenant_id`, `billing`: `usage`, `term`, `term_no_assistance` or `trial` | changes the tenant's billing type: the tenant list shows it (`term` for both term kinds), its alerts answer 403 for `trial` and `term_no_assistance` |
 //!
 //! `{vendor}` is `connectwise` or `sophos`.
 
@@ -34,9 +38,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use crate::Sandbox;
-use crate::faults::{FaultSettings, Faults, Injection};
+use crate::faults::{FaultSettings, Faults, Injection, SlowRoute};
 use crate::sophos::{AlertKind, AlertSpec};
 use crate::tls::{ServeError, ServerHandle};
+use crate::world::BillingType;
 
 /// The running admin API.
 pub struct Admin {
@@ -61,11 +66,14 @@ impl Admin {
             .route("/v1/state", get(state_of))
             .route("/v1/{vendor}/faults", post(set_faults))
             .route("/v1/{vendor}/inject", post(inject).delete(clear_injections))
+            .route("/v1/{vendor}/slow", post(slow).delete(clear_slow))
             .route("/v1/connectwise/codebase", post(move_codebase))
             .route("/v1/connectwise/invoiced", post(invoiced))
             .route("/v1/sophos/expire-tokens", post(expire_tokens))
             .route("/v1/sophos/alerts", post(raise_alerts))
             .route("/v1/sophos/alerts/clear", post(clear_alert))
+            .route("/v1/sophos/alerts/acknowledge", post(acknowledge_alert))
+            .route("/v1/sophos/tenant-billing", post(tenant_billing))
             .fallback(|| async { refuse(StatusCode::NOT_FOUND, NOT_FOUND) })
             .with_state(state);
         let handle = crate::tls::serve(router, bind, None).await?;
@@ -177,15 +185,61 @@ impl From<FaultSettings> for FaultsView {
     }
 }
 
+/// A slow route as the API shows it.
+#[derive(Serialize)]
+struct SlowView {
+    path_contains: String,
+    delay_ms: u128,
+    times: Option<u32>,
+}
+
+fn slow_view(faults: &Faults) -> Vec<SlowView> {
+    faults
+        .slow_routes()
+        .into_iter()
+        .map(|r| SlowView {
+            path_contains: r.path_contains,
+            delay_ms: r.delay.as_millis(),
+            times: r.remaining,
+        })
+        .collect()
+}
+
+/// The admin API's names of the billing types.
+const BILLINGS: [(&str, BillingType); 4] = [
+    ("usage", BillingType::Usage),
+    ("term", BillingType::Term),
+    ("term_no_assistance", BillingType::TermNoAssistance),
+    ("trial", BillingType::Trial),
+];
+
+fn billing_name(b: BillingType) -> &'static str {
+    BILLINGS
+        .iter()
+        .find(|(_, x)| *x == b)
+        .map_or("usage", |(name, _)| name)
+}
+
 async fn state_of(State(st): Shared, headers: HeaderMap) -> Answer {
     authorised(&st, &headers)?;
     let sb = &st.sandbox;
+    let billing: serde_json::Map<String, Value> = sb
+        .sophos
+        .billing_overrides()
+        .into_iter()
+        .map(|(tenant, b)| (tenant, json!(billing_name(b))))
+        .collect();
     Ok(Json(json!({
         "connectwise": {
             "faults": FaultsView::from(sb.connectwise.faults().settings()),
+            "slow_routes": slow_view(sb.connectwise.faults()),
             "codebase": sb.connectwise.codebase(),
         },
-        "sophos": {"faults": FaultsView::from(sb.sophos.faults().settings())},
+        "sophos": {
+            "faults": FaultsView::from(sb.sophos.faults().settings()),
+            "slow_routes": slow_view(sb.sophos.faults()),
+            "tenant_billing": billing,
+        },
     }))
     .into_response())
 }
@@ -467,4 +521,111 @@ async fn clear_alert(State(st): Shared, headers: HeaderMap, raw: String) -> Answ
             b.tenant_id, b.alert_id
         )))
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlowBody {
+    path_contains: String,
+    delay_ms: u64,
+    #[serde(default)]
+    times: Option<u32>,
+}
+
+/// The longest commit delay the API sets: beyond any client's timeout, short of a hung test.
+const MAX_SLOW_MS: u64 = 600_000;
+
+async fn slow(
+    State(st): Shared,
+    Path(vendor): Path<String>,
+    headers: HeaderMap,
+    raw: String,
+) -> Answer {
+    authorised(&st, &headers)?;
+    let faults = faults_of(&st, &vendor)?;
+    let b: SlowBody = body(&raw)?;
+    if b.path_contains.trim().is_empty() {
+        return Err(bad(
+            "path_contains is empty, which would slow every POST. Fix: name part of a route (e.g. `service/tickets`), or set slow_commit_ms with POST /v1/{vendor}/faults for all of them."
+                .into(),
+        ));
+    }
+    if b.delay_ms == 0 || b.delay_ms > MAX_SLOW_MS {
+        return Err(bad(format!(
+            "delay_ms {} is out of range. Fix: give 1 to {MAX_SLOW_MS} milliseconds.",
+            b.delay_ms
+        )));
+    }
+    if b.times == Some(0) {
+        return Err(bad(
+            "times 0 would slow nothing. Fix: give 1 or more, or leave it out for every matching POST."
+                .into(),
+        ));
+    }
+    let mut route = SlowRoute::new(b.path_contains.trim(), Duration::from_millis(b.delay_ms));
+    if let Some(n) = b.times {
+        route = route.times(n);
+    }
+    faults.slow_route(route);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"slow_routes": slow_view(faults)})),
+    )
+        .into_response())
+}
+
+async fn clear_slow(State(st): Shared, Path(vendor): Path<String>, headers: HeaderMap) -> Answer {
+    authorised(&st, &headers)?;
+    faults_of(&st, &vendor)?.clear_slow_routes();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn acknowledge_alert(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
+    authorised(&st, &headers)?;
+    let b: ClearBody = body(&raw)?;
+    if st
+        .sandbox
+        .sophos
+        .acknowledge_alert(&b.tenant_id, &b.alert_id)
+    {
+        Ok(Json(json!({"acknowledged": true})).into_response())
+    } else {
+        Err(bad(format!(
+            "Tenant {} has no open alert {}. Fix: give an alert id from POST /v1/sophos/alerts or the tenant's alert list.",
+            b.tenant_id, b.alert_id
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BillingBody {
+    tenant_id: String,
+    billing: String,
+}
+
+async fn tenant_billing(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
+    authorised(&st, &headers)?;
+    let b: BillingBody = body(&raw)?;
+    let Some(&(name, billing)) = BILLINGS.iter().find(|(n, _)| *n == b.billing) else {
+        return Err(bad(format!(
+            "`{}` is not a billing type. Fix: give usage, term, term_no_assistance or trial.",
+            b.billing
+        )));
+    };
+    if st
+        .sandbox
+        .sophos
+        .set_billing(&b.tenant_id, billing)
+        .is_err()
+    {
+        return Err(bad(format!(
+            "There is no tenant {}. Fix: give a tenant id from the tenant list (GET /partner/v1/tenants).",
+            b.tenant_id
+        )));
+    }
+    Ok(
+        Json(json!({"tenant_id": b.tenant_id, "billing": name, "billingType": billing.wire()}))
+            .into_response(),
+    )
 }

@@ -5,10 +5,10 @@
 //!
 //! Order of effects for one request: count it → added latency → rate limit (429) → injected per-route
 //! status ([`Injection`]: any status, the vendor's body or a raw one such as a gateway's HTML page) →
-//! random fault (500) → the handler runs → for a successful POST, the "slow commit" delay. The handler
-//! has committed by then, so a client whose timeout is shorter than the delay sees a timeout although
-//! the record exists
-//! (the real cause of duplicate tickets in the field).
+//! random fault (500) → the handler runs → for a successful POST, the "slow commit" delay: the first
+//! [`SlowRoute`] whose path matches, else the global one. The handler has committed by then, so a
+//! client whose timeout is shorter than the delay sees a timeout although the record exists (the real
+//! cause of duplicate tickets in the field).
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -176,8 +176,38 @@ impl Injection {
     }
 }
 
+/// A commit delay for successful POSTs on matching routes only (the global one is
+/// [`FaultSettings::slow_commit`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlowRoute {
+    /// Only POSTs whose path contains this text, compared case-insensitively.
+    pub path_contains: String,
+    /// How long a matching POST waits after committing, before it answers.
+    pub delay: Duration,
+    /// How many matching successful POSTs to slow (`None`: until removed).
+    pub remaining: Option<u32>,
+}
+
+impl SlowRoute {
+    /// Slows every successful POST whose path contains `path_contains` by `delay`.
+    pub fn new(path_contains: impl Into<String>, delay: Duration) -> Self {
+        Self {
+            path_contains: path_contains.into(),
+            delay,
+            remaining: None,
+        }
+    }
+
+    /// For the next `n` matching successful POSTs only.
+    pub fn times(mut self, n: u32) -> Self {
+        self.remaining = Some(n);
+        self
+    }
+}
+
 struct Inner {
     injections: Mutex<Vec<Injection>>,
+    slow_routes: Mutex<Vec<SlowRoute>>,
     settings: Mutex<FaultSettings>,
     rng: Mutex<ChaCha8Rng>,
     window: Mutex<VecDeque<Instant>>,
@@ -217,6 +247,7 @@ impl Faults {
         Self {
             inner: Arc::new(Inner {
                 injections: Mutex::new(Vec::new()),
+                slow_routes: Mutex::new(Vec::new()),
                 settings: Mutex::new(FaultSettings::default()),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
                 window: Mutex::new(VecDeque::new()),
@@ -259,9 +290,42 @@ impl Faults {
         Some(found)
     }
 
-    /// Turns every knob off, injections included (counters are kept).
+    /// Adds a per-route commit delay (checked in the order added, before the global one).
+    pub fn slow_route(&self, route: SlowRoute) {
+        lock(&self.inner.slow_routes).push(route);
+    }
+
+    /// Removes every per-route commit delay (the global one stays).
+    pub fn clear_slow_routes(&self) {
+        lock(&self.inner.slow_routes).clear();
+    }
+
+    /// The per-route commit delays still in force, in the order added.
+    pub fn slow_routes(&self) -> Vec<SlowRoute> {
+        lock(&self.inner.slow_routes).clone()
+    }
+
+    /// The delay of the first slow route matching `path`, consuming one of its uses.
+    fn take_slow_route(&self, path: &str) -> Option<Duration> {
+        let path = path.to_ascii_lowercase();
+        let mut list = lock(&self.inner.slow_routes);
+        let i = list
+            .iter()
+            .position(|r| path.contains(&r.path_contains.to_ascii_lowercase()))?;
+        let delay = list[i].delay;
+        if let Some(n) = &mut list[i].remaining {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                list.remove(i);
+            }
+        }
+        Some(delay)
+    }
+
+    /// Turns every knob off, injections and slow routes included (counters are kept).
     pub fn reset(&self) {
         lock(&self.inner.injections).clear();
+        lock(&self.inner.slow_routes).clear();
         *lock(&self.inner.settings) = FaultSettings::default();
         lock(&self.inner.window).clear();
     }
@@ -417,11 +481,12 @@ async fn fault_middleware(State(st): State<MiddlewareState>, req: Request, next:
             .record(&method, family, resp.status(), |c| c.injected_faults += 1);
         return resp;
     }
+    let path = req.uri().path().to_owned();
     let resp = next.run(req).await;
     st.faults.record(&method, family, resp.status(), |_| {});
     if method == Method::POST
         && resp.status().is_success()
-        && let Some(delay) = settings.slow_commit
+        && let Some(delay) = st.faults.take_slow_route(&path).or(settings.slow_commit)
     {
         tokio::time::sleep(delay).await;
     }
@@ -458,6 +523,23 @@ mod tests {
             f.take_injection(&Method::GET, "/common/v1/alerts")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn slow_routes_match_by_path_and_run_out() {
+        let f = Faults::new(1);
+        f.slow_route(SlowRoute::new("Service/Tickets", Duration::from_millis(700)).times(1));
+        f.slow_route(SlowRoute::new("notes", Duration::from_millis(5)));
+        assert_eq!(
+            f.take_slow_route("/v2025_1/apis/3.0/procurement/catalog"),
+            None
+        );
+        let ticket = "/v2025_1/apis/3.0/service/tickets";
+        assert_eq!(f.take_slow_route(ticket), Some(Duration::from_millis(700)));
+        assert_eq!(f.take_slow_route(ticket), None, "used up");
+        assert_eq!(f.slow_routes().len(), 1);
+        f.reset();
+        assert!(f.slow_routes().is_empty());
     }
 
     #[test]

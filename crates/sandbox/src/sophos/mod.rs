@@ -52,7 +52,7 @@ pub use wire::Alert;
 
 use crate::faults::{Faults, RequestCounts, VendorResponses};
 use crate::tls::{self, ServeError, ServerHandle, SharedTls, TlsConfig};
-use crate::world::World;
+use crate::world::{BillingType, World};
 use secrecy::SecretString;
 use state::Shared;
 use std::net::SocketAddr;
@@ -368,6 +368,47 @@ impl SophosEmulator {
     pub fn contact_email(&self, tenant_id: &str) -> Option<String> {
         let t = *self.shared.tenant_index.get(tenant_id)?;
         Some(self.shared.tenants.get(t)?.contact_email.clone())
+    }
+
+    /// Changes the tenant's billing type, as when a customer moves to a trial or a term licence
+    /// (with or without Partner Assistance) and back: the tenant list shows it (`term` for both term
+    /// kinds) and its alerts answer 403 for a trial or a term without Partner Assistance. Clears a
+    /// [`SophosEmulator::set_forbidden`] override, so the billing type decides. Usage lines stay the
+    /// world's.
+    pub fn set_billing(&self, tenant_id: &str, billing: BillingType) -> Result<(), SophosError> {
+        let t = self.tenant_pos(tenant_id)?;
+        let mut inner = self.shared.lock();
+        inner.forbidden.remove(&t);
+        inner.billing.insert(t, billing);
+        Ok(())
+    }
+
+    /// Billing types changed with [`SophosEmulator::set_billing`], `(tenant id, type)` in tenant order.
+    pub fn billing_overrides(&self) -> Vec<(String, BillingType)> {
+        let inner = self.shared.lock();
+        let mut out: Vec<_> = inner.billing.iter().map(|(t, b)| (*t, *b)).collect();
+        out.sort_unstable_by_key(|(t, _)| *t);
+        out.into_iter()
+            .map(|(t, b)| (self.shared.tenants[t].ctx.id.clone(), b))
+            .collect()
+    }
+
+    /// Acknowledges an alert as a person in Sophos Central would (not through the API, so it is not
+    /// in [`SophosEmulator::actions`]): it leaves the list at once, or after
+    /// [`SophosConfig::ack_delay`] as after the API's `acknowledge`. Returns whether it was listed.
+    pub fn acknowledge_alert(&self, tenant_id: &str, alert_id: &str) -> bool {
+        let Ok(t) = self.tenant_pos(tenant_id) else {
+            return false;
+        };
+        let mut inner = self.shared.lock();
+        match inner.store.get(alert_id) {
+            Some(s) if s.closed.is_none() && s.alert.tenant.id == self.shared.tenants[t].ctx.id => {
+                self.shared
+                    .close_alert(&mut inner, t, alert_id, Closed::Acknowledged);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Makes the partner's calls on this tenant's alerts answer 403 (`true`) or succeed (`false`),

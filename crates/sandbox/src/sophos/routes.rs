@@ -489,7 +489,7 @@ fn tenant_item(sh: &Shared, t: usize) -> Option<TenantItem> {
         name: s.name.clone(),
         data_geography: s.geography,
         data_region: s.region,
-        billing_type: s.billing.wire(),
+        billing_type: sh.billing_of(&sh.lock(), t).unwrap_or(s.billing).wire(),
         partner: IdRef {
             id: sh.world.partner_id.clone(),
         },

@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     pub generator: Generator,
     pub store: AlertStore,
     pub forbidden: HashMap<usize, bool>,
+    /// Billing types changed while running (the world's otherwise).
+    pub billing: HashMap<usize, BillingType>,
     pub actions: Vec<ActionLog>,
 }
 
@@ -186,6 +188,7 @@ impl Shared {
                 generator,
                 store,
                 forbidden: HashMap::new(),
+                billing: HashMap::new(),
                 actions: Vec::new(),
             }),
         }
@@ -211,13 +214,22 @@ impl Shared {
         self.world.customers.get(info.customer)?.tenant.as_ref()
     }
 
-    /// Whether the partner may read tenant `t`'s alerts (world billing type, unless overridden).
+    /// Tenant `t`'s billing type now: changed while running, else the world's.
+    pub(crate) fn billing_of(&self, inner: &Inner, t: usize) -> Option<BillingType> {
+        inner
+            .billing
+            .get(&t)
+            .copied()
+            .or_else(|| self.tenant_seed(t).map(|s| s.billing))
+    }
+
+    /// Whether the partner may read tenant `t`'s alerts (its billing type, unless overridden).
     pub(crate) fn alerts_readable(&self, inner: &Inner, t: usize) -> bool {
         match inner.forbidden.get(&t) {
             Some(forbidden) => !forbidden,
             None => self
-                .tenant_seed(t)
-                .is_some_and(|s| BillingType::alerts_readable(s.billing)),
+                .billing_of(inner, t)
+                .is_some_and(BillingType::alerts_readable),
         }
     }
 

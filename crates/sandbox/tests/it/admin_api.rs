@@ -191,3 +191,295 @@ async fn sophos_faults_and_the_state() {
     let (s, _) = call(&http, &admin, "/v1/acme/faults", json!({})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+async fn delete(http: &reqwest::Client, admin: &Admin, path: &str) -> StatusCode {
+    http.delete(format!("{}{path}", admin.url()))
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn state(http: &reqwest::Client, admin: &Admin) -> Value {
+    http.get(format!("{}/v1/state", admin.url()))
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A partner GET and a tenant GET on the ordinary Sophos API, with a fresh token.
+struct SophosApi {
+    sb: Sandbox,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl SophosApi {
+    async fn new(sb: &Sandbox, http: &reqwest::Client) -> Self {
+        let token = crate::sophos_common::token(&sb.sophos, http).await;
+        Self {
+            sb: sb.clone(),
+            http: http.clone(),
+            token,
+        }
+    }
+
+    async fn tenant_billing_type(&self, tenant: &str) -> Value {
+        let url = format!(
+            "{}/partner/v1/tenants?pageSize=100",
+            self.sb.sophos.global_url()
+        );
+        let page: Value = self
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .header("X-Partner-ID", self.sb.sophos.partner_id())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let item = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == tenant)
+            .expect("listed")
+            .clone();
+        item["billingType"].clone()
+    }
+
+    async fn alerts(&self, tenant: &str) -> (StatusCode, Value) {
+        let host = self.sb.sophos.tenant_api_host(tenant).unwrap();
+        let r = self
+            .http
+            .get(format!("{host}/common/v1/alerts?pageSize=1000"))
+            .bearer_auth(&self.token)
+            .header("X-Tenant-ID", tenant)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn tenant_billing_makes_a_tenant_trial_or_term_and_back() {
+    let (sb, admin, _api, http) = start().await;
+    let so = SophosApi::new(&sb, &http).await;
+    let tenant = sb
+        .world
+        .tenants()
+        .find(|t| t.billing == sandbox::world::BillingType::Usage)
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(so.alerts(&tenant).await.0, StatusCode::OK);
+    for (billing, shown, alerts) in [
+        ("trial", "trial", StatusCode::FORBIDDEN),
+        ("term_no_assistance", "term", StatusCode::FORBIDDEN),
+        ("term", "term", StatusCode::OK),
+        ("usage", "usage", StatusCode::OK),
+    ] {
+        let (s, b) = call(
+            &http,
+            &admin,
+            "/v1/sophos/tenant-billing",
+            json!({"tenant_id": tenant, "billing": billing}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(so.tenant_billing_type(&tenant).await, shown, "{billing}");
+        let (status, body) = so.alerts(&tenant).await;
+        assert_eq!(status, alerts, "{billing}: {body}");
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(body["error"], "forbidden");
+        }
+        assert_eq!(
+            state(&http, &admin).await["sophos"]["tenant_billing"][&tenant],
+            billing
+        );
+    }
+    // set_forbidden still overrides whatever the billing type says.
+    sb.sophos.set_forbidden(&tenant, true).unwrap();
+    assert_eq!(so.alerts(&tenant).await.0, StatusCode::FORBIDDEN);
+    sb.sophos.set_forbidden(&tenant, false).unwrap();
+    // Refusals name the problem and the fix.
+    for body in [
+        json!({"tenant_id": "00000000-0000-4000-8000-000000000000", "billing": "trial"}),
+        json!({"tenant_id": tenant, "billing": "monthly"}),
+    ] {
+        let (s, b) = call(&http, &admin, "/v1/sophos/tenant-billing", body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b["error"].as_str().unwrap().contains("Fix:"), "{b}");
+    }
+    assert_eq!(
+        so.alerts(&tenant).await.0,
+        StatusCode::OK,
+        "a refusal changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn slow_routes_commit_then_answer_late_on_matching_posts_only() {
+    let (sb, admin, api, http) = start().await;
+    let (s, b) = call(
+        &http,
+        &admin,
+        "/v1/connectwise/slow",
+        json!({"path_contains": "service/tickets", "delay_ms": 1500, "times": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let shown = &state(&http, &admin).await["connectwise"]["slow_routes"];
+    assert_eq!(
+        shown,
+        &json!([{"path_contains": "service/tickets", "delay_ms": 1500, "times": 1}])
+    );
+    let creds = sb.connectwise.credentials();
+    let impatient = clientkit::http_client()
+        .timeout(std::time::Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let post = |path: &str, body: Value| {
+        impatient
+            .post(api.url(path))
+            .header("authorization", creds.authorization())
+            .header("clientId", &creds.client_id)
+            .json(&body)
+            .send()
+    };
+    let xref = "00000000-0000-4000-8000-00000000510e";
+    let ticket = json!({"summary": "Slow commit", "company": {"id": 250}, "externalXRef": xref});
+    let err = post("service/tickets", ticket.clone()).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    // The record exists although the client saw a timeout.
+    let found = api
+        .get(&format!(
+            "service/tickets?conditions=externalXRef%3D%22{xref}%22"
+        ))
+        .await;
+    assert_eq!(found.body.as_array().unwrap().len(), 1, "{:?}", found.body);
+    // Another route is not slowed, and `times` ran out for the tickets.
+    let other = post("procurement/manufacturers", json!({"name": "Sophos"})).await;
+    assert_eq!(other.unwrap().status(), StatusCode::CREATED);
+    let again = post(
+        "service/tickets",
+        json!({"summary": "Quick", "company": {"id": 250}}),
+    )
+    .await;
+    assert_eq!(again.unwrap().status(), StatusCode::CREATED);
+
+    // Until removed, without times; DELETE removes them.
+    let (s, _) = call(
+        &http,
+        &admin,
+        "/v1/connectwise/slow",
+        json!({"path_contains": "procurement/manufacturers", "delay_ms": 1500}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(
+        post("procurement/manufacturers", json!({"name": "Slow"}))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        delete(&http, &admin, "/v1/connectwise/slow").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        state(&http, &admin).await["connectwise"]["slow_routes"],
+        json!([])
+    );
+    let quick = post("procurement/manufacturers", json!({"name": "Quick"})).await;
+    assert_eq!(quick.unwrap().status(), StatusCode::CREATED);
+    for bad in [
+        json!({"path_contains": "", "delay_ms": 100}),
+        json!({"path_contains": "x", "delay_ms": 0}),
+        json!({"path_contains": "x", "delay_ms": 100, "times": 0}),
+    ] {
+        let (s, b) = call(&http, &admin, "/v1/sophos/slow", bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b["error"].as_str().unwrap().contains("Fix:"), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_person_acknowledges_an_alert_in_central() {
+    let (sb, admin, _api, http) = start().await;
+    let so = SophosApi::new(&sb, &http).await;
+    let tenant = sb
+        .world
+        .tenants()
+        .find(|t| t.billing.alerts_readable())
+        .unwrap()
+        .id
+        .clone();
+    let alert = sb
+        .sophos
+        .inject_alert(
+            &tenant,
+            sandbox::sophos::AlertSpec::new(sandbox::sophos::AlertKind::UpdateFailure),
+        )
+        .unwrap();
+    let listed = |body: &Value| {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == alert.as_str())
+    };
+    assert!(listed(&so.alerts(&tenant).await.1));
+    let ack = json!({"tenant_id": tenant, "alert_id": alert});
+    let (s, b) = call(&http, &admin, "/v1/sophos/alerts/acknowledge", ack.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(!listed(&so.alerts(&tenant).await.1));
+    // Gone, so a second acknowledgement is refused with its fix.
+    let (s, b) = call(&http, &admin, "/v1/sophos/alerts/acknowledge", ack).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b["error"].as_str().unwrap().contains("Fix:"));
+
+    // With an acknowledgement delay the alert stays listed until emulated time passes it.
+    let mut cfg = sandbox::sophos::SophosConfig::new(sb.world.clone());
+    cfg.alert_rate = 0.0;
+    cfg.ack_delay = std::time::Duration::from_secs(600);
+    let delayed = Sandbox {
+        sophos: sandbox::sophos::SophosEmulator::spawn(cfg).await.unwrap(),
+        ..sb.clone()
+    };
+    let admin2 = Admin::serve(delayed.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let so = SophosApi::new(&delayed, &http).await;
+    let alert = delayed
+        .sophos
+        .inject_alert(
+            &tenant,
+            sandbox::sophos::AlertSpec::new(sandbox::sophos::AlertKind::UpdateFailure),
+        )
+        .unwrap();
+    let ack = json!({"tenant_id": tenant, "alert_id": alert});
+    let (s, _) = call(&http, &admin2, "/v1/sophos/alerts/acknowledge", ack).await;
+    assert_eq!(s, StatusCode::OK);
+    let still = |body: &Value| {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == alert.as_str())
+    };
+    assert!(
+        still(&so.alerts(&tenant).await.1),
+        "listed during the delay"
+    );
+    delayed.sophos.advance(std::time::Duration::from_secs(601));
+    assert!(!still(&so.alerts(&tenant).await.1), "gone after it");
+    assert!(delayed.sophos.actions().is_empty(), "not an API action");
+}
