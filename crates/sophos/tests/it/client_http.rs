@@ -363,12 +363,8 @@ async fn alert_get_gone_and_action_body() {
             return x;
         }
         match (r.method.as_str(), r.path.as_str()) {
-            ("GET", "/common/v1/alerts/gone") => {
-                Reply::json(404, fixture("error_404_alert.json"))
-            }
-            ("GET", "/common/v1/alerts/forbidden") => {
-                Reply::json(403, fixture("error_403.json"))
-            }
+            ("GET", "/common/v1/alerts/gone") => Reply::json(404, fixture("error_404_alert.json")),
+            ("GET", "/common/v1/alerts/forbidden") => Reply::json(403, fixture("error_403.json")),
             ("POST", "/common/v1/alerts/a1/actions") => {
                 Reply::json(201, fixture("action_201.json"))
             }
