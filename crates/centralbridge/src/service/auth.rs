@@ -3,8 +3,8 @@
 //! a CSRF token per session, and a login throttle shared through the store by every process.
 //!
 //! Throttling is per login name and per client address: from the third failure in a row each
-//! further attempt must wait (1 s, 2 s, 4 s, … up to a minute), and ten failures lock the key for
-//! 15 minutes. The answer is the same whether or not the name exists, and a wrong password costs
+//! further attempt must wait (1 s, 2 s, 4 s, … up to about a minute), and ten failures lock the
+//! name for 15 minutes; an address, shared by an office, gets five times that allowance. The answer is the same whether or not the name exists, and a wrong password costs
 //! the same time either way (an unknown name is checked against a dummy hash).
 
 use std::sync::{Arc, Mutex};
@@ -35,6 +35,8 @@ pub const PRELOGIN_COOKIE: &str = "cb_prelogin";
 pub const MIN_PASSWORD_LEN: usize = 10;
 /// Longest login name accepted.
 pub const MAX_NAME_LEN: usize = 64;
+/// How many times a name's allowance of failures a client address gets (offices share one).
+pub const ADDRESS_SCALE: i64 = 5;
 /// The metric counting refused logins (wrong password, unknown name, disabled, throttled).
 pub const FAILED_LOGINS_METRIC: &str = "centralbridge_dashboard_login_failures_total";
 
@@ -426,7 +428,12 @@ impl Auth {
         key: &str,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, AuthError> {
-        let p = self.policy;
+        // An address is shared by everyone behind one NAT: it gets ADDRESS_SCALE times the allowance.
+        let mut p = self.policy;
+        if key.starts_with("addr:") {
+            p.free_failures *= ADDRESS_SCALE;
+            p.lock_after *= ADDRESS_SCALE;
+        }
         let previous = self
             .store
             .throttle(key)

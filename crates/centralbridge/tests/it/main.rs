@@ -2,6 +2,7 @@
 
 mod support;
 
+mod accounts;
 mod browser_dashboard;
 mod cli_connect;
 mod cli_foundation;
