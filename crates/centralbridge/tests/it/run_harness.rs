@@ -88,7 +88,9 @@ async fn two_cli_ticket_syncs(t: Target) {
     let w = World::new(t, 12).await;
     let raised = w.raise_alerts(2).await;
     assert!(raised >= 10, "{raised} alerts raised");
-    w.set_latency(Duration::from_millis(120));
+    // Slow enough that the first run still holds the lease while the second process starts, on a
+    // machine running the other tests beside this one.
+    w.set_latency(Duration::from_millis(400));
     let first = w.spawn(&["sync", "tickets", "--once"]);
     w.wait_for_lease("tickets", "cli").await;
     let second = w.run(&["sync", "tickets", "--once"]).await;
