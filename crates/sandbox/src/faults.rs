@@ -18,7 +18,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -29,7 +29,8 @@ use tokio::time::Instant;
 pub struct FaultSettings {
     /// Added to every request before it is handled.
     pub latency: Duration,
-    /// Requests allowed per rolling minute; above it the emulator answers 429. `None`: unlimited.
+    /// Requests allowed per rolling minute and host (each Sophos region is a host of its own);
+    /// above it the emulator answers 429. `None`: unlimited.
     pub rate_limit_per_minute: Option<u32>,
     /// Fixed `Retry-After` seconds for 429s; `None`: the seconds until the window frees a slot.
     pub retry_after: Option<u64>,
@@ -210,7 +211,9 @@ struct Inner {
     slow_routes: Mutex<Vec<SlowRoute>>,
     settings: Mutex<FaultSettings>,
     rng: Mutex<ChaCha8Rng>,
-    window: Mutex<VecDeque<Instant>>,
+    /// One rolling window per host the request named: each Sophos region is its own host, and
+    /// rate limits are per host.
+    window: Mutex<HashMap<String, VecDeque<Instant>>>,
     counts: Mutex<RequestCounts>,
 }
 
@@ -250,7 +253,7 @@ impl Faults {
                 slow_routes: Mutex::new(Vec::new()),
                 settings: Mutex::new(FaultSettings::default()),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
-                window: Mutex::new(VecDeque::new()),
+                window: Mutex::new(HashMap::new()),
                 counts: Mutex::new(RequestCounts::default()),
             }),
         }
@@ -375,10 +378,12 @@ impl Faults {
         router.layer(middleware::from_fn_with_state(state, fault_middleware))
     }
 
-    /// Returns `Some(retry_after)` when the request must be refused, else records it in the window.
-    fn rate_check(&self, limit: u32, fixed: Option<u64>) -> Option<u64> {
+    /// Returns `Some(retry_after)` when the request must be refused, else records it in `host`'s
+    /// window.
+    fn rate_check(&self, host: &str, limit: u32, fixed: Option<u64>) -> Option<u64> {
         let now = Instant::now();
-        let mut window = lock(&self.inner.window);
+        let mut windows = lock(&self.inner.window);
+        let window = windows.entry(host.to_owned()).or_default();
         while window
             .front()
             .is_some_and(|t| now.duration_since(*t) >= WINDOW)
@@ -447,7 +452,14 @@ async fn fault_middleware(State(st): State<MiddlewareState>, req: Request, next:
         tokio::time::sleep(settings.latency).await;
     }
     if let Some(limit) = settings.rate_limit_per_minute
-        && let Some(retry_after) = st.faults.rate_check(limit, settings.retry_after)
+        && let Some(retry_after) = st.faults.rate_check(
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default(),
+            limit,
+            settings.retry_after,
+        )
     {
         let mut resp = (st.responses.rate_limited)(retry_after);
         *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -543,13 +555,16 @@ mod tests {
     }
 
     #[test]
-    fn rate_window_refuses_above_the_limit() {
+    fn rate_window_refuses_above_the_limit_per_host() {
         let f = Faults::new(1);
-        assert_eq!(f.rate_check(2, None), None);
-        assert_eq!(f.rate_check(2, None), None);
-        let retry = f.rate_check(2, None).expect("third request refused");
+        let eu = "127.0.0.1:4001";
+        assert_eq!(f.rate_check(eu, 2, None), None);
+        assert_eq!(f.rate_check(eu, 2, None), None);
+        let retry = f.rate_check(eu, 2, None).expect("third request refused");
         assert!((59..=60).contains(&retry), "{retry}");
-        assert_eq!(f.rate_check(2, Some(30)), Some(30));
+        assert_eq!(f.rate_check(eu, 2, Some(30)), Some(30));
+        // Another host (another Sophos region) has a window of its own.
+        assert_eq!(f.rate_check("127.0.0.1:4002", 2, None), None);
     }
 
     #[test]

@@ -571,18 +571,20 @@ async fn fault_knobs_cover_the_region_origins() {
         .inject(sandbox::faults::Injection::new("/common/v1/alerts", 503).times(1));
     assert_eq!(env.tenant_get(&tenant, "/common/v1/alerts").await.0, 503);
     assert_eq!(env.tenant_get(&tenant, "/common/v1/alerts").await.0, 200);
-    // One rate-limit window for every listener.
+    // The rate limit holds per host: the global origin and each region count apart.
     env.emu.faults().set_rate_limit(Some(1));
     assert_eq!(env.partner_get("/partner/v1/tenants").await.0, 200);
+    assert_eq!(env.partner_get("/partner/v1/tenants").await.0, 429);
+    assert_eq!(env.tenant_get(&tenant, "/common/v1/alerts").await.0, 200);
     assert_eq!(env.tenant_get(&tenant, "/common/v1/alerts").await.0, 429);
     env.emu.faults().reset();
     env.emu.faults().set_fault_rate(1.0);
     assert_eq!(env.tenant_get(&tenant, "/siem/v1/alerts").await.0, 500);
     env.emu.faults().reset();
     let counts = env.emu.request_counts();
-    assert_eq!(counts.by_family.get("alerts"), Some(&3));
+    assert_eq!(counts.by_family.get("alerts"), Some(&4));
     assert_eq!(counts.by_family.get("siem"), Some(&1));
-    assert_eq!((counts.injected_faults, counts.rate_limited), (2, 1));
+    assert_eq!((counts.injected_faults, counts.rate_limited), (2, 2));
 }
 
 #[tokio::test]
