@@ -234,6 +234,21 @@ pub struct SandboxConfig {
     /// `--setup-reads-need-inquire`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup_reads_need_inquire: Option<bool>,
+    /// `--no-client-id-check`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_client_id_check: Option<bool>,
+    /// `--token-lifetime`, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_lifetime: Option<u64>,
+    /// `--token-extras`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_extras: Option<bool>,
+    /// `--missing-id-header`: 401, 400 or 403.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_id_header: Option<u16>,
+    /// `--ack-delay`, emulated seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_delay: Option<u64>,
 }
 
 impl SandboxConfig {
@@ -402,6 +417,11 @@ pub const SCHEMA: &[KeySpec] = &[
     spec("sandbox", "is_cloud_as_string", Kind::Bool, "true"),
     spec("sandbox", "codebase", Kind::Text, "\"v2025_1\""),
     spec("sandbox", "setup_reads_need_inquire", Kind::Bool, "true"),
+    spec("sandbox", "no_client_id_check", Kind::Bool, "true"),
+    spec("sandbox", "token_lifetime", Kind::Whole, "300"),
+    spec("sandbox", "token_extras", Kind::Bool, "true"),
+    spec("sandbox", "missing_id_header", Kind::Whole, "400"),
+    spec("sandbox", "ack_delay", Kind::Whole, "120"),
 ];
 
 /// Secrets people may try to put in the config; refused with a pointer to `connect`.

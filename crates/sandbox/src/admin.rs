@@ -69,6 +69,7 @@ impl Admin {
             .route("/v1/{vendor}/slow", post(slow).delete(clear_slow))
             .route("/v1/connectwise/codebase", post(move_codebase))
             .route("/v1/connectwise/invoiced", post(invoiced))
+            .route("/v1/connectwise/role", post(set_role))
             .route("/v1/sophos/expire-tokens", post(expire_tokens))
             .route("/v1/sophos/alerts", post(raise_alerts))
             .route("/v1/sophos/alerts/clear", post(clear_alert))
@@ -437,6 +438,79 @@ async fn invoiced(State(st): Shared, headers: HeaderMap, raw: String) -> Answer 
         Json(json!({"agreement_id": b.agreement_id, "through": through.map(|t| t.to_string())}))
             .into_response(),
     )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    member: String,
+    function: String,
+    level: String,
+    access: String,
+}
+
+/// Finds a name among `options` by their `Debug` spelling or `alias`, ignoring case and spaces.
+fn pick<T: Copy + std::fmt::Debug>(
+    what: &str,
+    given: &str,
+    options: &[T],
+    alias: impl Fn(T) -> String,
+) -> Result<T, AdminError> {
+    let norm = |t: &str| t.to_ascii_lowercase().replace([' ', '_', '-'], "");
+    options
+        .iter()
+        .copied()
+        .find(|o| norm(&format!("{o:?}")) == norm(given) || norm(&alias(*o)) == norm(given))
+        .ok_or_else(|| {
+            let names: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
+            bad(format!(
+                "`{given}` is not a {what}. Fix: use one of {}.",
+                names.join(", ")
+            ))
+        })
+}
+
+/// Changes one level of an API member's security role, as an admin does in System > Security
+/// Roles: e.g. take Table Setup: Inquire away and watch `doctor` name the fix.
+async fn set_role(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
+    use crate::connectwise::{Access, Level, RoleFunction};
+    authorised(&st, &headers)?;
+    let b: RoleBody = body(&raw)?;
+    let integration = st.sandbox.connectwise.credentials();
+    let member = [&integration, &st.sandbox.technician]
+        .into_iter()
+        .find(|c| c.member_identifier.eq_ignore_ascii_case(b.member.trim()))
+        .ok_or_else(|| {
+            bad(format!(
+                "There is no API member `{}`. Fix: use {} (the integration's) or {} (the technician's).",
+                b.member, integration.member_identifier, st.sandbox.technician.member_identifier
+            ))
+        })?;
+    let function = pick("role function", &b.function, &RoleFunction::ALL, |f| {
+        f.menu_path().to_owned()
+    })?;
+    let level = pick(
+        "level",
+        &b.level,
+        &[Level::Add, Level::Edit, Level::Delete, Level::Inquire],
+        |_| String::new(),
+    )?;
+    let access = pick(
+        "access",
+        &b.access,
+        &[Access::All, Access::My, Access::Mine, Access::None],
+        |_| String::new(),
+    )?;
+    st.sandbox
+        .connectwise
+        .set_role_level(member.member_id, function, level, access);
+    Ok(Json(json!({
+        "member": member.member_identifier,
+        "function": function.menu_path(),
+        "level": format!("{level:?}"),
+        "access": format!("{access:?}"),
+    }))
+    .into_response())
 }
 
 async fn expire_tokens(State(st): Shared, headers: HeaderMap) -> Answer {

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret as _;
 use serde::Serialize;
 
 use crate::connectwise::{CwConfig, CwCredentials, CwEmulator, Role};
-use crate::sophos::{ClockMode, SophosConfig, SophosEmulator};
+use crate::sophos::{ClockMode, IdHeaderRejection, SophosConfig, SophosEmulator};
 use crate::world::{World, WorldConfig};
 
 /// How to start the sandbox.
@@ -38,6 +38,39 @@ pub struct SandboxOptions {
     /// ConnectWise's companyinfo sends `IsCloud` as the string `"True"`, as the Developer Guide
     /// shows it, instead of the boolean `true` some clients' fixtures have.
     pub is_cloud_as_string: bool,
+    /// The vendor behaviours their documentation leaves open.
+    pub knobs: VendorKnobs,
+}
+
+/// Vendor behaviours the documentation leaves open or that vary between sites, each a knob whose
+/// default is what the vendor documents (or, where it says nothing, the most common answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorKnobs {
+    /// ConnectWise answers 400 when the `clientId` header is missing (the Developer Guide requires
+    /// it; default true).
+    pub require_client_id: bool,
+    /// Sophos access token lifetime (`expires_in`; Sophos documents 3600 s).
+    pub token_lifetime: Duration,
+    /// Sophos token successes carry `errorCode`, `message` and `trackingId` besides the OAuth2
+    /// fields (seen in some answers, not documented; default off).
+    pub token_success_extras: bool,
+    /// Sophos's answer to a missing `X-Partner-ID` / `X-Tenant-ID` (Sophos's article: 401).
+    pub id_header_rejection: IdHeaderRejection,
+    /// Emulated time between an accepted acknowledge and the alert leaving Sophos's list
+    /// (undocumented; default 0).
+    pub ack_delay: Duration,
+}
+
+impl Default for VendorKnobs {
+    fn default() -> Self {
+        Self {
+            require_client_id: true,
+            token_lifetime: Duration::from_secs(3600),
+            token_success_extras: false,
+            id_header_rejection: IdHeaderRejection::Unauthorized,
+            ack_delay: Duration::ZERO,
+        }
+    }
 }
 
 impl SandboxOptions {
@@ -56,6 +89,7 @@ impl SandboxOptions {
             realtime_speed: Some(60.0),
             start_now: true,
             is_cloud_as_string: false,
+            knobs: VendorKnobs::default(),
         }
     }
 }
@@ -162,6 +196,7 @@ impl Sandbox {
         let mut cw = CwConfig::new(world.clone());
         cw.bind = opts.connectwise_bind;
         cw.is_cloud_as_string = opts.is_cloud_as_string;
+        cw.require_client_id = opts.knobs.require_client_id;
         cw.https_cert_path = opts
             .https_dir
             .as_ref()
@@ -170,6 +205,10 @@ impl Sandbox {
         so.bind = opts.sophos_bind;
         so.https_cert_path = opts.https_dir.as_ref().map(|d| d.join("sophos-cert.pem"));
         so.alert_rate = opts.alert_rate;
+        so.token_lifetime = opts.knobs.token_lifetime;
+        so.token_success_extras = opts.knobs.token_success_extras;
+        so.id_header_rejection = opts.knobs.id_header_rejection;
+        so.ack_delay = opts.knobs.ack_delay;
         if let Some(speed) = opts.realtime_speed {
             so.clock = ClockMode::Realtime { speed };
         }

@@ -14,5 +14,5 @@ pub mod world;
 
 pub use both::{
     ConnectWiseInfo, Sandbox, SandboxError, SandboxInfo, SandboxOptions, SophosInfo, TECHNICIAN,
-    TechnicianInfo,
+    TechnicianInfo, VendorKnobs,
 };

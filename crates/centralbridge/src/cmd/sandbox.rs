@@ -5,8 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sandbox::sophos::IdHeaderRejection;
 use sandbox::world::WorldConfig;
-use sandbox::{Sandbox, SandboxInfo, SandboxOptions};
+use sandbox::{Sandbox, SandboxInfo, SandboxOptions, VendorKnobs};
 
 use crate::config::{RateSetting, SandboxConfig};
 use crate::context::Ctx;
@@ -37,7 +38,8 @@ pub struct Args {
     /// Port of the ConnectWise emulator (0 picks a free one) [default: 0]
     #[arg(long)]
     connectwise_port: Option<u16>,
-    /// Port of the Sophos emulator (0 picks a free one) [default: 0]
+    /// Port of the Sophos emulator (0 picks a free one; a fixed port P puts the nine regional
+    /// API hosts on P+1 to P+9) [default: 0]
     #[arg(long)]
     sophos_port: Option<u16>,
     /// Serve HTTPS with self-signed certificates written into this directory
@@ -87,6 +89,44 @@ pub struct Args {
     /// Developer Guide says]
     #[arg(long)]
     setup_reads_need_inquire: bool,
+    /// ConnectWise answers requests without a `clientId` header instead of refusing them with
+    /// 400 [default: refused, as the Developer Guide requires the header]
+    #[arg(long)]
+    no_client_id_check: bool,
+    /// Sophos access tokens expire after this many seconds [default: 3600, as Sophos documents]
+    #[arg(long, value_name = "SECONDS")]
+    token_lifetime: Option<u64>,
+    /// Sophos token answers also carry errorCode, message and trackingId (seen, not documented)
+    /// [default: the OAuth2 fields only]
+    #[arg(long)]
+    token_extras: bool,
+    /// Sophos's status for a missing X-Partner-ID or X-Tenant-ID: 401, 400 or 403
+    /// [default: 401, as Sophos's article says]
+    #[arg(long, value_name = "STATUS", value_parser = id_header_status)]
+    missing_id_header: Option<u16>,
+    /// Emulated seconds between an accepted acknowledge and the alert leaving Sophos's list
+    /// [default: 0]
+    #[arg(long, value_name = "SECONDS")]
+    ack_delay: Option<u64>,
+}
+
+fn id_header_status(text: &str) -> Result<u16, String> {
+    match text.trim() {
+        "401" => Ok(401),
+        "400" => Ok(400),
+        "403" => Ok(403),
+        _ => Err(format!(
+            "`{text}` is not one of the statuses Sophos is reported to send. Fix: give 401, 400 or 403."
+        )),
+    }
+}
+
+fn rejection(status: u16) -> IdHeaderRejection {
+    match status {
+        400 => IdHeaderRejection::BadRequest,
+        403 => IdHeaderRejection::Forbidden,
+        _ => IdHeaderRejection::Unauthorized,
+    }
 }
 
 /// The flags and the `[sandbox]` config merged: a flag wins, then the config, then the default.
@@ -109,6 +149,7 @@ struct Settings {
     is_cloud_as_string: bool,
     codebase: Option<String>,
     setup_reads_need_inquire: bool,
+    knobs: VendorKnobs,
 }
 
 /// A config rate (`300` or `"real"`); the config check already refused anything else.
@@ -175,6 +216,28 @@ impl Settings {
             codebase,
             setup_reads_need_inquire: args.setup_reads_need_inquire
                 || cfg.setup_reads_need_inquire == Some(true),
+            knobs: VendorKnobs {
+                require_client_id: !(args.no_client_id_check
+                    || cfg.no_client_id_check == Some(true)),
+                token_lifetime: Duration::from_secs(
+                    args.token_lifetime
+                        .or(cfg.token_lifetime)
+                        .unwrap_or(3600)
+                        .max(1),
+                ),
+                token_success_extras: args.token_extras || cfg.token_extras == Some(true),
+                id_header_rejection: match args.missing_id_header.or(cfg.missing_id_header) {
+                    Some(s @ (400 | 401 | 403)) => rejection(s),
+                    Some(other) => {
+                        return Err(CliError::usage(format!(
+                            "[sandbox] missing_id_header = {other} is not one of 401, 400, 403. \
+                             Fix: write one of them."
+                        )));
+                    }
+                    None => IdHeaderRejection::Unauthorized,
+                },
+                ack_delay: Duration::from_secs(args.ack_delay.or(cfg.ack_delay).unwrap_or(0)),
+            },
         })
     }
 }
@@ -239,7 +302,7 @@ impl Render for SandboxInfo {
              technician:   member {}, public key {}, private key {} (for playing the person in\n                \
              ConnectWise: deletes, closes, renames, cancels; not for centralbridge)\n\n\
              Sophos Central emulator\n  token URL:    {}\n  API URL:      {}\n  client id:    {}\n  client secret: {}\n  \
-             partner id:   {}{}\n\n\
+             partner id:   {}{}\n  regions:      {}\n\n\
              Connect centralbridge to it:\n  centralbridge connect connectwise --allow-http --site {} --company-id {} \\\n    \
              --public-key {} --private-key {} --client-id {}\n  centralbridge connect sophos --token-url {} --api-url {} \\\n    \
              --client-id {} --client-secret {}\n",
@@ -261,6 +324,11 @@ impl Render for SandboxInfo {
             so.client_secret,
             so.partner_id,
             cert(&so.cert_path),
+            so.regions
+                .iter()
+                .map(|(code, url)| format!("{code} {url}"))
+                .collect::<Vec<_>>()
+                .join("\n                "),
             cw.site,
             cw.company_id,
             cw.public_key,
@@ -308,6 +376,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         realtime_speed: (args.speed > 0.0).then_some(args.speed),
         start_now: true,
         is_cloud_as_string: args.is_cloud_as_string,
+        knobs: args.knobs.clone(),
     };
     let sandbox = Sandbox::spawn(opts).await.map_err(|e| {
         CliError::usage(format!(

@@ -228,3 +228,181 @@ async fn the_config_section_sets_the_knobs_and_flags_win() {
     assert!(o.all().contains("sandbox.fault_rate"), "{}", o.all());
     assert!(o.all().contains("Fix:"), "{}", o.all());
 }
+
+/// A Sophos token from the printed credentials: the whole token answer.
+async fn sophos_token(http: &reqwest::Client, info: &Value) -> Value {
+    let so = &info["sophos"];
+    http.post(so["token_url"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", so["client_id"].as_str().unwrap()),
+            ("client_secret", so["client_secret"].as_str().unwrap()),
+            ("scope", "token"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The vendor behaviours their documentation leaves open are flags (and config keys), each seen
+/// through the ordinary vendor APIs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undocumented_vendor_behaviours_are_knobs() {
+    let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    let http = clientkit::http_client().build().unwrap();
+    // The defaults: clientId required, 3600 s tokens with the OAuth2 fields only, 401 for a
+    // missing X-Partner-ID, and an acknowledged alert leaves the list at once.
+    let (_a, plain) = start(&cli, &[]);
+    let (_b, knobbed) = start(
+        &cli,
+        &[
+            "--no-client-id-check",
+            "--token-lifetime",
+            "120",
+            "--token-extras",
+            "--missing-id-header",
+            "400",
+            "--ack-delay",
+            "600",
+        ],
+    );
+    for (info, client_id_status, lifetime, extras, missing, stays) in [
+        (&plain, 400, 3600, false, 401, false),
+        (&knobbed, 200, 120, true, 400, true),
+    ] {
+        let cw = &info["connectwise"];
+        let r = http
+            .get(format!(
+                "{}/company/companies",
+                cw["api_base"].as_str().unwrap()
+            ))
+            .basic_auth(
+                format!(
+                    "{}+{}",
+                    cw["company_id"].as_str().unwrap(),
+                    cw["public_key"].as_str().unwrap()
+                ),
+                cw["private_key"].as_str(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), client_id_status, "no clientId");
+        let token = sophos_token(&http, info).await;
+        assert_eq!(token["expires_in"], lifetime, "{token}");
+        assert_eq!(token.get("trackingId").is_some(), extras, "{token}");
+        let access = token["access_token"].as_str().unwrap().to_owned();
+        let global = info["sophos"]["global_url"].as_str().unwrap();
+        let r = http
+            .get(format!("{global}/partner/v1/tenants"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), missing, "no X-Partner-ID");
+
+        // Acknowledge an alert of a readable tenant; with the delay it is still listed.
+        let tenants: Value = http
+            .get(format!("{global}/partner/v1/tenants?pageTotal=true"))
+            .bearer_auth(&access)
+            .header(
+                "X-Partner-ID",
+                info["sophos"]["partner_id"].as_str().unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let tenant = tenants["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["billingType"] == "usage")
+            .expect("a monthly tenant")
+            .clone();
+        let (id, host) = (
+            tenant["id"].as_str().unwrap(),
+            tenant["apiHost"].as_str().unwrap(),
+        );
+        let raised = admin_post(
+            &http,
+            format!(
+                "{}/v1/sophos/alerts",
+                info["admin"]["url"].as_str().unwrap()
+            ),
+            info["admin"]["token"].as_str(),
+            json!({"count": 1, "tenant_id": id}),
+        )
+        .await;
+        assert_eq!(raised.status(), 201);
+        let alert = raised.json::<Value>().await.unwrap()["raised"][0]["alert_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let listed = async || {
+            let page: Value = http
+                .get(format!("{host}/common/v1/alerts"))
+                .bearer_auth(&access)
+                .header("X-Tenant-ID", id)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["id"] == alert.as_str())
+        };
+        assert!(listed().await);
+        let r = http
+            .post(format!("{host}/common/v1/alerts/{alert}/actions"))
+            .bearer_auth(&access)
+            .header("X-Tenant-ID", id)
+            .json(&json!({"action": "acknowledge"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        assert_eq!(listed().await, stays, "ack delay {stays}");
+    }
+    let o = cli.run(&["sandbox", "--missing-id-header", "402"]).await;
+    o.expect_code(2);
+    assert!(o.all().contains("Fix:"), "{}", o.all());
+}
+
+/// `--setup-reads-need-inquire` and the admin API's role change together rehearse a site whose
+/// role restricts Table Setup: the pick-lists answer 403 until the level is given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_setup_reads_from_the_command_line() {
+    let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    let http = clientkit::http_client().build().unwrap();
+    let (_sandbox, info) = start(&cli, &["--setup-reads-need-inquire"]);
+    assert_eq!(status_of(&http, &info, "service/priorities").await, 200);
+    let r = admin_post(
+        &http,
+        format!("{}/v1/connectwise/role", info["admin"]["url"].as_str().unwrap()),
+        info["admin"]["token"].as_str(),
+        json!({"member": "apisophos", "function": "Table Setup", "level": "Inquire", "access": "None"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(status_of(&http, &info, "service/priorities").await, 403);
+    // Without the flag, setup tables answer any member, as the Developer Guide says.
+    let (_plain, plain) = start(&cli, &[]);
+    admin_post(
+        &http,
+        format!("{}/v1/connectwise/role", plain["admin"]["url"].as_str().unwrap()),
+        plain["admin"]["token"].as_str(),
+        json!({"member": "apisophos", "function": "Table Setup", "level": "Inquire", "access": "None"}),
+    )
+    .await;
+    assert_eq!(status_of(&http, &plain, "service/priorities").await, 200);
+}

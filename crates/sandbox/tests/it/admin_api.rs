@@ -483,3 +483,44 @@ async fn a_person_acknowledges_an_alert_in_central() {
     assert!(!still(&so.alerts(&tenant).await.1), "gone after it");
     assert!(delayed.sophos.actions().is_empty(), "not an API action");
 }
+
+/// Taking a level away from a member's role, as an admin does in System > Security Roles: the
+/// member's calls that need it answer 403; giving it back restores them. With setup reads checked,
+/// that includes a board's pick-lists.
+#[tokio::test]
+async fn a_role_level_is_taken_away_and_given_back() {
+    let (sb, admin, api, http) = start().await;
+    sb.connectwise.set_setup_reads_need_inquire(true);
+    assert_eq!(api.get("service/priorities").await.status, 200);
+    let (s, b) = call(
+        &http,
+        &admin,
+        "/v1/connectwise/role",
+        json!({"member": "apisophos", "function": "System > Table Setup", "level": "inquire", "access": "none"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["function"], "System > Table Setup");
+    assert_eq!(api.get("service/priorities").await.status, 403);
+    // Other functions are untouched.
+    assert_eq!(api.get("company/companies?pageSize=1").await.status, 200);
+    let (s, _) = call(
+        &http,
+        &admin,
+        "/v1/connectwise/role",
+        json!({"member": "apisophos", "function": "TableSetup", "level": "Inquire", "access": "All"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(api.get("service/priorities").await.status, 200);
+    // Unknown names are refused with the list to choose from.
+    for bad in [
+        json!({"member": "nobody", "function": "TableSetup", "level": "Inquire", "access": "All"}),
+        json!({"member": "apisophos", "function": "Payroll", "level": "Inquire", "access": "All"}),
+        json!({"member": "apisophos", "function": "TableSetup", "level": "Approve", "access": "All"}),
+    ] {
+        let (s, b) = call(&http, &admin, "/v1/connectwise/role", bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b.to_string().contains("Fix:"), "{b}");
+    }
+}
