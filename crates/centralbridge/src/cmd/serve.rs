@@ -211,7 +211,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         println!("{}", service::messages::metrics_started(&addr.to_string()));
     }
     if let Some(url) = running.setup_url().await {
-        println!("{}", messages::serve_setup_admin(&url));
+        // The link logs whoever opens it in as admin: shown on a terminal, never into a log or
+        // a journal that keeps stdout.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            println!("{}", messages::serve_setup_admin(&url));
+        } else {
+            println!("{}", messages::SERVE_NO_ACCOUNT);
+        }
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();

@@ -156,3 +156,8 @@ pub fn exposed_without_tls(addr: &str) -> String {
          --behind-proxy (or `[service] behind_proxy = true`); or listen on 127.0.0.1."
     )
 }
+
+/// Printed by `serve` while no account exists and stdout is not a terminal (a journal, a pipe).
+pub const SERVE_NO_ACCOUNT: &str = "No dashboard account exists yet. Create the first admin with \
+     `centralbridge users add NAME --role admin` (the one-time setup link is shown only when `serve` runs on a \
+     terminal, so it never lands in a log).";

@@ -443,3 +443,77 @@ async fn serve_beyond_loopback_needs_tls_or_a_proxy_and_serves_https_itself() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_one_time_setup_link_creates_the_first_admin_once() {
+    let (site, t) = Site::sqlite().await;
+    let setup = site
+        .running
+        .as_ref()
+        .unwrap()
+        .setup_url()
+        .await
+        .expect("a first start offers the link");
+    let page = site.http.get(&setup).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (pre, _) = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
+    let token = field(&page.text().await.unwrap(), "token");
+    let post = |fields: Vec<(&'static str, String)>, with_cookie: bool| {
+        let mut rb = site.http.post(format!("{}/setup", site.base)).form(&fields);
+        if with_cookie {
+            rb = rb.header("cookie", format!("cb_prelogin={pre}"));
+        }
+        rb.send()
+    };
+    let form = |name: &str, pw: &str, confirm: &str| {
+        vec![
+            ("_prelogin", pre.clone()),
+            ("token", token.clone()),
+            ("name", name.to_owned()),
+            ("password", pw.to_owned()),
+            ("confirm", confirm.to_owned()),
+        ]
+    };
+    // A forged cross-site form (no pre-login cookie) is refused.
+    let r = post(
+        form("ana", "a long enough password", "a long enough password"),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    // Bad input is refused with its fix, and creates nothing.
+    let r = post(
+        form("ana b", "a long enough password", "a long enough password"),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(r.text().await.unwrap().contains("Fix:"));
+    let r = post(form("ana", "a long enough password", "another one"), true)
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("not the same"));
+    assert!(!site.auth().has_users().await.unwrap());
+    let r = post(
+        form("Ana", "a long enough password", "a long enough password"),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(cookie_from(&r, "cb_session").is_some());
+    assert_eq!(site.auth().user("ana").await.unwrap().role, Role::Admin);
+    // Used up.
+    assert_eq!(site.http.get(&setup).send().await.unwrap().status(), 403);
+    assert!(site.running.as_ref().unwrap().setup_url().await.is_none());
+    let audit = engine::store::CoreStore::list_audit(&t.store, &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "user.add" && a.actor == "ana (dashboard)")
+    );
+    site.stop().await;
+}

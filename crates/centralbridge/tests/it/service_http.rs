@@ -1,4 +1,4 @@
-//! `centralbridge serve` over HTTP, without a browser: first-start setup link, login, session cookie
+//! `centralbridge serve` over HTTP, without a browser: first start without an account, login, session cookie
 //! flags, CSRF and same-origin refusals, `/healthz`, metrics on their own listener, and no secret in
 //! any page.
 
@@ -64,7 +64,7 @@ async fn setup_login_csrf_health_and_metrics() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut base = None;
     let mut metrics_url = None;
-    let setup = loop {
+    let hint = loop {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("serve printed its URLs");
@@ -74,10 +74,13 @@ async fn setup_login_csrf_health_and_metrics() {
         if let Some(rest) = line.split("Prometheus metrics on ").nth(1) {
             metrics_url = Some(rest.trim().to_owned());
         }
-        if line.trim_start().contains("/setup?token=") {
-            break line.trim().to_owned();
+        if line.contains("No dashboard account exists yet") {
+            break line;
         }
     };
+    // Off a terminal the one-time link is not printed (it would land in a journal).
+    assert!(!hint.contains("token="), "{hint}");
+    assert!(hint.contains("users add"), "{hint}");
     let base = base.expect("the dashboard URL");
     let http = clientkit::http_client()
         .redirect(Policy::none())
@@ -91,7 +94,7 @@ async fn setup_login_csrf_health_and_metrics() {
     let r = http.get(format!("{base}/customers")).send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login");
-    // A wrong setup token is refused.
+    // A setup token nobody was shown is refused.
     let r = http
         .get(format!("{base}/setup?token=nope"))
         .send()
@@ -99,29 +102,48 @@ async fn setup_login_csrf_health_and_metrics() {
         .unwrap();
     assert_eq!(r.status(), 403);
 
-    // First start: the printed one-time link sets the password and logs in.
-    let page = http.get(&setup).send().await.unwrap();
-    assert_eq!(page.status(), 200);
+    // The first admin from the CLI, then the login form.
+    let mut add = Command::new(env!("CARGO_BIN_EXE_centralbridge"))
+        .args([
+            "users",
+            "add",
+            "admin",
+            "--password-stdin",
+            "--database",
+            &db,
+        ])
+        .env("CENTRALBRIDGE_CONFIG", &config)
+        .env("CENTRALBRIDGE_MASTER_KEY", key.to_base64().expose_secret())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = add.stdin.take().unwrap();
+        stdin.write_all(b"a long enough password\n").unwrap();
+    }
+    let added = add.wait_with_output().unwrap();
+    assert!(added.status.success(), "{}", crate::support::text(&added));
+    assert!(String::from_utf8_lossy(&added.stdout).contains("Created admin (admin)"));
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
     let (pre, _) = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
-    let html = page.text().await.unwrap();
-    let token = field(&html, "token");
     let form = [
         ("_prelogin", pre.as_str()),
-        ("token", token.as_str()),
         ("name", "admin"),
         ("password", "a long enough password"),
-        ("confirm", "a long enough password"),
     ];
     // Without the pre-login cookie (a forged cross-site form) it is refused.
     let r = http
-        .post(format!("{base}/setup"))
+        .post(format!("{base}/login"))
         .form(&form)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
     let r = http
-        .post(format!("{base}/setup"))
+        .post(format!("{base}/login"))
         .header("cookie", format!("cb_prelogin={pre}"))
         .form(&form)
         .send()
@@ -133,10 +155,8 @@ async fn setup_login_csrf_health_and_metrics() {
         flags.contains("HttpOnly") && flags.contains("SameSite=Strict"),
         "{flags}"
     );
+    assert!(!flags.contains("Secure"), "plain HTTP on loopback: {flags}");
     let cookie = format!("cb_session={session}");
-    // The link is used up.
-    let r = http.get(&setup).send().await.unwrap();
-    assert_eq!(r.status(), 403);
 
     // Every page renders, and none shows the stored secret.
     let mut csrf = String::new();

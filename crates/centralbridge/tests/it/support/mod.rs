@@ -403,6 +403,28 @@ pub(crate) struct Service {
 
 impl Service {
     pub(crate) async fn start(world: &World, args: &[&str]) -> Self {
+        // The first admin from the CLI: off a terminal, `serve` shows no setup link.
+        let mut add = world.cli(&[
+            "users",
+            "add",
+            "admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ]);
+        add.stdin(Stdio::piped());
+        let mut child = add.spawn().unwrap();
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(b"a long enough password\n").unwrap();
+        }
+        let added = child.wait_with_output().unwrap();
+        assert!(
+            added.status.success() || text(&added).contains("exists already"),
+            "{}",
+            text(&added)
+        );
         let mut cmd = world.cli(&["serve", "--listen", "127.0.0.1:0"]);
         cmd.args(args).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
@@ -414,24 +436,20 @@ impl Service {
                 let _ = tx.send(line);
             }
         });
-        let (base, setup) = tokio::task::spawn_blocking(move || {
+        let base = tokio::task::spawn_blocking(move || {
             let deadline = Instant::now() + Duration::from_secs(60);
-            let mut base = None;
             loop {
                 let line = rx
                     .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                    .expect("serve printed its URLs");
+                    .expect("serve printed its URL");
                 if let Some(rest) = line.split("dashboard on ").nth(1) {
-                    base = Some(rest.split_whitespace().next().unwrap().to_owned());
-                }
-                if line.trim_start().contains("/setup?token=") {
-                    break (base.expect("the dashboard URL"), line.trim().to_owned());
+                    break rest.split_whitespace().next().unwrap().to_owned();
                 }
             }
         })
         .await
         .unwrap();
-        let (http, cookie, csrf) = log_in(&base, &setup).await;
+        let (http, cookie, csrf) = log_in_as(&base, "admin", "a long enough password").await;
         Self {
             proc,
             base,
@@ -461,7 +479,53 @@ impl Service {
     }
 }
 
-/// Sets the dashboard password through the one-time setup link, as a first visitor does; returns
+/// Logs in through the login form as a first visitor does; returns a client, its session cookie
+/// and the CSRF token of its pages.
+pub(crate) async fn log_in_as(
+    base: &str,
+    name: &str,
+    password: &str,
+) -> (reqwest::Client, String, String) {
+    let http = clientkit::http_client()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    let (pre, _) = cookie_from(&page, "cb_prelogin").expect("pre-login cookie");
+    let r = http
+        .post(format!("{base}/login"))
+        .header("cookie", format!("cb_prelogin={pre}"))
+        .form(&[
+            ("_prelogin", pre.as_str()),
+            ("name", name),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "login failed");
+    let cookie = format!(
+        "cb_session={}",
+        cookie_from(&r, "cb_session").expect("session cookie").0
+    );
+    let csrf = page_csrf(&http, base, &cookie).await;
+    (http, cookie, csrf)
+}
+
+async fn page_csrf(http: &reqwest::Client, base: &str, cookie: &str) -> String {
+    let html = http
+        .get(format!("{base}/customers"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    field(&html, "_csrf")
+}
+
+/// Creates the first admin through the one-time setup link, as a first visitor does; returns
 /// a client, its session cookie and the CSRF token of its pages.
 async fn log_in(base: &str, setup: &str) -> (reqwest::Client, String, String) {
     let http = clientkit::http_client()
