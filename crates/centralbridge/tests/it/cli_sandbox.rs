@@ -406,3 +406,82 @@ async fn restricted_setup_reads_from_the_command_line() {
     .await;
     assert_eq!(status_of(&http, &plain, "service/priorities").await, 200);
 }
+
+/// The fault flags reach the vendor APIs: the rate limits answer 429 with the fixed
+/// `Retry-After`, the latency delays every answer, the codebase moves the API, and slow commits
+/// make a successful POST answer late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_flags_reach_the_vendor_apis() {
+    let cli = testkit::Cli::new(env!("CARGO_BIN_EXE_centralbridge"));
+    let http = clientkit::http_client().build().unwrap();
+    let (_a, info) = start(
+        &cli,
+        &[
+            "--cw-rate-limit",
+            "2",
+            "--sophos-rate-limit",
+            "1",
+            "--retry-after",
+            "9",
+            "--latency-ms",
+            "150",
+            "--codebase",
+            "v2026_1",
+        ],
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(companies_status(&http, &info).await, 200, "under v2026_1");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    let site = info["connectwise"]["site"].as_str().unwrap();
+    let old = http
+        .get(format!("{site}/v2025_1/apis/3.0/company/companies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 404, "the old codebase is gone");
+    let third = http
+        .get(format!(
+            "{}/company/companies",
+            info["connectwise"]["api_base"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 429);
+    assert_eq!(third.headers()["retry-after"], "9");
+    let token = sophos_token(&http, &info).await;
+    assert!(token["access_token"].is_string(), "{token}");
+    let r = http
+        .get(format!(
+            "{}/whoami/v1",
+            info["sophos"]["global_url"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "9");
+
+    // A successful POST (the token) commits, then answers 1.5 s later: a 0.5 s client times out.
+    let (_b, slow) = start(&cli, &["--slow-commit-ms", "1500"]);
+    let impatient = clientkit::http_client()
+        .timeout(std::time::Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let so = &slow["sophos"];
+    let err = impatient
+        .post(so["token_url"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", so["client_id"].as_str().unwrap()),
+            ("client_secret", so["client_secret"].as_str().unwrap()),
+            ("scope", "token"),
+        ])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let started = std::time::Instant::now();
+    assert!(sophos_token(&http, &slow).await["access_token"].is_string());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500));
+}
