@@ -18,20 +18,25 @@ pub struct Output {
 }
 
 impl Output {
-    /// Prints `value` on stdout in the chosen format.
+    /// Prints `value` on stdout in the chosen format. A reader that went away (`| head`) is not
+    /// an error: the rest is simply not wanted.
     pub fn emit<T: Render>(&self, value: &T) -> Result<(), CliError> {
-        if self.json {
-            let text = serde_json::to_string_pretty(value)
-                .map_err(|e| CliError::failure(format!("cannot format the output as JSON: {e}")))?;
-            println!("{text}");
+        let mut text = if self.json {
+            serde_json::to_string_pretty(value)
+                .map_err(|e| CliError::failure(format!("cannot format the output as JSON: {e}")))?
         } else {
-            let text = value.human();
-            if text.ends_with('\n') {
-                print!("{text}");
-            } else {
-                println!("{text}");
-            }
+            value.human()
+        };
+        if !text.ends_with('\n') {
+            text.push('\n');
         }
-        Ok(())
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(CliError::failure(format!("cannot write to stdout: {e}")))
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -92,14 +92,19 @@ struct Technician {
 /// How many steps the demo's first pass has.
 const STEPS: usize = 10;
 
+/// Prints a line for the person watching; a closed stdout (`demo | head`) does not stop the demo.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
 fn step(n: usize, text: &str) {
-    println!("[{n}/{STEPS}] {text}");
-    let _ = std::io::stdout().flush();
+    say(&format!("[{n}/{STEPS}] {text}"));
 }
 
 fn done(text: &str) {
-    println!("      {text}");
-    let _ = std::io::stdout().flush();
+    say(&format!("      {text}"));
 }
 
 fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
@@ -243,15 +248,17 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             .map(|_| ()),
     };
     made.map_err(|e| fail("cannot set the dashboard account", e))?;
-    println!();
-    println!("Dashboard: {}", running.url());
-    println!("User:      {DASHBOARD_USER}");
-    println!("Password:  {password}");
-    println!(
-        "The emulated Sophos keeps raising and clearing alerts; ticket sync runs every {}s. Ctrl-C stops the demo.",
+    // A closed stdout (`demo | head`) must not stop the demo: these lines are for a person.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "\nDashboard: {}\nUser:      {DASHBOARD_USER}\nPassword:  {password}\n\
+         The emulated Sophos keeps raising and clearing alerts; ticket sync runs every {}s. Ctrl-C stops the demo.",
+        running.url(),
         args.tickets_every.as_secs()
     );
-    let _ = std::io::stdout().flush();
+    let _ = out.flush();
+    drop(out);
 
     service::wait_for_signal().await;
     eprintln!("{}", service::messages::SHUTTING_DOWN);
@@ -328,7 +335,7 @@ async fn first_cycle(
         };
         t.add_row(vec![mark, c.title.clone(), c.detail.clone()]);
     }
-    println!("{t}");
+    say(&t.to_string());
     if !report.ok {
         summary
             .problems

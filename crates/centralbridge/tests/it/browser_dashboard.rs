@@ -89,10 +89,9 @@ fn start_demo(dir: &Path) -> (Proc, String) {
     let child = Proc::new(child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        // Keep reading after the URL is found: a closed pipe would fail the demo's next print.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let deadline = Instant::now() + Duration::from_secs(240);
