@@ -4,6 +4,7 @@
 //! Every sync is read -> plan -> apply: planning is a pure function, applying records each operation
 //! in the store before and after it runs.
 
+pub mod audit;
 pub mod connections;
 pub mod doctor;
 pub mod ids;

@@ -539,7 +539,7 @@ async fn map_true_pairs(store: &Store, world: &World) -> Result<usize, CliError>
             audit: NewAudit {
                 at: now,
                 actor: "bench".into(),
-                action: "mapping.set".into(),
+                action: engine::audit::AuditKind::MappingSet,
                 subject: format!("tenant:{}", tenant.id),
                 before: None,
                 after: None,

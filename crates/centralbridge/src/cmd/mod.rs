@@ -1,5 +1,6 @@
 //! One module per command; see `cli.rs` for how to add one.
 
+pub mod audit;
 pub mod bench;
 pub mod bench_tickets;
 pub mod config;

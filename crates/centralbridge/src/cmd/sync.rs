@@ -75,11 +75,36 @@ pub fn guard(c: &crate::config::SyncConfig) -> usage::Guard {
     }
 }
 
-/// Who the audit log names: the OS user.
+/// Who the audit log names for the CLI: the OS user (`USER`, `LOGNAME`, `USERNAME`, else the
+/// account of the process's user id, as services and cron jobs often have no `USER`).
 pub fn actor() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "centralbridge".to_owned())
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .or_else(user_of_uid)
+        .unwrap_or_else(|| "unknown OS user".to_owned())
+}
+
+/// The name of the process's real user id from `/etc/passwd` (Linux), or `uid N`.
+fn user_of_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some(
+        passwd
+            .lines()
+            .find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                (f.nth(1)? == uid).then(|| name.to_owned())
+            })
+            .unwrap_or_else(|| format!("uid {uid}")),
+    )
 }
 
 /// Runs the chosen sync job from the CLI, through the run harness.

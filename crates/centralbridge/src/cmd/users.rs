@@ -5,6 +5,7 @@
 use std::io::{BufRead as _, IsTerminal as _};
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use engine::audit::AuditKind;
 use engine::store::{AccountStore as _, CoreStore as _, NewAudit, Role, SessionRow, Store, User};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -110,11 +111,11 @@ fn password(from_stdin: bool) -> Result<SecretString, CliError> {
         .map_err(|e| CliError::usage(format!("password: {e}")))
 }
 
-async fn audit(store: &Store, action: &str, name: &str, reason: &str) {
+async fn audit(store: &Store, action: AuditKind, name: &str, reason: &str) {
     let entry = NewAudit {
         at: jiff::Timestamp::now(),
         actor: super::sync::actor(),
-        action: action.to_owned(),
+        action,
         subject: format!("user:{name}"),
         before: None,
         after: None,
@@ -245,7 +246,13 @@ async fn act(ctx: &Ctx, store: &Store, auth: &Auth, action: Action) -> Result<()
             let role = role.unwrap_or(if first { Role::Admin } else { Role::Viewer });
             let pw = password(password_stdin)?;
             let user = auth.add_user(&name, role, &pw).await.map_err(refused)?;
-            audit(store, "user.add", &user.name, &format!("role {role}")).await;
+            audit(
+                store,
+                AuditKind::UserAdd,
+                &user.name,
+                &format!("role {role}"),
+            )
+            .await;
             done(ctx, format!("Created {} ({role}).", user.name))
         }
         Action::List => {
@@ -265,7 +272,7 @@ async fn act(ctx: &Ctx, store: &Store, auth: &Auth, action: Action) -> Result<()
             auth.set_password(&name, &pw).await.map_err(refused)?;
             audit(
                 store,
-                "user.passwd",
+                AuditKind::UserPasswd,
                 &name,
                 "password changed; its sessions ended",
             )
@@ -277,17 +284,23 @@ async fn act(ctx: &Ctx, store: &Store, auth: &Auth, action: Action) -> Result<()
         }
         Action::Role { name, role } => {
             auth.set_role(&name, role).await.map_err(refused)?;
-            audit(store, "user.role", &name, &format!("now {role}")).await;
+            audit(store, AuditKind::UserRole, &name, &format!("now {role}")).await;
             done(ctx, format!("{name} is now {role}."))
         }
         Action::Disable { name } => {
             auth.set_disabled(&name, true).await.map_err(refused)?;
-            audit(store, "user.disable", &name, "disabled; its sessions ended").await;
+            audit(
+                store,
+                AuditKind::UserDisable,
+                &name,
+                "disabled; its sessions ended",
+            )
+            .await;
             done(ctx, format!("Disabled {name}; its sessions ended."))
         }
         Action::Enable { name } => {
             auth.set_disabled(&name, false).await.map_err(refused)?;
-            audit(store, "user.enable", &name, "enabled").await;
+            audit(store, AuditKind::UserEnable, &name, "enabled").await;
             done(ctx, format!("Enabled {name}."))
         }
         Action::Sessions { name, revoke } => {
@@ -296,7 +309,7 @@ async fn act(ctx: &Ctx, store: &Store, auth: &Auth, action: Action) -> Result<()
                 let n = auth.revoke_sessions(&name).await.map_err(refused)?;
                 audit(
                     store,
-                    "user.sessions_revoked",
+                    AuditKind::UserSessionsRevoked,
                     &user.name,
                     &format!("{n} session(s) ended"),
                 )

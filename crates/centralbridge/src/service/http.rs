@@ -470,7 +470,7 @@ async fn setup(
     dashboard::audit(
         &app,
         &auth::actor_of(&name),
-        "user.add",
+        engine::audit::AuditKind::UserAdd,
         &name,
         "the first admin, created through the setup link",
     )

@@ -106,7 +106,7 @@ impl Env {
                 audit: NewAudit {
                     at: now,
                     actor: "test".into(),
-                    action: "mapping.set".into(),
+                    action: engine::audit::AuditKind::MappingSet,
                     subject: t.id.clone(),
                     before: None,
                     after: None,

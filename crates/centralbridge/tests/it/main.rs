@@ -4,6 +4,7 @@ mod support;
 
 mod accounts;
 mod browser_dashboard;
+mod cli_audit;
 mod cli_connect;
 mod cli_foundation;
 mod cli_map;

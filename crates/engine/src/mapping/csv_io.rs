@@ -570,9 +570,9 @@ pub async fn import_csv_with(
             after,
         };
         let action = if change.after.is_some() {
-            "mapping.import"
+            crate::audit::AuditKind::MappingImport
         } else {
-            "mapping.clear"
+            crate::audit::AuditKind::MappingClear
         };
         let reason = format!("import {source_name} line {}", r.line);
         changes.push((

@@ -396,14 +396,14 @@ pub(crate) async fn plan_set(
 pub(crate) fn audit_for(
     change: &MappingChange,
     actor: &str,
-    action: &str,
+    action: crate::audit::AuditKind,
     reason: &str,
     now: Timestamp,
 ) -> NewAudit {
     NewAudit {
         at: now,
         actor: actor.to_owned(),
-        action: action.to_owned(),
+        action,
         subject: audit_subject(&change.tenant_id),
         before: change
             .before
@@ -455,7 +455,13 @@ pub async fn set_mapping(
 ) -> Result<MappingChange, MappingError> {
     let now = Timestamp::now();
     let change = plan_set(store, actor, input, MappingSource::Manual, now).await?;
-    let audit = audit_for(&change, actor, "mapping.set", "map set", now);
+    let audit = audit_for(
+        &change,
+        actor,
+        crate::audit::AuditKind::MappingSet,
+        "map set",
+        now,
+    );
     write(store, &[(change.clone(), audit)]).await?;
     Ok(change)
 }
@@ -473,7 +479,13 @@ pub async fn clear_mapping(
         before,
         after: None,
     };
-    let audit = audit_for(&change, actor, "mapping.clear", "map clear", now);
+    let audit = audit_for(
+        &change,
+        actor,
+        crate::audit::AuditKind::MappingClear,
+        "map clear",
+        now,
+    );
     write(store, &[(change.clone(), audit)]).await?;
     Ok(change)
 }
@@ -510,7 +522,13 @@ pub async fn set_switches(
         before: Some(before),
         after: Some(after),
     };
-    let audit = audit_for(&change, actor, "mapping.switches", "switches changed", now);
+    let audit = audit_for(
+        &change,
+        actor,
+        crate::audit::AuditKind::MappingSwitches,
+        "switches changed",
+        now,
+    );
     write(store, &[(change.clone(), audit)]).await?;
     Ok(change)
 }

@@ -392,7 +392,13 @@ pub async fn accept(
                 let reason = format!("accepted suggestion (score {:.2})", best.score);
                 writes.push((
                     change.clone(),
-                    audit_for(&change, actor, "mapping.accept", &reason, now),
+                    audit_for(
+                        &change,
+                        actor,
+                        crate::audit::AuditKind::MappingAccept,
+                        &reason,
+                        now,
+                    ),
                 ));
                 accepted.push(Accepted {
                     tenant_name: s.tenant_name.clone(),

@@ -88,8 +88,8 @@ pub struct NewAudit {
     pub at: Timestamp,
     /// Who made it: the OS user, the dashboard user, or "service".
     pub actor: String,
-    /// What was done, dotted (e.g. `products.unmap`, `ticket.merge_duplicate`).
-    pub action: String,
+    /// What was done: one of the kinds every filter offers.
+    pub action: crate::audit::AuditKind,
     /// What it was done to, as `kind:id` (e.g. `product:…`, `agreement:…/product:…`).
     pub subject: String,
     /// The thing before the change; `None` when it did not exist.
@@ -405,7 +405,7 @@ store_area! {
             )
             .bind(to_ms(entry.at))
             .bind(&entry.actor)
-            .bind(&entry.action)
+            .bind(entry.action.as_str())
             .bind(&entry.subject)
             .bind(before)
             .bind(after)

@@ -640,7 +640,7 @@ store_area! {
                 )
                 .bind(to_ms(e.at))
                 .bind(&e.actor)
-                .bind(&e.action)
+                .bind(e.action.as_str())
                 .bind(&e.subject)
                 .bind(e.before.as_ref().map(json_text).transpose()?)
                 .bind(e.after.as_ref().map(json_text).transpose()?)

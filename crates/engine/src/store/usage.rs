@@ -419,7 +419,7 @@ store_area! {
                 )
                 .bind(to_ms(entry.at))
                 .bind(&entry.actor)
-                .bind(&entry.action)
+                .bind(entry.action.as_str())
                 .bind(&entry.subject)
                 .bind(before)
                 .bind(after)

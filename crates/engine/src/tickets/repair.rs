@@ -90,7 +90,7 @@ pub async fn repair_duplicates(
                         .append_audit(&NewAudit {
                             at: Timestamp::now(),
                             actor: run.actor().to_owned(),
-                            action: "ticket.merge_duplicate".into(),
+                            action: crate::audit::AuditKind::TicketMergeDuplicate,
                             subject: format!("ticket:{t}"),
                             before: None,
                             after: Some(serde_json::json!({"closed": t, "kept": kept, "alert_id": alert_id})),

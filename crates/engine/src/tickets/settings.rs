@@ -236,7 +236,7 @@ pub async fn save_settings(
         .append_audit(&NewAudit {
             at: jiff::Timestamp::now(),
             actor: actor.to_owned(),
-            action: "tickets.settings".into(),
+            action: crate::audit::AuditKind::TicketsSettings,
             subject: "tickets".into(),
             before,
             after: Some(after),

@@ -235,7 +235,7 @@ impl Ctx {
 
     async fn audit(
         &self,
-        action: &str,
+        action: crate::audit::AuditKind,
         subject: String,
         after: serde_json::Value,
         reason: String,
@@ -1257,7 +1257,7 @@ impl Applier<'_> {
         link.updated_at = Timestamp::now();
         ctx.store.put_alert_link(&link).await?;
         ctx.audit(
-            "alert.acknowledge",
+            crate::audit::AuditKind::AlertAcknowledge,
             format!("alert:{alert_id}"),
             serde_json::json!({"alert_id": alert_id, "ticket_id": ticket_id, "tenant_id": target.tenant_id}),
             message.to_owned(),
@@ -1459,7 +1459,7 @@ impl Applier<'_> {
         }
         ctx.store.put_alert_link(&link).await?;
         ctx.audit(
-            "ticket.note",
+            crate::audit::AuditKind::TicketNote,
             format!("ticket:{tid}"),
             serde_json::json!({"ticket_id": tid, "alert_id": alert_id, "tenant_id": target.tenant_id}),
             "repeat of the same Sophos alert".into(),
@@ -1528,7 +1528,7 @@ impl Applier<'_> {
         link.state = LinkState::Linked;
         ctx.store.put_alert_link(&link).await?;
         ctx.audit(
-            "ticket.reopen",
+            crate::audit::AuditKind::TicketReopen,
             format!("ticket:{ticket_id}"),
             serde_json::json!({"ticket_id": ticket_id, "alert_id": alert_id, "status": status}),
             "the problem came back in Sophos Central".into(),
@@ -1602,7 +1602,7 @@ async fn record_created(ctx: &Ctx, target: &TenantTarget, m: &Made<'_>) -> Resul
         ctx.store.put_alert_link(&link).await?;
     }
     ctx.audit(
-        "ticket.create",
+        crate::audit::AuditKind::TicketCreate,
         format!("ticket:{}", m.ticket_id),
         serde_json::json!({"ticket_id": m.ticket_id, "alert_id": m.alert_id, "company_id": m.company_id,
             "tenant_id": target.tenant_id, "summary": m.summary, "previous_ticket_id": m.previous}),
@@ -1712,7 +1712,7 @@ async fn resolve(
     ticket.updated_at = now;
     ctx.store.put_owned_ticket(&ticket).await?;
     ctx.audit(
-        "ticket.resolve",
+        crate::audit::AuditKind::TicketResolve,
         format!("ticket:{ticket_id}"),
         serde_json::json!({"ticket_id": ticket_id, "alert_ids": alert_ids, "status": moved_to, "tenant_id": target.tenant_id}),
         "the alert is no longer open in Sophos Central".into(),

@@ -129,9 +129,9 @@ pub async fn select_products(
                 at: jiff::Timestamp::now(),
                 actor: actor.to_owned(),
                 action: if selected {
-                    "products.select"
+                    crate::audit::AuditKind::ProductsSelect
                 } else {
-                    "products.unselect"
+                    crate::audit::AuditKind::ProductsUnselect
                 }
                 .to_owned(),
                 subject: format!("product:{id}"),
@@ -213,7 +213,7 @@ pub async fn unmap_product(store: &Store, identifier: &str, actor: &str) -> Resu
         .append_audit(&NewAudit {
             at: jiff::Timestamp::now(),
             actor: actor.to_owned(),
-            action: "products.unmap".to_owned(),
+            action: crate::audit::AuditKind::ProductsUnmap,
             subject: format!("product:{}", product.identifier),
             before: Some(json!({"catalog_item_id": before.catalog_item_id})),
             after: Some(json!({"catalog_item_id": null})),
@@ -251,7 +251,11 @@ async fn link(
         .append_audit(&NewAudit {
             at: jiff::Timestamp::now(),
             actor: actor.to_owned(),
-            action: format!("products.catalog_{source}"),
+            action: match source {
+                "created" => crate::audit::AuditKind::ProductsCatalogCreated,
+                "found" => crate::audit::AuditKind::ProductsCatalogFound,
+                _ => crate::audit::AuditKind::ProductsCatalogMapped,
+            },
             subject: format!("product:{identifier}"),
             before: Some(json!({"catalog_item_id": before.catalog_item_id})),
             after: Some(json!({"catalog_item_id": item.id, "catalog_identifier": item.identifier})),
@@ -290,7 +294,7 @@ async fn ensure_setup(
             .append_audit(&NewAudit {
                 at: jiff::Timestamp::now(),
                 actor: actor.to_owned(),
-                action: "connectwise.setup_create".to_owned(),
+                action: crate::audit::AuditKind::ConnectwiseSetupCreate,
                 subject: format!("procurement {what}:{SOPHOS}"),
                 before: None,
                 after: Some(json!({"name": SOPHOS})),

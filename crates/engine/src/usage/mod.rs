@@ -1319,7 +1319,7 @@ impl Shared {
                     created_by_us: true,
                     ..new_link(addition_id, catalog_item_id, after)
                 };
-                (l, "usage.create_addition")
+                (l, crate::audit::AuditKind::UsageCreateAddition)
             }
             Change::UpdateQuantity {
                 addition_id,
@@ -1332,7 +1332,7 @@ impl Shared {
                     .await?;
                 (
                     new_link(addition_id, catalog_item_id, after),
-                    "usage.update_quantity",
+                    crate::audit::AuditKind::UsageUpdateQuantity,
                 )
             }
             Change::Cancel {
@@ -1351,7 +1351,7 @@ impl Shared {
                     cancelled_by_us: true,
                     ..new_link(addition_id, catalog_item_id, before)
                 };
-                (l, "usage.cancel_addition")
+                (l, crate::audit::AuditKind::UsageCancelAddition)
             }
             Change::Adopt {
                 addition_id,
@@ -1369,7 +1369,7 @@ impl Shared {
                     created_by_us: ours,
                     ..new_link(addition_id, catalog_item_id, after)
                 };
-                (l, "usage.adopt_addition")
+                (l, crate::audit::AuditKind::UsageAdoptAddition)
             }
             Change::CreateWithNewCatalogItem { .. }
             | Change::Conflict { .. }
@@ -1385,7 +1385,7 @@ impl Shared {
         let audit = NewAudit {
             at: Timestamp::now(),
             actor: self.actor.clone(),
-            action: action.to_owned(),
+            action,
             subject: format!("agreement:{}/product:{}", op.agreement_id, op.product),
             before: Some(json!({"quantity": op.before(), "addition_id": op.addition_id()})),
             after: Some(json!({

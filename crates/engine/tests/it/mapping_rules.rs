@@ -217,7 +217,7 @@ async fn database_enforces_one_to_one(t: TestStore) {
         audit: NewAudit {
             at: now,
             actor: "test".into(),
-            action: "mapping.set".into(),
+            action: engine::audit::AuditKind::MappingSet,
             subject: format!("tenant:{tenant}"),
             before: None,
             after: None,

@@ -1,5 +1,6 @@
 //! The core store area, run on SQLite and PostgreSQL.
 
+use engine::audit::AuditKind;
 use std::time::Duration;
 
 use engine::secrets::{ExposeSecret as _, MasterKey, SecretString};
@@ -175,10 +176,10 @@ async fn audit_log_appends_and_filters(t: TestStore) {
     let s = &t.store;
     let mut ids = Vec::new();
     for (i, (actor, action, subject)) in [
-        ("alice", "map.confirm", "tenant:1"),
-        ("sync", "agreement.addition.update", "tenant:1"),
-        ("alice", "map.confirm", "tenant:2"),
-        ("bob", "settings.set", "billing.day"),
+        ("alice", AuditKind::MappingAccept, "tenant:1"),
+        ("sync", AuditKind::UsageUpdateQuantity, "tenant:1"),
+        ("alice", AuditKind::MappingAccept, "tenant:2"),
+        ("bob", AuditKind::TicketsSettings, "tickets"),
     ]
     .into_iter()
     .enumerate()
@@ -187,7 +188,7 @@ async fn audit_log_appends_and_filters(t: TestStore) {
             .append_audit(&NewAudit {
                 at: ts(i as i64 * 60),
                 actor: actor.into(),
-                action: action.into(),
+                action,
                 subject: subject.into(),
                 before: (i == 1).then(|| json!({"quantity": 10})),
                 after: Some(json!({"quantity": 10 + i})),
@@ -241,7 +242,7 @@ async fn audit_log_appends_and_filters(t: TestStore) {
 
     let limited = s
         .list_audit(&AuditFilter {
-            action: Some("map.confirm".into()),
+            action: Some("mapping.accept".into()),
             limit: Some(1),
             ..Default::default()
         })

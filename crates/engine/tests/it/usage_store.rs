@@ -97,7 +97,7 @@ async fn journal_states_and_atomic_finish(t: TestStore) {
     let audit = NewAudit {
         at: jiff::Timestamp::now(),
         actor: "test".into(),
-        action: "usage.create_addition".into(),
+        action: engine::audit::AuditKind::UsageCreateAddition,
         subject: "agreement:11/product:A".into(),
         before: None,
         after: Some(serde_json::json!({"quantity": 3.0})),

@@ -171,7 +171,7 @@ impl Env {
                 audit: NewAudit {
                     at: now,
                     actor: "test".into(),
-                    action: "mapping.set".into(),
+                    action: engine::audit::AuditKind::MappingSet,
                     subject: tenant.id.clone(),
                     before: None,
                     after: None,

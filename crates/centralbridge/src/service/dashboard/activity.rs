@@ -3,31 +3,14 @@
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use engine::store::{AuditFilter, CoreStore as _, RunOutcome};
+use engine::audit::{self, AuditKind, AuditQuery};
+use engine::store::{CoreStore as _, RunOutcome};
 use serde::Deserialize;
 
 use super::error::DashboardError;
 use super::{Chrome, render, show_time};
 use crate::service::auth::Session;
 use crate::service::http::Shared;
-
-/// The actions offered in the filter (the common ones; any other can be typed in the URL).
-const ACTIONS: &[&str] = &[
-    "mapping.set",
-    "mapping.clear",
-    "mapping.switches",
-    "mapping.accept",
-    "products.select",
-    "products.map",
-    "catalog.create",
-    "addition.create",
-    "addition.update",
-    "addition.cancel",
-    "ticket.create",
-    "tickets.settings",
-    "dashboard.password_set",
-    "dashboard.job",
-];
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct ActivityQuery {
@@ -36,21 +19,21 @@ pub(super) struct ActivityQuery {
     #[serde(default)]
     action: String,
     #[serde(default)]
-    subject: String,
+    customer: String,
 }
 
 pub(super) struct FilterView {
     actor: String,
     action: String,
-    subject: String,
+    customer: String,
     any: bool,
 }
 
 pub(super) struct EntryView {
     at: String,
     actor: String,
-    action: String,
-    subject: String,
+    what: String,
+    about: String,
     reason: String,
     change: String,
 }
@@ -70,7 +53,10 @@ pub(super) struct RunView {
 struct ActivityPage {
     chrome: Chrome,
     filter: FilterView,
-    actions: Vec<String>,
+    /// Every audit kind: its text and its meaning.
+    actions: Vec<(&'static str, &'static str)>,
+    /// Why the filter found nothing to show (an unknown customer).
+    problem: Option<String>,
     entries: Vec<EntryView>,
     runs: Vec<RunView>,
 }
@@ -80,66 +66,55 @@ fn non_empty(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-fn short_json(v: &Option<serde_json::Value>) -> String {
-    match v {
-        None => String::new(),
-        Some(v) => {
-            let text = v.to_string();
-            if text.chars().count() > 160 {
-                let cut: String = text.chars().take(160).collect();
-                format!("{cut}…")
-            } else {
-                text
-            }
-        }
-    }
-}
-
 #[tracing::instrument(skip_all)]
 pub(super) async fn page(
     State(app): State<Shared>,
     Extension(session): Extension<Session>,
     Query(q): Query<ActivityQuery>,
 ) -> Result<Response, DashboardError> {
-    let filter = AuditFilter {
-        actor: non_empty(&q.actor),
-        action: non_empty(&q.action),
-        subject: non_empty(&q.subject),
-        limit: Some(200),
-        ..Default::default()
+    let kinds = match non_empty(&q.action) {
+        Some(a) => AuditKind::matching(&a),
+        None => Vec::new(),
     };
-    let entries = app.store.list_audit(&filter).await?;
+    let query = AuditQuery {
+        kinds,
+        customer: non_empty(&q.customer),
+        actor: non_empty(&q.actor),
+        limit: Some(200),
+        ..AuditQuery::default()
+    };
+    let (entries, problem) = match audit::query(&app.store, &query).await {
+        Ok(rows) => (rows, None),
+        Err(audit::AuditError::UnknownCustomer(c)) => (
+            Vec::new(),
+            Some(audit::AuditError::UnknownCustomer(c).to_string()),
+        ),
+        Err(audit::AuditError::Store(e)) => return Err(e.into()),
+    };
     let runs = app.store.list_sync_runs(None, 30).await.unwrap_or_default();
-    let mut actions: Vec<String> = ACTIONS.iter().map(|s| (*s).to_owned()).collect();
-    if let Some(a) = &filter.action
-        && !actions.contains(a)
-    {
-        actions.push(a.clone());
-    }
     let page = ActivityPage {
         chrome: Chrome::new(&session, "activity"),
         filter: FilterView {
-            any: filter.actor.is_some() || filter.action.is_some() || filter.subject.is_some(),
+            any: query.actor.is_some() || !q.action.is_empty() || query.customer.is_some(),
             actor: q.actor,
             action: q.action,
-            subject: q.subject,
+            customer: q.customer,
         },
-        actions,
+        // Every kind the writers can write, from the one list they write from.
+        actions: AuditKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.label()))
+            .collect(),
+        problem,
         entries: entries
             .into_iter()
-            .map(|e| {
-                let change = match (&e.before, &e.after) {
-                    (None, None) => String::new(),
-                    (b, a) => format!("{} → {}", short_json(b), short_json(a)),
-                };
-                EntryView {
-                    at: show_time(e.at),
-                    actor: e.actor,
-                    action: e.action,
-                    subject: e.subject,
-                    reason: e.reason,
-                    change,
-                }
+            .map(|e| EntryView {
+                at: show_time(e.at),
+                actor: e.actor,
+                what: e.what,
+                about: e.about,
+                reason: e.reason,
+                change: e.change,
             })
             .collect(),
         runs: runs

@@ -354,7 +354,7 @@ pub(super) async fn run_job(
     audit(
         &app,
         &session.actor(),
-        "dashboard.job",
+        engine::audit::AuditKind::DashboardJob,
         &format!("job:{}", job.name()),
         "run requested from the dashboard",
     )

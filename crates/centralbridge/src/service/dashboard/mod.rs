@@ -156,11 +156,17 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Records a dashboard action in the audit log (mapping changes are audited by the engine).
-pub async fn audit(app: &AppState, actor: &str, action: &str, subject: &str, reason: &str) {
+pub async fn audit(
+    app: &AppState,
+    actor: &str,
+    action: engine::audit::AuditKind,
+    subject: &str,
+    reason: &str,
+) {
     let entry = NewAudit {
         at: jiff::Timestamp::now(),
         actor: actor.to_owned(),
-        action: action.to_owned(),
+        action,
         subject: subject.to_owned(),
         before: None,
         after: None,
