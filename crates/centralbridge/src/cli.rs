@@ -67,6 +67,8 @@ pub enum Command {
     Products(cmd::products::Args),
     /// Per customer: last run of each sync job, ok or failed, with the error and advice
     Status(cmd::status::Args),
+    /// Additions removed in ConnectWise on purpose: acknowledge (not billed by choice), withdraw, list
+    Removals(cmd::removals::Args),
     /// The audit log: who changed what, when and why, with names; filter by time, kind, customer
     Audit(cmd::audit::Args),
     /// Benchmarks on the sandbox: usage sync (calls vs floor, time, memory) and ticket sync (latency)
@@ -98,6 +100,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Sync(args) => cmd::sync::run(ctx, args).await,
         Command::Products(args) => cmd::products::run(ctx, args).await,
         Command::Status(args) => cmd::status::run(ctx, args).await,
+        Command::Removals(args) => cmd::removals::run(ctx, args).await,
         Command::Audit(args) => cmd::audit::run(ctx, args).await,
         Command::Bench(args) => cmd::bench::run(ctx, args).await,
         Command::Tickets(args) => cmd::tickets::run(ctx, args).await,

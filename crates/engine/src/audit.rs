@@ -72,6 +72,10 @@ kinds! {
     UsageCancelAddition = "usage.cancel_addition", "addition cancelled";
     /// An existing addition taken over by usage sync.
     UsageAdoptAddition = "usage.adopt_addition", "addition adopted";
+    /// A deleted addition acknowledged as removed on purpose: the product stays unbilled.
+    UsageRemovalAcknowledged = "usage.removal_acknowledged", "removal acknowledged (not billed by choice)";
+    /// An acknowledged removal withdrawn: the customer is billed (or reported) again.
+    UsageRemovalWithdrawn = "usage.removal_withdrawn", "removal acknowledgement withdrawn";
     /// A ticket opened for an alert.
     TicketCreate = "ticket.create", "ticket opened";
     /// A repeat of an alert noted on its ticket.
@@ -433,7 +437,7 @@ mod tests {
     #[test]
     fn families_select_their_kinds() {
         let usage = AuditKind::matching("usage");
-        assert_eq!(usage.len(), 4);
+        assert_eq!(usage.len(), 6);
         assert!(usage.iter().all(|k| k.as_str().starts_with("usage.")));
         assert_eq!(
             AuditKind::matching("mapping.set"),

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod map;
 pub mod products;
 pub mod refresh;
+pub mod removals;
 pub mod run;
 pub mod sandbox;
 pub mod serve;

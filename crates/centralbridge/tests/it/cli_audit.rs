@@ -156,3 +156,100 @@ async fn every_kind_written_is_offered_by_both_filters() {
     app.stop().await;
     w.finish().await;
 }
+
+/// A person deletes an addition in ConnectWise: `sync usage` fails that customer with the advice;
+/// `removals acknowledge` makes it "not billed by choice" (exit 0, nothing recreated, audited under
+/// the OS user); `removals withdraw` brings the failure back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_is_acknowledged_and_withdrawn_from_the_cli() {
+    use engine::store::UsageStore as _;
+    let w = World::new(Target::sqlite(), 10).await;
+    let out = w.run(&["sync", "usage"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let link = w
+        .store
+        .list_addition_links(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.created_by_us)
+        .expect("an addition made by the sync");
+    assert!(w.sb.connectwise.delete_record(
+        sandbox::connectwise::Table::Additions,
+        link.addition_id.get()
+    ));
+    let out = w.run(&["sync", "usage"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("removals acknowledge"),
+        "{}",
+        text(&out)
+    );
+
+    let tenant = link.tenant_id.as_str();
+    let out = run_without_user(
+        &w,
+        &[
+            "removals",
+            "acknowledge",
+            "--customer",
+            tenant,
+            "--product",
+            &link.product,
+            "--reason",
+            "the customer dropped it",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let before =
+        w.sb.connectwise
+            .records(sandbox::connectwise::Table::Additions)
+            .len();
+    let out = w.run(&["sync", "usage"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        w.sb.connectwise
+            .records(sandbox::connectwise::Table::Additions)
+            .len(),
+        before,
+        "nothing recreated"
+    );
+    let listed = text(&w.run(&["removals", "list"]).await);
+    assert!(
+        listed.contains(&link.product) && listed.contains("the customer dropped it"),
+        "{listed}"
+    );
+    let audit = w
+        .run(&["--json", "audit", "--what", "usage.removal_acknowledged"])
+        .await;
+    let audit: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(audit["entries"][0]["actor"], os_user().as_str(), "{audit}");
+
+    let out = w
+        .run(&[
+            "removals",
+            "withdraw",
+            "--customer",
+            tenant,
+            "--product",
+            &link.product,
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = w.run(&["sync", "usage"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Nothing to acknowledge for a product it does not manage: refused with the fix.
+    let out = w
+        .run(&[
+            "removals",
+            "acknowledge",
+            "--customer",
+            tenant,
+            "--product",
+            "Sophos_Nothing",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    w.finish().await;
+}

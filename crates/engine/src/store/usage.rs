@@ -221,6 +221,28 @@ macro_rules! journal_columns {
     };
 }
 
+/// Appends `entry` to the audit log inside the transaction `tx` (whichever backend's it is).
+macro_rules! insert_audit {
+    ($tx:ident, $entry:expr) => {{
+        let entry: &NewAudit = $entry;
+        let before = entry.before.as_ref().map(json_text).transpose()?;
+        let after = entry.after.as_ref().map(json_text).transpose()?;
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, subject, before, after, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(to_ms(entry.at))
+        .bind(&entry.actor)
+        .bind(entry.action.as_str())
+        .bind(&entry.subject)
+        .bind(before)
+        .bind(after)
+        .bind(&entry.reason)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 store_area! {
     /// Selected products, catalog links, addition links and the usage journal.
     pub trait UsageStore {
@@ -411,21 +433,7 @@ store_area! {
                     .await?;
             }
             if let Some(entry) = audit {
-                let before = entry.before.as_ref().map(json_text).transpose()?;
-                let after = entry.after.as_ref().map(json_text).transpose()?;
-                sqlx::query(
-                    "INSERT INTO audit_log (at, actor, action, subject, before, after, reason) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(to_ms(entry.at))
-                .bind(&entry.actor)
-                .bind(entry.action.as_str())
-                .bind(&entry.subject)
-                .bind(before)
-                .bind(after)
-                .bind(&entry.reason)
-                .execute(&mut *tx)
-                .await?;
+                insert_audit!(tx, entry);
             }
             tx.commit().await?;
             Ok(())
@@ -471,7 +479,81 @@ store_area! {
             .await?;
             rows.iter().map(|r| journal_from_row!(r)).collect()
         }
+
+        /// Records that a person removed the customer's addition for `product` on purpose (replacing
+        /// an earlier acknowledgement), with its audit entry, in one transaction.
+        async fn acknowledge_removal(&self, ack: &RemovalAck, audit: &NewAudit) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO removal_acks (tenant_id, product, actor, reason, acknowledged_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, product) DO UPDATE SET \
+                 actor = excluded.actor, reason = excluded.reason, acknowledged_at = excluded.acknowledged_at",
+            )
+            .bind(&ack.tenant_id)
+            .bind(&ack.product)
+            .bind(&ack.actor)
+            .bind(&ack.reason)
+            .bind(to_ms(ack.acknowledged_at))
+            .execute(&mut *tx)
+            .await?;
+            insert_audit!(tx, audit);
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// Withdraws an acknowledgement, with its audit entry; false when there was none.
+        async fn withdraw_removal(&self, tenant_id: &str, product: &str, audit: &NewAudit) -> Result<bool> {
+            let mut tx = self.pool.begin().await?;
+            let done = sqlx::query("DELETE FROM removal_acks WHERE tenant_id = $1 AND product = $2")
+                .bind(tenant_id)
+                .bind(product)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            insert_audit!(tx, audit);
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        /// Acknowledged removals, of one tenant or of all, by tenant and product.
+        async fn removal_acks(&self, tenant_id: Option<&str>) -> Result<Vec<RemovalAck>> {
+            let rows = sqlx::query(
+                "SELECT tenant_id, product, actor, reason, acknowledged_at FROM removal_acks \
+                 WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY tenant_id, product",
+            )
+            .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(RemovalAck {
+                        tenant_id: r.try_get("tenant_id")?,
+                        product: r.try_get("product")?,
+                        actor: r.try_get("actor")?,
+                        reason: r.try_get("reason")?,
+                        acknowledged_at: from_ms(r.try_get("acknowledged_at")?)?,
+                    })
+                })
+                .collect()
+        }
     }
+}
+
+/// A removal a person made on purpose: the customer's product stays unbilled, by choice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovalAck {
+    /// Sophos's id of the customer's tenant.
+    pub tenant_id: String,
+    /// The product whose addition was removed.
+    pub product: String,
+    /// Who acknowledged it.
+    pub actor: String,
+    /// Why, as they said it.
+    pub reason: String,
+    /// When.
+    pub acknowledged_at: jiff::Timestamp,
 }
 
 const UPSERT_LINK: &str = "INSERT INTO usage_additions (agreement_id, product, tenant_id, addition_id, \

@@ -57,6 +57,15 @@ pub fn reason_removed(addition_id: AdditionId, q: f64) -> String {
     )
 }
 
+/// The reason for leaving a removed addition alone because a person acknowledged the removal.
+pub fn reason_removed_by_choice(addition_id: AdditionId, q: f64) -> String {
+    format!(
+        "not billed by choice: addition {addition_id} was removed in ConnectWise and the removal acknowledged; \
+         usage is {}. `centralbridge removals withdraw …` bills it again.",
+        qty(q)
+    )
+}
+
 /// The reason for taking over the only addition of a product that we did not create.
 pub fn reason_adopt(addition_id: AdditionId) -> String {
     format!(
@@ -161,8 +170,9 @@ pub fn catalog_item_missing(product: &str) -> (String, String) {
 pub fn removed(n: usize) -> (String, String) {
     (
         format!("{n} addition(s) managed by centralbridge were removed in ConnectWise and not recreated"),
-        "If the removal was a mistake, run `centralbridge sync usage --recreate --customer …`; otherwise unselect the \
-         product (`centralbridge products unselect …`) or leave it: it is reported on every run."
+        "If the removal was a mistake, run `centralbridge sync usage --recreate --customer …`; if it was on purpose, \
+         acknowledge it (`centralbridge removals acknowledge --customer … --product …`) and it is left unbilled \
+         without failing the customer."
             .to_owned(),
     )
 }

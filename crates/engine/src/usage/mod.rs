@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod messages;
 pub mod plan;
+pub mod removals;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -74,6 +75,9 @@ pub enum UsageError {
     /// The customer filter matches no mapped customer with usage sync on.
     #[error("No customer matches `{0}` (give a tenant id or name, or a company id or name).")]
     NoSuchCustomer(String),
+    /// A removal cannot be acknowledged or withdrawn as asked; the text says why and what to do.
+    #[error("{0}")]
+    Removal(String),
     /// The month asked for is earlier than the newest month synced, and `force` is off.
     #[error("{}", messages::month_backwards(*.month, *.last))]
     MonthBackwards {
@@ -1138,6 +1142,14 @@ impl Shared {
                 .map(|(product, l)| (product.clone(), linked_addition(l)))
                 .collect(),
             in_doubt,
+            acknowledged_removals: self
+                .store
+                .removal_acks(Some(target.tenant_id.as_str()))
+                .await
+                .map_err(Failure::store)?
+                .into_iter()
+                .map(|a| a.product)
+                .collect(),
         };
         let ops = plan_agreement(&input, self.zero, self.flags);
         for op in &ops {

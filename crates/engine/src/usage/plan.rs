@@ -278,6 +278,8 @@ pub struct AgreementInput {
     pub links: BTreeMap<String, LinkedAddition>,
     /// Products whose create was started by an earlier run that never learned the outcome.
     pub in_doubt: BTreeSet<String>,
+    /// Products whose removal in ConnectWise a person acknowledged: left unbilled, by choice.
+    pub acknowledged_removals: BTreeSet<String>,
 }
 
 impl AgreementInput {
@@ -291,6 +293,7 @@ impl AgreementInput {
             additions: Vec::new(),
             links: BTreeMap::new(),
             in_doubt: BTreeSet::new(),
+            acknowledged_removals: BTreeSet::new(),
         }
     }
 }
@@ -462,6 +465,15 @@ pub fn plan_agreement(input: &AgreementInput, zero: ZeroUsage, flags: PlanFlags)
                     ));
                 } else if flags.recreate {
                     ops.push(create(messages::reason_recreate(qty)));
+                } else if input.acknowledged_removals.contains(product) {
+                    ops.push(op(
+                        Change::Skip {
+                            addition_id: link.addition_id,
+                            before: None,
+                            after: qty,
+                        },
+                        messages::reason_removed_by_choice(link.addition_id, qty),
+                    ));
                 } else {
                     ops.push(op(
                         Change::RemovedInCw {

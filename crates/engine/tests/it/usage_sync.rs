@@ -594,6 +594,81 @@ async fn usage_dropping_to_zero_sets_zero_or_cancels() {
     }
 }
 
+/// A removal acknowledged as on purpose stops failing the customer, leaves the product unbilled
+/// (nothing recreated), is audited, and comes back as a failure once withdrawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_removal_is_not_billed_by_choice_until_withdrawn() {
+    let e = env(8, 13).await;
+    e.sync(MONTH).await;
+    let (t, a) = e.usage_customer(0);
+    let victim = e.cw_emu.additions(a)[0].clone();
+    let victim_id = victim["id"].as_i64().unwrap();
+    assert!(e.cw_emu.delete_record(Table::Additions, victim_id));
+    let r = e.sync(MONTH).await;
+    let c = r.customers.iter().find(|c| c.tenant_id == t).unwrap();
+    assert_eq!(c.outcome, usage::CustomerOutcome::Failed);
+    let product = c
+        .ops
+        .iter()
+        .find(|o| o.kind() == OpKind::RemovedInCw)
+        .unwrap()
+        .product
+        .clone();
+    // Refused for a product it does not manage for this customer, and for an unknown one.
+    assert!(
+        usage::removals::acknowledge(&e.t.store, t.as_str(), "Sophos_Nothing", "ana", "")
+            .await
+            .is_err()
+    );
+    let ack = usage::removals::acknowledge(
+        &e.t.store,
+        t.as_str(),
+        &product,
+        "ana",
+        "customer cancelled it",
+    )
+    .await
+    .unwrap();
+    assert_eq!(ack.reason, "customer cancelled it");
+    let count = e.cw_emu.additions(a).len();
+    let r = e.sync(MONTH).await;
+    let c = r.customers.iter().find(|c| c.tenant_id == t).unwrap();
+    assert_eq!(c.outcome, usage::CustomerOutcome::Ok, "{:?}", c.error);
+    assert_eq!(c.counts.removed_in_cw, 0);
+    let op = c.ops.iter().find(|o| o.product == product).unwrap();
+    assert_eq!(op.kind(), OpKind::Skip);
+    assert!(
+        op.reason.starts_with("not billed by choice"),
+        "{}",
+        op.reason
+    );
+    assert_eq!(e.cw_emu.additions(a).len(), count, "nothing recreated");
+    let audit = engine::audit::query(
+        &e.t.store,
+        &engine::audit::AuditQuery {
+            kinds: vec![engine::audit::AuditKind::UsageRemovalAcknowledged],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, "ana");
+    // Withdrawn: reported again; withdrawing twice is refused.
+    usage::removals::withdraw(&e.t.store, t.as_str(), &product, "ana")
+        .await
+        .unwrap();
+    assert!(
+        usage::removals::withdraw(&e.t.store, t.as_str(), &product, "ana")
+            .await
+            .is_err()
+    );
+    let r = e.sync(MONTH).await;
+    let c = r.customers.iter().find(|c| c.tenant_id == t).unwrap();
+    assert_eq!(c.outcome, usage::CustomerOutcome::Failed);
+    assert_eq!(c.counts.removed_in_cw, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_addition_deleted_in_connectwise_is_reported_not_recreated() {
     let e = env(8, 13).await;
