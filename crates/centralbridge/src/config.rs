@@ -285,6 +285,8 @@ pub enum Kind {
     Duration,
     /// 1..=256
     Count,
+    /// A percentage, 1..=100.
+    Percent,
     /// A whole number of 0 or more.
     Whole,
     /// A port, 0..=65535 (0: a free one).
@@ -395,7 +397,7 @@ pub const SCHEMA: &[KeySpec] = &[
     spec("sync", "tickets_interval", Kind::Duration, "\"60s\""),
     spec("sync", "concurrency", Kind::Count, "8"),
     spec("sync", "lease", Kind::Duration, "\"30s\""),
-    spec("sync", "max_drop_percent", Kind::Count, "30"),
+    spec("sync", "max_drop_percent", Kind::Percent, "30"),
     spec("sync", "max_zeroed_customers", Kind::Count, "10"),
     spec("sandbox", "seed", Kind::Whole, "7"),
     spec("sandbox", "customers", Kind::Whole, "40"),
@@ -607,16 +609,21 @@ fn check_value(
         ))
     };
     match spec.kind {
-        Kind::Count => {
+        Kind::Count | Kind::Percent => {
             let Some(n) = value.as_integer() else {
                 return Err(wrong_type("a whole number"));
             };
-            if !(1..=256).contains(&n) {
+            let (top, why) = if spec.kind == Kind::Percent {
+                (100, "a percentage is between 1 and 100")
+            } else {
+                (256, "it must be between 1 and 256")
+            };
+            if !(1..=top).contains(&n) {
                 return Err(ConfigError(messages::config_bad_value(
                     origin,
                     &name,
                     &n.to_string(),
-                    "it must be between 1 and 256",
+                    why,
                     spec.example,
                 )));
             }
@@ -700,9 +707,13 @@ fn check_text(kind: Kind, text: &str) -> Result<(), String> {
             .map_err(|_| "it is not an IP address".into()),
         Kind::Rate if text == "real" => Ok(()),
         Kind::Rate => Err("it is neither a number of requests per minute nor `real`".into()),
-        Kind::Count | Kind::Whole | Kind::Port | Kind::Number | Kind::Fraction | Kind::Bool => {
-            Ok(())
-        }
+        Kind::Count
+        | Kind::Percent
+        | Kind::Whole
+        | Kind::Port
+        | Kind::Number
+        | Kind::Fraction
+        | Kind::Bool => Ok(()),
     }
 }
 
@@ -807,17 +818,19 @@ fn apply_env(
             Some(Kind::Rate) if value.trim().parse::<i64>().is_ok() => {
                 toml::Value::Integer(value.trim().parse::<i64>().unwrap_or(0))
             }
-            Some(Kind::Count | Kind::Whole | Kind::Port) => match value.trim().parse::<i64>() {
-                Ok(n) => toml::Value::Integer(n),
-                Err(_) => {
-                    return Err(ConfigError(messages::config_wrong_type(
-                        name,
-                        &format!("{section}.{key}"),
-                        "a whole number",
-                        "4",
-                    )));
+            Some(Kind::Count | Kind::Percent | Kind::Whole | Kind::Port) => {
+                match value.trim().parse::<i64>() {
+                    Ok(n) => toml::Value::Integer(n),
+                    Err(_) => {
+                        return Err(ConfigError(messages::config_wrong_type(
+                            name,
+                            &format!("{section}.{key}"),
+                            "a whole number",
+                            "4",
+                        )));
+                    }
                 }
-            },
+            }
             _ => toml::Value::String(value.clone()),
         };
         check_value(section, key, &toml_value, name)?;
@@ -923,6 +936,14 @@ mod tests {
             err.contains("sync.concurrency") && err.contains("whole number"),
             "{err}"
         );
+        let err = load_text("[sync]\nmax_drop_percent = 150\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("sync.max_drop_percent") && err.contains("between 1 and 100"),
+            "{err}"
+        );
+        assert!(load_text("[sync]\nmax_drop_percent = 100\n", &[]).is_ok());
         let err = load_text("[service]\nlisten = \"localhost\"\n", &[])
             .unwrap_err()
             .0;

@@ -36,9 +36,9 @@ pub struct Args {
     /// How long a running job may go on after Ctrl-C/SIGTERM before it is abandoned
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "20s")]
     pub grace: Duration,
-    /// Lease length (renewed every third of it while a job runs)
-    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
-    pub lease: Duration,
+    /// Lease length (renewed every third of it while a job runs) [default: `[sync] lease`, 30s]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lease: Option<Duration>,
     /// Mark cookies `Secure` (set this when a proxy serves the dashboard through HTTPS; they are
     /// always `Secure` with --tls-cert)
     #[arg(long)]
@@ -149,7 +149,11 @@ pub fn scheduler_options(ctx: &Ctx, args: &Args) -> Result<SchedulerOptions, Cli
         .filter(|(j, _)| args.jobs.contains(j))
         .collect();
     opts.grace = args.grace;
-    opts.lease_ttl = args.lease.max(Duration::from_secs(3));
+    let lease = match args.lease {
+        Some(l) => l,
+        None => config_duration(&sync.lease, "lease")?,
+    };
+    opts.lease_ttl = lease.max(Duration::from_secs(3));
     // Look at the store at least as often as the shortest interval.
     let shortest = opts.intervals.values().min().copied().unwrap_or(opts.poll);
     opts.poll = opts.poll.min(shortest).max(Duration::from_millis(200));
