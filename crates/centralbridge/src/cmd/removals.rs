@@ -110,10 +110,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
             let mut rows = Vec::new();
             for ack in store.removal_acks(None).await? {
                 let customer = store
-                    .get_tenant(&ack.tenant_id)
+                    .get_tenant(ack.tenant_id.as_str())
                     .await?
                     .map(|t| t.name)
-                    .unwrap_or_else(|| ack.tenant_id.clone());
+                    .unwrap_or_else(|| ack.tenant_id.to_string());
                 rows.push(Row { ack, customer });
             }
             ctx.out.emit(&Listing { removals: rows })

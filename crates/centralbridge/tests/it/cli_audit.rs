@@ -253,3 +253,57 @@ async fn a_removal_is_acknowledged_and_withdrawn_from_the_cli() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     w.finish().await;
 }
+
+/// The same from the dashboard: the customer's error lists the removed addition with a button;
+/// pressing it stops the failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_is_acknowledged_from_the_dashboard() {
+    use engine::store::UsageStore as _;
+    let w = World::new(Target::sqlite(), 10).await;
+    assert!(w.run(&["sync", "usage"]).await.status.success());
+    let link = w
+        .store
+        .list_addition_links(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.created_by_us)
+        .expect("an addition made by the sync");
+    assert!(w.sb.connectwise.delete_record(
+        sandbox::connectwise::Table::Additions,
+        link.addition_id.get()
+    ));
+    assert_eq!(w.run(&["sync", "usage"]).await.status.code(), Some(1));
+    let app = crate::support::App::spawn(&w, &[]).await;
+    let tenant = link.tenant_id.as_str();
+    let detail = app
+        .http
+        .get(format!("{}/customers/{tenant}/error", app.base))
+        .header("cookie", &app.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let action = format!("/customers/{tenant}/removals/{}/acknowledge", link.product);
+    assert!(detail.contains(&action), "{detail}");
+    let done = app.post(&action).await;
+    assert!(done.contains("Acknowledged"), "{done}");
+    let out = w.run(&["sync", "usage"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    // Acknowledged, the button is gone.
+    let detail = app
+        .http
+        .get(format!("{}/customers/{tenant}/error", app.base))
+        .header("cookie", &app.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!detail.contains(&action), "{detail}");
+    app.stop().await;
+    w.finish().await;
+}

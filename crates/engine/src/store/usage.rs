@@ -545,7 +545,7 @@ store_area! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RemovalAck {
     /// Sophos's id of the customer's tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The product whose addition was removed.
     pub product: String,
     /// Who acknowledged it.

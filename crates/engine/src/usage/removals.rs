@@ -57,7 +57,7 @@ pub async fn acknowledge(
         .map(|t| t.name)
         .unwrap_or_else(|| tenant_id.clone());
     let ack = RemovalAck {
-        tenant_id: tenant_id.clone(),
+        tenant_id: tenant_id.as_str().into(),
         product: product.clone(),
         actor: actor.to_owned(),
         reason: if reason.trim().is_empty() {

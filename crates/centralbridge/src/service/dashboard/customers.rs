@@ -375,9 +375,64 @@ pub(super) struct StatusView {
 #[derive(askama::Template)]
 #[template(path = "customer_detail.html")]
 struct DetailTpl {
+    tenant_id: String,
     tenant_name: String,
     statuses: Vec<StatusView>,
     warnings: Vec<(String, String)>,
+    /// Products whose managed addition is gone from ConnectWise and not acknowledged.
+    removed: Vec<String>,
+    /// Why the removed additions could not be listed (ConnectWise did not answer).
+    removed_unknown: Option<String>,
+    /// Show the acknowledge buttons (operator or admin).
+    can_operate: bool,
+}
+
+/// The customer's products whose addition centralbridge manages but ConnectWise no longer bills
+/// (deleted or cancelled there), less those already acknowledged. Reads the agreement's additions.
+async fn removed_products(
+    app: &Shared,
+    mapping: &engine::store::Mapping,
+) -> Result<Vec<String>, String> {
+    use engine::store::UsageStore as _;
+    let Some(agreement) = mapping.agreement_id else {
+        return Ok(Vec::new());
+    };
+    let tenant = mapping.tenant_id.as_str();
+    let links: Vec<_> = app
+        .store
+        .list_addition_links(Some(tenant))
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|l| l.agreement_id == agreement && l.created_by_us && !l.cancelled_by_us)
+        .collect();
+    if links.is_empty() {
+        return Ok(Vec::new());
+    }
+    let acked: Vec<String> = app
+        .store
+        .removal_acks(Some(tenant))
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|a| a.product)
+        .collect();
+    let cw = engine::connections::connectwise_client(&app.store)
+        .await
+        .map_err(|e| e.to_string())?;
+    let live: Vec<i64> = cw
+        .addition_states(agreement.get())
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|a| !a.cancelled)
+        .map(|a| a.id)
+        .collect();
+    Ok(links
+        .into_iter()
+        .filter(|l| !live.contains(&l.addition_id.get()) && !acked.contains(&l.product))
+        .map(|l| l.product)
+        .collect())
 }
 
 fn job_title(job: &str) -> String {
@@ -389,6 +444,7 @@ fn job_title(job: &str) -> String {
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
 pub(super) async fn error_detail(
     State(app): State<Shared>,
+    Extension(session): Extension<Session>,
     Path(tenant): Path<String>,
 ) -> Result<Response, DashboardError> {
     let listed = mapping::list_customers(
@@ -403,7 +459,20 @@ pub(super) async fn error_detail(
     let Some(r) = listed.into_iter().find(|r| r.tenant.id == tenant) else {
         return Err(DashboardError::NotFound(UNKNOWN_CUSTOMER.into()));
     };
+    // Only a failed usage sync can be about a removal: then ConnectWise is asked which.
+    let usage_failed = r.status.iter().any(|s| s.job == "usage" && !s.ok);
+    let (removed, removed_unknown) = match (&r.mapping, usage_failed) {
+        (Some(m), true) => match removed_products(&app, m).await {
+            Ok(p) => (p, None),
+            Err(e) => (Vec::new(), Some(e)),
+        },
+        _ => (Vec::new(), None),
+    };
     Ok(render(&DetailTpl {
+        tenant_id: r.tenant.id.to_string(),
+        removed,
+        removed_unknown,
+        can_operate: session.may(Role::Operator),
         tenant_name: r.tenant.name.clone(),
         statuses: r
             .status
@@ -807,6 +876,31 @@ pub(super) async fn accept(
         );
     }
     let mut resp = note(text);
+    resp.headers_mut().insert("hx-trigger", changed());
+    Ok(resp)
+}
+
+// --- removals ------------------------------------------------------------------------------------
+
+/// "Removed on purpose": the customer's product stays unbilled by choice, and stops failing it.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant, product = %product))]
+pub(super) async fn acknowledge_removal(
+    State(app): State<Shared>,
+    Extension(session): Extension<Session>,
+    Path((tenant, product)): Path<(String, String)>,
+) -> Result<Response, DashboardError> {
+    engine::usage::removals::acknowledge(
+        &app.store,
+        &tenant,
+        &product,
+        &session.actor(),
+        "removed in ConnectWise on purpose (dashboard)",
+    )
+    .await?;
+    let mut resp = note(format!(
+        "Acknowledged: {product} is not billed for this customer, by choice; the next usage sync no longer fails it. \
+         `centralbridge removals withdraw` undoes it."
+    ));
     resp.headers_mut().insert("hx-trigger", changed());
     Ok(resp)
 }

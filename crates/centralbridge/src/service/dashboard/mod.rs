@@ -81,6 +81,10 @@ pub fn routes() -> Router<Shared> {
         .route("/customers/{tenant}/mapping", post(customers::save_mapping))
         .route("/customers/{tenant}/unmap", post(customers::unmap))
         .route("/customers/{tenant}/accept", post(customers::accept))
+        .route(
+            "/customers/{tenant}/removals/{product}/acknowledge",
+            post(customers::acknowledge_removal),
+        )
         .route("/products", get(products::page))
         .route("/products/{product}/select", post(products::toggle))
         .route("/products/{product}/catalog", get(products::catalog_hits))
