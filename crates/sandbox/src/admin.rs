@@ -587,14 +587,19 @@ struct ClearBody {
 async fn clear_alert(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
     authorised(&st, &headers)?;
     let b: ClearBody = body(&raw)?;
-    if st.sandbox.sophos.clear_alert(&b.tenant_id, &b.alert_id) {
-        Ok(Json(json!({"cleared": true})).into_response())
-    } else {
-        Err(bad(format!(
-            "Tenant {} has no open alert {}. Fix: give an alert id from POST /v1/sophos/alerts or the tenant's alert list.",
-            b.tenant_id, b.alert_id
-        )))
+    let done = st.sandbox.sophos.clear_alert(&b.tenant_id, &b.alert_id);
+    alert_answer(done, "cleared", &b)
+}
+
+/// `{"<what>": true}`, or the refusal for an alert the tenant does not have open.
+fn alert_answer(done: bool, what: &str, b: &ClearBody) -> Answer {
+    if done {
+        return Ok(Json(json!({ what: true })).into_response());
     }
+    Err(bad(format!(
+        "Tenant {} has no open alert {}. Fix: give an alert id from POST /v1/sophos/alerts or the tenant's alert list.",
+        b.tenant_id, b.alert_id
+    )))
 }
 
 #[derive(Deserialize)]
@@ -657,18 +662,11 @@ async fn clear_slow(State(st): Shared, Path(vendor): Path<String>, headers: Head
 async fn acknowledge_alert(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
     authorised(&st, &headers)?;
     let b: ClearBody = body(&raw)?;
-    if st
+    let done = st
         .sandbox
         .sophos
-        .acknowledge_alert(&b.tenant_id, &b.alert_id)
-    {
-        Ok(Json(json!({"acknowledged": true})).into_response())
-    } else {
-        Err(bad(format!(
-            "Tenant {} has no open alert {}. Fix: give an alert id from POST /v1/sophos/alerts or the tenant's alert list.",
-            b.tenant_id, b.alert_id
-        )))
-    }
+        .acknowledge_alert(&b.tenant_id, &b.alert_id);
+    alert_answer(done, "acknowledged", &b)
 }
 
 #[derive(Deserialize)]

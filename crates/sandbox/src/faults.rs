@@ -72,6 +72,11 @@ pub struct RequestCounts {
 }
 
 impl RequestCounts {
+    /// Requests a knob answered instead of the handler: rate-limited, injected or random faults.
+    pub fn answered_by_a_fault(&self) -> u64 {
+        self.rate_limited + self.injected_faults
+    }
+
     /// Count for one method and status, e.g. `count("POST", 201)`.
     pub fn count(&self, method: &str, status: u16) -> u64 {
         self.by_method_status

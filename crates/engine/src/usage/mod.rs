@@ -578,6 +578,13 @@ pub async fn run_for(
 
     let mut agreements = read_agreements(cw, &targets).await?;
     let (mut open, mut links) = read_left_overs(store).await?;
+    let mut acknowledged: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for a in store.removal_acks(None).await? {
+        acknowledged
+            .entry(a.tenant_id.to_string())
+            .or_default()
+            .insert(a.product);
+    }
 
     // No data is not zero: a month Sophos has not published, a listing that failed, an empty
     // listing after billed months, or a billed customer missing from the listing plans nothing.
@@ -650,6 +657,7 @@ pub async fn run_for(
         selected: selected.clone(),
         catalog,
         table,
+        acknowledged,
     });
     // Each customer's inputs, moved out of the shared maps (nothing is copied).
     let work: Vec<_> = targets
@@ -959,6 +967,8 @@ struct Shared {
     selected: Vec<String>,
     catalog: BTreeMap<String, CatalogItemId>,
     table: products::ProductTable,
+    /// Acknowledged removals by tenant id: read once per run.
+    acknowledged: HashMap<String, BTreeSet<String>>,
 }
 
 impl Shared {
@@ -1143,13 +1153,10 @@ impl Shared {
                 .collect(),
             in_doubt,
             acknowledged_removals: self
-                .store
-                .removal_acks(Some(target.tenant_id.as_str()))
-                .await
-                .map_err(Failure::store)?
-                .into_iter()
-                .map(|a| a.product)
-                .collect(),
+                .acknowledged
+                .get(target.tenant_id.as_str())
+                .cloned()
+                .unwrap_or_default(),
         };
         let ops = plan_agreement(&input, self.zero, self.flags);
         for op in &ops {

@@ -990,14 +990,6 @@ fn ticket_view(emu: &CwEmulator) -> Vec<(i64, String, String, bool, usize)> {
     v
 }
 
-fn answered_by_a_fault(c: &sandbox::faults::RequestCounts) -> u64 {
-    c.by_method_status
-        .iter()
-        .filter(|(k, _)| k.ends_with(" 500") || k.ends_with(" 503") || k.ends_with(" 429"))
-        .map(|(_, n)| n)
-        .sum()
-}
-
 /// Cycles until one has no failed tenant (at most 8); returns how many it took.
 async fn cycle_until_clean(e: &Env) -> usize {
     for n in 1..=8 {
@@ -1095,7 +1087,7 @@ async fn fault_campaign_ends_in_the_fault_free_state() {
         e.so_emu.request_counts(),
         e.cw.stats(),
     );
-    assert!(answered_by_a_fault(&cw_counts) > 0 && answered_by_a_fault(&so_counts) > 0);
+    assert!(cw_counts.answered_by_a_fault() > 0 && so_counts.answered_by_a_fault() > 0);
 
     let e5 = env_with(customers, Duration::from_secs(60)).await;
     e5.cw_emu.faults().set_fault_rate(0.10);
@@ -1114,15 +1106,15 @@ async fn fault_campaign_ends_in_the_fault_free_state() {
          codebase rediscoveries {}; {cycles} cycle(s), wall {:.2} s; 10 % 500s alone: {} of {} \
          calls, wall {:.2} s; fault-free wall {:.2} s",
         want.len(),
-        answered_by_a_fault(&cw_counts),
+        cw_counts.answered_by_a_fault(),
         cw_counts.total,
-        answered_by_a_fault(&so_counts),
+        so_counts.answered_by_a_fault(),
         so_counts.total,
         stats.retries,
         stats.lookups,
         stats.rediscoveries,
         campaign_wall.as_secs_f64(),
-        answered_by_a_fault(&e5.cw_emu.request_counts()),
+        e5.cw_emu.request_counts().answered_by_a_fault(),
         e5.cw_emu.request_counts().total,
         fivexx_wall.as_secs_f64(),
         clean_wall.as_secs_f64(),

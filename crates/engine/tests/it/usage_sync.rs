@@ -1306,14 +1306,6 @@ async fn sync_until_clean(e: &Env) -> usize {
     panic!("customers still failing after 5 runs");
 }
 
-fn answered_by_a_fault(c: &sandbox::faults::RequestCounts) -> u64 {
-    c.by_method_status
-        .iter()
-        .filter(|(k, _)| k.ends_with(" 500") || k.ends_with(" 503") || k.ends_with(" 429"))
-        .map(|(_, n)| n)
-        .sum()
-}
-
 /// The fault campaign: the same MSP synced once without faults and once under 5 % random 500s on
 /// both vendors, a 503 on the Sophos usage listing, a 429 with `Retry-After` on ConnectWise, slow
 /// POSTs that commit after the client gave up, a Sophos token expiring and the ConnectWise
@@ -1372,7 +1364,7 @@ async fn fault_campaign_ends_in_the_fault_free_state() {
         e.sophos_emu.request_counts(),
         e.cw.stats(),
     );
-    assert!(answered_by_a_fault(&cw_counts) > 0 && answered_by_a_fault(&so_counts) > 0);
+    assert!(cw_counts.answered_by_a_fault() > 0 && so_counts.answered_by_a_fault() > 0);
 
     // 10 % of ConnectWise calls answered 500 before anything is done.
     let e5 = faulty_env(customers, seed, Duration::from_secs(60)).await;
@@ -1390,15 +1382,15 @@ async fn fault_campaign_ends_in_the_fault_free_state() {
          ConnectWise {} of {} calls, Sophos {} of {}; ConnectWise retries {}, POST look-ups {}, \
          codebase rediscoveries {}; {runs} run(s), wall {:.2} s; 10 % 500s alone: {} of {} calls, \
          wall {:.2} s; fault-free wall {:.2} s",
-        answered_by_a_fault(&cw_counts),
+        cw_counts.answered_by_a_fault(),
         cw_counts.total,
-        answered_by_a_fault(&so_counts),
+        so_counts.answered_by_a_fault(),
         so_counts.total,
         stats.retries,
         stats.lookups,
         stats.rediscoveries,
         campaign_wall.as_secs_f64(),
-        answered_by_a_fault(&e5.cw_emu.request_counts()),
+        e5.cw_emu.request_counts().answered_by_a_fault(),
         e5.cw_emu.request_counts().total,
         fivexx_wall.as_secs_f64(),
         clean_wall.as_secs_f64(),
