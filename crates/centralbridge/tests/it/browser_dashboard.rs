@@ -402,31 +402,43 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
         .unwrap();
     assert_eq!(refused.status(), 403);
     assert!(refused.text().await.unwrap().contains("CSRF"));
+    let ok = run_tickets_with_token(&http, url, cookie.value()).await;
+    assert_eq!(ok.status(), 200);
+
+    viewer_scenario(c, url, dir).await
+}
+
+/// "Sync tickets now" as the session, with the CSRF token its pages carry.
+async fn run_tickets_with_token(
+    http: &reqwest::Client,
+    url: &str,
+    session: &str,
+) -> reqwest::Response {
+    let token = page_token(http, url, session).await;
+    http.post(format!("{url}/jobs/tickets/run"))
+        .header("cookie", format!("cb_session={session}"))
+        .header("x-csrf-token", token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSRF token the session's pages carry (in htmx's request headers).
+async fn page_token(http: &reqwest::Client, url: &str, session: &str) -> String {
     let page = http
         .get(format!("{url}/customers"))
-        .header("cookie", format!("cb_session={}", cookie.value()))
+        .header("cookie", format!("cb_session={session}"))
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let token = page
-        .split("X-CSRF-Token\": \"")
+    page.split("X-CSRF-Token\": \"")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .unwrap()
-        .to_owned();
-    let ok = http
-        .post(format!("{url}/jobs/tickets/run"))
-        .header("cookie", format!("cb_session={}", cookie.value()))
-        .header("x-csrf-token", token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
-
-    viewer_scenario(c, url, dir).await
+        .to_owned()
 }
 
 /// Fills the login form (the name field keeps what the last attempt typed) and submits it.
@@ -499,28 +511,7 @@ async fn viewer_scenario(
     // A forged action with the viewer's own session and token is refused for its role.
     let cookie = c.get_named_cookie("cb_session").await?;
     let http = clientkit::http_client().build().unwrap();
-    let page = http
-        .get(format!("{url}/customers"))
-        .header("cookie", format!("cb_session={}", cookie.value()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = page
-        .split("X-CSRF-Token\": \"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    let refused = http
-        .post(format!("{url}/jobs/tickets/run"))
-        .header("cookie", format!("cb_session={}", cookie.value()))
-        .header("x-csrf-token", token)
-        .send()
-        .await
-        .unwrap();
+    let refused = run_tickets_with_token(&http, url, cookie.value()).await;
     assert_eq!(refused.status(), 403);
     assert!(refused.text().await.unwrap().contains("operator role"));
     c.find(Locator::Id("logout")).await?.click().await?;

@@ -157,11 +157,10 @@ async fn every_kind_written_is_offered_by_both_filters() {
     w.finish().await;
 }
 
-/// A person deletes an addition in ConnectWise: `sync usage` fails that customer with the advice;
-/// `removals acknowledge` makes it "not billed by choice" (exit 0, nothing recreated, audited under
-/// the OS user); `removals withdraw` brings the failure back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_removal_is_acknowledged_and_withdrawn_from_the_cli() {
+/// A world synced once, then one of the additions the sync made deleted in ConnectWise by a
+/// person, and synced again: that run's output, which fails the customer (exit 1).
+async fn a_synced_addition_deleted_by_hand()
+-> (World, engine::store::AdditionLink, std::process::Output) {
     use engine::store::UsageStore as _;
     let w = World::new(Target::sqlite(), 10).await;
     let out = w.run(&["sync", "usage"]).await;
@@ -180,6 +179,15 @@ async fn a_removal_is_acknowledged_and_withdrawn_from_the_cli() {
     ));
     let out = w.run(&["sync", "usage"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    (w, link, out)
+}
+
+/// A person deletes an addition in ConnectWise: `sync usage` fails that customer with the advice;
+/// `removals acknowledge` makes it "not billed by choice" (exit 0, nothing recreated, audited under
+/// the OS user); `removals withdraw` brings the failure back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_is_acknowledged_and_withdrawn_from_the_cli() {
+    let (w, link, out) = a_synced_addition_deleted_by_hand().await;
     assert!(
         text(&out).contains("removals acknowledge"),
         "{}",
@@ -258,22 +266,7 @@ async fn a_removal_is_acknowledged_and_withdrawn_from_the_cli() {
 /// pressing it stops the failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removal_is_acknowledged_from_the_dashboard() {
-    use engine::store::UsageStore as _;
-    let w = World::new(Target::sqlite(), 10).await;
-    assert!(w.run(&["sync", "usage"]).await.status.success());
-    let link = w
-        .store
-        .list_addition_links(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|l| l.created_by_us)
-        .expect("an addition made by the sync");
-    assert!(w.sb.connectwise.delete_record(
-        sandbox::connectwise::Table::Additions,
-        link.addition_id.get()
-    ));
-    assert_eq!(w.run(&["sync", "usage"]).await.status.code(), Some(1));
+    let (w, link, _) = a_synced_addition_deleted_by_hand().await;
     let app = crate::support::App::spawn(&w, &[]).await;
     let tenant = link.tenant_id.as_str();
     let detail = app

@@ -229,6 +229,17 @@ async fn the_config_section_sets_the_knobs_and_flags_win() {
     assert!(o.all().contains("Fix:"), "{}", o.all());
 }
 
+/// A POST to the printed admin API's `path`, with its printed token.
+async fn sandbox_admin(
+    http: &reqwest::Client,
+    info: &Value,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
+    let url = format!("{}{path}", info["admin"]["url"].as_str().unwrap());
+    admin_post(http, url, info["admin"]["token"].as_str(), body).await
+}
+
 /// A Sophos token from the printed credentials: the whole token answer.
 async fn sophos_token(http: &reqwest::Client, info: &Value) -> Value {
     let so = &info["sophos"];
@@ -329,13 +340,10 @@ async fn undocumented_vendor_behaviours_are_knobs() {
             tenant["id"].as_str().unwrap(),
             tenant["apiHost"].as_str().unwrap(),
         );
-        let raised = admin_post(
+        let raised = sandbox_admin(
             &http,
-            format!(
-                "{}/v1/sophos/alerts",
-                info["admin"]["url"].as_str().unwrap()
-            ),
-            info["admin"]["token"].as_str(),
+            info,
+            "/v1/sophos/alerts",
             json!({"count": 1, "tenant_id": id}),
         )
         .await;
@@ -386,24 +394,13 @@ async fn restricted_setup_reads_from_the_command_line() {
     let http = clientkit::http_client().build().unwrap();
     let (_sandbox, info) = start(&cli, &["--setup-reads-need-inquire"]);
     assert_eq!(status_of(&http, &info, "service/priorities").await, 200);
-    let r = admin_post(
-        &http,
-        format!("{}/v1/connectwise/role", info["admin"]["url"].as_str().unwrap()),
-        info["admin"]["token"].as_str(),
-        json!({"member": "apisophos", "function": "Table Setup", "level": "Inquire", "access": "None"}),
-    )
-    .await;
+    let no_table_setup = json!({"member": "apisophos", "function": "Table Setup", "level": "Inquire", "access": "None"});
+    let r = sandbox_admin(&http, &info, "/v1/connectwise/role", no_table_setup.clone()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(status_of(&http, &info, "service/priorities").await, 403);
     // Without the flag, setup tables answer any member, as the Developer Guide says.
     let (_plain, plain) = start(&cli, &[]);
-    admin_post(
-        &http,
-        format!("{}/v1/connectwise/role", plain["admin"]["url"].as_str().unwrap()),
-        plain["admin"]["token"].as_str(),
-        json!({"member": "apisophos", "function": "Table Setup", "level": "Inquire", "access": "None"}),
-    )
-    .await;
+    sandbox_admin(&http, &plain, "/v1/connectwise/role", no_table_setup).await;
     assert_eq!(status_of(&http, &plain, "service/priorities").await, 200);
 }
 
