@@ -67,6 +67,10 @@ pub enum Command {
     Products(cmd::products::Args),
     /// Per customer: last run of each sync job, ok or failed, with the error and advice
     Status(cmd::status::Args),
+    /// Saved usage plans: list, show, approve (applied exactly, or refused naming what moved), discard
+    Plans(cmd::plans::Args),
+    /// Sophos usage against what ConnectWise bills, per customer and product, with drift and status
+    Reconcile(cmd::reconcile::Args),
     /// Additions removed in ConnectWise on purpose: acknowledge (not billed by choice), withdraw, list
     Removals(cmd::removals::Args),
     /// The audit log: who changed what, when and why, with names; filter by time, kind, customer
@@ -101,6 +105,8 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Products(args) => cmd::products::run(ctx, args).await,
         Command::Status(args) => cmd::status::run(ctx, args).await,
         Command::Removals(args) => cmd::removals::run(ctx, args).await,
+        Command::Plans(args) => cmd::plans::run(ctx, args).await,
+        Command::Reconcile(args) => cmd::reconcile::run(ctx, args).await,
         Command::Audit(args) => cmd::audit::run(ctx, args).await,
         Command::Bench(args) => cmd::bench::run(ctx, args).await,
         Command::Tickets(args) => cmd::tickets::run(ctx, args).await,

@@ -32,6 +32,8 @@ pub struct Config {
     pub service: ServiceConfig,
     /// `[sync]`: job intervals, concurrency, lease and the usage sync's blast-radius limits.
     pub sync: SyncConfig,
+    /// `[usage]`: whether usage plans wait for a person's approval.
+    pub usage: UsageConfig,
     /// `[sandbox]`: defaults for `centralbridge sandbox` (its flags win).
     #[serde(skip_serializing_if = "SandboxConfig::is_empty")]
     pub sandbox: SandboxConfig,
@@ -169,6 +171,28 @@ impl Default for SyncConfig {
     }
 }
 
+/// `[usage]`: how usage sync writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageConfig {
+    /// `auto` (the default): every sync writes its plan at once. `required`: the service only
+    /// computes and saves the daily plan, and nothing is written until a person approves it
+    /// (`plans approve`, or Approve on the dashboard's Usage page); `sync usage` then refuses to
+    /// write directly.
+    pub approval: Approval,
+}
+
+/// Whether usage plans wait for a person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Plans are applied as they are made.
+    #[default]
+    Auto,
+    /// Plans wait for a person's approval.
+    Required,
+}
+
 /// `[sandbox]`: what `centralbridge sandbox` uses when its flag is not given; every key is the
 /// flag's name with `_` for `-`, and unset keys take the flag's default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -301,6 +325,8 @@ pub enum Kind {
     IpAddr,
     /// Requests per minute (1 or more), or `"real"`.
     Rate,
+    /// `"required"` or `"auto"`.
+    Approval,
 }
 
 /// One key the config accepts: where it goes, what it holds, and an example for error messages.
@@ -399,6 +425,7 @@ pub const SCHEMA: &[KeySpec] = &[
     spec("sync", "lease", Kind::Duration, "\"30s\""),
     spec("sync", "max_drop_percent", Kind::Percent, "30"),
     spec("sync", "max_zeroed_customers", Kind::Count, "10"),
+    spec("usage", "approval", Kind::Approval, "\"required\""),
     spec("sandbox", "seed", Kind::Whole, "7"),
     spec("sandbox", "customers", Kind::Whole, "40"),
     spec("sandbox", "extra_companies", Kind::Whole, "6"),
@@ -707,6 +734,8 @@ fn check_text(kind: Kind, text: &str) -> Result<(), String> {
             .map_err(|_| "it is not an IP address".into()),
         Kind::Rate if text == "real" => Ok(()),
         Kind::Rate => Err("it is neither a number of requests per minute nor `real`".into()),
+        Kind::Approval if matches!(text, "required" | "auto") => Ok(()),
+        Kind::Approval => Err("it is neither `required` nor `auto`".into()),
         Kind::Count
         | Kind::Percent
         | Kind::Whole

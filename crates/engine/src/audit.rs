@@ -76,6 +76,12 @@ kinds! {
     UsageRemovalAcknowledged = "usage.removal_acknowledged", "removal acknowledged (not billed by choice)";
     /// An acknowledged removal withdrawn: the customer is billed (or reported) again.
     UsageRemovalWithdrawn = "usage.removal_withdrawn", "removal acknowledgement withdrawn";
+    /// A usage plan saved for a person to approve.
+    UsagePlanSaved = "usage.plan_saved", "usage plan saved for approval";
+    /// A saved usage plan approved (and applied).
+    UsagePlanApproved = "usage.plan_approved", "usage plan approved";
+    /// A saved usage plan discarded.
+    UsagePlanDiscarded = "usage.plan_discarded", "usage plan discarded";
     /// A ticket opened for an alert.
     TicketCreate = "ticket.create", "ticket opened";
     /// A repeat of an alert noted on its ticket.

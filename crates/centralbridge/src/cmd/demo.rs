@@ -215,6 +215,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         tls: None,
         behind_proxy: false,
         auth: service::auth::Policy::default(),
+        approval_required: false,
     };
     let runner = EngineRunner::shared(
         ctx.config.sync.concurrency as usize,

@@ -201,12 +201,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         tls,
         behind_proxy,
         auth: auth_policy(ctx)?,
+        approval_required: ctx.config.usage.approval == crate::config::Approval::Required,
     };
     let holder = opts.scheduler.holder.clone();
-    let runner = EngineRunner::shared(
-        ctx.config.sync.concurrency as usize,
-        crate::cmd::sync::guard(&ctx.config.sync),
-    );
+    let runner = EngineRunner {
+        concurrency: ctx.config.sync.concurrency as usize,
+        guard: crate::cmd::sync::guard(&ctx.config.sync),
+        approval_required: opts.approval_required,
+    }
+    .into_shared();
     let running = service::start(store.clone(), master, opts, runner)
         .await
         .map_err(CliError::usage_from)?;

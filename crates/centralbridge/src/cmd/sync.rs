@@ -33,8 +33,12 @@ enum Action {
 #[derive(Debug, clap::Args)]
 pub struct UsageArgs {
     /// Print the plan (every operation with its reason) and stop: nothing is written
-    #[arg(long)]
+    #[arg(long, conflicts_with = "plan")]
     dry_run: bool,
+    /// Compute the plan and save it for approval (`centralbridge plans show|approve|discard`):
+    /// nothing is written to ConnectWise
+    #[arg(long)]
+    plan: bool,
     /// Billing month to sync [default: the previous month]
     #[arg(long, value_name = "YYYY-MM")]
     month: Option<String>,
@@ -128,18 +132,14 @@ pub fn progress_bar(ctx: &Ctx, what: &str) -> Option<ProgressBar> {
     Some(bar)
 }
 
-async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
-    let month = a
-        .month
-        .as_deref()
-        .map(Month::parse)
-        .transpose()
-        .map_err(CliError::usage_from)?;
-    let (store, _) = ctx.open_store().await?;
-    let cw = engine::connections::connectwise_client(&store)
+/// The clients a usage run needs, from the stored connections.
+pub async fn usage_clients(
+    store: &engine::store::Store,
+) -> Result<(connectwise::Client, sophos::Client), CliError> {
+    let cw = engine::connections::connectwise_client(store)
         .await
         .map_err(CliError::usage_from)?;
-    let mut scfg = engine::connections::sophos_config(&store)
+    let mut scfg = engine::connections::sophos_config(store)
         .await
         .map_err(CliError::usage_from)?;
     // One usage listing at the largest page the API allows.
@@ -148,13 +148,44 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
     let sophos = sophos::Client::connect(scfg)
         .await
         .map_err(CliError::failure_from)?;
-    let bar = progress_bar(ctx, "usage sync");
-    let progress: Option<usage::ProgressFn> = bar.clone().map(|b| {
+    Ok((cw, sophos))
+}
+
+/// A progress callback drawing on `bar`.
+pub fn progress_fn(bar: Option<&ProgressBar>) -> Option<usage::ProgressFn> {
+    bar.cloned().map(|b| {
         Arc::new(move |done: usize, total: usize| {
             b.set_length(total as u64);
             b.set_position(done as u64);
         }) as usage::ProgressFn
-    });
+    })
+}
+
+/// The CLI's usage errors: a bad month or customer is the user's (exit 2), the rest a failure.
+pub fn usage_error(e: usage::UsageError) -> CliError {
+    match e {
+        usage::UsageError::NoSuchCustomer(_)
+        | usage::UsageError::BadMonth(_)
+        | usage::UsageError::Plan(_)
+        | usage::UsageError::MonthBackwards { .. } => CliError::usage_from(e),
+        other => CliError::failure(other.to_string()),
+    }
+}
+
+async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
+    let month = a
+        .month
+        .as_deref()
+        .map(Month::parse)
+        .transpose()
+        .map_err(CliError::usage_from)?;
+    if !a.dry_run && !a.plan && ctx.config.usage.approval == crate::config::Approval::Required {
+        return Err(CliError::usage(usage::messages::approval_required()));
+    }
+    let (store, _) = ctx.open_store().await?;
+    let (cw, sophos) = usage_clients(&store).await?;
+    let bar = progress_bar(ctx, "usage sync");
+    let progress = progress_fn(bar.as_ref());
     let opts = SyncOptions {
         month,
         customers: a.customers,
@@ -165,29 +196,43 @@ async fn run_usage(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         guard: guard(&ctx.config.sync),
         concurrency: a.concurrency,
         progress,
+        ..SyncOptions::default()
     };
     let cli_run = super::run::start(
         ctx,
         &store,
         Job::Usage,
         super::run::CliStart {
-            dry_run: a.dry_run,
+            dry_run: a.dry_run || a.plan,
             wait: a.wait,
             signals: true,
         },
     )
     .await?;
+    if a.plan {
+        let result = usage::saved::plan(&store, &cw, &sophos, &opts, cli_run.run()).await;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let end = match &result {
+            Ok(p) => p.report.run_end(),
+            Err(e) => engine::job::RunEnd::failed(e.to_string()),
+        };
+        let finished = cli_run.finish(&end).await;
+        let planned = result.map_err(usage_error)?;
+        store.close().await;
+        ctx.out.emit(&super::plans::PlanView {
+            plan: planned.plan,
+            all: a.all,
+        })?;
+        return finished.map(|_| ());
+    }
     let result = usage::run(&store, &cw, &sophos, &opts, cli_run.run()).await;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     let finished = cli_run.finish(&result.run_end()).await;
-    let report = result.map_err(|e| match e {
-        usage::UsageError::NoSuchCustomer(_)
-        | usage::UsageError::BadMonth(_)
-        | usage::UsageError::MonthBackwards { .. } => CliError::usage_from(e),
-        other => CliError::failure(other.to_string()),
-    })?;
+    let report = result.map_err(usage_error)?;
     store.close().await;
     let view = ReportView { report, all: a.all };
     ctx.out.emit(&view)?;

@@ -21,6 +21,9 @@ pub struct EngineRunner {
     pub concurrency: usize,
     /// The usage sync's limits past which a drop waits for a person (`sync usage --confirm`).
     pub guard: engine::usage::Guard,
+    /// `[usage] approval = "required"`: the usage job saves its plan for a person instead of
+    /// applying it.
+    pub approval_required: bool,
 }
 
 impl JobRunner for EngineRunner {
@@ -29,7 +32,7 @@ impl JobRunner for EngineRunner {
         Box::pin(async move {
             match job {
                 Job::Refresh => refresh(&store, &run).await,
-                Job::Usage => usage(&store, this.concurrency, this.guard, &run).await,
+                Job::Usage => usage(&store, &this, &run).await,
                 Job::Tickets => tickets(&store, &run).await,
             }
         })
@@ -39,7 +42,17 @@ impl JobRunner for EngineRunner {
 impl EngineRunner {
     /// The runner for the scheduler: usage syncs `concurrency` customers at once under `guard`.
     pub fn shared(concurrency: usize, guard: engine::usage::Guard) -> Arc<dyn JobRunner> {
-        Arc::new(EngineRunner { concurrency, guard })
+        EngineRunner {
+            concurrency,
+            guard,
+            approval_required: false,
+        }
+        .into_shared()
+    }
+
+    /// This runner, for the scheduler.
+    pub fn into_shared(self) -> Arc<dyn JobRunner> {
+        Arc::new(self)
     }
 }
 
@@ -78,22 +91,38 @@ pub async fn refresh(store: &Store, run: &Run) -> RunEnd {
     result.run_end()
 }
 
-/// Usage sync of every mapped customer with usage sync on.
-pub async fn usage(
-    store: &Store,
-    concurrency: usize,
-    guard: engine::usage::Guard,
-    run: &Run,
-) -> RunEnd {
+/// Usage sync of every mapped customer with usage sync on; with approval required, the plan is
+/// saved for a person instead (superseding the previous pending one) and nothing is written.
+pub async fn usage(store: &Store, runner: &EngineRunner, run: &Run) -> RunEnd {
     let (cw, so) = match clients(store, Job::Usage).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let opts = engine::usage::SyncOptions {
-        concurrency: concurrency.max(1),
-        guard,
+        concurrency: runner.concurrency.max(1),
+        guard: runner.guard,
         ..Default::default()
     };
+    if runner.approval_required {
+        let result = engine::usage::saved::plan(store, &cw, &so, &opts, run).await;
+        record_stats(Some(&cw), Some(&so));
+        let end = match result {
+            Ok(p) => {
+                let mut end = p.report.run_end();
+                end.summary = engine::usage::messages::plan_waiting(
+                    p.plan.id,
+                    p.plan.body.totals.writes,
+                    p.plan.customers_with_writes(),
+                );
+                end
+            }
+            Err(e) => RunEnd::failed(e.to_string()),
+        };
+        if let Ok(n) = engine::usage::saved::pending_count(store).await {
+            metrics::plans_pending(n);
+        }
+        return end;
+    }
     let result = engine::usage::run(store, &cw, &so, &opts, run).await;
     record_stats(Some(&cw), Some(&so));
     result.run_end()

@@ -57,10 +57,19 @@ fn describe() {
         "centralbridge_alerts_ticketed_total",
         "Sophos alerts that opened a ConnectWise ticket"
     );
+    metrics::describe_gauge!(
+        "centralbridge_usage_plans_pending",
+        "Saved usage plans waiting for a person's approval"
+    );
     metrics::describe_counter!(
         super::auth::FAILED_LOGINS_METRIC,
         "Refused dashboard logins, by reason (refused: wrong name or password, or disabled; throttled)"
     );
+}
+
+/// How many usage plans wait for approval now.
+pub fn plans_pending(n: usize) {
+    metrics::gauge!("centralbridge_usage_plans_pending").set(n as f64);
 }
 
 /// Counts one finished run of `job` with its `outcome` (`ok`, `partial`, `failed`, …).

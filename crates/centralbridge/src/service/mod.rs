@@ -37,6 +37,8 @@ pub struct AppState {
     pub tls: bool,
     /// A reverse proxy in front names the client in `X-Forwarded-For` (for login throttling).
     pub behind_proxy: bool,
+    /// Usage plans wait for a person's approval.
+    pub approval_required: bool,
     /// The last doctor report shown on the Connection page.
     pub doctor: tokio::sync::Mutex<Option<(jiff::Timestamp, engine::doctor::DoctorReport)>>,
 }
@@ -58,6 +60,8 @@ pub struct ServiceOptions {
     pub behind_proxy: bool,
     /// Session lifetimes and login throttling.
     pub auth: auth::Policy,
+    /// `[usage] approval = "required"`: usage plans wait for a person (the dashboard says so).
+    pub approval_required: bool,
 }
 
 /// A certificate chain and its private key, PEM files, for the dashboard's own HTTPS.
@@ -186,6 +190,7 @@ pub async fn start(
         secure_cookies: opts.secure_cookies,
         tls: opts.tls.is_some(),
         behind_proxy: opts.behind_proxy,
+        approval_required: opts.approval_required,
         doctor: tokio::sync::Mutex::new(None),
     });
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();

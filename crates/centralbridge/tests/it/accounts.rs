@@ -32,6 +32,7 @@ impl Site {
             tls: None,
             behind_proxy: false,
             auth: service::auth::Policy::default(),
+            approval_required: false,
         };
         let config = centralbridge::config::SyncConfig::default();
         let runner = EngineRunner::shared(1, centralbridge::cmd::sync::guard(&config));

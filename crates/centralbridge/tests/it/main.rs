@@ -15,3 +15,4 @@ mod demo_once;
 mod run_harness;
 mod service_http;
 mod service_leases;
+mod usage_billing;

@@ -13,22 +13,7 @@ use std::time::{Duration, Instant};
 use engine::store::RunOutcome;
 use support::{App, SchedJob, Service, Target, World, text};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Target::sqlite()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(t) = super::Target::postgres().await {
-                    super::$name(t).await;
-                }
-            }
-        }
-    )*};
-}
+use support::on_both_backends;
 
 on_both_backends!(
     two_cli_usage_syncs,

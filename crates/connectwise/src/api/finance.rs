@@ -76,6 +76,10 @@ pub struct AdditionState {
     pub quantity: f64,
     /// It has a cancelled date.
     pub cancelled: bool,
+    /// Price per unit charged to the customer; `None` when ConnectWise sent none.
+    pub unit_price: Option<f64>,
+    /// What ConnectWise bills for it each cycle (`extPrice`); `None` when it sent none.
+    pub ext_price: Option<f64>,
 }
 
 /// A billable addition to add to an agreement.
@@ -179,6 +183,8 @@ impl Client {
                     catalog_item_id: a.product.as_ref()?.id?,
                     quantity: a.quantity.unwrap_or(0.0),
                     cancelled: a.cancelled_date.is_some(),
+                    unit_price: a.unit_price,
+                    ext_price: a.ext_price,
                 })
             })
             .collect())

@@ -10,7 +10,7 @@ use crate::models::{
 };
 
 /// A catalog item as a caller shows and links it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CatalogItemSummary {
     /// ConnectWise's record id of the catalog item; what additions and product links refer to.
     pub id: i64,
@@ -20,6 +20,8 @@ pub struct CatalogItemSummary {
     pub description: Option<String>,
     /// True when the item is marked inactive.
     pub inactive: bool,
+    /// The item's price per unit (what a new addition bills unless it sets its own).
+    pub price: Option<f64>,
 }
 
 impl CatalogItemSummary {
@@ -29,6 +31,7 @@ impl CatalogItemSummary {
             identifier: i.identifier.clone(),
             description: i.description.clone(),
             inactive: i.inactive_flag == Some(true),
+            price: i.price,
         })
     }
 }
@@ -114,6 +117,23 @@ impl Client {
     pub async fn catalog_item(&self, id: i64) -> Result<CatalogItem, CwError> {
         self.get(&format!("procurement/catalog/{id}"), Vec::new())
             .await
+    }
+
+    /// The catalog items with these ids (one `id in (...)` listing; keep `ids` to a few hundred).
+    pub async fn catalog_item_summaries_by_ids(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<CatalogItemSummary>, CwError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .search_catalog(Conditions::new().is_in("id", ids.iter().copied()))
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(CatalogItemSummary::from_model)
+            .collect())
     }
 
     /// How many catalog items match `query` (`procurement/catalog/count`).

@@ -37,7 +37,7 @@
 //!    as `bool`; ids are `INTEGER PRIMARY KEY AUTOINCREMENT` / `BIGINT GENERATED ALWAYS AS IDENTITY`
 //!    read as `i64`; bytes are BLOB / BYTEA.
 //! 4. Add the migration `NNNN_<area>.sql` to both `migrations/sqlite` and `migrations/postgres`
-//!    (0001 core, 0002 mapping, 0003 usage, 0004 tickets, 0005 service, 0006 accounts; never edit a released one).
+//!    (0001 core, 0002 mapping, 0003 usage, 0004 tickets, 0005 service, 0006 accounts, 0007 removal acks, 0008 plans; never edit a released one).
 //! 5. Test it on both backends with the harness in `tests/it/common/mod.rs` (see `tests/it/store_core.rs`):
 //!    `both_backends!(my_test, ...)` turns `async fn my_test(t: TestStore)` into `sqlite::my_test` and
 //!    `postgres::my_test`.
@@ -48,6 +48,7 @@ mod accounts;
 mod core_area;
 mod error;
 mod mapping;
+mod plans;
 mod tickets;
 mod usage;
 
@@ -55,6 +56,7 @@ pub use accounts::*;
 pub use core_area::*;
 pub use error::{Result, StoreError};
 pub use mapping::*;
+pub use plans::*;
 pub use tickets::*;
 pub use usage::*;
 

@@ -184,6 +184,8 @@ pub struct JournalEntry {
     pub state: JournalState,
     /// Why it failed; `None` unless it did.
     pub error: Option<String>,
+    /// What kind of failure it was (e.g. `invoiced_period`); `None` unless it failed.
+    pub error_code: Option<String>,
     /// When it was planned.
     pub created_at: Timestamp,
     /// When its state last changed.
@@ -208,6 +210,7 @@ macro_rules! journal_from_row {
             reason: r.try_get("reason")?,
             state: JournalState::parse(&state)?,
             error: r.try_get("error")?,
+            error_code: r.try_get("error_code")?,
             created_at: from_ms(r.try_get("created_at")?)?,
             updated_at: from_ms(r.try_get("updated_at")?)?,
         })
@@ -217,7 +220,7 @@ macro_rules! journal_from_row {
 macro_rules! journal_columns {
     () => {
         "id, run_id, tenant_id, agreement_id, product, kind, addition_id, before_qty, after_qty, \
-         reason, state, error, created_at, updated_at"
+         reason, state, error, error_code, created_at, updated_at"
     };
 }
 
@@ -242,6 +245,7 @@ macro_rules! insert_audit {
         .await?;
     }};
 }
+pub(super) use insert_audit as insert_audit_entry;
 
 store_area! {
     /// Selected products, catalog links, addition links and the usage journal.
@@ -401,7 +405,7 @@ store_area! {
             id: i64,
             state: JournalState,
             addition_id: Option<AdditionId>,
-            error: Option<&str>,
+            error: Option<(&str, &str)>,
             link: Option<&AdditionLink>,
             audit: Option<&NewAudit>,
         ) -> Result<()> {
@@ -409,13 +413,14 @@ store_area! {
             let mut tx = self.pool.begin().await?;
             sqlx::query(
                 "UPDATE usage_journal SET state = $2, addition_id = COALESCE($3, addition_id), error = $4, \
-                 updated_at = $5 WHERE id = $1",
+                 error_code = $6, updated_at = $5 WHERE id = $1",
             )
             .bind(id)
             .bind(state.as_str())
             .bind(addition_id)
-            .bind(error)
+            .bind(error.map(|(_, message)| message))
             .bind(now)
+            .bind(error.map(|(code, _)| code))
             .execute(&mut *tx)
             .await?;
             if let Some(link) = link {
@@ -475,6 +480,19 @@ store_area! {
                 " FROM usage_journal ORDER BY id DESC LIMIT $1"
             ))
             .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(|r| journal_from_row!(r)).collect()
+        }
+
+        /// The newest journal row of each (agreement, product): what usage sync last tried there.
+        async fn journal_latest(&self) -> Result<Vec<JournalEntry>> {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                journal_columns!(),
+                " FROM usage_journal j WHERE id = (SELECT MAX(k.id) FROM usage_journal k \
+                 WHERE k.agreement_id = j.agreement_id AND k.product = j.product) ORDER BY id"
+            ))
             .fetch_all(&self.pool)
             .await?;
             rows.iter().map(|r| journal_from_row!(r)).collect()

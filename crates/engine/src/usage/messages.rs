@@ -354,3 +354,257 @@ pub fn blast_refused(b: &super::BlastRadius, g: &super::Guard) -> (String, Strin
             .to_owned(),
     )
 }
+
+fn maybe_qty(q: Option<f64>, addition: Option<AdditionId>) -> String {
+    match (q, addition) {
+        (Some(q), Some(a)) => format!("{} (addition #{a})", qty(q)),
+        (Some(q), None) => qty(q),
+        (None, _) => "no addition".to_owned(),
+    }
+}
+
+/// Approving a plan that moved: nothing was applied.
+pub fn plan_moved(changes: usize) -> (String, String) {
+    (
+        format!(
+            "The saved plan no longer matches Sophos and ConnectWise ({changes} change(s) since it \
+             was computed), so nothing was written."
+        ),
+        "Compute a new plan (`centralbridge sync usage --plan`, or Preview in the dashboard), look \
+         at it, and approve that one."
+            .to_owned(),
+    )
+}
+
+/// Approving a plan that moved, as one paragraph ending with the fix.
+pub fn plan_refused(id: i64, moved: &[String]) -> String {
+    let (error, advice) = plan_moved(moved.len());
+    format!(
+        "Plan #{id} was not applied. {error}\n  - {}\nFix: {advice}",
+        moved.join("\n  - ")
+    )
+}
+
+/// A customer's planning panicked while approving.
+pub fn plan_task_panicked() -> String {
+    "a customer's planning failed unexpectedly, so the plan could not be compared".to_owned()
+}
+
+/// A customer in the saved plan is not in the new one.
+pub fn plan_customer_gone(customer: &str) -> String {
+    format!("{customer}: no longer synced (unmapped, usage sync off, or its tenant gone)")
+}
+
+/// A customer not in the saved plan is in the new one.
+pub fn plan_customer_new(customer: &str) -> String {
+    format!("{customer}: mapped or switched on since the plan was computed")
+}
+
+/// The customer's mapped agreement changed.
+pub fn plan_agreement_moved(
+    customer: &str,
+    was: Option<AgreementId>,
+    now: Option<AgreementId>,
+) -> String {
+    let a = |x: Option<AgreementId>| x.map_or("none".to_owned(), |a| format!("#{a}"));
+    format!(
+        "{customer}: the mapped agreement was {}, now {}",
+        a(was),
+        a(now)
+    )
+}
+
+/// The customer could be planned then and cannot now, or the other way round.
+pub fn plan_customer_state(customer: &str, error: Option<&str>) -> String {
+    match error {
+        Some(e) => format!("{customer}: cannot be planned now: {e}"),
+        None => format!("{customer}: could not be planned then, can now"),
+    }
+}
+
+/// A product's row appeared or went (selection changed).
+pub fn plan_product_changed(customer: &str, product: &str) -> String {
+    format!("{customer} / {product}: the product's selection changed")
+}
+
+/// Sophos's quantity moved.
+pub fn plan_sophos_moved(customer: &str, product: &str, was: f64, now: f64) -> String {
+    format!(
+        "{customer} / {product}: Sophos usage was {}, now {}",
+        qty(was),
+        qty(now)
+    )
+}
+
+/// ConnectWise's quantity (or addition) moved.
+pub fn plan_connectwise_moved(
+    customer: &str,
+    product: &str,
+    was: (Option<f64>, Option<AdditionId>),
+    now: (Option<f64>, Option<AdditionId>),
+) -> String {
+    format!(
+        "{customer} / {product}: ConnectWise had {}, now {}",
+        maybe_qty(was.0, was.1),
+        maybe_qty(now.0, now.1)
+    )
+}
+
+/// The operation changed with the same quantities (e.g. a removal acknowledged).
+pub fn plan_operation_moved(customer: &str, product: &str, was: &str, now: &str) -> String {
+    format!("{customer} / {product}: the plan was to {was}, now it is to {now}")
+}
+
+/// No plan with this number.
+pub fn no_such_plan(id: i64) -> String {
+    format!(
+        "There is no saved plan #{id}. Fix: list the plans with `centralbridge plans list` and use \
+         one of their numbers."
+    )
+}
+
+/// A plan that is not pending cannot be approved or discarded again.
+pub fn plan_not_pending(id: i64, state: &str, by: Option<&str>) -> String {
+    let by = by.map(|b| format!(" by {b}")).unwrap_or_default();
+    format!(
+        "Plan #{id} was already {state}{by}, so it cannot be approved or discarded. Fix: compute a \
+         new plan with `centralbridge sync usage --plan` (or Preview in the dashboard)."
+    )
+}
+
+/// A stored plan that cannot be read back.
+pub fn plan_unreadable(id: i64, why: &str) -> String {
+    format!(
+        "Saved plan #{id} cannot be read ({why}). Fix: discard it and compute a new plan with \
+         `centralbridge sync usage --plan`."
+    )
+}
+
+/// Approving needs a run that writes.
+pub fn plan_approve_dry_run() -> String {
+    "A plan cannot be approved in a dry run. Fix: leave out --dry-run.".to_owned()
+}
+
+/// The audit reason of a saved plan.
+pub fn plan_saved_reason(month: super::Month, writes: usize) -> String {
+    format!("usage plan for {month} saved for approval: {writes} write(s)")
+}
+
+/// The audit reason of an approval.
+pub fn plan_approved_reason(id: i64, month: super::Month) -> String {
+    format!("usage plan #{id} for {month} approved and applied")
+}
+
+/// The audit reason of a discard.
+pub fn plan_discarded_reason(id: i64, month: super::Month) -> String {
+    format!("usage plan #{id} for {month} discarded; nothing was written")
+}
+
+/// A discarded plan's outcome.
+pub fn plan_discarded_outcome() -> String {
+    "discarded; nothing was written".to_owned()
+}
+
+/// The service's usage run under `approval = "required"`.
+pub fn plan_waiting(id: i64, writes: usize, customers: usize) -> String {
+    format!(
+        "usage plan #{id} saved: {writes} write(s) for {customers} customer(s) wait for approval \
+         (`centralbridge plans show {id}`)"
+    )
+}
+
+/// A direct sync refused under `approval = "required"`.
+pub fn approval_required() -> String {
+    "Usage sync needs approval here (`[usage] approval = \"required\"`), so it does not write \
+     directly. Fix: compute a plan with `centralbridge sync usage --plan`, look at it with \
+     `centralbridge plans show ID`, then `centralbridge plans approve ID`."
+        .to_owned()
+}
+
+/// A reconciliation status for people.
+pub fn reconcile_status(s: super::reconcile::Status) -> &'static str {
+    use super::reconcile::Status as S;
+    match s {
+        S::NotMapped => "not mapped",
+        S::NoAgreement => "no agreement chosen",
+        S::InStep => "in step",
+        S::UnderBilled => "under-billed",
+        S::OverBilled => "over-billed",
+        S::ProductNotSelected => "product not selected",
+        S::UnknownProduct => "unknown billing code",
+        S::UsageSyncOff => "usage sync off",
+        S::RemovedInConnectwise => "removed in ConnectWise",
+        S::NotBilledByChoice => "not billed by choice",
+        S::PeriodInvoiced => "period invoiced",
+        S::AgreementInactive => "agreement not active",
+        S::Unread => "ConnectWise unread",
+    }
+}
+
+/// A billing code that counts toward no product.
+pub fn reconcile_unknown_code(code: &str) -> String {
+    format!(
+        "billing code {code} counts toward no product; add it to one with `centralbridge products \
+         add-code` to bill it"
+    )
+}
+
+/// A tenant with usage and no mapping.
+pub fn reconcile_not_mapped() -> String {
+    "nobody bills this usage: map the tenant with `centralbridge map set` (or accept its \
+     suggestion)"
+        .to_owned()
+}
+
+/// A mapping without an agreement.
+pub fn reconcile_no_agreement() -> String {
+    "mapped without an agreement: choose one with `centralbridge map set --agreement`".to_owned()
+}
+
+/// The detail of a row of a read agreement.
+pub fn reconcile_detail(s: super::reconcile::Status, no_catalog_item: bool) -> String {
+    use super::reconcile::Status as S;
+    match s {
+        S::UsageSyncOff => {
+            "usage sync is off for this customer: `centralbridge map set --usage-sync on`".to_owned()
+        }
+        S::ProductNotSelected if no_catalog_item => {
+            "not selected, and no catalog item is linked, so what ConnectWise bills for it is not known"
+                .to_owned()
+        }
+        S::ProductNotSelected => {
+            "not selected for usage sync: `centralbridge products select`".to_owned()
+        }
+        S::NotBilledByChoice => {
+            "a person acknowledged the removal (`centralbridge removals withdraw` bills it again)"
+                .to_owned()
+        }
+        S::RemovedInConnectwise => {
+            "the addition centralbridge managed was removed in ConnectWise: acknowledge it \
+             (`centralbridge removals acknowledge`) or re-add it (`sync usage --recreate`)"
+                .to_owned()
+        }
+        S::PeriodInvoiced => {
+            "ConnectWise refused the last change: the period is already invoiced".to_owned()
+        }
+        S::UnderBilled | S::OverBilled => {
+            "the next usage sync brings ConnectWise in step".to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+/// The mapped agreement is not in ConnectWise.
+pub fn reconcile_agreement_gone(a: AgreementId) -> String {
+    format!("agreement #{a} is not in ConnectWise any more: map another one")
+}
+
+/// The mapped agreement is cancelled or expired.
+pub fn reconcile_agreement_inactive(a: AgreementId, why: &str) -> String {
+    format!("agreement #{a} is {why}: map an active one")
+}
+
+/// The agreement's additions could not be read.
+pub fn reconcile_unread(a: AgreementId, error: &str) -> String {
+    format!("the additions of agreement #{a} could not be read ({error}); nothing is assumed")
+}

@@ -9,7 +9,9 @@
 pub mod catalog;
 pub mod messages;
 pub mod plan;
+pub mod reconcile;
 pub mod removals;
+pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -78,6 +80,10 @@ pub enum UsageError {
     /// A removal cannot be acknowledged or withdrawn as asked; the text says why and what to do.
     #[error("{0}")]
     Removal(String),
+    /// A saved plan cannot be shown, approved or discarded as asked; the text says why and what
+    /// to do.
+    #[error("{0}")]
+    Plan(String),
     /// The month asked for is earlier than the newest month synced, and `force` is off.
     #[error("{}", messages::month_backwards(*.month, *.last))]
     MonthBackwards {
@@ -210,6 +216,12 @@ pub struct SyncOptions {
     /// Called with (steps done, steps in all) as customers are planned, then applied; `None`
     /// reports nothing.
     pub progress: Option<ProgressFn>,
+    /// Plan only, even in a run that may write: read and plan every customer, write nothing (not
+    /// even customer statuses), so the plan can be saved for a person to approve.
+    pub plan_only: bool,
+    /// Apply only if the plan equals this saved one (approving it); otherwise refuse, naming
+    /// what moved, and write nothing to ConnectWise.
+    pub expect: Option<Arc<saved::Expected>>,
 }
 
 /// Customers synced at once unless set: the same default at every door.
@@ -227,6 +239,8 @@ impl Default for SyncOptions {
             guard: Guard::default(),
             concurrency: DEFAULT_CONCURRENCY,
             progress: None,
+            plan_only: false,
+            expect: None,
         }
     }
 }
@@ -311,7 +325,7 @@ pub struct UnmappedCode {
 }
 
 /// How one customer's sync ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerOutcome {
     /// Nothing failed: the plan was applied (or, in a dry run, only made).
@@ -354,6 +368,10 @@ pub struct CustomerReport {
     pub advice: Option<String>,
     /// A remark that is not an error, e.g. why the customer was skipped.
     pub note: Option<String>,
+    /// The unit price ConnectWise bills per product, from the product's addition on the
+    /// agreement; a product without a live addition is absent.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unit_prices: BTreeMap<String, f64>,
 }
 
 impl CustomerReport {
@@ -371,6 +389,7 @@ impl CustomerReport {
             error: None,
             advice: None,
             note: None,
+            unit_prices: BTreeMap::new(),
         }
     }
 
@@ -405,6 +424,10 @@ pub struct SyncReport {
     pub counts: Counts,
     /// Customers that failed or were held.
     pub failed_customers: usize,
+    /// Approving a saved plan: what changed in Sophos or ConnectWise since it was computed (the
+    /// plan was then not applied). Empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<String>,
     /// The run stopped early: a stop was asked (Ctrl-C, shutdown) or the crash-test hook fired.
     pub stopped: bool,
     /// The crash-test hook fired (the run row stays "running", as after a real crash).
@@ -527,7 +550,7 @@ pub async fn run_for(
     opts: &SyncOptions,
     run: &Run,
 ) -> Result<SyncReport, UsageError> {
-    let dry_run = run.is_dry_run();
+    let dry_run = run.is_dry_run() || opts.plan_only;
     let month = opts
         .month
         .unwrap_or_else(|| Month::previous(Timestamp::now()));
@@ -562,7 +585,7 @@ pub async fn run_for(
         lines_without_tenant,
         no_data,
         read,
-    } = MonthUsage::read(sophos, month, &wanted).await;
+    } = MonthUsage::read(sophos, month, Some(&wanted)).await;
 
     // Catalog items of the selected products (looked up or created only when not linked yet).
     let catalog_outcomes = ensure_catalog_items(store, cw, &selected, run.actor(), dry_run).await?;
@@ -677,7 +700,12 @@ pub async fn run_for(
         })
         .collect();
     let who: Vec<UsageTarget> = work.iter().map(|w| w.0.clone()).collect();
-    let (results, blast, refusal) = plan_then_apply(&shared, work, opts, billed_total).await;
+    let Phases {
+        results,
+        blast,
+        refusal,
+        moved,
+    } = plan_then_apply(&shared, work, &held, opts, billed_total).await;
     for r in &held {
         if let Err(e) = shared.write_status(r).await {
             tracing::error!("could not record the usage status of {}: {e}", r.tenant_id);
@@ -713,6 +741,7 @@ pub async fn run_for(
         interrupted,
         blast,
         refused: refusal.map(|(e, _)| e),
+        moved,
     })
 }
 
@@ -728,7 +757,8 @@ struct MonthUsage {
 
 impl MonthUsage {
     /// One key-paged listing of the month's usage.
-    async fn read(sophos: &sophos::Client, month: Month, wanted: &BTreeSet<&str>) -> Self {
+    /// Only the tenants in `wanted`, when given.
+    async fn read(sophos: &sophos::Client, month: Month, wanted: Option<&BTreeSet<&str>>) -> Self {
         let mut m = MonthUsage {
             usage: HashMap::new(),
             lines: 0,
@@ -755,7 +785,7 @@ impl MonthUsage {
                 m.lines_without_tenant += 1;
                 continue;
             };
-            if !wanted.contains(tenant) {
+            if wanted.is_some_and(|w| !w.contains(tenant)) {
                 continue;
             }
             let code = line.product_code.clone().unwrap_or_default();
@@ -826,14 +856,27 @@ type CustomerWork = (
 
 type TaskResult = Result<CustomerReport, crate::job::Panicked>;
 
+/// What planning then applying came to.
+struct Phases {
+    /// Each customer's result, in the order of the work.
+    results: Vec<TaskResult>,
+    /// What the whole plan takes off the bills.
+    blast: BlastRadius,
+    /// Why nothing was applied (error, advice): a drop too large, or a saved plan that moved.
+    refusal: Option<(String, String)>,
+    /// Approving a saved plan: what moved since it was computed.
+    moved: Vec<String>,
+}
+
 /// Phase 1 reads and plans every customer; the whole plan is weighed (large drops need a
 /// person) before phase 2 applies it. Results are in the order of `work`.
 async fn plan_then_apply(
     shared: &Arc<Shared>,
     work: Vec<CustomerWork>,
+    held: &[CustomerReport],
     opts: &SyncOptions,
     billed_total: f64,
-) -> (Vec<TaskResult>, BlastRadius, Option<(String, String)>) {
+) -> Phases {
     let dry_run = shared.dry_run;
     let progress = opts.progress.clone();
     // Phase 1: read and plan every customer.
@@ -863,9 +906,33 @@ async fn plan_then_apply(
         .map(|(r, _)| r)
         .collect();
     let blast = BlastRadius::of(plans.iter().copied(), billed_total);
-    let refusal = (!dry_run && !opts.confirm)
-        .then(|| blast.refusal(&opts.guard))
-        .flatten();
+    // Approving a saved plan: the plan made now must be the one a person approved.
+    let moved = match &opts.expect {
+        Some(expected) => {
+            let now: Vec<saved::PlanCustomer> = held
+                .iter()
+                .chain(
+                    planned
+                        .iter()
+                        .filter_map(|r| r.as_ref().ok().map(|(r, _)| r)),
+                )
+                .map(|r| saved::PlanCustomer::of(r, &BTreeMap::new()))
+                .collect();
+            let mut moved = saved::moved(&expected.customers, &now);
+            if planned.iter().any(Result::is_err) {
+                moved.push(messages::plan_task_panicked());
+            }
+            moved
+        }
+        None => Vec::new(),
+    };
+    let refusal = if moved.is_empty() {
+        (!dry_run && !opts.confirm)
+            .then(|| blast.refusal(&opts.guard))
+            .flatten()
+    } else {
+        Some(messages::plan_moved(moved.len()))
+    };
     let mut results: Vec<Result<CustomerReport, crate::job::Panicked>> = Vec::new();
     let mut to_apply = Vec::new();
     for (i, r) in planned.into_iter().enumerate() {
@@ -916,7 +983,12 @@ async fn plan_then_apply(
     if let Some(p) = &progress {
         p(total.max(1) * 2, total.max(1) * 2);
     }
-    (results, blast, refusal)
+    Phases {
+        results,
+        blast,
+        refusal,
+        moved,
+    }
 }
 
 /// Every customer's report: the held ones first, then each task's (a panicked task's customer
@@ -1120,11 +1192,13 @@ impl Shared {
         report.counts.unmapped_codes = report.unmapped.len();
 
         // One read of the agreement's additions.
-        let additions: Vec<CurrentAddition> = self
+        let states = self
             .cw
             .addition_states(agreement_id.get())
             .await
-            .map_err(|e| Failure::cw(&e, agreement_id))?
+            .map_err(|e| Failure::cw(&e, agreement_id))?;
+        report.unit_prices = unit_prices(&states, &self.catalog, &links);
+        let additions: Vec<CurrentAddition> = states
             .into_iter()
             .map(|a| CurrentAddition {
                 id: AdditionId::new(a.id),
@@ -1269,7 +1343,7 @@ impl Shared {
                             id,
                             JournalState::Failed,
                             None,
-                            Some(&e.to_string()),
+                            Some((e.kind(), &e.to_string())),
                             None,
                             None,
                         )
@@ -1421,6 +1495,28 @@ impl Shared {
     }
 }
 
+/// The unit price of each product's live addition: ours when we manage one, else the first
+/// live addition billing the product's catalog item.
+fn unit_prices(
+    states: &[connectwise::AdditionState],
+    catalog: &BTreeMap<String, CatalogItemId>,
+    links: &BTreeMap<String, AdditionLink>,
+) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for (product, item) in catalog {
+        let ours = links.get(product).map(|l| l.addition_id.get());
+        let live = states.iter().filter(|a| !a.cancelled);
+        let pick = live
+            .clone()
+            .find(|a| Some(a.id) == ours)
+            .or_else(|| live.clone().find(|a| a.catalog_item_id == item.get()));
+        if let Some(price) = pick.and_then(|a| a.unit_price) {
+            out.insert(product.clone(), price);
+        }
+    }
+    out
+}
+
 /// What the planner needs of one of our links.
 fn linked_addition(l: &AdditionLink) -> LinkedAddition {
     LinkedAddition {
@@ -1476,7 +1572,7 @@ impl Default for Guard {
 }
 
 /// How much a plan lowers what is billed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BlastRadius {
     /// Billed quantity now: what the run's customers are billed (by our records, or by what
     /// ConnectWise holds on the lines planned, whichever is more).
@@ -1527,7 +1623,7 @@ impl BlastRadius {
         }
     }
 
-    fn refusal(&self, g: &Guard) -> Option<(String, String)> {
+    pub(crate) fn refusal(&self, g: &Guard) -> Option<(String, String)> {
         let too_much = self.share() > g.max_drop_share;
         let too_many = self.zeroed_customers > g.max_zeroed_customers;
         (too_much || too_many).then(|| messages::blast_refused(self, g))
@@ -1561,68 +1657,4 @@ impl Failure {
                 .to_owned(),
         }
     }
-}
-
-/// What a one-customer sync from the dashboard did: its report, or why it did not run; and the
-/// calls it made (for the service's metrics).
-#[derive(Debug)]
-pub struct CustomerSyncNow {
-    /// The sync's report, or why it could not run or failed.
-    pub result: Result<SyncReport, String>,
-    /// The ConnectWise client's request counts; `None` when the client could not be made.
-    pub connectwise_stats: Option<connectwise::Stats>,
-    /// The Sophos client's request counts; `None` when the client could not be made.
-    pub sophos_stats: Option<sophos::Stats>,
-}
-
-/// Syncs one customer's usage now, through the run harness like every door: the usage job's
-/// lease (renewed while it runs, so it never overlaps a scheduled or CLI run; a held lease is
-/// the answer, naming who runs it since when), clients from the stored connections, and the
-/// run's end recorded.
-pub async fn sync_customer_now(
-    store: &Store,
-    tenant_id: &str,
-    opts: crate::job::StartOptions,
-) -> Result<CustomerSyncNow, crate::job::StartError> {
-    use crate::job::{Job, RunReport as _};
-    let run = crate::job::start(store, Job::Usage, opts).await?;
-    let mut connectwise_stats = None;
-    let mut sophos_stats = None;
-    let result = async {
-        let cw = crate::connections::connectwise_client(store)
-            .await
-            .map_err(|e| e.to_string())?;
-        let so = crate::connections::sophos_client(store)
-            .await
-            .map_err(|e| e.to_string())?;
-        let opts = SyncOptions {
-            customers: vec![tenant_id.to_owned()],
-            ..SyncOptions::default()
-        };
-        let r = run
-            .until_lost(self::run(store, &cw, &so, &opts, &run))
-            .await;
-        connectwise_stats = Some(cw.stats());
-        sophos_stats = Some(so.stats());
-        Ok::<_, String>(r)
-    }
-    .await;
-    let end = match &result {
-        Ok(Some(r)) => r.run_end(),
-        Ok(None) => RunEnd::lease_lost(Job::Usage),
-        Err(e) => RunEnd::failed(e.clone()),
-    };
-    if let Err(e) = run.finish(&end).await {
-        tracing::warn!(error = %e, "cannot record the usage run");
-    }
-    let result = match result {
-        Ok(Some(r)) => r.map_err(|e| e.to_string()),
-        Ok(None) => Err(end.summary.clone()),
-        Err(e) => Err(e),
-    };
-    Ok(CustomerSyncNow {
-        result,
-        connectwise_stats,
-        sophos_stats,
-    })
 }

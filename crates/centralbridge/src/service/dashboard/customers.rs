@@ -550,54 +550,15 @@ pub(super) async fn toggle_tickets(
 
 // --- sync now ------------------------------------------------------------------------------------
 
-/// Runs the usage sync for one customer now, through the run harness like every door: it takes the
-/// usage job's lease (renewed while it runs), so it never overlaps a scheduled or CLI run.
+/// "Sync now" previews first: computes and saves the customer's plan and shows it, with Approve.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
 pub(super) async fn sync_now(
     State(app): State<Shared>,
     Extension(session): Extension<Session>,
     Path(tenant): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, DashboardError> {
-    use engine::job::{Door, StartOptions};
-    let done = engine::usage::sync_customer_now(
-        &app.store,
-        &tenant,
-        StartOptions::new(Door::Dashboard, session.actor()),
-    )
-    .await?;
-    if let Some(s) = &done.connectwise_stats {
-        crate::service::metrics::connectwise_stats(s);
-    }
-    if let Some(s) = &done.sophos_stats {
-        crate::service::metrics::sophos_stats(s);
-    }
-    let result = done.result;
-    let mut resp = match result {
-        Ok(report) => {
-            let c = report.customers.first();
-            match c {
-                Some(c) if c.error.is_some() => fail(format!(
-                    "Usage sync of {} failed: {} {}",
-                    c.tenant_name,
-                    c.error.clone().unwrap_or_default(),
-                    c.advice.clone().unwrap_or_default()
-                )),
-                Some(c) => note(format!(
-                    "Usage sync of {} done: {} additions created, {} updated, {} cancelled, {} unchanged.",
-                    c.tenant_name,
-                    c.counts.created,
-                    c.counts.updated,
-                    c.counts.cancelled,
-                    c.counts.unchanged
-                )),
-                None => note("Usage sync done: nothing to do for this customer."),
-            }
-        }
-        Err(e) => fail(e),
-    };
-    resp.headers_mut()
-        .insert("hx-trigger", HeaderValue::from_static("customers-changed"));
-    Ok(resp)
+    super::usage::preview(&app, &session, &headers, vec![tenant]).await
 }
 
 // --- mapping edit --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 //! The dashboard: server-rendered HTML (askama templates in `templates/`), htmx for partial updates.
-//! Pages: Customers, Products, Tickets, Connection, Activity. Every action is a POST carrying the
+//! Pages: Customers, Products, Usage (plans, reconciliation), Tickets, Connection, Activity. Every action is a POST carrying the
 //! session's CSRF token (checked in `service::http`); nothing here ever renders a secret.
 
 mod activity;
@@ -8,6 +8,7 @@ mod customers;
 mod error;
 mod products;
 mod tickets;
+mod usage;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -90,6 +91,13 @@ pub fn routes() -> Router<Shared> {
         .route("/products/{product}/catalog", get(products::catalog_hits))
         .route("/products/{product}/map", post(products::map))
         .route("/products/add-to-psa", post(products::add_to_psa))
+        .route("/usage", get(usage::page))
+        .route("/usage/plan", post(usage::preview_all))
+        .route("/usage/plans/{id}", get(usage::show))
+        .route("/usage/plans/{id}/approve", post(usage::approve))
+        .route("/usage/plans/{id}/discard", post(usage::discard))
+        .route("/reconcile", get(usage::reconciliation))
+        .route("/reconcile.csv", get(usage::reconciliation_csv))
         .route("/tickets", get(tickets::page))
         .route("/tickets/settings", post(tickets::save))
 }

@@ -580,6 +580,15 @@ pub(crate) struct App {
 
 impl App {
     pub(crate) async fn spawn(world: &World, jobs: &[(SchedJob, Duration)]) -> Self {
+        Self::spawn_with(world, jobs, false).await
+    }
+
+    /// [`App::spawn`], with `[usage] approval = "required"` when `approval_required`.
+    pub(crate) async fn spawn_with(
+        world: &World,
+        jobs: &[(SchedJob, Duration)],
+        approval_required: bool,
+    ) -> Self {
         let mut scheduler = SchedulerOptions::new(service::holder_id());
         scheduler.intervals = jobs.iter().copied().collect();
         let opts = ServiceOptions {
@@ -590,12 +599,15 @@ impl App {
             tls: None,
             behind_proxy: false,
             auth: service::auth::Policy::default(),
+            approval_required,
         };
         let config = centralbridge::config::SyncConfig::default();
-        let runner = EngineRunner::shared(
-            config.concurrency as usize,
-            centralbridge::cmd::sync::guard(&config),
-        );
+        let runner = EngineRunner {
+            concurrency: config.concurrency as usize,
+            guard: centralbridge::cmd::sync::guard(&config),
+            approval_required,
+        }
+        .into_shared();
         let running = service::start(world.store.clone(), world.key.clone(), opts, runner)
             .await
             .expect("the service starts");
@@ -620,6 +632,19 @@ impl App {
             .post(format!("{}{path}", self.base))
             .header("cookie", &self.cookie)
             .form(&[("_csrf", self.csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// A dashboard page with the session; returns its HTML.
+    pub(crate) async fn get(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
             .send()
             .await
             .unwrap()
@@ -675,3 +700,23 @@ impl From<Child> for Proc {
         Proc::new(c)
     }
 }
+
+/// Each named `async fn(Target)` as two tests, `<name>::sqlite` and `<name>::postgres` (the latter
+/// says plainly that it did not run without `CENTRALBRIDGE_TEST_PG_URL`).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::Target::sqlite()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(t) = $crate::support::Target::postgres().await {
+                    super::$name(t).await;
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;
