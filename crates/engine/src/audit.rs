@@ -443,7 +443,7 @@ mod tests {
     #[test]
     fn families_select_their_kinds() {
         let usage = AuditKind::matching("usage");
-        assert_eq!(usage.len(), 6);
+        assert_eq!(usage.len(), 9);
         assert!(usage.iter().all(|k| k.as_str().starts_with("usage.")));
         assert_eq!(
             AuditKind::matching("mapping.set"),

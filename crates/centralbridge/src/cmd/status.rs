@@ -59,7 +59,12 @@ pub struct CustomerRow {
 
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-struct StatusView(Vec<CustomerRow>);
+struct StatusView {
+    rows: Vec<CustomerRow>,
+    /// Plans waiting for approval: (number, month, writes); shown above the table.
+    #[serde(skip)]
+    pending: Vec<(i64, String, usize)>,
+}
 
 /// A short summary of a job's counts: the non-zero numbers.
 fn summarize(counts: &Value) -> String {
@@ -77,8 +82,14 @@ fn summarize(counts: &Value) -> String {
 
 impl Render for StatusView {
     fn human(&self) -> String {
-        if self.0.is_empty() {
-            return "No sync has run yet (or nothing matches).\n".to_owned();
+        let mut head = String::new();
+        for (id, month, writes) in &self.pending {
+            head.push_str(&format!(
+                "Usage plan #{id} for {month} waits for approval: {writes} write(s). Fix: look at it with `centralbridge plans show {id}`, then `plans approve {id}` or `plans discard {id}`.\n"
+            ));
+        }
+        if self.rows.is_empty() {
+            return format!("{head}No sync has run yet (or nothing matches).\n");
         }
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED);
@@ -86,7 +97,7 @@ impl Render for StatusView {
             "Tenant", "Company", "Job", "Last run", "Result", "Counts",
         ]);
         let mut problems = String::new();
-        for c in &self.0 {
+        for c in &self.rows {
             for j in &c.jobs {
                 t.add_row(vec![
                     c.tenant.clone(),
@@ -106,7 +117,7 @@ impl Render for StatusView {
                 }
             }
         }
-        format!("{t}\n{problems}")
+        format!("{head}{t}\n{problems}")
     }
 }
 
@@ -115,6 +126,12 @@ impl Render for StatusView {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
     let (store, _) = ctx.open_store().await?;
     let rows = store.list_customer_status(args.job.as_deref()).await?;
+    let pending: Vec<(i64, String, usize)> = engine::usage::saved::list(&store, true, 20)
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?
+        .into_iter()
+        .map(|p| (p.id, p.body.month.to_string(), p.body.totals.writes))
+        .collect();
     let names: BTreeMap<TenantId, (String, Option<String>)> = store
         .list_customers()
         .await?
@@ -158,5 +175,5 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
         out.retain(|c| c.jobs.iter().any(|j| !j.ok));
     }
     out.sort_by_key(|c| c.tenant.to_lowercase());
-    ctx.out.emit(&StatusView(out))
+    ctx.out.emit(&StatusView { rows: out, pending })
 }

@@ -381,8 +381,17 @@ async fn scenario(c: &Client, url: &str, dir: &Path) -> Result<(), fantoccini::e
             .await
     })
     .await?;
-    let done = wait_text(c, "#detail", "Usage sync").await;
-    assert!(done.contains("done") || done.contains("failed"), "{done}");
+    // It previews: the saved plan's page, with Approve.
+    wait_text(c, "#plan-state", "pending").await;
+    let rows = wait_text(c, "#plan-customers", "").await;
+    assert!(!rows.is_empty());
+    fresh(c, async || {
+        c.find(Locator::Id("approve")).await?.click().await
+    })
+    .await?;
+    let flash = wait_text(c, "#flash", "applied").await;
+    assert!(flash.contains("customer(s) failed"), "{flash}");
+    wait_text(c, "#plan-state", "approved").await;
 
     // The Connection and Activity pages render; the mapping is in the audit log.
     c.goto(&format!("{url}/activity?action=mapping.set"))
@@ -508,6 +517,9 @@ async fn viewer_scenario(
     assert!(!c.find_all(Locator::Css(".ticket-state")).await?.is_empty());
     c.goto(&format!("{url}/products")).await?;
     assert!(c.find_all(Locator::Id("add-to-psa")).await?.is_empty());
+    c.goto(&format!("{url}/usage")).await?;
+    wait_text(c, "#recent-plans", "approved").await;
+    assert!(c.find_all(Locator::Id("preview-all")).await?.is_empty());
     // A forged action with the viewer's own session and token is refused for its role.
     let cookie = c.get_named_cookie("cb_session").await?;
     let http = clientkit::http_client().build().unwrap();

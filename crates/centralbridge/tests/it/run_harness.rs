@@ -180,12 +180,22 @@ async fn dashboard_and_cli(t: Target) {
         .id
         .clone();
     let sync_now = format!("/customers/{tenant}/sync-now");
+    // Sync now previews (a plan, no lease); Approve is the dashboard's run that writes.
+    let preview = |html: String| -> String {
+        let id: String = html
+            .split("Plan #")
+            .nth(1)
+            .map(|t| t.chars().take_while(char::is_ascii_digit).collect())
+            .unwrap_or_else(|| panic!("no plan in {html}"));
+        format!("/usage/plans/{id}/approve")
+    };
+    let approve = preview(svc.post(&sync_now).await);
 
-    // The CLI holds the lease: the dashboard's Sync now says who runs it, since when.
+    // The CLI holds the lease: the dashboard's Approve says who runs it, since when.
     w.set_latency(Duration::from_millis(60));
     let cli = w.spawn(&["sync", "usage"]);
     w.wait_for_lease("usage", "cli").await;
-    let html = svc.post(&sync_now).await;
+    let html = svc.post(&approve).await;
     assert!(
         html.contains("is running right now") && html.contains("a centralbridge command run by"),
         "{html}"
@@ -196,10 +206,12 @@ async fn dashboard_and_cli(t: Target) {
     // The dashboard holds it: the CLI is refused, naming the dashboard. (Slow calls keep the
     // dashboard's one-customer run going for seconds, longer than a CLI process takes to start on
     // a loaded machine.)
+    w.set_latency(Duration::ZERO);
+    let approve = preview(svc.post(&sync_now).await);
     w.set_latency(Duration::from_millis(1500));
     let post = {
         let http = svc.http.clone();
-        let url = format!("{}{sync_now}", svc.base);
+        let url = format!("{}{approve}", svc.base);
         let cookie = svc.cookie.clone();
         let csrf = svc.csrf.clone();
         tokio::spawn(async move {
@@ -219,7 +231,7 @@ async fn dashboard_and_cli(t: Target) {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     refused_by(&text(&o), "the dashboard");
     let html = post.await.unwrap();
-    assert!(html.contains("Usage sync of"), "{html}");
+    assert!(html.contains("applied"), "{html}");
     w.set_latency(Duration::ZERO);
     svc.stop().await;
     w.assert_one_addition_per_line();

@@ -194,6 +194,11 @@ async fn with_approval_required_the_service_writes_nothing_until_approved() {
     );
     let page = app.get("/usage").await;
     assert!(page.contains("Approval is required"), "{page}");
+    let status = text(&w.run(&["status"]).await);
+    assert!(
+        status.contains("waits for approval") && status.contains("plans approve"),
+        "{status}"
+    );
     // Approve the newest plan (between two scheduled runs: a run in progress holds the lease).
     let (plan, html) = loop {
         let plan = newest().await.expect("a pending plan");

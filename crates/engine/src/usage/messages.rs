@@ -443,6 +443,14 @@ pub fn plan_connectwise_moved(
     was: (Option<f64>, Option<AdditionId>),
     now: (Option<f64>, Option<AdditionId>),
 ) -> String {
+    if was.1 == now.1 && was.1.is_some() {
+        return format!(
+            "{customer} / {product}: ConnectWise had {}, now {} (addition #{})",
+            maybe_qty(was.0, None),
+            maybe_qty(now.0, None),
+            now.1.map(|a| a.to_string()).unwrap_or_default()
+        );
+    }
     format!(
         "{customer} / {product}: ConnectWise had {}, now {}",
         maybe_qty(was.0, was.1),

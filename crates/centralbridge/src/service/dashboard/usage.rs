@@ -4,7 +4,7 @@
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse as _, Redirect, Response};
+use axum::response::{IntoResponse as _, Response};
 use engine::job::{Door, StartOptions};
 use engine::store::PlanState;
 use engine::usage::reconcile::{self, ReconcileOptions, Reconciliation, Status};
@@ -240,14 +240,16 @@ pub(super) async fn preview(
         crate::service::metrics::plans_pending(n);
     }
     let to = format!("/usage/plans/{}", planned.plan.id);
-    if headers.contains_key("hx-request") {
-        let mut resp = super::note(format!("Plan #{} saved.", planned.plan.id));
-        if let Ok(v) = HeaderValue::from_str(&to) {
+    let mut resp = super::note(format!("Plan #{} saved.", planned.plan.id));
+    if let Ok(v) = HeaderValue::from_str(&to) {
+        if headers.contains_key("hx-request") {
             resp.headers_mut().insert("hx-redirect", v);
+        } else {
+            *resp.status_mut() = axum::http::StatusCode::SEE_OTHER;
+            resp.headers_mut().insert(header::LOCATION, v);
         }
-        return Ok(resp);
     }
-    Ok(Redirect::to(&to).into_response())
+    Ok(resp)
 }
 
 /// Applies a pending plan exactly, or shows what moved.
