@@ -47,9 +47,23 @@ pub struct GlobalArgs {
     /// Print results as JSON on stdout
     #[arg(long, global = true)]
     pub json: bool,
+    /// Our own pace toward ConnectWise: requests per minute, or `off` (overrides `[connectwise]
+    /// requests_per_minute`; default 900)
+    #[arg(long, global = true, value_name = "N|off", value_parser = parse_limit)]
+    pub connectwise_rate: Option<config::Limit>,
+    /// Our own pace toward each Sophos host: requests per minute, or `off` (overrides `[sophos]
+    /// requests_per_minute`; default 300)
+    #[arg(long, global = true, value_name = "N|off", value_parser = parse_limit)]
+    pub sophos_rate: Option<config::Limit>,
     /// More log detail (-v debug, -vv trace); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+fn parse_limit(text: &str) -> Result<config::Limit, String> {
+    config::Limit::parse(text).ok_or_else(|| {
+        format!("`{text}` is neither a number of requests per minute (1 or more) nor `off`")
+    })
 }
 
 /// Every command; [`dispatch`] runs each one.

@@ -73,6 +73,51 @@ pub struct ConnectwiseConfig {
     /// The integration's clientId GUID from developer.connectwise.com; `None` asks for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Our own pace toward the site: requests per rolling minute, or `"off"` [default: 900, under
+    /// ConnectWise's "about 1,000 a minute"]. Our emulators say when they enforce no limit, and
+    /// are then not paced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<Limit>,
+}
+
+/// A rate limit as written in the config: a number of requests per minute, or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Limit {
+    /// Requests per rolling minute.
+    PerMinute(u32),
+    /// `"off"`.
+    Word(LimitWord),
+}
+
+/// The one word a [`Limit`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitWord {
+    /// No pace of our own.
+    Off,
+}
+
+impl Limit {
+    /// Parses `N` or `off` (as a flag or a variable gives it).
+    pub fn parse(text: &str) -> Option<Limit> {
+        match text.trim() {
+            "off" => Some(Limit::Word(LimitWord::Off)),
+            t => t
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(Limit::PerMinute),
+        }
+    }
+
+    /// As the clients take it.
+    pub fn rate_limit(self) -> connectwise::RateLimit {
+        match self {
+            Limit::PerMinute(n) => connectwise::RateLimit::per_minute(n),
+            Limit::Word(LimitWord::Off) => connectwise::RateLimit::Off,
+        }
+    }
 }
 
 /// `[sophos]`: values `connect sophos` uses when its flags are not given.
@@ -86,6 +131,10 @@ pub struct SophosConfig {
     pub token_url: String,
     /// Sophos's global API base (whoami, tenants, billing); Sophos production by default.
     pub api_url: String,
+    /// Our own pace toward each Sophos host: requests per rolling minute, or `"off"` [default:
+    /// 300, about 5 a second; Sophos publishes no number].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<Limit>,
 }
 
 impl Default for SophosConfig {
@@ -94,6 +143,7 @@ impl Default for SophosConfig {
             client_id: None,
             token_url: "https://id.sophos.com/api/v2/oauth2/token".into(),
             api_url: "https://api.central.sophos.com".into(),
+            requests_per_minute: None,
         }
     }
 }
@@ -327,6 +377,8 @@ pub enum Kind {
     Rate,
     /// `"required"` or `"auto"`.
     Approval,
+    /// Requests per minute (1 or more), or `"off"`.
+    Limit,
 }
 
 /// One key the config accepts: where it goes, what it holds, and an example for error messages.
@@ -383,6 +435,7 @@ pub const SCHEMA: &[KeySpec] = &[
         Kind::Text,
         "\"3f2a...-guid-from-developer.connectwise.com\"",
     ),
+    spec("connectwise", "requests_per_minute", Kind::Limit, "900"),
     spec("sophos", "client_id", Kind::Text, "\"0b1c2d3e-...\""),
     spec(
         "sophos",
@@ -396,6 +449,7 @@ pub const SCHEMA: &[KeySpec] = &[
         Kind::HttpUrl,
         "\"https://api.central.sophos.com\"",
     ),
+    spec("sophos", "requests_per_minute", Kind::Limit, "300"),
     spec("service", "listen", Kind::SocketAddr, "\"127.0.0.1:8080\""),
     spec(
         "service",
@@ -667,6 +721,17 @@ fn check_value(
                 )),
             })?;
         }
+        Kind::Limit if value.is_integer() => {
+            check_scalar(Kind::Rate, value).map_err(|_| {
+                ConfigError(messages::config_bad_value(
+                    origin,
+                    &name,
+                    &value.to_string(),
+                    "it must be 1 or more",
+                    spec.example,
+                ))
+            })?;
+        }
         Kind::Rate if value.is_integer() => {
             check_scalar(Kind::Rate, value).map_err(|_| {
                 ConfigError(messages::config_bad_value(
@@ -735,6 +800,8 @@ fn check_text(kind: Kind, text: &str) -> Result<(), String> {
         Kind::Rate if text == "real" => Ok(()),
         Kind::Rate => Err("it is neither a number of requests per minute nor `real`".into()),
         Kind::Approval if matches!(text, "required" | "auto") => Ok(()),
+        Kind::Limit if text == "off" => Ok(()),
+        Kind::Limit => Err("it is neither a number of requests per minute nor `off`".into()),
         Kind::Approval => Err("it is neither `required` nor `auto`".into()),
         Kind::Count
         | Kind::Percent
@@ -844,7 +911,7 @@ fn apply_env(
                     )));
                 }
             },
-            Some(Kind::Rate) if value.trim().parse::<i64>().is_ok() => {
+            Some(Kind::Rate | Kind::Limit) if value.trim().parse::<i64>().is_ok() => {
                 toml::Value::Integer(value.trim().parse::<i64>().unwrap_or(0))
             }
             Some(Kind::Count | Kind::Percent | Kind::Whole | Kind::Port) => {
@@ -1006,6 +1073,47 @@ mod tests {
         );
         let err = load_text("[sync\n", &[]).unwrap_err().0;
         assert!(err.contains("not valid TOML"), "{err}");
+    }
+
+    #[test]
+    fn rate_limits_and_approval_are_checked_on_load() {
+        let c = load_text(
+            "[connectwise]\nrequests_per_minute = 600\n[sophos]\nrequests_per_minute = \"off\"\n[usage]\napproval = \"required\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.connectwise.requests_per_minute,
+            Some(Limit::PerMinute(600))
+        );
+        assert_eq!(
+            c.sophos.requests_per_minute,
+            Some(Limit::Word(LimitWord::Off))
+        );
+        assert_eq!(c.usage.approval, Approval::Required);
+        let c = load_text(
+            "",
+            &[("CENTRALBRIDGE_CONNECTWISE_REQUESTS_PER_MINUTE", "120")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.connectwise.requests_per_minute,
+            Some(Limit::PerMinute(120))
+        );
+        for (text, key) in [
+            (
+                "[connectwise]\nrequests_per_minute = 0\n",
+                "connectwise.requests_per_minute",
+            ),
+            (
+                "[sophos]\nrequests_per_minute = \"fast\"\n",
+                "sophos.requests_per_minute",
+            ),
+            ("[usage]\napproval = \"sometimes\"\n", "usage.approval"),
+        ] {
+            let err = load_text(text, &[]).unwrap_err().0;
+            assert!(err.contains(key) && err.contains("Fix:"), "{err}");
+        }
     }
 
     #[test]

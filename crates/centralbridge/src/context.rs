@@ -38,12 +38,24 @@ impl Ctx {
             config.database.url = Some(db);
         }
         let out = Output { json };
+        set_rate_limits(&config);
         Ok(Ctx {
             config,
             source,
             dirs,
             out,
         })
+    }
+
+    /// `--connectwise-rate` / `--sophos-rate`: they beat the config and its variables.
+    pub fn apply_rate_flags(&mut self, cw: Option<config::Limit>, sophos: Option<config::Limit>) {
+        if cw.is_some() {
+            self.config.connectwise.requests_per_minute = cw;
+        }
+        if sophos.is_some() {
+            self.config.sophos.requests_per_minute = sophos;
+        }
+        set_rate_limits(&self.config);
     }
 
     /// The database location (with any password: never print it; use [`Store::location`]).
@@ -68,4 +80,19 @@ impl Ctx {
         }
         Ok((store, source))
     }
+}
+
+/// Every vendor client this process builds paces itself as the config says.
+fn set_rate_limits(config: &Config) {
+    let d = engine::connections::RateLimits::default();
+    engine::connections::set_rate_limits(engine::connections::RateLimits {
+        connectwise: config
+            .connectwise
+            .requests_per_minute
+            .map_or(d.connectwise, config::Limit::rate_limit),
+        sophos: config
+            .sophos
+            .requests_per_minute
+            .map_or(d.sophos, config::Limit::rate_limit),
+    });
 }

@@ -47,7 +47,8 @@ pub fn main() -> ExitCode {
 
 fn run(cli: cli::Cli) -> Result<(), CliError> {
     let g = &cli.global;
-    let ctx = context::Ctx::load(g.config.as_deref(), g.database.clone(), g.json)?;
+    let mut ctx = context::Ctx::load(g.config.as_deref(), g.database.clone(), g.json)?;
+    ctx.apply_rate_flags(g.connectwise_rate, g.sophos_rate);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

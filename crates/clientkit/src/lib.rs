@@ -216,6 +216,75 @@ pub fn http_client() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// A client's own pace toward one vendor host: at most so many requests per rolling minute, or
+/// none. One rule for both clients, so a limit set in the config means the same thing for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// At most this many requests in any 60 s.
+    PerMinute(std::num::NonZeroU32),
+    /// No pace of our own (the server's 429 and `Retry-After` are still honoured).
+    Off,
+}
+
+impl RateLimit {
+    /// `n` requests a minute; 0 is taken as 1.
+    pub fn per_minute(n: u32) -> Self {
+        RateLimit::PerMinute(std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN))
+    }
+
+    /// The token bucket that keeps under the limit in every rolling minute: a burst of a tenth of
+    /// it, refilled at the rate that makes burst + one minute's refill equal the limit (a
+    /// per-minute bucket with a full minute's burst would allow nearly twice the limit in the
+    /// first minute). `None` when off.
+    pub fn quota(self) -> Option<governor::Quota> {
+        let RateLimit::PerMinute(n) = self else {
+            return None;
+        };
+        let n = n.get();
+        let burst = (n / 10).max(1);
+        let refill = (n - burst).max(1);
+        let period = Duration::from_secs_f64(60.0 / f64::from(refill));
+        let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
+        governor::Quota::with_period(period).map(|q| q.allow_burst(burst))
+    }
+
+    /// The least wall time `calls` requests take under this limit (the floor a benchmark is
+    /// measured against); zero when off.
+    pub fn floor(self, calls: u64) -> Duration {
+        match self {
+            RateLimit::Off => Duration::ZERO,
+            RateLimit::PerMinute(n) => {
+                let n = u64::from(n.get());
+                let burst = (n / 10).max(1);
+                let rest = calls.saturating_sub(burst);
+                Duration::from_secs_f64(rest as f64 * 60.0 / (n - burst).max(1) as f64)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RateLimit::PerMinute(n) => write!(f, "{n} requests/min"),
+            RateLimit::Off => f.write_str("no limit"),
+        }
+    }
+}
+
+/// The header centralbridge's own emulators send on every answer: `off` when they enforce no
+/// rate limit (a client may then skip its own pace), else the limit. No vendor sends it.
+pub const EMULATOR_RATE_HEADER: &str = "x-sandbox-rate-limit";
+
+/// Whether an answer's headers say the server enforces no rate limit (see
+/// [`EMULATOR_RATE_HEADER`]).
+pub fn server_unlimited(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(EMULATOR_RATE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "off")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +405,36 @@ mod tests {
         http_client()
             .build()
             .expect("a client with the ring provider");
+    }
+
+    #[test]
+    fn a_rate_limit_never_allows_more_than_its_minute() {
+        use governor::{RateLimiter, clock::FakeRelativeClock};
+        for n in [1u32, 10, 60, 900, 1000] {
+            let clock = FakeRelativeClock::default();
+            let q = super::RateLimit::per_minute(n).quota().unwrap();
+            let lim = RateLimiter::direct_with_clock(q, clock.clone());
+            // Try every 10 ms for two minutes; count what passes in each rolling minute.
+            let mut passed: Vec<u64> = Vec::new();
+            for step in 0..12_000u64 {
+                if lim.check().is_ok() {
+                    passed.push(step * 10);
+                }
+                clock.advance(Duration::from_millis(10));
+            }
+            for (i, t) in passed.iter().enumerate() {
+                let in_minute = passed[i..].iter().take_while(|u| **u < t + 60_000).count();
+                assert!(in_minute as u32 <= n, "{n}/min let {in_minute} through");
+            }
+            assert!(
+                passed.len() as u32 >= n,
+                "{n}/min is too slow: {}",
+                passed.len()
+            );
+        }
+        assert!(super::RateLimit::Off.quota().is_none());
+        assert_eq!(super::RateLimit::Off.floor(1000), Duration::ZERO);
+        let floor = super::RateLimit::per_minute(1000).floor(1100);
+        assert!((floor.as_secs_f64() - 1000.0 * 60.0 / 900.0).abs() < 1e-6);
     }
 }

@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use futures::Stream;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, RateLimiter};
 use http::{HeaderMap, HeaderValue, Method};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -69,7 +69,10 @@ struct Inner {
     auth: HeaderValue,
     client_id: HeaderValue,
     accept: HeaderValue,
-    limiter: DefaultDirectRateLimiter,
+    /// Our own pace; `None` when off.
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// The last answer said the server enforces no limit (our emulator), so the pace is skipped.
+    unlimited: AtomicBool,
     sem: Semaphore,
     retry: crate::config::RetryPolicy,
     lookup_attempts: u32,
@@ -219,7 +222,6 @@ impl Client {
             CwError::invalid_config("The API keys contain characters that cannot be sent.")
         })?;
         auth.set_sensitive(true);
-        let rps = NonZeroU32::new(cfg.requests_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let page_size = cfg.page_size.clamp(1, 1000);
         let inner = Inner {
             http,
@@ -233,7 +235,8 @@ impl Client {
                 "application/vnd.connectwise.com+json; version={}",
                 cfg.api_version.trim()
             ))?,
-            limiter: RateLimiter::direct(Quota::per_second(rps)),
+            limiter: cfg.rate_limit.quota().map(RateLimiter::direct),
+            unlimited: AtomicBool::new(false),
             sem: Semaphore::new(cfg.max_concurrency.max(1)),
             retry: cfg.retry.clone(),
             lookup_attempts: cfg.lookup_attempts,
@@ -321,7 +324,11 @@ impl Client {
                 timeout: false,
                 connect: true,
             })?;
-        self.inner.limiter.until_ready().await;
+        if let Some(l) = &self.inner.limiter
+            && !self.inner.unlimited.load(Ordering::Relaxed)
+        {
+            l.until_ready().await;
+        }
         let url = self.url(codebase, req);
         let mut rb = self
             .inner
@@ -343,6 +350,10 @@ impl Client {
             let resp = rb.send().await.map_err(|e| transport(&e))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
+            self.inner.unlimited.store(
+                status != 429 && clientkit::server_unlimited(&headers),
+                Ordering::Relaxed,
+            );
             let body = resp.text().await.map_err(|e| transport(&e))?;
             Ok::<_, CwError>((status, headers, body))
         }

@@ -31,8 +31,9 @@ pub struct CwConfig {
     pub api_version: String,
     /// Requests in flight at once for this client.
     pub max_concurrency: usize,
-    /// Token-bucket rate (and burst) for this client.
-    pub requests_per_second: u32,
+    /// Our own pace toward the site (ConnectWise limits integrations above about 1,000 requests
+    /// a minute). Off skips it; a server's 429 is honoured either way.
+    pub rate_limit: clientkit::RateLimit,
     /// Per-attempt timeout.
     pub timeout: Duration,
     /// Retries for 429 (always: nothing was done), 5xx and transport errors (not for a POST).
@@ -44,8 +45,12 @@ pub struct CwConfig {
     pub page_size: u32,
 }
 
+/// Requests a minute unless set: under ConnectWise's "about 1,000 a minute".
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 900;
+
 impl CwConfig {
-    /// A configuration with the defaults (version 2025.1, 4 in flight, 10 requests/s, 60 s timeout).
+    /// A configuration with the defaults (version 2025.1, 4 in flight, 900 requests/min, 60 s
+    /// timeout).
     pub fn new(
         site: impl Into<String>,
         company_id: impl Into<String>,
@@ -63,7 +68,7 @@ impl CwConfig {
             allow_http: false,
             api_version: "2025.1".to_string(),
             max_concurrency: 4,
-            requests_per_second: 10,
+            rate_limit: clientkit::RateLimit::per_minute(DEFAULT_REQUESTS_PER_MINUTE),
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
             lookup_attempts: 3,

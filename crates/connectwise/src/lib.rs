@@ -23,7 +23,8 @@ pub use api::{
     ProcurementSetup, ReportQuery, StatusChoice, TicketSeverity, TicketState,
 };
 pub use client::{Client, CwStream, Stats, to_body};
+pub use clientkit::RateLimit;
 pub use conditions::{CondValue, Conditions, Query};
-pub use config::{CwConfig, Note, RetryPolicy, normalize_site};
+pub use config::{CwConfig, DEFAULT_REQUESTS_PER_MINUTE, Note, RetryPolicy, normalize_site};
 pub use error::{CwError, FieldError};
 pub use secrecy::SecretString;

@@ -74,6 +74,7 @@ impl ConnectWiseSettings {
         );
         cfg.codebase_override = self.codebase.clone();
         cfg.allow_http = self.allow_http;
+        cfg.rate_limit = rate_limits().connectwise;
         cfg
     }
 }
@@ -84,8 +85,44 @@ impl SophosSettings {
         let mut cfg = SophosConfig::new(self.client_id.clone(), client_secret);
         cfg.token_url = self.token_url.clone();
         cfg.global_url = self.global_url.clone();
+        cfg.rate_limit = rate_limits().sophos;
         cfg
     }
+}
+
+/// Our own pace toward each vendor, for every client this process builds from the stored
+/// connections (the config's `[connectwise]` / `[sophos] requests_per_minute`, set once at start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Toward the ConnectWise site.
+    pub connectwise: connectwise::RateLimit,
+    /// Toward each Sophos host.
+    pub sophos: sophos::RateLimit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            connectwise: connectwise::RateLimit::per_minute(
+                connectwise::DEFAULT_REQUESTS_PER_MINUTE,
+            ),
+            sophos: sophos::RateLimit::per_minute(sophos::DEFAULT_REQUESTS_PER_MINUTE),
+        }
+    }
+}
+
+static RATE_LIMITS: std::sync::RwLock<Option<RateLimits>> = std::sync::RwLock::new(None);
+
+/// Sets the pace of every client built from now on in this process.
+pub fn set_rate_limits(limits: RateLimits) {
+    if let Ok(mut l) = RATE_LIMITS.write() {
+        *l = Some(limits);
+    }
+}
+
+/// The pace clients get: what [`set_rate_limits`] set, else the defaults.
+pub fn rate_limits() -> RateLimits {
+    RATE_LIMITS.read().ok().and_then(|l| *l).unwrap_or_default()
 }
 
 /// Stores the ConnectWise connection (replacing any previous one in one transaction).

@@ -449,7 +449,26 @@ struct MiddlewareState {
     responses: VendorResponses,
 }
 
+/// Every answer says whether a rate limit is enforced (`x-sandbox-rate-limit: off` or `N/min`), so
+/// centralbridge's clients can skip their own pace when none is.
 async fn fault_middleware(State(st): State<MiddlewareState>, req: Request, next: Next) -> Response {
+    let limit = st.faults.settings().rate_limit_per_minute;
+    let mut resp = faulted(st, req, next).await;
+    let value = match limit {
+        None => HeaderValue::from_static("off"),
+        Some(n) => {
+            HeaderValue::from_str(&format!("{n}/min")).unwrap_or(HeaderValue::from_static("on"))
+        }
+    };
+    resp.headers_mut().insert(RATE_HEADER, value);
+    resp
+}
+
+/// The header's name (the clients know it as `clientkit::EMULATOR_RATE_HEADER`; the emulators
+/// share no code with them).
+const RATE_HEADER: &str = "x-sandbox-rate-limit";
+
+async fn faulted(st: MiddlewareState, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let family = (st.responses.family)(&method, req.uri().path());
     let settings = st.faults.settings();

@@ -25,8 +25,9 @@ pub struct SophosConfig {
     pub token_url: String,
     /// Global API base (whoami, partner, billing). Regional hosts come from whoami and the tenant list.
     pub global_url: String,
-    /// Token-bucket rate per host, shared by every tenant on that host. Sophos publishes no number.
-    pub requests_per_second: f64,
+    /// Our own pace per host, shared by every tenant on that host (Sophos publishes no number; the
+    /// reference suggests about 5 a second). Off skips it; a server's 429 is honoured either way.
+    pub rate_limit: clientkit::RateLimit,
     /// Requests in flight at once, all hosts together.
     pub max_concurrency: usize,
     /// Per-request timeout.
@@ -62,6 +63,9 @@ impl Default for PageSizes {
     }
 }
 
+/// Requests a minute per host unless set: about 5 a second, as the reference suggests.
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 300;
+
 impl SophosConfig {
     /// Production defaults for the given credentials.
     pub fn new(client_id: impl Into<String>, client_secret: SecretString) -> Self {
@@ -70,7 +74,7 @@ impl SophosConfig {
             client_secret,
             token_url: DEFAULT_TOKEN_URL.to_string(),
             global_url: DEFAULT_GLOBAL_URL.to_string(),
-            requests_per_second: 5.0,
+            rate_limit: clientkit::RateLimit::per_minute(DEFAULT_REQUESTS_PER_MINUTE),
             max_concurrency: 8,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
@@ -82,9 +86,6 @@ impl SophosConfig {
     pub(crate) fn validate(&self) -> Result<(), SophosError> {
         if self.client_id.trim().is_empty() {
             return Err(SophosError::invalid_config(messages::EMPTY_CLIENT_ID));
-        }
-        if !(self.requests_per_second.is_finite() && self.requests_per_second > 0.0) {
-            return Err(SophosError::invalid_config(messages::BAD_RPS));
         }
         if self.max_concurrency == 0 {
             return Err(SophosError::invalid_config(messages::BAD_CONCURRENCY));

@@ -1,11 +1,11 @@
 //! The transport every call goes through: per-host rate limiting, bounded concurrency, bearer token,
 //! retries with backoff honouring `Retry-After`, one new sign-in after a 401, error mapping, logging.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
@@ -88,22 +88,16 @@ impl Response {
 pub(crate) struct Transport {
     pub cfg: SophosConfig,
     http: reqwest::Client,
-    limiter: DefaultKeyedRateLimiter<String>,
+    /// Our own pace per host; `None` when off.
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// The last answer said the server enforces no limit (our emulator), so the pace is skipped.
+    unlimited: AtomicBool,
     permits: Semaphore,
     pub stats: StatsCell,
     pub tokens: TokenCache,
     pub token_url: Url,
     /// Bearer tokens never go over plain http when the configured global API is https.
     https_only: bool,
-}
-
-fn quota(rps: f64) -> Quota {
-    let period = Duration::from_secs_f64(1.0 / rps).max(Duration::from_nanos(1));
-    // Burst of about half a second's worth: smooth, yet parallel callers are not serialised.
-    let burst = NonZeroU32::new(((rps / 2.0).floor() as u32).max(1)).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(burst)
 }
 
 impl Transport {
@@ -120,7 +114,8 @@ impl Transport {
             .build()
             .map_err(|e| SophosError::invalid_config(e.to_string()))?;
         Ok(Arc::new(Transport {
-            limiter: RateLimiter::keyed(quota(cfg.requests_per_second)),
+            limiter: cfg.rate_limit.quota().map(RateLimiter::keyed),
+            unlimited: AtomicBool::new(false),
             permits: Semaphore::new(cfg.max_concurrency),
             https_only: global.scheme() == "https",
             cfg,
@@ -132,11 +127,14 @@ impl Transport {
     }
 
     async fn wait_turn(&self, host: &String) {
-        if self.limiter.check_key(host).is_ok() {
+        let Some(limiter) = &self.limiter else {
+            return;
+        };
+        if self.unlimited.load(Ordering::Relaxed) || limiter.check_key(host).is_ok() {
             return;
         }
         let start = Instant::now();
-        self.limiter.until_key_ready(host).await;
+        limiter.until_key_ready(host).await;
         let waited = start.elapsed();
         self.stats.update(|s| {
             s.rate_limit_waits += 1;
@@ -178,6 +176,10 @@ impl Transport {
             match result {
                 Ok((status, headers, body)) => {
                     let code = status.as_u16();
+                    self.unlimited.store(
+                        code != 429 && clientkit::server_unlimited(&headers),
+                        Ordering::Relaxed,
+                    );
                     let err_body = if status.is_success() {
                         None
                     } else {

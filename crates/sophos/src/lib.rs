@@ -24,9 +24,10 @@ use url::Url;
 
 pub use api::alerts::{AlertQuery, is_alert_category, is_alert_product, is_alert_severity};
 pub use api::partner::UsageFilter;
-pub use clientkit::RetryPolicy;
+pub use clientkit::{RateLimit, RetryPolicy};
 pub use config::{
-    DEFAULT_GLOBAL_URL, DEFAULT_TOKEN_URL, PageSizes, SophosConfig, normalize_base_url,
+    DEFAULT_GLOBAL_URL, DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKEN_URL, PageSizes, SophosConfig,
+    normalize_base_url,
 };
 pub use error::SophosError;
 pub use facts::{OpenAlert, OpenAlertDevice, TenantSummary, UsageEvent, UsageLine};

@@ -40,7 +40,6 @@ pub const PAGING_LOOP: &str = "Sophos Central returned the same page key twice";
 /// Shown when a billing month outside 1–12 (or a year outside four digits) is asked for.
 pub const BAD_MONTH: &str = "the billing month must be between 1 and 12";
 /// Shown when the requests-per-second setting is not a positive number.
-pub const BAD_RPS: &str = "requests per second must be a positive number";
 /// Shown when the maximum concurrency is 0.
 pub const BAD_CONCURRENCY: &str = "the maximum concurrency must be at least 1";
 /// Follows the quoted value of a token or global URL that is not http(s) with a host.

@@ -363,7 +363,7 @@ async fn bench_in(
     );
     cfg.allow_http = true;
     cfg.max_concurrency = a.concurrency.max(1);
-    cfg.requests_per_second = 100_000;
+    cfg.rate_limit = connectwise::RateLimit::Off;
     let cw = connectwise::Client::connect(cfg)
         .await
         .map_err(|e| fail("ConnectWise client")(e.to_string()))?;
@@ -373,7 +373,7 @@ async fn bench_in(
     );
     scfg.token_url = ends.token_url.clone();
     scfg.global_url = ends.global_url.clone();
-    scfg.requests_per_second = 100_000.0;
+    scfg.rate_limit = sophos::RateLimit::Off;
     scfg.max_concurrency = 16;
     scfg.page_size.usage = 1000;
     scfg.page_size.tenants = 100;

@@ -427,7 +427,7 @@ async fn bench(
         creds.client_id.clone(),
     );
     cfg.allow_http = true;
-    cfg.requests_per_second = a.cw_rps.max(1);
+    cfg.rate_limit = connectwise::RateLimit::per_minute(a.cw_rps.max(1) * 60);
     let cw = connectwise::Client::connect(cfg)
         .await
         .map_err(|e| fail("ConnectWise client")(e.to_string()))?;
@@ -435,7 +435,8 @@ async fn bench(
     let mut scfg = sophos::SophosConfig::new(sc.client_id, sc.client_secret);
     scfg.token_url = so_emu.token_url();
     scfg.global_url = so_emu.global_url();
-    scfg.requests_per_second = a.sophos_rps.max(0.1);
+    scfg.rate_limit =
+        sophos::RateLimit::per_minute(((a.sophos_rps.max(0.1) * 60.0).round() as u32).max(1));
     scfg.max_concurrency = a.concurrency.max(1);
     scfg.page_size.tenants = 100;
     let sophos = sophos::Client::connect(scfg)

@@ -32,7 +32,7 @@ fn config_for(emu: &CwEmulator, creds: &CwCredentials) -> connectwise::CwConfig 
         creds.client_id.clone(),
     );
     cfg.allow_http = true;
-    cfg.requests_per_second = 1000;
+    cfg.rate_limit = connectwise::RateLimit::Off;
     cfg.timeout = Duration::from_secs(20);
     cfg.retry = fast_retry();
     cfg

@@ -22,7 +22,7 @@ fn client_cfg(emu: &CwEmulator) -> connectwise::CwConfig {
         c.client_id,
     );
     cfg.allow_http = true;
-    cfg.requests_per_second = 1000;
+    cfg.rate_limit = connectwise::RateLimit::Off;
     cfg
 }
 

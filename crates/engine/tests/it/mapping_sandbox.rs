@@ -34,7 +34,7 @@ async fn spawn_sophos(world: World) -> (SophosEmulator, sophos::Client) {
     let mut c = sophos::SophosConfig::new(creds.client_id, creds.client_secret);
     c.token_url = emu.token_url();
     c.global_url = emu.global_url();
-    c.requests_per_second = 10_000.0;
+    c.rate_limit = sophos::RateLimit::Off;
     c.page_size.tenants = 100;
     c.retry.base_delay = Duration::from_millis(5);
     let client = sophos::Client::connect(c).await.unwrap();
@@ -54,7 +54,7 @@ async fn spawn_cw(world: World) -> (CwEmulator, connectwise::Client) {
         creds.client_id.clone(),
     );
     c.allow_http = true;
-    c.requests_per_second = 1000;
+    c.rate_limit = connectwise::RateLimit::Off;
     let client = connectwise::Client::connect(c).await.unwrap();
     (emu, client)
 }

@@ -66,13 +66,13 @@ async fn run(companies: usize, agreements: usize) {
         creds.client_id.clone(),
     );
     c.allow_http = true;
-    c.requests_per_second = 10_000;
+    c.rate_limit = connectwise::RateLimit::Off;
     let cw = connectwise::Client::connect(c).await.unwrap();
     let sc = se.credentials();
     let mut s = sophos::SophosConfig::new(sc.client_id, sc.client_secret);
     s.token_url = se.token_url();
     s.global_url = se.global_url();
-    s.requests_per_second = 10_000.0;
+    s.rate_limit = sophos::RateLimit::Off;
     s.page_size.tenants = 100;
     s.retry.base_delay = Duration::from_millis(5);
     let sophos = sophos::Client::connect(s).await.unwrap();

@@ -52,7 +52,7 @@ async fn cw_client(emu: &CwEmulator, timeout: Duration) -> connectwise::Client {
         creds.client_id.clone(),
     );
     cfg.allow_http = true;
-    cfg.requests_per_second = 10_000;
+    cfg.rate_limit = connectwise::RateLimit::Off;
     cfg.timeout = timeout;
     cfg.retry = fast_cw_retry();
     connectwise::Client::connect(cfg).await.expect("cw connect")
@@ -96,7 +96,7 @@ async fn env_with(customers: usize, cw_timeout: Duration) -> Env {
     let mut scfg = sophos::SophosConfig::new(creds.client_id, creds.client_secret);
     scfg.token_url = so_emu.token_url();
     scfg.global_url = so_emu.global_url();
-    scfg.requests_per_second = 10_000.0;
+    scfg.rate_limit = sophos::RateLimit::Off;
     scfg.retry.base_delay = Duration::from_millis(5);
     let sophos = sophos::Client::connect(scfg).await.expect("sophos connect");
     let cw = cw_client(&cw_emu, cw_timeout).await;

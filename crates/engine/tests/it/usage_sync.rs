@@ -61,7 +61,7 @@ fn cw_config(emu: &CwEmulator) -> connectwise::CwConfig {
         creds.client_id.clone(),
     );
     cfg.allow_http = true;
-    cfg.requests_per_second = 10_000;
+    cfg.rate_limit = connectwise::RateLimit::Off;
     cfg.max_concurrency = 8;
     cfg
 }
@@ -81,7 +81,7 @@ async fn env(customers: usize, seed: u64) -> Env {
     let mut scfg = sophos::SophosConfig::new(sc.client_id, sc.client_secret);
     scfg.token_url = sophos_emu.token_url();
     scfg.global_url = sophos_emu.global_url();
-    scfg.requests_per_second = 10_000.0;
+    scfg.rate_limit = sophos::RateLimit::Off;
     scfg.page_size.usage = 1000;
     scfg.page_size.tenants = 100;
     scfg.retry.base_delay = Duration::from_millis(5);

@@ -36,7 +36,7 @@ fn client_cfg(emu: &SophosEmulator) -> SophosConfig {
     let mut cfg = SophosConfig::new(creds.client_id, creds.client_secret);
     cfg.token_url = emu.token_url();
     cfg.global_url = emu.global_url();
-    cfg.requests_per_second = 10_000.0;
+    cfg.rate_limit = sophos::RateLimit::Off;
     cfg.page_size = PageSizes {
         tenants: 100,
         usage: 1000,
@@ -456,8 +456,10 @@ async fn injected_server_errors_are_retried() {
 async fn rate_limiter_is_shared_across_tenants_of_one_host() {
     let w = world(40);
     let emu = emulator(w.clone(), |_| {}).await;
+    // A limit the server enforces (far above ours), so the client keeps its own pace.
+    emu.faults().set_rate_limit(Some(1_000_000));
     let mut cfg = client_cfg(&emu);
-    cfg.requests_per_second = 20.0;
+    cfg.rate_limit = sophos::RateLimit::per_minute(300);
     let c = Client::connect(cfg).await.unwrap();
     let usage: Vec<TenantRef> = tenants_of(&c)
         .await
@@ -490,13 +492,14 @@ async fn rate_limiter_is_shared_across_tenants_of_one_host() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    // 40 calls at 20/s with a burst of 10: at least 1.5 s, whichever tenants they were for.
+    // 40 calls at 300 a minute (a burst of 30, then 4.5/s): at least 2 s, whichever tenants
+    // they were for (the tenant listing before them came out of the same burst).
     assert!(
-        start.elapsed() >= Duration::from_millis(1400),
+        start.elapsed() >= Duration::from_millis(2000),
         "{:?}",
         start.elapsed()
     );
-    assert!(c.stats().rate_limit_waits >= 25);
+    assert!(c.stats().rate_limit_waits >= 8);
 }
 
 #[tokio::test]
@@ -665,4 +668,48 @@ async fn named_filters_reach_the_emulator() {
         .unwrap();
     assert!(!high.is_empty() && high.len() < all.len());
     assert!(high.iter().all(|a| a.severity.as_deref() == Some("high")));
+}
+
+#[tokio::test]
+async fn the_pace_is_skipped_while_the_server_enforces_no_limit() {
+    let w = world(40);
+    let emu = emulator(w.clone(), |_| {}).await;
+    let mut cfg = client_cfg(&emu);
+    cfg.rate_limit = sophos::RateLimit::per_minute(60);
+    let c = Client::connect(cfg).await.unwrap();
+    let tenants = tenants_of(&c).await;
+    let r = tenants
+        .iter()
+        .filter(|t| t.billing_type == Some(sophos::BillingType::Usage))
+        .find_map(Tenant::tenant_ref)
+        .expect("a usage tenant");
+    let start = Instant::now();
+    for _ in 0..20 {
+        c.alerts_page(&r, &AlertQuery::default(), None)
+            .await
+            .unwrap();
+    }
+    // 60 a minute would take about 15 s for these; the emulator says it limits nothing.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    // Once it enforces a limit, the client's own pace is back.
+    emu.faults().set_rate_limit(Some(1_000_000));
+    c.alerts_page(&r, &AlertQuery::default(), None)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    for _ in 0..10 {
+        c.alerts_page(&r, &AlertQuery::default(), None)
+            .await
+            .unwrap();
+    }
+    // A burst of 6, then one every 1.1 s.
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
 }

@@ -148,7 +148,7 @@ impl FixtureServer {
         let mut cfg = SophosConfig::new("client-id-1", "s3cret-value-xyz".to_string().into());
         cfg.token_url = format!("{}/api/v2/oauth2/token", self.base);
         cfg.global_url = format!("{}/", self.base);
-        cfg.requests_per_second = 10_000.0;
+        cfg.rate_limit = sophos::RateLimit::Off;
         cfg.retry = RetryPolicy {
             max_attempts: 3,
             base_delay: Duration::from_millis(10),
