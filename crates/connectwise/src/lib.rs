@@ -18,9 +18,10 @@ pub mod roles;
 mod verify;
 
 pub use api::{
-    AdditionState, AgreementSummary, CatalogItemSummary, Choice, ClosedTicket, CompanySummary,
-    EXTERNAL_REF_BATCH, NewAddition, NewCatalogItem, NewTicket, NoteKind, OpenedTicket,
-    ProcurementSetup, ReportQuery, StatusChoice, TicketSeverity, TicketState,
+    ADDITIONS_REPORT, AdditionState, AgreementSummary, BulkSupport, CatalogItemSummary, Choice,
+    ClosedTicket, CompanySummary, EXTERNAL_REF_BATCH, NewAddition, NewCatalogItem, NewTicket,
+    NoteKind, OpenedTicket, ProcurementSetup, ReportQuery, StatusChoice, TicketSeverity,
+    TicketState,
 };
 pub use client::{Client, CwStream, Stats, to_body};
 pub use clientkit::RateLimit;

@@ -118,3 +118,30 @@ pub(crate) fn decode(path: &str, message: &str) -> String {
 pub(crate) fn other(status: u16, message: &str) -> String {
     format!("ConnectWise answered HTTP {status}: {message}")
 }
+
+pub(crate) fn report_refused(e: &crate::error::CwError) -> String {
+    format!(
+        "API Reports are refused ({e}); additions are read one agreement at a time. Fix: System > Security Roles > (the API member's role) > System > API Reports: set Inquire Level = All."
+    )
+}
+
+pub(crate) fn report_missing(name: &str) -> String {
+    format!(
+        "This ConnectWise server does not offer the {name} report (system/reports); additions are read one agreement at a time."
+    )
+}
+
+pub(crate) fn report_columns_missing(name: &str, missing: &[&str]) -> String {
+    format!(
+        "The {name} report lacks the column(s) {}; additions are read one agreement at a time.",
+        missing.join(", ")
+    )
+}
+
+pub(crate) fn report_row_unreadable(row: &serde_json::Map<String, serde_json::Value>) -> String {
+    let keys: Vec<&str> = row.keys().map(String::as_str).collect();
+    format!(
+        "a report row without agreement, addition or product id (columns {})",
+        keys.join(", ")
+    )
+}

@@ -14,6 +14,7 @@
 //! | `DELETE /v1/{vendor}/slow` | | removes every slow route (the global `slow_commit_ms` stays) |
 //! | `POST /v1/connectwise/codebase` | `codebase` | moves the site (the old path answers 404) |
 //! | `POST /v1/connectwise/invoiced` | `agreement_id`, `through` (RFC 3339 or `null`) | marks the agreement's period invoiced |
+//! | `POST /v1/connectwise/reports` | `report`, optional `offered`, `drop_column`, `restore_columns`, `frozen` | a report missing, a column dropped, or a lagging copy |
 //! | `POST /v1/sophos/expire-tokens` | | every issued token answers 401 from now on |
 //! | `POST /v1/sophos/alerts` | `count`, optional `tenant_id` | raises `count` alerts now (spread over the customers' tenants) |
 //! | `POST /v1/sophos/alerts/clear` | `tenant_id`, `alert_id` | clears one alert, as Sophos does when the problem goes |
@@ -69,6 +70,7 @@ impl Admin {
             .route("/v1/{vendor}/slow", post(slow).delete(clear_slow))
             .route("/v1/connectwise/codebase", post(move_codebase))
             .route("/v1/connectwise/invoiced", post(invoiced))
+            .route("/v1/connectwise/reports", post(reports))
             .route("/v1/connectwise/role", post(set_role))
             .route("/v1/sophos/expire-tokens", post(expire_tokens))
             .route("/v1/sophos/alerts", post(raise_alerts))
@@ -235,6 +237,7 @@ async fn state_of(State(st): Shared, headers: HeaderMap) -> Answer {
             "faults": FaultsView::from(sb.connectwise.faults().settings()),
             "slow_routes": slow_view(sb.connectwise.faults()),
             "codebase": sb.connectwise.codebase(),
+            "reports": sb.connectwise.report_knobs(),
         },
         "sophos": {
             "faults": FaultsView::from(sb.sophos.faults().settings()),
@@ -438,6 +441,50 @@ async fn invoiced(State(st): Shared, headers: HeaderMap, raw: String) -> Answer 
         Json(json!({"agreement_id": b.agreement_id, "through": through.map(|t| t.to_string())}))
             .into_response(),
     )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportsBody {
+    report: String,
+    offered: Option<bool>,
+    drop_column: Option<String>,
+    #[serde(default)]
+    restore_columns: bool,
+    frozen: Option<bool>,
+}
+
+async fn reports(State(st): Shared, headers: HeaderMap, raw: String) -> Answer {
+    authorised(&st, &headers)?;
+    let b: ReportsBody = body(&raw)?;
+    const NAMES: &[&str] = &["Agreement", "AgreementAdditions", "Company", "Service"];
+    if !NAMES.iter().any(|n| n.eq_ignore_ascii_case(&b.report)) {
+        return Err(bad(format!(
+            "There is no report `{}`. Fix: use one of {}.",
+            b.report,
+            NAMES.join(", ")
+        )));
+    }
+    if b.frozen.is_some() && !b.report.eq_ignore_ascii_case("AgreementAdditions") {
+        return Err(bad(
+            "Only AgreementAdditions can be frozen. Fix: give \"report\": \"AgreementAdditions\"."
+                .to_owned(),
+        ));
+    }
+    let cw = &st.sandbox.connectwise;
+    if let Some(o) = b.offered {
+        cw.set_report_offered(&b.report, o);
+    }
+    if b.restore_columns {
+        cw.set_report_column_dropped(&b.report, None);
+    }
+    if let Some(c) = b.drop_column.as_deref() {
+        cw.set_report_column_dropped(&b.report, Some(c));
+    }
+    if let Some(f) = b.frozen {
+        cw.set_additions_report_frozen(f);
+    }
+    Ok(Json(cw.report_knobs()).into_response())
 }
 
 #[derive(Deserialize)]

@@ -371,6 +371,9 @@ impl Render for ReportView {
             ));
         }
         out.push('\n');
+        if let Some(how) = usage::messages::additions_line(&r.additions) {
+            out.push_str(&format!("{how}\n"));
+        }
         out
     }
 }

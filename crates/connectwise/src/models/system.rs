@@ -110,7 +110,7 @@ pub struct ReportName {
 
 cw_enum!(
     /// Report column type.
-    ColumnType { Numeric = "Numeric", Text = "Text", DateTime = "DateTime" }
+    ColumnType { Numeric = "Numeric", Text = "Text", DateTime = "DateTime", Boolean = "Boolean" }
 );
 
 /// One report column definition.

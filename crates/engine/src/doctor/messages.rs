@@ -158,3 +158,15 @@ pub fn sophos_failed(what: &str, error: &str) -> String {
 }
 /// The fix for a Sophos read refused for lack of permission: the role the credential needs.
 pub const SOPHOS_PERMISSION_FIX: &str = "Give the API credential the Service Principal Super Admin role in Sophos Central Partner: Settings & policies > API Credentials";
+
+/// The bulk-read check's title.
+pub const BULK_TITLE: &str = "API Reports: AgreementAdditions report for bulk reads (optional)";
+
+/// The report can serve bulk reads.
+pub fn bulk_ok(prices: bool) -> String {
+    if prices {
+        "offered with every column usage sync reads: additions are read 1,000 a call".to_owned()
+    } else {
+        "offered (without prices): additions are read 1,000 a call".to_owned()
+    }
+}

@@ -284,8 +284,33 @@ pub async fn check_connectwise(
     for row in ROLE_ROWS {
         out.extend(check_row(&client, row, opts).await);
     }
+    out.push(bulk_check(&client).await);
     out.push(clock_check(&info, opts));
     out
+}
+
+/// Whether usage sync can read additions in bulk through the `AgreementAdditions` report (not
+/// required: without it, one read per agreement, under the same rate limit).
+async fn bulk_check(client: &connectwise::Client) -> Check {
+    let (status, detail, fix) = match client.additions_report_support().await {
+        Ok(connectwise::BulkSupport::Usable { prices }) => {
+            (CheckStatus::Pass, messages::bulk_ok(prices), None)
+        }
+        Ok(connectwise::BulkSupport::Unusable(why)) => {
+            let fix = why.split_once("Fix: ").map(|(_, f)| f.to_owned());
+            (CheckStatus::Fail, why, fix)
+        }
+        Err(e) => (CheckStatus::Unverified, e.to_string(), None),
+    };
+    check(
+        "cw.bulk_additions",
+        Area::Connectwise,
+        messages::BULK_TITLE,
+        false,
+        status,
+        detail,
+        fix,
+    )
 }
 
 async fn check_row(

@@ -223,7 +223,7 @@ pub const CATALOG_CUSTOMER_DESCRIPTION_NOTE: &str = "The catalog item's Customer
 /// One line for the run row and the service log.
 pub fn run_summary(r: &super::SyncReport) -> String {
     let c = &r.counts;
-    format!(
+    let mut s = format!(
         "{} customers: {} additions created, {} updated, {} cancelled, {} unchanged, {} failed",
         r.customers.len(),
         c.created,
@@ -231,7 +231,25 @@ pub fn run_summary(r: &super::SyncReport) -> String {
         c.cancelled,
         c.unchanged,
         r.failed_customers
-    )
+    );
+    if let Some(how) = additions_line(&r.additions) {
+        s.push_str("; ");
+        s.push_str(&how);
+    }
+    s
+}
+
+/// How the additions were read, when worth saying: from the report, or per agreement because
+/// the report could not be used.
+pub fn additions_line(a: &super::bulk::AdditionsSource) -> Option<String> {
+    match (a.read, &a.reason) {
+        ("report", _) => Some(format!(
+            "additions read from the AgreementAdditions report ({} agreement(s) checked against the records)",
+            a.sampled
+        )),
+        (_, Some(why)) => Some(format!("additions read per agreement: {why}")),
+        _ => None,
+    }
 }
 
 /// `--month` earlier than the last month synced.
@@ -615,4 +633,45 @@ pub fn reconcile_agreement_inactive(a: AgreementId, why: &str) -> String {
 /// The agreement's additions could not be read.
 pub fn reconcile_unread(a: AgreementId, error: &str) -> String {
     format!("the additions of agreement #{a} could not be read ({error}); nothing is assumed")
+}
+
+/// The report could not be read (the run reads per agreement).
+pub fn report_failed(error: &str) -> String {
+    format!(
+        "the AgreementAdditions report could not be read ({error}); additions are read one agreement at a time"
+    )
+}
+
+/// A sampled agreement's records differ from the report.
+pub fn report_disagrees(agreement: AgreementId, difference: &str) -> String {
+    format!(
+        "the AgreementAdditions report disagrees with ConnectWise's records for agreement #{agreement} \
+         ({difference}); additions are read one agreement at a time"
+    )
+}
+
+/// The report lists an addition the records do not have.
+pub fn report_extra(id: i64) -> String {
+    format!("the report lists addition #{id}, the records do not")
+}
+
+/// The records have an addition the report lacks.
+pub fn report_lacks(id: i64) -> String {
+    format!("the records have addition #{id}, the report does not")
+}
+
+/// An addition differs between the report and the records.
+pub fn report_differs(id: i64, report: (f64, bool), rest: (f64, bool)) -> String {
+    let side = |(q, cancelled): (f64, bool)| {
+        if cancelled {
+            format!("{} (cancelled)", qty(q))
+        } else {
+            qty(q)
+        }
+    };
+    format!(
+        "addition #{id}: {} in the report, {} in the record",
+        side(report),
+        side(rest)
+    )
 }

@@ -6,6 +6,7 @@
 //! a `started` create whose outcome was lost is settled by the next run from the agreement's
 //! additions, never by a blind second POST).
 
+pub mod bulk;
 pub mod catalog;
 pub mod messages;
 pub mod plan;
@@ -222,6 +223,9 @@ pub struct SyncOptions {
     /// Apply only if the plan equals this saved one (approving it); otherwise refuse, naming
     /// what moved, and write nothing to ConnectWise.
     pub expect: Option<Arc<saved::Expected>>,
+    /// How the agreements' additions are read: through the `AgreementAdditions` report or one
+    /// REST read per agreement.
+    pub additions: bulk::AdditionsRead,
 }
 
 /// Customers synced at once unless set: the same default at every door.
@@ -241,6 +245,7 @@ impl Default for SyncOptions {
             progress: None,
             plan_only: false,
             expect: None,
+            additions: bulk::AdditionsRead::Auto,
         }
     }
 }
@@ -424,6 +429,8 @@ pub struct SyncReport {
     pub counts: Counts,
     /// Customers that failed or were held.
     pub failed_customers: usize,
+    /// Where the agreements' additions were read from (the report, or per agreement and why).
+    pub additions: bulk::AdditionsSource,
     /// Approving a saved plan: what changed in Sophos or ConnectWise since it was computed (the
     /// plan was then not applied). Empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -601,6 +608,25 @@ pub async fn run_for(
 
     let mut agreements = read_agreements(cw, &targets).await?;
     let (mut open, mut links) = read_left_overs(store).await?;
+    // The additions of every agreement at once, when the report can be trusted.
+    let mut catalog_ids: BTreeSet<i64> = catalog.values().map(|c| c.get()).collect();
+    catalog_ids.extend(
+        links
+            .values()
+            .flat_map(|ls| ls.values())
+            .map(|l| l.catalog_item_id.get()),
+    );
+    let mut agreement_ids: Vec<AgreementId> = targets
+        .iter()
+        .filter_map(|t| t.agreement_id)
+        .filter(|a| agreements.contains_key(a))
+        .collect();
+    agreement_ids.sort();
+    agreement_ids.dedup();
+    let bulk::Prefetched {
+        by_agreement: mut prefetched,
+        source: additions_source,
+    } = bulk::prefetch(cw, opts.additions, &agreement_ids, &catalog_ids).await;
     let mut acknowledged: HashMap<String, BTreeSet<String>> = HashMap::new();
     for a in store.removal_acks(None).await? {
         acknowledged
@@ -696,7 +722,18 @@ pub async fn run_for(
                 .agreement_id
                 .and_then(|id| open.remove(&id))
                 .unwrap_or_default();
-            (target, tenant_usage, agreement, agreement_links, left_over)
+            let read = target
+                .agreement_id
+                .zip(prefetched.as_mut())
+                .and_then(|(id, p)| p.remove(&id));
+            (
+                target,
+                tenant_usage,
+                agreement,
+                agreement_links,
+                left_over,
+                read,
+            )
         })
         .collect();
     let who: Vec<UsageTarget> = work.iter().map(|w| w.0.clone()).collect();
@@ -741,6 +778,7 @@ pub async fn run_for(
         interrupted,
         blast,
         refused: refusal.map(|(e, _)| e),
+        additions: additions_source,
         moved,
     })
 }
@@ -852,6 +890,7 @@ type CustomerWork = (
     Option<connectwise::AgreementSummary>,
     BTreeMap<String, AdditionLink>,
     Vec<crate::store::JournalEntry>,
+    Option<Vec<connectwise::AdditionState>>,
 );
 
 type TaskResult = Result<CustomerReport, crate::job::Panicked>;
@@ -888,11 +927,17 @@ async fn plan_then_apply(
                 p(done, total.max(1) * 2);
             }
         },
-        |(target, tenant_usage, agreement, agreement_links, left_over)| {
+        |(target, tenant_usage, agreement, agreement_links, left_over, read)| {
             let shared = shared.clone();
             async move {
                 shared
-                    .customer(target, tenant_usage, agreement, agreement_links, left_over)
+                    .customer(
+                        target,
+                        tenant_usage,
+                        agreement,
+                        (agreement_links, read),
+                        left_over,
+                    )
                     .await
             }
         },
@@ -1052,7 +1097,10 @@ impl Shared {
         target: UsageTarget,
         usage: TenantUsage,
         agreement: Option<connectwise::AgreementSummary>,
-        links: BTreeMap<String, AdditionLink>,
+        (links, read): (
+            BTreeMap<String, AdditionLink>,
+            Option<Vec<connectwise::AdditionState>>,
+        ),
         left_over: Vec<crate::store::JournalEntry>,
     ) -> (CustomerReport, Option<ApplyInput>) {
         let mut report = CustomerReport::new(&target);
@@ -1062,7 +1110,14 @@ impl Shared {
         }
         self.run.panic_hook(&target.tenant_id);
         let pending = match self
-            .plan_customer(&target, usage, agreement, links, left_over, &mut report)
+            .plan_customer(
+                &target,
+                usage,
+                agreement,
+                (links, read),
+                left_over,
+                &mut report,
+            )
             .await
         {
             Ok(p) => p,
@@ -1144,7 +1199,10 @@ impl Shared {
         target: &UsageTarget,
         usage: TenantUsage,
         agreement: Option<connectwise::AgreementSummary>,
-        links: BTreeMap<String, AdditionLink>,
+        (links, read): (
+            BTreeMap<String, AdditionLink>,
+            Option<Vec<connectwise::AdditionState>>,
+        ),
         left_over: Vec<crate::store::JournalEntry>,
         report: &mut CustomerReport,
     ) -> Result<Option<ApplyInput>, Failure> {
@@ -1191,12 +1249,15 @@ impl Shared {
         }
         report.counts.unmapped_codes = report.unmapped.len();
 
-        // One read of the agreement's additions.
-        let states = self
-            .cw
-            .addition_states(agreement_id.get())
-            .await
-            .map_err(|e| Failure::cw(&e, agreement_id))?;
+        // The agreement's additions: read ahead from the report, or one read now.
+        let states = match read {
+            Some(s) => s,
+            None => self
+                .cw
+                .addition_states(agreement_id.get())
+                .await
+                .map_err(|e| Failure::cw(&e, agreement_id))?,
+        };
         report.unit_prices = unit_prices(&states, &self.catalog, &links);
         let additions: Vec<CurrentAddition> = states
             .into_iter()

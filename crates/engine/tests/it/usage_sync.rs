@@ -400,21 +400,37 @@ async fn first_sync_creates_exactly_the_expected_then_nothing() {
     assert_eq!(second.counts.writes(), 0, "{:?}", second.counts);
     assert!(second.ops().all(|o| o.kind() == OpKind::Skip));
     assert_eq!(e.cw_writes(), writes);
-    // Reads: one agreements listing page + one additions read per agreement (no catalog lookups).
-    // (Term and trial customers have no usage: their additions are not read.)
-    let monthly = second
+    // Reads: one agreements listing page, then the additions of every agreement from the
+    // report (its discovery, one page, and the sampled agreements' records); no catalog lookups.
+    let reads = e.cw_emu.request_counts().total - calls;
+    assert_eq!(second.additions.read, "report", "{:?}", second.additions);
+    assert_eq!(
+        reads as usize,
+        1 + 2 + 1 + second.additions.sampled,
+        "ConnectWise calls of an unchanged run"
+    );
+    // Read per agreement instead: one additions read per monthly agreement. (Term and trial
+    // customers have no usage: their additions are not read.)
+    let calls = e.cw_emu.request_counts().total;
+    let third = e
+        .sync_with(SyncOptions {
+            month: Some(MONTH),
+            additions: usage::bulk::AdditionsRead::PerAgreement,
+            ..SyncOptions::default()
+        })
+        .await;
+    let monthly = third
         .customers
         .iter()
         .filter(|c| c.outcome != usage::CustomerOutcome::Skipped)
         .count();
-    let reads = e.cw_emu.request_counts().total - calls;
     assert_eq!(
-        reads as usize,
+        (e.cw_emu.request_counts().total - calls) as usize,
         1 + monthly,
-        "ConnectWise calls of an unchanged run"
+        "ConnectWise calls of an unchanged run read per agreement"
     );
-    // Sophos: one usage page (the token is still valid).
-    assert_eq!(e.sophos_emu.request_counts().total - sophos_calls, 1);
+    // Sophos: one usage page a run (the token is still valid).
+    assert_eq!(e.sophos_emu.request_counts().total - sophos_calls, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1399,5 +1415,170 @@ async fn fault_campaign_ends_in_the_fault_free_state() {
     assert!(
         fivexx_wall <= clean_wall * 2 + Duration::from_millis(500),
         "10 % 500s took {fivexx_wall:?}, fault-free {clean_wall:?}"
+    );
+}
+
+/// A dry run reading the additions as `mode` says, and the ConnectWise calls it made.
+async fn plan_reading(e: &Env, mode: usage::bulk::AdditionsRead) -> (SyncReport, u64) {
+    let before = e.cw_emu.request_counts().total;
+    let mut start = StartOptions::new(Door::Cli, "test");
+    start.dry_run = true;
+    let r = e
+        .sync_as(
+            SyncOptions {
+                month: Some(MONTH),
+                additions: mode,
+                ..SyncOptions::default()
+            },
+            start,
+        )
+        .await;
+    (r, e.cw_emu.request_counts().total - before)
+}
+
+/// Hand edits that give a plan something to do: one quantity changed, one addition deleted.
+fn hand_edits(e: &Env) {
+    let (_, a) = e.usage_customer(0);
+    let first = e.cw_emu.additions(a)[0]["id"].as_i64().unwrap();
+    e.cw_emu.update_record(Table::Additions, first, |r| {
+        r.insert("quantity".into(), json!(1.0));
+    });
+    let (_, b) = e.usage_customer(1);
+    let gone = e.cw_emu.additions(b)[0]["id"].as_i64().unwrap();
+    e.cw_emu.delete_record(Table::Additions, gone);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_and_the_reads_per_agreement_make_the_same_plan() {
+    use usage::bulk::AdditionsRead;
+    let e = env(40, 29).await;
+    let first = e.sync(MONTH).await;
+    assert!(first.counts.created > 20, "{:?}", first.counts);
+    hand_edits(&e);
+    let (per, per_calls) = plan_reading(&e, AdditionsRead::PerAgreement).await;
+    let (rep, rep_calls) = plan_reading(&e, AdditionsRead::Report).await;
+    assert_eq!(per.additions.read, "per_agreement");
+    assert_eq!(rep.additions.read, "report", "{:?}", rep.additions);
+    assert_eq!(rep.additions.sampled, 3);
+    let writes = |r: &SyncReport| {
+        r.ops()
+            .filter(|o| o.is_write() || o.kind() == OpKind::RemovedInCw)
+            .count()
+    };
+    assert!(writes(&per) >= 2, "the edits planned something");
+    assert_eq!(
+        rep.ops().collect::<Vec<_>>(),
+        per.ops().collect::<Vec<_>>(),
+        "the same plan either way"
+    );
+    let agreements = e.agreements.len() as u64;
+    assert!(
+        rep_calls + agreements / 2 < per_calls,
+        "the report saves calls: {rep_calls} against {per_calls} for {agreements} agreements"
+    );
+
+    // Each reason to distrust the report falls back, says why, and plans the same.
+    let fallback = |r: &SyncReport, why: &str| {
+        assert_eq!(r.additions.read, "per_agreement", "{:?}", r.additions);
+        let reason = r.additions.reason.as_deref().unwrap_or_default();
+        assert!(reason.contains(why), "{reason}");
+        assert!(
+            usage::messages::run_summary(r).contains(why),
+            "the run summary says so"
+        );
+        assert_eq!(r.ops().collect::<Vec<_>>(), per.ops().collect::<Vec<_>>());
+    };
+    e.cw_emu
+        .set_report_column_dropped("AgreementAdditions", Some("Total_Quantity"));
+    fallback(
+        &plan_reading(&e, AdditionsRead::Report).await.0,
+        "Total_Quantity",
+    );
+    e.cw_emu
+        .set_report_column_dropped("AgreementAdditions", None);
+
+    e.cw_emu.set_report_offered("AgreementAdditions", false);
+    fallback(
+        &plan_reading(&e, AdditionsRead::Report).await.0,
+        "does not offer",
+    );
+    e.cw_emu.set_report_offered("AgreementAdditions", true);
+
+    let member = e.cw_emu.credentials().member_id;
+    e.cw_emu.set_role_level(
+        member,
+        sandbox::connectwise::RoleFunction::ApiReports,
+        sandbox::connectwise::Level::Inquire,
+        sandbox::connectwise::Access::None,
+    );
+    fallback(
+        &plan_reading(&e, AdditionsRead::Report).await.0,
+        "API Reports",
+    );
+    e.cw_emu.set_role_level(
+        member,
+        sandbox::connectwise::RoleFunction::ApiReports,
+        sandbox::connectwise::Level::Inquire,
+        sandbox::connectwise::Access::All,
+    );
+
+    // A report served from a lagging copy: every record changes after the copy is taken.
+    e.cw_emu.set_additions_report_frozen(true);
+    let ids: Vec<i64> = e
+        .cw_emu
+        .records(Table::Additions)
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    for id in &ids {
+        e.cw_emu.update_record(Table::Additions, *id, |r| {
+            let q = r["quantity"].as_f64().unwrap_or(0.0);
+            r.insert("quantity".into(), json!(q + 1.0));
+        });
+    }
+    let (per_now, _) = plan_reading(&e, AdditionsRead::PerAgreement).await;
+    let (lagging, _) = plan_reading(&e, AdditionsRead::Report).await;
+    assert_eq!(lagging.additions.read, "per_agreement");
+    let reason = lagging.additions.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("disagrees") && reason.contains("in the report"),
+        "{reason}"
+    );
+    assert_eq!(
+        lagging.ops().collect::<Vec<_>>(),
+        per_now.ops().collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_an_enforced_rate_limit_a_run_gets_no_429_storm() {
+    let world = world(30, 31);
+    let cw_emu = CwEmulator::spawn(sandbox::connectwise::CwConfig::new(world.clone()))
+        .await
+        .expect("cw emulator");
+    // The server allows 700 a minute; the client paces itself to 600.
+    cw_emu.faults().set_rate_limit(Some(700));
+    let mut e = env(30, 31).await;
+    let mut cfg = cw_config(&cw_emu);
+    cfg.rate_limit = connectwise::RateLimit::per_minute(600);
+    e.cw = connectwise::Client::connect(cfg).await.expect("cw client");
+    e.cw_emu = cw_emu;
+    e.agreements.clear();
+    e.map_true_pairs().await;
+    let r = e
+        .sync_with(SyncOptions {
+            month: Some(MONTH),
+            additions: usage::bulk::AdditionsRead::PerAgreement,
+            ..SyncOptions::default()
+        })
+        .await;
+    assert_eq!(r.failed_customers, 0);
+    let counts = e.cw_emu.request_counts();
+    assert!(counts.total > 60, "{counts:?}");
+    assert!(
+        counts.rate_limited <= 2,
+        "{} of {} calls answered 429",
+        counts.rate_limited,
+        counts.total
     );
 }

@@ -142,6 +142,8 @@ pub(crate) struct Store {
     pub hidden: BTreeMap<i64, Record>,
     /// Per agreement: additions may not change on or before this instant.
     pub invoiced_through: BTreeMap<i64, Timestamp>,
+    /// What the reports offer: hidden reports, dropped columns, a lagging copy.
+    pub reports: super::reports::ReportKnobs,
     pub keys: Vec<ApiKey>,
     pub codebase: String,
 }
@@ -194,6 +196,7 @@ impl Store {
             next_ids: BTreeMap::new(),
             hidden: BTreeMap::new(),
             invoiced_through: BTreeMap::new(),
+            reports: super::reports::ReportKnobs::default(),
             keys: Vec::new(),
             codebase,
         }

@@ -613,6 +613,55 @@ impl CwEmulator {
         };
     }
 
+    /// Whether `system/reports` offers the report `name` (a server that dropped it answers 404).
+    pub fn set_report_offered(&self, name: &str, offered: bool) {
+        let mut store = self.shared.write();
+        let key = name.to_ascii_lowercase();
+        if offered {
+            store.reports.hidden.remove(&key);
+        } else {
+            store.reports.hidden.insert(key);
+        }
+    }
+
+    /// Drops `column` from the report `name`'s definitions and rows (`None`: offers every column
+    /// again), as a newer server that renamed or removed it.
+    pub fn set_report_column_dropped(&self, name: &str, column: Option<&str>) {
+        let mut store = self.shared.write();
+        let key = name.to_ascii_lowercase();
+        match column {
+            Some(c) => {
+                store
+                    .reports
+                    .dropped
+                    .entry(key)
+                    .or_default()
+                    .insert(c.to_ascii_lowercase());
+            }
+            None => {
+                store.reports.dropped.remove(&key);
+            }
+        }
+    }
+
+    /// Serves the `AgreementAdditions` report from a copy of the additions taken now, so later
+    /// changes show in the REST records but not in the report (a lagging reporting replica);
+    /// `false` serves the records again.
+    pub fn set_additions_report_frozen(&self, frozen: bool) {
+        let mut store = self.shared.write();
+        store.reports.frozen_additions = frozen.then(|| store.table(Table::Additions).clone());
+    }
+
+    /// The report names offered and the columns dropped, for the admin API's state.
+    pub fn report_knobs(&self) -> Value {
+        let store = self.shared.read();
+        serde_json::json!({
+            "hidden": store.reports.hidden,
+            "dropped_columns": store.reports.dropped,
+            "additions_frozen": store.reports.frozen_additions.is_some(),
+        })
+    }
+
     /// Closes a ticket as a user in the UI would: moves it to the board's first `closedStatus` status.
     pub fn close_ticket(&self, ticket_id: i64) -> bool {
         let now = data::fmt_ts(self.now());

@@ -1,11 +1,34 @@
 //! `system/reports`: a few reports in the `column_definitions` / `row_values` form. Conditions and
 //! `orderBy` on reports use the report's column names (an emulator choice; uncertain in the reference).
 
-use super::data::{Store, Table};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::data::{Record, Store, Table};
 use serde_json::{Value, json};
 
-/// Report names, as `GET system/reports` lists them.
-pub(super) const NAMES: &[&str] = &["Agreement", "Company", "Service"];
+/// Report names, as `GET system/reports` lists them (less any hidden by [`ReportKnobs`]).
+pub(super) const NAMES: &[&str] = &["Agreement", "AgreementAdditions", "Company", "Service"];
+
+/// How the reports differ from a plain site, for rehearsing a client's fallbacks: a report the
+/// server does not offer, a column it dropped (as newer servers may), or a report served from a
+/// copy that lags behind the records (as a reporting replica can).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReportKnobs {
+    /// Reports not offered (lower case).
+    pub hidden: BTreeSet<String>,
+    /// Columns not offered, per report (lower case).
+    pub dropped: BTreeMap<String, BTreeSet<String>>,
+    /// `AgreementAdditions` rows come from this copy of the additions instead of the records.
+    pub frozen_additions: Option<BTreeMap<i64, Record>>,
+}
+
+impl ReportKnobs {
+    fn dropped(&self, name: &str, column: &str) -> bool {
+        self.dropped
+            .get(&name.to_ascii_lowercase())
+            .is_some_and(|d| d.contains(&column.to_ascii_lowercase()))
+    }
+}
 
 /// (column, type, nullable, identity)
 type Col = (&'static str, &'static str, bool, bool);
@@ -39,34 +62,66 @@ const AGREEMENT: &[Col] = &[
     ("start_date", "DateTime", true, false),
 ];
 
-fn cols(name: &str) -> &'static [Col] {
+/// The columns of the published listing's `AgreementAdditions` report.
+const AGREEMENT_ADDITIONS: &[Col] = &[
+    ("AGR_Name", "Text", true, false),
+    ("AGR_RecID", "Numeric", false, false),
+    ("Addition_RecId", "Numeric", false, true),
+    ("Bill_Customer", "Boolean", true, false),
+    ("Cancelled_Date", "DateTime", true, false),
+    ("Effective_Date", "DateTime", true, false),
+    ("Ext_Cost", "Numeric", true, false),
+    ("Ext_Price", "Numeric", true, false),
+    ("Last_Update", "DateTime", true, false),
+    ("Less_Included", "Numeric", true, false),
+    ("Margin", "Numeric", true, false),
+    ("Product_Description", "Text", true, false),
+    ("Product_RecId", "Numeric", true, false),
+    ("QuantityToBill", "Numeric", true, false),
+    ("Serial_Number", "Text", true, false),
+    ("Taxable", "Boolean", true, false),
+    ("Time_Zone", "Text", true, false),
+    ("Total_Quantity", "Numeric", true, false),
+    ("Unit_Cost", "Numeric", true, false),
+    ("Unit_Price", "Numeric", true, false),
+    ("Updated_By", "Text", true, false),
+];
+
+fn all_cols(name: &str) -> &'static [Col] {
     match name.to_ascii_lowercase().as_str() {
         "company" => COMPANY,
         "service" => SERVICE,
         "agreement" => AGREEMENT,
+        "agreementadditions" => AGREEMENT_ADDITIONS,
         _ => &[],
     }
 }
 
-/// Whether a report of that name exists (case-insensitive).
-pub(super) fn exists(name: &str) -> bool {
-    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+/// The columns offered now (the dropped ones left out).
+fn cols(store: &Store, name: &str) -> Vec<&'static Col> {
+    all_cols(name)
+        .iter()
+        .filter(|(c, ..)| !store.reports.dropped(name, c))
+        .collect()
+}
+
+/// The report names offered now.
+pub(super) fn names(store: &Store) -> Vec<&'static str> {
+    NAMES
+        .iter()
+        .copied()
+        .filter(|n| !store.reports.hidden.contains(&n.to_ascii_lowercase()))
+        .collect()
+}
+
+/// Whether a report of that name is offered (case-insensitive).
+pub(super) fn exists(store: &Store, name: &str) -> bool {
+    names(store).iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// The column definitions: single-key maps, column name → type info.
-pub(super) fn columns(_store: &Store, name: &str) -> Value {
-    Value::Array(
-        cols(name)
-            .iter()
-            .map(|(c, t, nullable, identity)| {
-                let mut info = json!({"type": t, "isNullable": nullable});
-                if *identity {
-                    info["identityColumn"] = json!(true);
-                }
-                json!({ *c: info })
-            })
-            .collect(),
-    )
+pub(super) fn columns(store: &Store, name: &str) -> Value {
+    columns_of(&cols(store, name))
 }
 
 fn flag(v: Option<&Value>) -> i64 {
@@ -101,6 +156,17 @@ pub(super) fn rows(store: &Store, name: &str) -> Vec<Value> {
                     "date_entered": g(r, "_info", "dateEntered")})
             })
             .collect(),
+        "agreementadditions" => {
+            let additions = store
+                .reports
+                .frozen_additions
+                .as_ref()
+                .unwrap_or_else(|| store.table(Table::Additions));
+            additions
+                .values()
+                .map(|r| addition_row(store, r))
+                .collect()
+        }
         "agreement" => store
             .table(Table::Agreements)
             .values()
@@ -114,6 +180,49 @@ pub(super) fn rows(store: &Store, name: &str) -> Vec<Value> {
     }
 }
 
+/// One `AgreementAdditions` row: the addition with its agreement's name and its product's ids.
+fn addition_row(store: &Store, r: &Record) -> Value {
+    let g = |a: &str, b: &str| {
+        r.get(a)
+            .and_then(|x| x.get(b))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let agreement = r.get("agreementId").and_then(Value::as_i64);
+    let agreement_name = agreement
+        .and_then(|a| store.get(Table::Agreements, a))
+        .and_then(|a| a.get("name").cloned())
+        .unwrap_or(Value::Null);
+    let num = |k: &str| r.get(k).and_then(Value::as_f64);
+    let margin = match (num("extPrice"), num("extCost")) {
+        (Some(p), Some(c)) => json!(p - c),
+        _ => Value::Null,
+    };
+    json!({
+        "AGR_Name": agreement_name,
+        "AGR_RecID": agreement,
+        "Addition_RecId": r.get("id"),
+        "Bill_Customer": r.get("billCustomer").and_then(Value::as_str).map(|b| b == "Billable"),
+        "Cancelled_Date": r.get("cancelledDate"),
+        "Effective_Date": r.get("effectiveDate"),
+        "Ext_Cost": r.get("extCost"),
+        "Ext_Price": r.get("extPrice"),
+        "Last_Update": g("_info", "lastUpdated"),
+        "Less_Included": r.get("lessIncluded"),
+        "Margin": margin,
+        "Product_Description": r.get("description"),
+        "Product_RecId": g("product", "id"),
+        "QuantityToBill": r.get("billedQuantity"),
+        "Serial_Number": r.get("serialNumber"),
+        "Taxable": r.get("taxableFlag"),
+        "Time_Zone": "UTC",
+        "Total_Quantity": r.get("quantity"),
+        "Unit_Cost": r.get("unitCost"),
+        "Unit_Price": r.get("unitPrice"),
+        "Updated_By": g("_info", "updatedBy"),
+    })
+}
+
 /// The response body for a page of rows; `columns` restricts and orders the columns.
 pub(super) fn shape(
     store: &Store,
@@ -121,16 +230,19 @@ pub(super) fn shape(
     rows: &[Value],
     columns: Option<&[String]>,
 ) -> Value {
-    let all = cols(name);
+    let all = cols(store, name);
     let chosen: Vec<&Col> = match columns {
         Some(wanted) if !wanted.is_empty() => wanted
             .iter()
-            .filter_map(|w| all.iter().find(|(c, ..)| c.eq_ignore_ascii_case(w)))
+            .filter_map(|w| {
+                all.iter()
+                    .copied()
+                    .find(|(c, ..)| c.eq_ignore_ascii_case(w))
+            })
             .collect(),
-        _ => all.iter().collect(),
+        _ => all,
     };
     let defs = columns_of(&chosen);
-    let _ = store;
     let values: Vec<Value> = rows
         .iter()
         .map(|r| {

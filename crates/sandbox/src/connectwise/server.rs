@@ -415,14 +415,14 @@ async fn handle(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     match route {
         Route::SystemInfo => Ok(json_response(StatusCode::OK, &sh.system_info())),
         Route::Reports => {
-            let list: Vec<Value> = super::reports::NAMES
+            let list: Vec<Value> = super::reports::names(&sh.read())
                 .iter()
                 .map(|n| json!({"name": n}))
                 .collect();
             Ok(json_response(StatusCode::OK, &Value::Array(list)))
         }
         Route::Report { name } | Route::ReportColumns { name } | Route::ReportCount { name }
-            if !super::reports::exists(&name) =>
+            if !super::reports::exists(&sh.read(), &name) =>
         {
             Err(ApiError::not_found("Report", name))
         }
