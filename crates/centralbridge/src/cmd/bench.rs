@@ -1,6 +1,9 @@
-//! `centralbridge bench usage`: the usage sync on a sandbox of N tenants with a per-call latency;
-//! prints API calls per vendor against the floor F, wall time and peak memory, for a first run and
-//! for an unchanged re-run (which must write nothing).
+//! `centralbridge bench usage`: the usage sync on a sandbox of N tenants that enforces the vendors'
+//! rate limits (429 + `Retry-After` beyond them) with a per-call latency, the client pacing itself
+//! as it does for users; prints, for a first run and for unchanged re-runs reading the additions
+//! through the report and per agreement, the calls per vendor, the wall time against the floor
+//! (calls ÷ allowed rate), the 429s received and peak memory. An unchanged re-run must write
+//! nothing.
 //!
 //! The emulators run in this process (so the peak RSS printed includes them: it is an upper bound
 //! for the sync's own).
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use engine::job::{Door, Job, Run, RunReport as _, StartOptions};
 use engine::store::{Mapping, MappingSource, MappingStore as _, MappingWrite, NewAudit, Store};
-use engine::usage::{self, Month, SyncOptions, SyncReport};
+use engine::usage::{self, Month, SyncOptions};
 use sandbox::connectwise::{CwConfig, CwEmulator};
 use sandbox::sophos::{SophosConfig, SophosEmulator};
 use sandbox::world::{World, WorldConfig};
@@ -55,6 +58,18 @@ pub struct UsageArgs {
     /// (the peak RSS then includes them)
     #[arg(long)]
     in_process: bool,
+    /// The rate ConnectWise allows, requests per minute (the emulator answers 429 beyond it)
+    #[arg(long, default_value_t = 1000)]
+    cw_limit: u32,
+    /// The rate each Sophos host allows, requests per minute
+    #[arg(long, default_value_t = 600)]
+    sophos_limit: u32,
+    /// The client's own pace toward ConnectWise (as `--connectwise-rate`)
+    #[arg(long, default_value_t = connectwise::DEFAULT_REQUESTS_PER_MINUTE)]
+    cw_pace: u32,
+    /// The client's own pace toward each Sophos host (as `--sophos-rate`)
+    #[arg(long, default_value_t = sophos::DEFAULT_REQUESTS_PER_MINUTE)]
+    sophos_pace: u32,
 }
 
 /// Runs the chosen benchmark and prints its report. Exit 1 when the usage sync had failed customers
@@ -69,23 +84,28 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<(), CliError> {
 /// One run's figures.
 #[derive(Debug, Serialize)]
 pub struct RunFigures {
-    /// Which run this is: `first run`, or `re-run` (nothing changed, so it must write nothing).
+    /// Which run this is: `first run`, or a `re-run` (nothing changed, so it must write nothing)
+    /// reading the additions through the report or per agreement.
     pub label: String,
+    /// Where the additions came from: `report` or `per_agreement` (with why, when it fell back).
+    pub additions_read: String,
     /// Sophos HTTP answers received during the run.
     pub sophos_calls: u64,
     /// ConnectWise requests made during the run.
     pub connectwise_calls: u64,
     /// Of those, the POST, PATCH, PUT and DELETE calls; the re-run must have none.
     pub connectwise_writes: u64,
-    /// The fewest Sophos calls the run could make: the usage listing's pages at 1000 lines a page.
-    pub sophos_floor: u64,
-    /// The fewest ConnectWise calls: agreement listing pages, one additions read per customer
-    /// synced, each write, and on the first run the catalog and setup entries.
-    pub connectwise_floor: u64,
-    /// All calls of both vendors divided by the two floors together; 1.0 is the ideal.
-    pub calls_over_floor: f64,
+    /// ConnectWise calls that were not writes (reads, discovery, checks).
+    pub connectwise_reads: u64,
+    /// 429 answers received, both vendors (each honoured).
+    pub rate_limited: u64,
+    /// The least time these calls can take at the vendors' limits (calls ÷ allowed rate, the
+    /// slower vendor), in seconds.
+    pub floor_seconds: f64,
     /// Wall-clock time of the sync alone, in seconds.
     pub wall_seconds: f64,
+    /// `wall_seconds ÷ floor_seconds`.
+    pub wall_over_floor: f64,
     /// Peak resident memory of this process so far (VmHWM), in MB.
     pub peak_rss_mb: f64,
     /// Agreement additions the run created.
@@ -105,6 +125,14 @@ pub struct BenchReport {
     pub tenants: usize,
     /// Latency added to every emulator call, in milliseconds.
     pub latency_ms: u64,
+    /// What ConnectWise allows (the emulator enforces it), requests per minute.
+    pub connectwise_limit: u32,
+    /// What each Sophos host allows, requests per minute.
+    pub sophos_limit: u32,
+    /// The client's own pace toward ConnectWise, requests per minute.
+    pub connectwise_pace: u32,
+    /// The client's own pace toward each Sophos host, requests per minute.
+    pub sophos_pace: u32,
     /// Customers billed monthly (MSP Flex) that have an active agreement.
     pub monthly_customers: usize,
     /// Lines in the month's usage listing: tenant lines plus the emulator's lines with no tenant.
@@ -140,36 +168,57 @@ const NOTE_CHILD: &str = "emulators in a `centralbridge sandbox` child process: 
 impl Render for BenchReport {
     fn human(&self) -> String {
         let mut out = format!(
-            "usage sync benchmark: {} tenants ({} monthly, {} usage lines, {} mapped agreements), {} ms per call\n",
+            "usage sync benchmark: {} tenants ({} monthly, {} usage lines, {} mapped agreements), {} ms per call\n\
+             limits enforced: ConnectWise {}/min, Sophos {}/min per host; the client paces itself to {}/min and {}/min\n",
             self.tenants,
             self.monthly_customers,
             self.usage_lines,
             self.mapped_agreements,
-            self.latency_ms
+            self.latency_ms,
+            self.connectwise_limit,
+            self.sophos_limit,
+            self.connectwise_pace,
+            self.sophos_pace
         );
         out.push_str(&format!(
             "peak RSS after setup (refresh + mapping, before the sync): {:.0} MB\n",
             self.setup_peak_rss_mb
         ));
+        let mut t = comfy_table::Table::new();
+        t.load_style(comfy_table::presets::ASCII_MARKDOWN)
+            .set_header(vec![
+                "run",
+                "additions read",
+                "CW calls",
+                "CW writes",
+                "CW reads",
+                "Sophos calls",
+                "429s",
+                "floor",
+                "wall",
+                "wall/floor",
+                "peak RSS",
+                "created/updated/unchanged",
+                "failed",
+            ]);
         for r in &self.runs {
-            out.push_str(&format!(
-                "{:<10} Sophos calls {} (floor {}), ConnectWise calls {} (floor {}, writes {}), calls/F {:.3}, \
-                 wall {:.1} s, peak RSS {:.0} MB; {} created, {} updated, {} unchanged, {} failed customers\n",
-                r.label,
-                r.sophos_calls,
-                r.sophos_floor,
-                r.connectwise_calls,
-                r.connectwise_floor,
-                r.connectwise_writes,
-                r.calls_over_floor,
-                r.wall_seconds,
-                r.peak_rss_mb,
-                r.created,
-                r.updated,
-                r.unchanged,
-                r.failed_customers
-            ));
+            t.add_row(vec![
+                r.label.clone(),
+                r.additions_read.clone(),
+                r.connectwise_calls.to_string(),
+                r.connectwise_writes.to_string(),
+                r.connectwise_reads.to_string(),
+                r.sophos_calls.to_string(),
+                r.rate_limited.to_string(),
+                format!("{:.1} s", r.floor_seconds),
+                format!("{:.1} s", r.wall_seconds),
+                format!("{:.2}", r.wall_over_floor),
+                format!("{:.0} MB", r.peak_rss_mb),
+                format!("{}/{}/{}", r.created, r.updated, r.unchanged),
+                r.failed_customers.to_string(),
+            ]);
         }
+        out.push_str(&format!("{t}\n"));
         out.push_str(&format!("({})\n", self.note));
         out
     }
@@ -237,6 +286,10 @@ async fn usage_bench(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         let latency = Duration::from_millis(a.latency_ms);
         cw_emu.faults().set_latency(latency);
         sophos_emu.faults().set_latency(latency);
+        cw_emu.faults().set_rate_limit(Some(a.cw_limit.max(1)));
+        sophos_emu
+            .faults()
+            .set_rate_limit(Some(a.sophos_limit.max(1)));
         let r = bench_in(&a, &world, month, &ends, &dir, NOTE_IN_PROCESS).await;
         cw_emu.shutdown().await;
         sophos_emu.shutdown().await;
@@ -280,6 +333,8 @@ fn spawn_sandbox(a: &UsageArgs) -> Result<std::process::Child, CliError> {
         .args(["--customers", &a.tenants.to_string()])
         .args(["--seed", &a.seed.to_string()])
         .args(["--latency-ms", &a.latency_ms.to_string()])
+        .args(["--cw-rate-limit", &a.cw_limit.max(1).to_string()])
+        .args(["--sophos-rate-limit", &a.sophos_limit.max(1).to_string()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -363,7 +418,7 @@ async fn bench_in(
     );
     cfg.allow_http = true;
     cfg.max_concurrency = a.concurrency.max(1);
-    cfg.rate_limit = connectwise::RateLimit::Off;
+    cfg.rate_limit = connectwise::RateLimit::per_minute(a.cw_pace);
     let cw = connectwise::Client::connect(cfg)
         .await
         .map_err(|e| fail("ConnectWise client")(e.to_string()))?;
@@ -373,7 +428,7 @@ async fn bench_in(
     );
     scfg.token_url = ends.token_url.clone();
     scfg.global_url = ends.global_url.clone();
-    scfg.rate_limit = sophos::RateLimit::Off;
+    scfg.rate_limit = sophos::RateLimit::per_minute(a.sophos_pace);
     scfg.max_concurrency = 16;
     scfg.page_size.usage = 1000;
     scfg.page_size.tenants = 100;
@@ -417,9 +472,13 @@ async fn bench_in(
     let usage_lines: u64 = world.tenants().map(|t| t.usage.len() as u64).sum::<u64>() + 2;
     let setup_peak_rss_mb = peak_rss_mb();
     let mut runs = Vec::new();
-    for label in ["first run", "re-run"] {
+    for (label, additions) in [
+        ("first run", usage::bulk::AdditionsRead::Auto),
+        ("re-run", usage::bulk::AdditionsRead::Report),
+        ("re-run", usage::bulk::AdditionsRead::PerAgreement),
+    ] {
         let cw_before = cw.stats();
-        let so_before = sophos.stats().total_requests();
+        let so_before = sophos.stats();
         let started = Instant::now();
         let run = begin(&store, Job::Usage).await?;
         let report = usage::run(
@@ -429,6 +488,7 @@ async fn bench_in(
             &SyncOptions {
                 month: Some(month),
                 concurrency: a.concurrency,
+                additions,
                 ..SyncOptions::default()
             },
             &run,
@@ -440,19 +500,30 @@ async fn bench_in(
         let report = report.map_err(|e| fail("usage sync")(e.to_string()))?;
         let wall = started.elapsed().as_secs_f64();
         let cw_after = cw.stats();
+        let so_after = sophos.stats();
         let cw_calls = cw_after.requests - cw_before.requests;
-        let so_calls = sophos.stats().total_requests() - so_before;
-        let first = label == "first run";
-        let floors = floor(&report, mapped, usage_lines, first);
-        let total_floor = floors.0 + floors.1;
+        let so_calls = so_after.total_requests() - so_before.total_requests();
+        let writes = cw_writes(&cw_after) - cw_writes(&cw_before);
+        let rate_limited = cw_429s(&cw_after) - cw_429s(&cw_before) + so_after.count_status(429)
+            - so_before.count_status(429);
+        // At the vendors' limits: the ConnectWise calls at its rate, the Sophos ones (the usage
+        // listing, on one host) at a host's; the slower bounds the run.
+        let floor_seconds = (cw_calls as f64 * 60.0 / f64::from(a.cw_limit.max(1)))
+            .max(so_calls as f64 * 60.0 / f64::from(a.sophos_limit.max(1)));
+        let how = &report.additions;
         runs.push(RunFigures {
             label: label.to_owned(),
+            additions_read: match &how.reason {
+                Some(why) if how.read != "report" => format!("{} ({why})", how.read),
+                _ => how.read.to_owned(),
+            },
             sophos_calls: so_calls,
             connectwise_calls: cw_calls,
-            connectwise_writes: cw_writes(&cw_after) - cw_writes(&cw_before),
-            sophos_floor: floors.0,
-            connectwise_floor: floors.1,
-            calls_over_floor: (so_calls + cw_calls) as f64 / total_floor.max(1) as f64,
+            connectwise_writes: writes,
+            connectwise_reads: cw_calls - writes,
+            rate_limited,
+            floor_seconds,
+            wall_over_floor: wall / floor_seconds.max(1e-9),
             wall_seconds: wall,
             peak_rss_mb: peak_rss_mb(),
             created: report.counts.created,
@@ -465,6 +536,10 @@ async fn bench_in(
     Ok(BenchReport {
         tenants: a.tenants,
         latency_ms: a.latency_ms,
+        connectwise_limit: a.cw_limit,
+        sophos_limit: a.sophos_limit,
+        connectwise_pace: a.cw_pace,
+        sophos_pace: a.sophos_pace,
         monthly_customers: monthly,
         usage_lines,
         mapped_agreements: mapped,
@@ -474,25 +549,14 @@ async fn bench_in(
     })
 }
 
-/// The floor F (Sophos, ConnectWise) for a run: pages of the usage listing; agreement listing pages
-/// (200 ids per call) + one additions read per monthly agreement + each changed addition; on the
-/// first run also one catalog lookup and one create per product and the Sophos setup entries
-/// (4 lists, 1 subcategory list, 4 creates).
-fn floor(report: &SyncReport, mapped: usize, usage_lines: u64, first: bool) -> (u64, u64) {
-    let sophos = usage_lines.div_ceil(1000).max(1);
-    let reads = report
-        .customers
+/// 429 answers the ConnectWise client received.
+fn cw_429s(stats: &connectwise::Stats) -> u64 {
+    stats
+        .by_status
         .iter()
-        .filter(|c| c.outcome != usage::CustomerOutcome::Skipped)
-        .count() as u64;
-    let listing = (mapped as u64).div_ceil(200);
-    let writes = report.counts.writes() as u64;
-    let catalog = if first {
-        2 * report.catalog.len() as u64 + 9
-    } else {
-        0
-    };
-    (sophos, listing + reads + writes + catalog)
+        .filter(|(k, _)| k.ends_with(" 429"))
+        .map(|(_, n)| *n)
+        .sum()
 }
 
 async fn map_true_pairs(store: &Store, world: &World) -> Result<usize, CliError> {

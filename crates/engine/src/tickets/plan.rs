@@ -376,18 +376,100 @@ fn resolve(ticket_id: TicketId, alert_ids: Vec<String>, s: &TicketSettings) -> O
 }
 
 /// Plans one tenant's cycle. Order: closures seen in ConnectWise (and acknowledgements), clears,
-/// resumptions of interrupted work, then new alerts oldest first.
+/// resumptions of interrupted work, then new alerts: the most severe problem first (a problem's
+/// severity is that of its most severe alert), then the oldest, and within a problem oldest first.
 pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSettings) -> Vec<Op> {
     let mut p = Planner::new(target, view, settings);
     p.closed_in_connectwise();
     p.clears();
     p.interrupted_unlisted();
-    let mut new: Vec<&AlertFacts> = view.listed.iter().collect();
-    new.sort_by(|a, b| a.raised_at.cmp(&b.raised_at).then_with(|| a.id.cmp(&b.id)));
-    for a in new {
+    let mut first: HashMap<String, (u8, Option<jiff::Timestamp>)> = HashMap::new();
+    for a in &view.listed {
+        let e = first
+            .entry(content::group_key(&target.tenant_id, a))
+            .or_insert((u8::MAX, a.raised_at));
+        e.0 = e.0.min(rank(a.ticket_severity()));
+        e.1 = e.1.min(a.raised_at).or(a.raised_at);
+    }
+    let mut new: Vec<(&(u8, Option<jiff::Timestamp>), String, &AlertFacts)> = view
+        .listed
+        .iter()
+        .map(|a| {
+            let g = content::group_key(&target.tenant_id, a);
+            (&first[&g], g, a)
+        })
+        .collect();
+    new.sort_by(|(ga, ka, a), (gb, kb, b)| {
+        ga.cmp(gb)
+            .then_with(|| ka.cmp(kb))
+            .then_with(|| a.raised_at.cmp(&b.raised_at))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    for (_, _, a) in new {
         p.listed_alert(a);
     }
     p.ops
+}
+
+/// 0 for high severity, 1 for medium, 2 for low: the order ConnectWise hears about problems in.
+pub fn rank(s: TicketSeverity) -> u8 {
+    match s {
+        TicketSeverity::High => 0,
+        TicketSeverity::Medium => 1,
+        TicketSeverity::Low => 2,
+    }
+}
+
+/// Splits a tenant's plan into three tiers by urgency, so a cycle writes every tenant's
+/// high-severity problems before anyone's medium ones, and those before the low ones. A problem's
+/// operations stay together, in plan order, in the tier of its most severe alert (`rank_of`
+/// gives an alert's rank); the tenant's other operations (closures, clears, acknowledgements,
+/// skips) go first in its most urgent tier, or in the last when it has no new problem, so
+/// nothing moves ahead of what it depends on.
+pub fn tiers(ops: Vec<Op>, rank_of: impl Fn(&str) -> u8) -> [Vec<Op>; 3] {
+    fn group_of(op: &Op) -> Option<(String, &str)> {
+        match op {
+            Op::CreateTicket {
+                group_key,
+                alert_id,
+                ..
+            }
+            | Op::LookupTicket {
+                group_key,
+                alert_id,
+                ..
+            }
+            | Op::AddNote {
+                group_key,
+                alert_id,
+                ..
+            }
+            | Op::Reopen {
+                group_key,
+                alert_id,
+                ..
+            } => Some((group_key.clone(), alert_id.as_str())),
+            _ => None,
+        }
+    }
+    let mut group_rank: HashMap<String, u8> = HashMap::new();
+    for op in &ops {
+        if let Some((g, a)) = group_of(op) {
+            let r = rank_of(a).min(2);
+            let e = group_rank.entry(g).or_insert(r);
+            *e = (*e).min(r);
+        }
+    }
+    let rest = group_rank.values().copied().min().unwrap_or(2) as usize;
+    let mut out: [Vec<Op>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for op in ops {
+        let tier = match group_of(&op) {
+            Some((g, _)) => group_rank.get(&g).copied().unwrap_or(2) as usize,
+            None => rest,
+        };
+        out[tier].push(op);
+    }
+    out
 }
 
 /// One tenant's plan as it is built: the view indexed, and what the plan has decided so far.

@@ -422,24 +422,65 @@ async fn cycle_inner(
         .map(|(alert, ids)| messages::duplicate_tickets(alert, ids))
         .collect();
     let existing = Arc::new(existing);
-    // Phase 2: apply.
+    // Phase 2: apply, the most urgent first: every tenant's high-severity problems, then the
+    // medium ones, then the low ones (and each tenant's other work with its most urgent tier).
     let who: Vec<TenantTarget> = ready.iter().map(|r| r.target.clone()).collect();
-    let applied = crate::job::fan_out(
-        ready,
-        concurrency,
-        |_, _| {},
-        |r| {
-            let ctx = ctx.clone();
-            let existing = existing.clone();
-            async move { apply_phase(&ctx, r, &existing).await }
-        },
-    )
-    .await;
-    for (target, r) in who.iter().zip(applied) {
-        match r {
-            Ok(r) => reports.push(r?),
-            Err(p) => reports.push(panicked(ctx, target, &p).await?),
+    let mut slots: Vec<Option<Applying>> = ready
+        .into_iter()
+        .map(|mut r| {
+            let alerts: HashMap<String, u8> = r
+                .view
+                .listed
+                .iter()
+                .chain(r.view.unlisted_open.iter())
+                .map(|a| (a.id.clone(), super::plan::rank(a.ticket_severity())))
+                .collect();
+            let ops = std::mem::take(&mut r.ops);
+            let tiers = super::plan::tiers(ops, |id| alerts.get(id).copied().unwrap_or(1));
+            Some(Applying {
+                ready: r,
+                tiers,
+                outcome: Ok(()),
+            })
+        })
+        .collect();
+    for tier in 0..3 {
+        let mut items = Vec::new();
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if slot
+                .as_ref()
+                .is_some_and(|a| a.outcome.is_ok() && !a.tiers[tier].is_empty())
+                && let Some(a) = slot.take()
+            {
+                items.push((i, a));
+            }
         }
+        let index: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
+        let done = crate::job::fan_out(
+            items,
+            concurrency,
+            |_, _| {},
+            |(_, mut a)| {
+                let ctx = ctx.clone();
+                let existing = existing.clone();
+                async move {
+                    let ops = std::mem::take(&mut a.tiers[tier]);
+                    a.outcome = apply_ops(&ctx, &mut a.ready, &ops, &existing).await;
+                    a.ready.ops.extend(ops);
+                    a
+                }
+            },
+        )
+        .await;
+        for (i, r) in index.into_iter().zip(done) {
+            match r {
+                Ok(a) => slots[i] = Some(a),
+                Err(p) => reports.push(panicked(ctx, &who[i], &p).await?),
+            }
+        }
+    }
+    for a in slots.into_iter().flatten() {
+        reports.push(finish_tenant(ctx, a.ready, a.outcome).await?);
     }
     let mut warnings = Vec::new();
     warnings.append(&mut duplicates);
@@ -713,32 +754,48 @@ async fn plan_phase(
     })))
 }
 
-/// Apply one planned tenant, with the tickets the cycle found for new alerts.
+/// A planned tenant while its tiers are applied.
+struct Applying {
+    ready: Ready,
+    tiers: [Vec<Op>; 3],
+    /// The first failure; a tenant that failed applies no later tier.
+    outcome: Result<(), TicketError>,
+}
+
+/// Applies `ops` of one planned tenant, with the tickets the cycle found for new alerts.
 #[tracing::instrument(skip_all, fields(tenant_id = %ready.target.tenant_id))]
-async fn apply_phase(
+async fn apply_ops(
+    ctx: &Ctx,
+    ready: &mut Ready,
+    ops: &[Op],
+    existing: &HashMap<String, connectwise::OpenedTicket>,
+) -> Result<(), TicketError> {
+    let plan = TenantPlan {
+        target: &ready.target,
+        tref: &ready.tref,
+        view: &ready.view,
+        rows: &ready.rows,
+        ops,
+    };
+    apply_tenant(ctx, plan, existing, &mut ready.report).await
+}
+
+/// After its tiers: the tenant's cursor moves on when everything went through, and its status is
+/// written.
+async fn finish_tenant(
     ctx: &Ctx,
     ready: Ready,
-    existing: &HashMap<String, connectwise::OpenedTicket>,
+    applied: Result<(), TicketError>,
 ) -> Result<TenantReport, TicketError> {
     let Ready {
         target,
         mut report,
         mut cursor,
         now,
-        tref,
         view,
-        rows,
-        ops,
+        ..
     } = ready;
     let target = &target;
-    let plan = TenantPlan {
-        target,
-        tref: &tref,
-        view: &view,
-        rows: &rows,
-        ops: &ops,
-    };
-    let applied = apply_tenant(ctx, plan, existing, &mut report).await;
     match applied {
         Ok(()) => {
             let newest = view.listed.iter().filter_map(|a| a.raised_at).max();
