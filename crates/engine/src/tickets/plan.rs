@@ -383,7 +383,7 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
     p.closed_in_connectwise();
     p.clears();
     p.interrupted_unlisted();
-    let mut first: HashMap<String, (u8, Option<jiff::Timestamp>)> = HashMap::new();
+    let mut first: HashMap<String, Urgency> = HashMap::new();
     for a in &view.listed {
         let e = first
             .entry(content::group_key(&target.tenant_id, a))
@@ -391,7 +391,7 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
         e.0 = e.0.min(rank(a.ticket_severity()));
         e.1 = e.1.min(a.raised_at).or(a.raised_at);
     }
-    let mut new: Vec<(&(u8, Option<jiff::Timestamp>), String, &AlertFacts)> = view
+    let mut new: Vec<(&Urgency, String, &AlertFacts)> = view
         .listed
         .iter()
         .map(|a| {
@@ -410,6 +410,9 @@ pub fn plan_tenant(target: &TenantTarget, view: &TenantView, settings: &TicketSe
     }
     p.ops
 }
+
+/// A problem's rank (its most severe alert) and its oldest alert: the order it is written in.
+type Urgency = (u8, Option<jiff::Timestamp>);
 
 /// 0 for high severity, 1 for medium, 2 for low: the order ConnectWise hears about problems in.
 pub fn rank(s: TicketSeverity) -> u8 {
