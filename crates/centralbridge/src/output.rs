@@ -40,3 +40,17 @@ impl Output {
         }
     }
 }
+
+/// A quantity as tables show it: whole numbers without decimals, `-` when unknown.
+pub fn qty(q: Option<f64>) -> String {
+    match q {
+        Some(q) if q.fract() == 0.0 => format!("{q:.0}"),
+        Some(q) => q.to_string(),
+        None => "-".to_owned(),
+    }
+}
+
+/// An amount as tables show it: two decimals, `-` when unknown (never shown as 0).
+pub fn money(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}"))
+}

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::Render;
+use crate::output::{Render, money, qty};
 
 /// Arguments of `centralbridge plans`.
 #[derive(Debug, clap::Args)]
@@ -56,18 +56,6 @@ enum Action {
         /// The plan's number
         id: i64,
     },
-}
-
-fn money(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}"))
-}
-
-fn qty(q: Option<f64>) -> String {
-    match q {
-        Some(q) if q.fract() == 0.0 => format!("{q:.0}"),
-        Some(q) => q.to_string(),
-        None => "-".to_owned(),
-    }
 }
 
 /// One plan, as `plans show` and `sync usage --plan` print it.

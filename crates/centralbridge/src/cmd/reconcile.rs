@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::Render;
+use crate::output::{Render, money, qty};
 
 /// Arguments of `centralbridge reconcile`.
 #[derive(Debug, clap::Args)]
@@ -28,18 +28,6 @@ pub struct Args {
     /// Also list the rows in step
     #[arg(long)]
     in_step: bool,
-}
-
-fn money(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}"))
-}
-
-fn qty(q: Option<f64>) -> String {
-    match q {
-        Some(q) if q.fract() == 0.0 => format!("{q:.0}"),
-        Some(q) => q.to_string(),
-        None => "-".to_owned(),
-    }
 }
 
 #[derive(Debug, Serialize)]

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::Render;
+use crate::output::{Render, qty};
 
 /// Arguments of `centralbridge sync`: which job to run.
 #[derive(Debug, clap::Args)]
@@ -252,14 +252,6 @@ struct ReportView {
     report: SyncReport,
     #[serde(skip)]
     all: bool,
-}
-
-fn qty(q: Option<f64>) -> String {
-    match q {
-        Some(q) if q.fract() == 0.0 => format!("{q:.0}"),
-        Some(q) => q.to_string(),
-        None => "-".to_owned(),
-    }
 }
 
 impl Render for ReportView {
