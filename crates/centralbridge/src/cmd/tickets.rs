@@ -542,13 +542,19 @@ fn plan_row(op: &Op) -> (String, String) {
                 "look up the ticket an interrupted run may have created (nothing is sent): {summary}"
             ),
         ),
-        Op::AddNote { ticket, note, .. } => (
-            ticket_ref(ticket),
-            match note {
-                Some(n) => format!("note:\n{n}"),
-                None => "the alert is gone from Sophos: no note, recorded".to_owned(),
-            },
-        ),
+        Op::AddNote {
+            ticket, repeats, ..
+        } => {
+            let parts: Vec<&str> = repeats.iter().filter_map(|r| r.note.as_deref()).collect();
+            (
+                ticket_ref(ticket),
+                if parts.is_empty() {
+                    "the alert is gone from Sophos: no note, recorded".to_owned()
+                } else {
+                    format!("note:\n{}", engine::tickets::content::repeats_note(&parts))
+                },
+            )
+        }
         Op::Reopen {
             ticket_id,
             status,
@@ -671,7 +677,7 @@ pub async fn run_sync(ctx: &Ctx, a: SyncArgs) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::tickets::{Pick, TicketDraft, TicketSeverity};
+    use engine::tickets::{Pick, Repeat, TicketDraft, TicketSeverity};
 
     #[test]
     fn dry_run_rows_show_what_connectwise_receives() {
@@ -697,6 +703,7 @@ mod tests {
                 source: None,
                 severity: TicketSeverity::High,
             }),
+            repeats: Vec::new(),
         };
         let (subject, text) = plan_row(&create);
         assert_eq!(subject, "new (alert a-1)");
@@ -713,11 +720,13 @@ mod tests {
         assert!(!text.contains("\"op\""), "{text}");
 
         let note = Op::AddNote {
-            alert_id: "a-2".into(),
             group_key: "t|d|k".into(),
             ticket: TicketRef::CreatedBy("a-1".into()),
-            summary: String::new(),
-            note: Some("Repeated: a-2".into()),
+            repeats: vec![Repeat {
+                alert_id: "a-2".into(),
+                summary: String::new(),
+                note: Some("Repeated: a-2".into()),
+            }],
         };
         assert_eq!(
             plan_row(&note),

@@ -252,6 +252,20 @@ pub fn repeat_note(alert: &AlertFacts) -> String {
     )
 }
 
+/// A new ticket's description with the part of a repeat of its problem from the same cycle.
+pub fn with_repeat(description: &str, part: &str) -> String {
+    format!("{description}\n\n---\n{part}")
+}
+
+/// The one note written for several repeats of a problem: their parts, oldest first (a single
+/// repeat's note is its part alone).
+pub fn repeats_note(parts: &[&str]) -> String {
+    match parts {
+        [one] => (*one).to_owned(),
+        _ => messages::repeats_note(parts.len(), &parts.join("\n\n---\n")),
+    }
+}
+
 /// The note added when a recurrence reopens a ticket.
 pub fn reopen_note(alert: &AlertFacts) -> String {
     messages::reopen_note(

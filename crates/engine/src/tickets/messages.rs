@@ -97,6 +97,11 @@ pub fn repeat_note(
     )
 }
 
+/// The one note for several repeats of a problem that arrived in the same cycle.
+pub fn repeats_note(count: usize, parts: &str) -> String {
+    format!("Sophos Central reported the same problem {count} more times.\n\n{parts}")
+}
+
 /// The note added to a ticket reopened because its problem came back.
 pub fn reopen_note(alert_id: &str, event: &str, device: &str, raised: &str) -> String {
     format!(

@@ -21,7 +21,8 @@ use serde::Serialize;
 
 pub use alert::{AlertFacts, TicketSeverity};
 pub use plan::{
-    Destination, Op, SkipReason, TenantTarget, TenantView, TicketDraft, TicketRef, plan_tenant,
+    Destination, MAX_REPEATS_PER_WRITE, Op, Repeat, SkipReason, TenantTarget, TenantView,
+    TicketDraft, TicketRef, plan_tenant,
 };
 pub use repair::{Duplicate, repair_duplicates};
 pub use settings::{

@@ -63,6 +63,22 @@ pub enum SkipReason {
     Filtered,
 }
 
+/// A repeat of a problem written together with the others of its cycle: in the description of
+/// the ticket its group gets this cycle, or in one note on the group's open ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repeat {
+    /// Sophos's id of the repeat alert.
+    pub alert_id: String,
+    /// The summary our record of the alert keeps.
+    pub summary: String,
+    /// The alert's part of the note (or description); `None`: the alert left Sophos before its
+    /// note was written, so only the record is finished.
+    pub note: Option<String>,
+}
+
+/// Repeats written in one note (or one description) at most: a burst stays readable.
+pub const MAX_REPEATS_PER_WRITE: usize = 25;
+
 /// The whole ticket a create sends: texts, company and every setup choice, as the plan made them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TicketDraft {
@@ -148,6 +164,8 @@ pub enum Op {
         previous_ticket_id: Option<TicketId>,
         /// Boxed: it is much larger than the other operations.
         ticket: Box<TicketDraft>,
+        /// Later alerts of the same problem in this cycle: their parts are in the description.
+        repeats: Vec<Repeat>,
     },
     /// A create may have been sent but no ticket can be made now (the alert left Sophos, or its
     /// tenant has no company): only record the ticket a crashed run made, if ConnectWise has it.
@@ -163,18 +181,14 @@ pub enum Op {
         /// The group's earlier resolved or closed ticket; `None` when there is none.
         previous_ticket_id: Option<TicketId>,
     },
-    /// A repeat of the problem: note on the group's open ticket.
+    /// Repeats of the problem: one note on the group's open ticket for all of them.
     AddNote {
-        /// Sophos's id of the repeat alert.
-        alert_id: String,
-        /// The group the alert belongs to (tenant, device, alert type).
+        /// The group the alerts belong to (tenant, device, alert type).
         group_key: String,
         /// The group's open ticket, existing or created earlier in this plan.
         ticket: TicketRef,
-        /// The summary our record of the alert keeps.
-        summary: String,
-        /// `None`: the alert left Sophos before its note was written; only the record is finished.
-        note: Option<String>,
+        /// The repeats, oldest first; the note is their parts joined.
+        repeats: Vec<Repeat>,
     },
     /// A recurrence after the ticket was resolved/closed: back to `status`, plus a note.
     Reopen {
@@ -216,6 +230,34 @@ impl Op {
             Op::Skip { .. } => "skip",
         }
     }
+
+    /// The problem (group) a create, lookup, note or reopen is about; `None` for the others.
+    pub fn group_key(&self) -> Option<&str> {
+        match self {
+            Op::CreateTicket { group_key, .. }
+            | Op::LookupTicket { group_key, .. }
+            | Op::AddNote { group_key, .. }
+            | Op::Reopen { group_key, .. } => Some(group_key),
+            _ => None,
+        }
+    }
+
+    /// The alerts a create, lookup, note or reopen writes about (a create: its own, then its
+    /// repeats); empty for the others.
+    pub fn alert_ids(&self) -> Vec<&str> {
+        match self {
+            Op::CreateTicket {
+                alert_id, repeats, ..
+            } => std::iter::once(alert_id.as_str())
+                .chain(repeats.iter().map(|r| r.alert_id.as_str()))
+                .collect(),
+            Op::AddNote { repeats, .. } => repeats.iter().map(|r| r.alert_id.as_str()).collect(),
+            Op::LookupTicket { alert_id, .. } | Op::Reopen { alert_id, .. } => {
+                vec![alert_id.as_str()]
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Where the ConnectWise side of an alert we acted on stands (the journal of ticket sync).
@@ -225,6 +267,8 @@ pub enum LinkStep {
     Creating,
     /// A note was (maybe) sent.
     Noting,
+    /// A repeat whose part went (maybe) into the create of its group's ticket.
+    Joining,
     /// The ticket or note exists.
     Linked,
 }
@@ -430,44 +474,25 @@ pub fn rank(s: TicketSeverity) -> u8 {
 /// skips) go first in its most urgent tier, or in the last when it has no new problem, so
 /// nothing moves ahead of what it depends on.
 pub fn tiers(ops: Vec<Op>, rank_of: impl Fn(&str) -> u8) -> [Vec<Op>; 3] {
-    fn group_of(op: &Op) -> Option<(String, &str)> {
-        match op {
-            Op::CreateTicket {
-                group_key,
-                alert_id,
-                ..
-            }
-            | Op::LookupTicket {
-                group_key,
-                alert_id,
-                ..
-            }
-            | Op::AddNote {
-                group_key,
-                alert_id,
-                ..
-            }
-            | Op::Reopen {
-                group_key,
-                alert_id,
-                ..
-            } => Some((group_key.clone(), alert_id.as_str())),
-            _ => None,
-        }
-    }
     let mut group_rank: HashMap<String, u8> = HashMap::new();
     for op in &ops {
-        if let Some((g, a)) = group_of(op) {
-            let r = rank_of(a).min(2);
-            let e = group_rank.entry(g).or_insert(r);
+        if let Some(g) = op.group_key() {
+            let r = op
+                .alert_ids()
+                .into_iter()
+                .map(&rank_of)
+                .min()
+                .unwrap_or(2)
+                .min(2);
+            let e = group_rank.entry(g.to_owned()).or_insert(r);
             *e = (*e).min(r);
         }
     }
     let rest = group_rank.values().copied().min().unwrap_or(2) as usize;
     let mut out: [Vec<Op>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for op in ops {
-        let tier = match group_of(&op) {
-            Some((g, _)) => group_rank.get(&g).copied().unwrap_or(2) as usize,
+        let tier = match op.group_key() {
+            Some(g) => group_rank.get(g).copied().unwrap_or(2) as usize,
             None => rest,
         };
         out[tier].push(op);
@@ -669,15 +694,19 @@ impl<'a> Planner<'a> {
                 LinkStep::Noting => {
                     if let Some(t) = l.ticket_id {
                         let alert = self.still_open.get(l.alert_id.as_str());
-                        self.ops.push(Op::AddNote {
+                        let repeat = Repeat {
                             alert_id: l.alert_id.clone(),
-                            group_key: l.group_key.clone(),
-                            ticket: TicketRef::Existing(t),
                             summary: l.summary.clone(),
                             note: alert.map(|a| content::repeat_note(a)),
-                        });
+                        };
+                        self.push_repeat(&l.group_key, TicketRef::Existing(t), repeat);
                     }
                 }
+                // Gone before its group's create was settled: whether its part reached the
+                // description no longer matters; the record is finished.
+                LinkStep::Joining => self.ops.push(Op::MarkCleared {
+                    alert_id: l.alert_id.clone(),
+                }),
                 LinkStep::Linked => {}
             }
         }
@@ -692,8 +721,41 @@ impl<'a> Planner<'a> {
         match self.links.get(a.id.as_str()).copied() {
             Some(l) if l.step == LinkStep::Linked => {}
             Some(l) if l.step == LinkStep::Noting => self.resume_note(a, l),
+            // Planned again as the repeat it was; apply looks for its part in the ticket first.
+            Some(l) if l.step == LinkStep::Joining => self.new_alert(a),
             Some(l) => self.resume_create(a, l),
             None => self.new_alert(a),
+        }
+    }
+
+    /// A repeat joins what this plan already writes to its group's ticket: the create of that
+    /// ticket (its part goes into the description) or the note before it (one note for all),
+    /// while that write has room; otherwise it starts a note of its own.
+    fn push_repeat(&mut self, group: &str, ticket: TicketRef, repeat: Repeat) {
+        let joined = self.ops.iter_mut().rev().find_map(|op| match op {
+            Op::CreateTicket {
+                alert_id,
+                repeats,
+                ticket: draft,
+                ..
+            } if ticket == TicketRef::CreatedBy(alert_id.clone()) => Some((repeats, Some(draft))),
+            Op::AddNote {
+                ticket: t, repeats, ..
+            } if *t == ticket => Some((repeats, None)),
+            _ => None,
+        });
+        match joined {
+            Some((repeats, draft)) if repeats.len() < MAX_REPEATS_PER_WRITE => {
+                if let (Some(draft), Some(part)) = (draft, &repeat.note) {
+                    draft.description = content::with_repeat(&draft.description, part);
+                }
+                repeats.push(repeat);
+            }
+            _ => self.ops.push(Op::AddNote {
+                group_key: group.to_owned(),
+                ticket,
+                repeats: vec![repeat],
+            }),
         }
     }
 
@@ -715,13 +777,17 @@ impl<'a> Planner<'a> {
                 note: content::reopen_note(a),
             }
         } else {
-            Op::AddNote {
+            let repeat = Repeat {
                 alert_id: a.id.clone(),
-                group_key: l.group_key.clone(),
-                ticket: TicketRef::Existing(t),
                 summary: l.summary.clone(),
                 note: Some(content::repeat_note(a)),
-            }
+            };
+            self.push_repeat(&l.group_key, TicketRef::Existing(t), repeat);
+            self.groups.insert(
+                l.group_key.clone(),
+                (TicketRef::Existing(t), GroupTicket::Open),
+            );
+            return;
         });
         self.groups.insert(
             l.group_key.clone(),
@@ -765,6 +831,7 @@ impl<'a> Planner<'a> {
                 l.summary.clone(),
                 previous,
             )),
+            repeats: Vec::new(),
         });
         self.groups.insert(l.group_key.clone(), created);
     }
@@ -802,13 +869,12 @@ impl<'a> Planner<'a> {
         let group = content::group_key(&target.tenant_id, a);
         match self.groups.get(&group).cloned() {
             Some((tref, GroupTicket::Open)) => {
-                self.ops.push(Op::AddNote {
+                let repeat = Repeat {
                     alert_id: a.id.clone(),
-                    group_key: group.clone(),
-                    ticket: tref,
                     summary: content::summary(a, &target.name, false),
                     note: Some(content::repeat_note(a)),
-                });
+                };
+                self.push_repeat(&group, tref, repeat);
             }
             Some((TicketRef::Existing(old), GroupTicket::Done))
                 if settings.recurrence == Recurrence::Reopen =>
@@ -842,6 +908,7 @@ impl<'a> Planner<'a> {
                         content::summary(a, &target.name, unmapped),
                         previous,
                     )),
+                    repeats: Vec::new(),
                 });
                 self.groups.insert(
                     group,
@@ -891,10 +958,11 @@ mod tests {
         let mut v = view.clone();
         let mut created: HashMap<String, TicketId> = HashMap::new();
         for op in ops {
-            let (alert_id, group, ticket) = match op {
+            let (alerts, group, ticket) = match op {
                 Op::CreateTicket {
                     alert_id,
                     group_key,
+                    repeats,
                     ..
                 } => {
                     let id = TicketId::new(1000 + v.tickets.len() as i64);
@@ -905,30 +973,34 @@ mod tests {
                         group_key: group_key.clone(),
                         phase: TicketPhase::Open,
                     });
-                    (alert_id, group_key, id)
+                    let mut alerts = vec![alert_id.clone()];
+                    alerts.extend(repeats.iter().map(|r| r.alert_id.clone()));
+                    (alerts, group_key, id)
                 }
                 Op::AddNote {
-                    alert_id,
                     group_key,
                     ticket,
-                    ..
+                    repeats,
                 } => {
                     let id = match ticket {
                         TicketRef::Existing(t) => *t,
                         TicketRef::CreatedBy(a) => created[a],
                     };
-                    (alert_id, group_key, id)
+                    let alerts = repeats.iter().map(|r| r.alert_id.clone()).collect();
+                    (alerts, group_key, id)
                 }
                 _ => continue,
             };
-            v.links.push(AlertRecord {
-                alert_id: alert_id.clone(),
-                group_key: group.clone(),
-                ticket_id: Some(ticket),
-                step: LinkStep::Linked,
-                phase: AlertPhase::Open,
-                summary: String::new(),
-            });
+            for alert_id in alerts {
+                v.links.push(AlertRecord {
+                    alert_id,
+                    group_key: group.clone(),
+                    ticket_id: Some(ticket),
+                    step: LinkStep::Linked,
+                    phase: AlertPhase::Open,
+                    summary: String::new(),
+                });
+            }
         }
         v.seen_before = v.listed.iter().filter_map(|a| a.raised_at).max();
         v
@@ -953,6 +1025,65 @@ mod tests {
             let again = plan_tenant(&target(if mapped { Destination::Mapped { company_id: CompanyId::new(1) } } else { Destination::Skip }), &after, &settings);
             prop_assert!(again.is_empty(), "second plan: {:?}", again);
         }
+    }
+
+    #[test]
+    fn a_burst_of_repeats_is_written_in_few_notes() {
+        let dest = Destination::Mapped {
+            company_id: CompanyId::new(1),
+        };
+        let n = 2 * MAX_REPEATS_PER_WRITE + 3;
+        let listed: Vec<AlertFacts> = (0..n).map(|i| alert(i, 0, 0, 1)).collect();
+        let view = TenantView {
+            listed,
+            ..TenantView::default()
+        };
+        let ops = plan_tenant(&target(dest.clone()), &view, &TicketSettings::default());
+        // One create carrying 25 repeats, then notes of at most 25.
+        let sizes: Vec<(&str, usize)> = ops
+            .iter()
+            .map(|o| (o.kind(), o.alert_ids().len()))
+            .collect();
+        assert_eq!(
+            sizes,
+            vec![
+                ("create_ticket", MAX_REPEATS_PER_WRITE + 1),
+                ("add_note", MAX_REPEATS_PER_WRITE),
+                ("add_note", 2)
+            ]
+        );
+        let every: HashSet<&str> = ops.iter().flat_map(Op::alert_ids).collect();
+        assert_eq!(every.len(), n, "each alert once");
+        let after = apply(&view, &ops);
+        assert!(plan_tenant(&target(dest), &after, &TicketSettings::default()).is_empty());
+    }
+
+    #[test]
+    fn a_repeat_whose_create_was_interrupted_joins_the_resumed_create() {
+        let dest = Destination::Mapped {
+            company_id: CompanyId::new(1),
+        };
+        let (a, b) = (alert(1, 0, 0, 2), alert(2, 0, 0, 2));
+        let g = content::group_key("t", &a);
+        let record = |id: &str, step| AlertRecord {
+            alert_id: id.into(),
+            group_key: g.clone(),
+            ticket_id: None,
+            step,
+            phase: AlertPhase::Open,
+            summary: "s".into(),
+        };
+        let view = TenantView {
+            listed: vec![a.clone(), b.clone()],
+            links: vec![
+                record(&a.id, LinkStep::Creating),
+                record(&b.id, LinkStep::Joining),
+            ],
+            ..TenantView::default()
+        };
+        let ops = plan_tenant(&target(dest), &view, &TicketSettings::default());
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        assert_eq!(ops[0].alert_ids(), vec![a.id.as_str(), b.id.as_str()]);
     }
 
     #[test]
@@ -1033,12 +1164,15 @@ mod tests {
                 previous_ticket_id: None,
                 ticket: Box::new(TicketDraft {
                     summary: summary.clone(),
-                    description: content::description(
-                        &first,
-                        "t",
-                        "Tenant",
-                        &settings.device_url_pattern,
-                        None
+                    description: content::with_repeat(
+                        &content::description(
+                            &first,
+                            "t",
+                            "Tenant",
+                            &settings.device_url_pattern,
+                            None
+                        ),
+                        &content::repeat_note(&repeat)
                     ),
                     company_id: CompanyId::new(250),
                     board: settings.board.clone(),
@@ -1050,18 +1184,14 @@ mod tests {
                     source: settings.source.clone(),
                     severity: TicketSeverity::High,
                 }),
+                repeats: vec![Repeat {
+                    alert_id: repeat.id.clone(),
+                    summary: content::summary(&repeat, "Tenant", false),
+                    note: Some(content::repeat_note(&repeat)),
+                }],
             }
         );
-        assert_eq!(
-            ops[1],
-            Op::AddNote {
-                alert_id: repeat.id.clone(),
-                group_key: content::group_key("t", &repeat),
-                ticket: TicketRef::CreatedBy(first.id.clone()),
-                summary: content::summary(&repeat, "Tenant", false),
-                note: Some(content::repeat_note(&repeat)),
-            }
-        );
+        assert_eq!(ops.len(), 1, "the repeat goes into the new ticket: {ops:?}");
 
         // Both alerts clear: one resolution with its note and both statuses.
         let after = TenantView {

@@ -19,8 +19,8 @@ use super::alert::{AlertFacts, TicketSeverity};
 use super::content;
 use super::messages;
 use super::plan::{
-    AlertPhase, AlertRecord, Destination, LinkStep, Op, SkipReason, TenantTarget, TenantView,
-    TicketDraft, TicketPhase, TicketRecord, TicketRef, plan_tenant,
+    AlertPhase, AlertRecord, Destination, LinkStep, Op, Repeat, SkipReason, TenantTarget,
+    TenantView, TicketDraft, TicketPhase, TicketRecord, TicketRef, plan_tenant,
 };
 use super::settings::{Pick, TicketSettings, load_settings};
 use super::{JOB, TicketError};
@@ -532,6 +532,7 @@ async fn closed_in_connectwise(ctx: &Ctx) -> Result<HashSet<TicketId>, TicketErr
         .alert_links_in_state(LinkState::Creating)
         .await?
         .into_iter()
+        .filter(|l| l.role == AlertRole::Primary)
         .map(|l| l.alert_id)
         .collect();
     let mut found: BTreeMap<TicketId, String> = BTreeMap::new();
@@ -997,6 +998,7 @@ fn alert_record(l: &AlertLink) -> AlertRecord {
         group_key: l.group_key.clone(),
         ticket_id: l.ticket_id,
         step: match l.state {
+            LinkState::Creating if l.role == AlertRole::Repeat => LinkStep::Joining,
             LinkState::Creating => LinkStep::Creating,
             LinkState::Noting => LinkStep::Noting,
             LinkState::Linked => LinkStep::Linked,
@@ -1165,6 +1167,10 @@ async fn apply_tenant(
             Op::MarkCleared { alert_id } => {
                 if let Some(mut link) = ctx.store.alert_link(alert_id).await? {
                     ctx.step()?;
+                    // A repeat gone before its group's create settled: nothing is in flight now.
+                    if link.state == LinkState::Creating && link.role == AlertRole::Repeat {
+                        link.state = LinkState::Linked;
+                    }
                     link.alert_state = AlertState::Cleared;
                     link.cleared_at = Some(Timestamp::now());
                     link.updated_at = Timestamp::now();
@@ -1217,22 +1223,17 @@ async fn apply_tenant(
                 unmapped: _,
                 previous_ticket_id,
                 ticket,
+                repeats,
             } => {
                 applier
-                    .create_ticket(alert_id, group_key, *previous_ticket_id, ticket)
+                    .create_ticket(alert_id, group_key, *previous_ticket_id, ticket, repeats)
                     .await?
             }
             Op::AddNote {
-                alert_id,
                 group_key,
                 ticket,
-                summary,
-                note,
-            } => {
-                applier
-                    .add_note(alert_id, group_key, ticket, summary, note.as_deref())
-                    .await?
-            }
+                repeats,
+            } => applier.add_note(group_key, ticket, repeats).await?,
             Op::Reopen {
                 alert_id,
                 group_key,
@@ -1382,6 +1383,7 @@ impl Applier<'_> {
         group_key: &str,
         previous_ticket_id: Option<TicketId>,
         ticket: &TicketDraft,
+        repeats: &[Repeat],
     ) -> Result<(), TicketError> {
         let (ctx, target) = (self.ctx, self.target);
         let resume = self
@@ -1409,7 +1411,10 @@ impl Applier<'_> {
                     self.report,
                 )
                 .await?;
-                return Ok(());
+                // Which repeats the lost create carried is unknown: the ticket's notes say.
+                return self
+                    .finish_repeats(made.ticket_id, group_key, repeats, Written::Unknown)
+                    .await;
             }
         }
         let Some(alert) = self.alerts.get(alert_id) else {
@@ -1437,10 +1442,24 @@ impl Applier<'_> {
             self.created.insert(alert_id.to_owned(), made.ticket_id);
             self.adopted.insert(made.ticket_id);
             self.report.counts.adopted += 1;
-            return Ok(());
+            return self
+                .finish_repeats(made.ticket_id, group_key, repeats, Written::Unknown)
+                .await;
         }
         ctx.step()?;
         ctx.store.put_alert_link(&link).await?;
+        // The repeats are recorded as joining this create before it is sent, so a crash leaves
+        // them looked for in the ticket, never written twice.
+        for r in repeats {
+            if self.links.contains_key(r.alert_id.as_str()) {
+                continue;
+            }
+            if let Some(a) = self.alerts.get(r.alert_id.as_str()) {
+                ctx.step()?;
+                let joining = new_link(target, a, group_key, AlertRole::Repeat, r.summary.clone());
+                ctx.store.put_alert_link(&joining).await?;
+            }
+        }
         ctx.step()?;
         let t = ctx.cw.open_ticket(&new_ticket(alert_id, ticket)).await?;
         ctx.step()?;
@@ -1461,19 +1480,17 @@ impl Applier<'_> {
             self.report,
         )
         .await?;
-        Ok(())
+        self.finish_repeats(made.ticket_id, group_key, repeats, Written::InTicket)
+            .await
     }
 
-    /// Notes a repeat of an alert on its group's ticket (looked for first when the note may exist already).
+    /// Notes repeats of a problem on its group's ticket, all in one note.
     async fn add_note(
         &mut self,
-        alert_id: &str,
         group_key: &str,
         ticket: &TicketRef,
-        summary: &str,
-        note: Option<&str>,
+        repeats: &[Repeat],
     ) -> Result<(), TicketError> {
-        let (ctx, target) = (self.ctx, self.target);
         let tid = match ticket {
             TicketRef::Existing(t) => *t,
             TicketRef::CreatedBy(a) => match self.created.get(a) {
@@ -1481,48 +1498,85 @@ impl Applier<'_> {
                 None => return Ok(()),
             },
         };
-        let existing = self.links.get(alert_id).copied();
-        let resume = existing.is_some_and(|l| l.state == LinkState::Noting);
-        let mut link = match (existing, self.alerts.get(alert_id)) {
-            (Some(l), _) => l.clone(),
-            (None, Some(a)) => {
-                new_link(target, a, group_key, AlertRole::Repeat, summary.to_owned())
+        self.finish_repeats(tid, group_key, repeats, Written::Send)
+            .await
+    }
+
+    /// Links repeats to ticket `tid` and writes what ConnectWise lacks of them in one note: none
+    /// when the create just sent carried them; those the ticket's notes do not name yet when a
+    /// write may have happened before (a resumed note or create, an adopted ticket).
+    async fn finish_repeats(
+        &mut self,
+        tid: TicketId,
+        group_key: &str,
+        repeats: &[Repeat],
+        written: Written,
+    ) -> Result<(), TicketError> {
+        let (ctx, target) = (self.ctx, self.target);
+        let mut check = written == Written::Unknown || self.adopted.contains(&tid);
+        let mut links = Vec::new();
+        for r in repeats {
+            let existing = self.links.get(r.alert_id.as_str()).copied();
+            let mut link = match (existing, self.alerts.get(r.alert_id.as_str())) {
+                (Some(l), _) => {
+                    check |= l.state != LinkState::Linked;
+                    l.clone()
+                }
+                (None, Some(a)) => {
+                    new_link(target, a, group_key, AlertRole::Repeat, r.summary.clone())
+                }
+                (None, None) => continue,
+            };
+            link.role = AlertRole::Repeat;
+            link.ticket_id = Some(tid);
+            link.updated_at = Timestamp::now();
+            links.push((link, r));
+        }
+        if written != Written::InTicket {
+            for (link, _) in &mut links {
+                link.state = LinkState::Noting;
+                ctx.step()?;
+                ctx.store.put_alert_link(link).await?;
             }
-            (None, None) => return Ok(()),
-        };
-        link.role = AlertRole::Repeat;
-        link.ticket_id = Some(tid);
-        link.state = LinkState::Noting;
-        link.updated_at = Timestamp::now();
-        ctx.step()?;
-        ctx.store.put_alert_link(&link).await?;
-        let noted = if resume || self.adopted.contains(&tid) {
-            note_exists(ctx, tid, alert_id).await?
-        } else {
-            false
-        };
-        if !noted && let Some(text) = note {
+            let texts = if check {
+                ctx.cw.ticket_note_texts(tid.get()).await?
+            } else {
+                Vec::new()
+            };
+            let missing: Vec<&str> = links
+                .iter()
+                .filter(|(_, r)| !texts.iter().any(|t| t.contains(&r.alert_id)))
+                .filter_map(|(_, r)| r.note.as_deref())
+                .collect();
+            if !missing.is_empty() {
+                ctx.step()?;
+                ctx.cw
+                    .add_ticket_note(
+                        tid.get(),
+                        &content::repeats_note(&missing),
+                        NoteKind::Detail,
+                    )
+                    .await?;
+            }
+        }
+        for (mut link, r) in links {
             ctx.step()?;
-            ctx.cw
-                .add_ticket_note(tid.get(), text, NoteKind::Detail)
-                .await?;
+            link.state = LinkState::Linked;
+            link.updated_at = Timestamp::now();
+            if r.note.is_none() {
+                link.alert_state = AlertState::Cleared;
+                link.cleared_at = Some(Timestamp::now());
+            }
+            ctx.store.put_alert_link(&link).await?;
+            ctx.audit(
+                crate::audit::AuditKind::TicketNote,
+                format!("ticket:{tid}"),
+                serde_json::json!({"ticket_id": tid, "alert_id": r.alert_id, "tenant_id": target.tenant_id}),
+                "repeat of the same Sophos alert".into(),
+            )
+            .await?;
+            self.report.counts.noted += 1;
         }
-        ctx.step()?;
-        link.state = LinkState::Linked;
-        link.updated_at = Timestamp::now();
-        if note.is_none() {
-            link.alert_state = AlertState::Cleared;
-            link.cleared_at = Some(Timestamp::now());
-        }
-        ctx.store.put_alert_link(&link).await?;
-        ctx.audit(
-            crate::audit::AuditKind::TicketNote,
-            format!("ticket:{tid}"),
-            serde_json::json!({"ticket_id": tid, "alert_id": alert_id, "tenant_id": target.tenant_id}),
-            "repeat of the same Sophos alert".into(),
-        )
-        .await?;
-        self.report.counts.noted += 1;
         Ok(())
     }
 
@@ -1622,6 +1676,17 @@ async fn settle_created(
 async fn note_exists(ctx: &Ctx, ticket_id: TicketId, marker: &str) -> Result<bool, TicketError> {
     let texts = ctx.cw.ticket_note_texts(ticket_id.get()).await?;
     Ok(texts.iter().any(|t| t.contains(marker)))
+}
+
+/// Whether ConnectWise has a group's repeats already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// In the description of the ticket just created.
+    InTicket,
+    /// Maybe: the ticket was found or adopted; its notes say.
+    Unknown,
+    /// Not yet, unless an earlier attempt of a note was interrupted (its link says).
+    Send,
 }
 
 /// A ticket made for an alert (created now, or found from a create whose outcome was lost).

@@ -353,12 +353,23 @@ async fn slow_post_that_commits_makes_one_ticket() {
     );
 }
 
-/// Phase A: create + consolidation note; phase B: clear -> resolve, and close in CW -> acknowledge.
+/// Each of `alerts` is named by exactly one of the ticket's notes (its description is the first).
+fn named_once(e: &Env, ticket: i64, alerts: &[&String], k: usize) {
+    let texts = note_texts(&e.cw_emu, ticket);
+    for a in alerts {
+        let n = texts.iter().filter(|t| t.contains(a.as_str())).count();
+        assert_eq!(n, 1, "k={k}: alert {a} is named by {n} notes of #{ticket}");
+    }
+}
+
+/// Phase A: a create carrying a repeat of the same cycle; phase A2: two repeats in one note;
+/// phase B: clear -> resolve, and close in CW -> acknowledge.
 async fn crash_scenario(k: usize) -> Option<usize> {
     let e = env_with(2, Duration::from_secs(20)).await;
     e.grant_close();
     let a1 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
-    let a2 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0); // same device + type: a note
+    // Same device and type in the same cycle: into the new ticket's description.
+    let a2 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
     let b1 = e.raise(1, AlertKind::ThreatDetected, 0);
     let crash = Env::opts().hooks(Hooks {
         stop_after: Some(k),
@@ -374,16 +385,29 @@ async fn crash_scenario(k: usize) -> Option<usize> {
     );
     assert_eq!(e.tickets_for(&b1).len(), 1, "k={k}");
     let ta = e.ticket_id(&a1);
-    let repeat_notes = note_texts(&e.cw_emu, ta)
-        .iter()
-        .filter(|t| t.contains(&a2))
-        .count();
-    assert_eq!(repeat_notes, 1, "k={k}: one note for the repeat");
+    named_once(&e, ta, &[&a2], k);
     e.assert_no_duplicates();
 
+    // Phase A2: two repeats of an open ticket's problem in one cycle: one note.
+    let a3 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
+    let a4 = e.raise(0, AlertKind::RealTimeProtectionDisabled, 0);
+    let notes_before = note_texts(&e.cw_emu, ta).len();
+    let mid = e.cycle_with(&crash).await;
+    let interrupted_a2 = matches!(mid, Err(TicketError::Interrupted));
+    e.cycle().await;
+    named_once(&e, ta, &[&a2, &a3, &a4], k);
+    if !interrupted_a2 {
+        assert_eq!(
+            note_texts(&e.cw_emu, ta).len(),
+            notes_before + 1,
+            "k={k}: one note for both repeats"
+        );
+    }
+
     // Phase B.
-    e.so_emu.clear_alert(&e.mapped[0].0, &a1);
-    e.so_emu.clear_alert(&e.mapped[0].0, &a2);
+    for a in [&a1, &a2, &a3, &a4] {
+        e.so_emu.clear_alert(&e.mapped[0].0, a);
+    }
     let tb = e.ticket_id(&b1);
     assert!(e.cw_emu.close_ticket(tb));
     let second = e.cycle_with(&crash).await;
@@ -407,7 +431,7 @@ async fn crash_scenario(k: usize) -> Option<usize> {
         "k={k}: acknowledged once"
     );
     e.assert_no_duplicates();
-    (interrupted_a || interrupted_b).then_some(k)
+    (interrupted_a || interrupted_a2 || interrupted_b).then_some(k)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -419,6 +443,58 @@ async fn crash_at_every_step_then_rerun_makes_no_duplicates() {
     }
     assert!(k >= 8, "the scenario has many steps ({k})");
     println!("crash points tested: {k}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeats_of_one_cycle_make_one_write_per_ticket() {
+    let e = env().await;
+    let first: Vec<String> = (0..4)
+        .map(|_| e.raise(0, AlertKind::PuaDetected, 0))
+        .collect();
+    let other = e.raise(0, AlertKind::ThreatDetected, 0);
+    let before = e.cw_emu.faults().counts().writes;
+    let r = e.cycle().await;
+    assert_eq!((r.totals.created, r.totals.noted), (2, 3), "{r:?}");
+    assert_eq!(
+        e.cw_emu.faults().counts().writes - before,
+        2,
+        "two tickets, and the three repeats in the first one's description"
+    );
+    // Alerts raised in the same instant are taken in id order: any of the four may be first.
+    let primary: Vec<&String> = first
+        .iter()
+        .filter(|a| !e.tickets_for(a).is_empty())
+        .collect();
+    assert_eq!(primary.len(), 1, "one ticket for the four: {primary:?}");
+    let t = e.ticket_id(primary[0]);
+    assert_eq!(e.tickets_for(&other).len(), 1);
+    let desc = e.cw_emu.ticket_hidden_fields(t).unwrap()["initialDescription"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for a in &first {
+        assert!(desc.contains(a.as_str()), "{a} in {desc}");
+    }
+    // Repeats arriving later, several in one cycle: one note naming each.
+    let more: Vec<String> = (0..3)
+        .map(|_| e.raise(0, AlertKind::PuaDetected, 0))
+        .collect();
+    let notes = note_texts(&e.cw_emu, t).len();
+    let before = e.cw_emu.faults().counts().writes;
+    let r = e.cycle().await;
+    assert_eq!((r.totals.created, r.totals.noted), (0, 3), "{r:?}");
+    assert_eq!(e.cw_emu.faults().counts().writes - before, 1);
+    let texts = note_texts(&e.cw_emu, t);
+    assert_eq!(texts.len(), notes + 1);
+    let last = texts.last().unwrap();
+    assert!(last.contains("3 more times"), "{last}");
+    for a in &more {
+        assert!(last.contains(a.as_str()), "{a} in {last}");
+    }
+    // Nothing new: nothing written.
+    let before = e.cw_emu.faults().counts().writes;
+    e.cycle().await;
+    assert_eq!(e.cw_emu.faults().counts().writes, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
