@@ -57,7 +57,8 @@ impl Default for FaultSettings {
 pub struct RequestCounts {
     /// Every request seen by the middleware, including the ones answered 429/500 by a knob.
     pub total: u64,
-    /// Requests with method POST, PUT, PATCH or DELETE (whatever their outcome).
+    /// Requests with method POST (but a `…/search`, which reads), PUT, PATCH or DELETE (whatever
+    /// their outcome).
     pub writes: u64,
     /// Writes answered with a 2xx status.
     pub successful_writes: u64,
@@ -419,14 +420,10 @@ impl Faults {
     fn record(
         &self,
         method: &Method,
-        family: String,
+        (family, is_write): (String, bool),
         status: StatusCode,
         f: impl FnOnce(&mut RequestCounts),
     ) {
-        let is_write = matches!(
-            *method,
-            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-        );
         let mut c = lock(&self.inner.counts);
         c.total += 1;
         if is_write {
@@ -468,9 +465,22 @@ async fn fault_middleware(State(st): State<MiddlewareState>, req: Request, next:
 /// share no code with them).
 const RATE_HEADER: &str = "x-sandbox-rate-limit";
 
+/// Whether a request changes the vendor's data: POST, PUT, PATCH and DELETE, except a POST to a
+/// `…/search` route (ConnectWise's searches take their conditions in a POST body; they read).
+fn is_write(method: &Method, path: &str) -> bool {
+    match *method {
+        Method::POST => !path.trim_end_matches('/').ends_with("/search"),
+        Method::PUT | Method::PATCH | Method::DELETE => true,
+        _ => false,
+    }
+}
+
 async fn faulted(st: MiddlewareState, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let family = (st.responses.family)(&method, req.uri().path());
+    let family = (
+        (st.responses.family)(&method, req.uri().path()),
+        is_write(&method, req.uri().path()),
+    );
     let settings = st.faults.settings();
     if !settings.latency.is_zero() {
         tokio::time::sleep(settings.latency).await;

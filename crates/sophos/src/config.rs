@@ -28,7 +28,7 @@ pub struct SophosConfig {
     /// Our own pace per host, shared by every tenant on that host (Sophos publishes no number; the
     /// reference suggests about 5 a second). Off skips it; a server's 429 is honoured either way.
     pub rate_limit: clientkit::RateLimit,
-    /// Requests in flight at once, all hosts together.
+    /// Requests in flight at once per host (the global API and each regional host apart).
     pub max_concurrency: usize,
     /// Per-request timeout.
     pub timeout: Duration,

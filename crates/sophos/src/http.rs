@@ -1,6 +1,7 @@
 //! The transport every call goes through: per-host rate limiting, bounded concurrency, bearer token,
 //! retries with backoff honouring `Retry-After`, one new sign-in after a 401, error mapping, logging.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -92,7 +93,8 @@ pub(crate) struct Transport {
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     /// The last answer said the server enforces no limit (our emulator), so the pace is skipped.
     unlimited: AtomicBool,
-    permits: Semaphore,
+    /// Requests in flight per host: each regional host is polled at its own pace, in parallel.
+    permits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     pub stats: StatsCell,
     pub tokens: TokenCache,
     pub token_url: Url,
@@ -116,7 +118,7 @@ impl Transport {
         Ok(Arc::new(Transport {
             limiter: cfg.rate_limit.quota().map(RateLimiter::keyed),
             unlimited: AtomicBool::new(false),
-            permits: Semaphore::new(cfg.max_concurrency),
+            permits: std::sync::Mutex::new(HashMap::new()),
             https_only: global.scheme() == "https",
             cfg,
             http,
@@ -124,6 +126,13 @@ impl Transport {
             tokens: TokenCache::default(),
             token_url,
         }))
+    }
+
+    fn host_permits(&self, host: &str) -> Arc<Semaphore> {
+        let mut map = self.permits.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(host.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.max_concurrency)))
+            .clone()
     }
 
     async fn wait_turn(&self, host: &String) {
@@ -167,7 +176,7 @@ impl Transport {
             };
             self.wait_turn(&host).await;
             let outcome = {
-                let _permit = self.permits.acquire().await;
+                let _permit = self.host_permits(&host).acquire_owned().await;
                 let start = Instant::now();
                 let r = self.send_once(&req, token.as_ref().map(|t| &t.0)).await;
                 (r, start.elapsed())

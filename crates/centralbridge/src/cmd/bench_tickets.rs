@@ -12,7 +12,11 @@
 //! - burst: `--alerts` alerts raised over the interval just gone, then cycles at once until done.
 //! - idle: one cycle with nothing new (the cost of polling alone).
 //!
-//! Prints p50/p99/max latency, cycle durations, API calls per cycle per vendor and duplicates.
+//! The emulators enforce the vendors' limits (`--cw-limit`, `--sophos-limit` per host: 429 and
+//! `Retry-After` beyond them) and the clients keep their own pace, as a user runs them. Prints
+//! p50/p99/max latency overall and per severity, cycle durations, API calls and writes per cycle,
+//! the tickets touched, the floor (calls ÷ limit), 429s received and duplicates; and, from the idle
+//! cycle, whether polling fits the interval and what per-host rate would.
 //! Fails (exit 1) on a duplicate ticket or an alert that never reached ConnectWise; latency is
 //! reported, never asserted.
 
@@ -59,14 +63,20 @@ pub struct Args {
     /// Added latency per API call, milliseconds (both emulators)
     #[arg(long, default_value_t = 20)]
     latency_ms: u64,
-    /// Client rate limit towards Sophos (requests/s per host)
-    #[arg(long, default_value_t = 20.0)]
-    sophos_rps: f64,
-    /// Client rate limit towards ConnectWise (requests/s)
-    #[arg(long, default_value_t = 10)]
-    cw_rps: u32,
-    /// Tenants polled at once
-    #[arg(long, default_value_t = 16)]
+    /// ConnectWise's limit, enforced by its emulator (429 + `Retry-After` beyond it), requests/min
+    #[arg(long, default_value_t = 1000)]
+    cw_limit: u32,
+    /// Sophos's limit per host, enforced by its emulator, requests/min
+    #[arg(long, default_value_t = 600)]
+    sophos_limit: u32,
+    /// The client's own pace toward ConnectWise (as `--connectwise-rate`), requests/min
+    #[arg(long, default_value_t = connectwise::DEFAULT_REQUESTS_PER_MINUTE)]
+    cw_pace: u32,
+    /// The client's own pace toward each Sophos host (as `--sophos-rate`), requests/min
+    #[arg(long, default_value_t = sophos::DEFAULT_REQUESTS_PER_MINUTE)]
+    sophos_pace: u32,
+    /// Tenants polled at once per Sophos host
+    #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Seed of the generated MSP and of which tenants get alerts
     #[arg(long, default_value_t = 1)]
@@ -80,9 +90,25 @@ struct CycleFig {
     tickets_created: u64,
     notes: u64,
     sophos_calls: u64,
+    /// Calls to the Sophos host that got the most this cycle (polls run per host in parallel).
+    sophos_busiest_host_calls: u64,
     connectwise_calls: u64,
+    /// Writes (POST, PATCH, …) ConnectWise received.
+    connectwise_writes: u64,
+    /// 429s the emulators answered, both vendors.
+    rate_limited: u64,
     /// Tenants whose poll or apply failed this cycle.
     failed_tenants: usize,
+}
+
+/// Latency of one severity's alerts.
+#[derive(Debug, Serialize)]
+struct SeverityFig {
+    severity: &'static str,
+    alerts: usize,
+    p50_s: f64,
+    p99_s: f64,
+    max_s: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -93,15 +119,25 @@ struct Phase {
     in_connectwise: usize,
     tickets_created: u64,
     notes: u64,
+    /// Distinct tickets the phase's alerts landed on (new or noted).
+    tickets_touched: usize,
+    connectwise_writes: u64,
     p50_s: f64,
     p99_s: f64,
     max_s: f64,
+    by_severity: Vec<SeverityFig>,
     cycle_min_s: f64,
     cycle_avg_s: f64,
     cycle_max_s: f64,
     sophos_calls_per_cycle: f64,
     connectwise_calls_per_cycle: f64,
     connectwise_calls_max: u64,
+    /// The vendors' budget for the phase's calls: the larger of ConnectWise calls ÷ its limit
+    /// and, per cycle, the busiest Sophos host's calls ÷ its limit.
+    floor_s: f64,
+    /// The phase's cycles end to end.
+    wall_s: f64,
+    rate_limited: u64,
     failed_tenant_polls: usize,
     cycles: Vec<CycleFig>,
 }
@@ -111,10 +147,14 @@ struct Report {
     tenants: usize,
     /// Tenants mapped with ticket sync on (a few generated companies are deleted).
     mapped_tenants: usize,
+    /// Sophos regional hosts the mapped tenants are on.
+    sophos_hosts: usize,
     interval_s: u64,
     latency_ms: u64,
-    sophos_rps: f64,
-    cw_rps: u32,
+    connectwise_limit: u32,
+    sophos_limit: u32,
+    connectwise_pace: u32,
+    sophos_pace: u32,
     concurrency: usize,
     /// The warm-up cycle before the steady phase (first poll of every tenant).
     warmup: CycleFig,
@@ -123,6 +163,16 @@ struct Report {
     idle: Phase,
     target_p99_s: f64,
     target_met: bool,
+    /// Burst target: high-severity p99 <= interval + 15 s.
+    target_high_p99_s: f64,
+    target_high_met: bool,
+    /// Burst target: ConnectWise writes <= distinct tickets touched.
+    target_writes_met: bool,
+    /// The idle cycle (polling alone) took no longer than the interval.
+    polling_fits: bool,
+    /// Requests per minute per Sophos host at which the idle cycle's busiest host would be
+    /// polled within the interval.
+    sophos_rate_to_fit: f64,
     duplicates: u64,
     unhandled_alerts: usize,
 }
@@ -130,48 +180,100 @@ struct Report {
 impl Render for Report {
     fn human(&self) -> String {
         let mut out = format!(
-            "Ticket sync bench: {} tenants ({} mapped), interval {} s start to start (real time), {} ms per call, client limits Sophos {}/s, ConnectWise {}/s, {} tenants at once\n",
+            "Ticket sync bench: {} tenants ({} mapped, on {} Sophos hosts), interval {} s start to start (real time), {} ms per call\n\
+             limits enforced by the emulators: ConnectWise {}/min, Sophos {}/min per host; client pace ConnectWise {}/min, Sophos {}/min per host; {} tenants at once per host\n",
             self.tenants,
             self.mapped_tenants,
+            self.sophos_hosts,
             self.interval_s,
             self.latency_ms,
-            self.sophos_rps,
-            self.cw_rps,
+            self.connectwise_limit,
+            self.sophos_limit,
+            self.connectwise_pace,
+            self.sophos_pace,
             self.concurrency
         );
         out.push_str(&format!(
-            "warm-up cycle {:.1} s, calls Sophos {} ConnectWise {}\n",
-            self.warmup.duration_s, self.warmup.sophos_calls, self.warmup.connectwise_calls
+            "warm-up cycle {:.1} s, calls Sophos {} (busiest host {}) ConnectWise {}\n\n",
+            self.warmup.duration_s,
+            self.warmup.sophos_calls,
+            self.warmup.sophos_busiest_host_calls,
+            self.warmup.connectwise_calls
         ));
+        out.push_str("| phase | alerts | tickets / notes | tickets touched | CW writes | p50 | p99 | max | cycles (min/avg/max) | calls/cycle Sophos / CW | wall / floor | 429s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for p in [&self.steady, &self.burst, &self.idle] {
-            let latency = if p.alerts == 0 {
-                "latency -".to_owned()
-            } else {
-                format!(
-                    "latency p50 {:>6.1} s  p99 {:>6.1} s  max {:>6.1} s",
-                    p.p50_s, p.p99_s, p.max_s
-                )
+            let lat = |v: f64| {
+                if p.alerts == 0 {
+                    "–".to_owned()
+                } else {
+                    format!("{v:.1} s")
+                }
             };
             out.push_str(&format!(
-                "{:<6} alerts {:>6}  tickets {:>6}  notes {:>5}  {latency}  cycles {:>2} ({:.1}/{:.1}/{:.1} s min/avg/max)  calls/cycle Sophos {:.0} ConnectWise {:.0} (max {})\n",
+                "| {} | {} | {} / {} | {} | {} | {} | {} | {} | {} ({:.1} / {:.1} / {:.1} s) | {:.0} / {:.0} | {:.1} s / {:.1} s | {} |\n",
                 p.label,
                 p.alerts,
                 p.tickets_created,
                 p.notes,
+                p.tickets_touched,
+                p.connectwise_writes,
+                lat(p.p50_s),
+                lat(p.p99_s),
+                lat(p.max_s),
                 p.cycles.len(),
                 p.cycle_min_s,
                 p.cycle_avg_s,
                 p.cycle_max_s,
                 p.sophos_calls_per_cycle,
                 p.connectwise_calls_per_cycle,
-                p.connectwise_calls_max
+                p.wall_s,
+                p.floor_s,
+                p.rate_limited
             ));
         }
+        out.push_str(
+            "\n| phase | severity | alerts | p50 | p99 | max |\n|---|---|---|---|---|---|\n",
+        );
+        for p in [&self.steady, &self.burst] {
+            for s in &p.by_severity {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {:.1} s | {:.1} s | {:.1} s |\n",
+                    p.label, s.severity, s.alerts, s.p50_s, s.p99_s, s.max_s
+                ));
+            }
+        }
+        let met = |b: bool| if b { "met" } else { "NOT met" };
+        let high = self
+            .burst
+            .by_severity
+            .iter()
+            .find(|s| s.severity == "high")
+            .map_or(0.0, |s| s.p99_s);
         out.push_str(&format!(
-            "target steady p99 <= interval + 2 s ({:.0} s): {} (p99 {:.1} s; ConnectWise dates are whole seconds)\n",
+            "\ntarget steady p99 <= interval + 2 s ({:.0} s): {} (p99 {:.1} s; ConnectWise dates are whole seconds)\n",
             self.target_p99_s,
-            if self.target_met { "met" } else { "NOT met" },
+            met(self.target_met),
             self.steady.p99_s
+        ));
+        out.push_str(&format!(
+            "target burst high-severity p99 <= interval + 15 s ({:.0} s): {} (p99 {:.1} s)\n",
+            self.target_high_p99_s,
+            met(self.target_high_met),
+            high
+        ));
+        out.push_str(&format!(
+            "target burst ConnectWise writes <= tickets touched: {} ({} writes, {} tickets)\n",
+            met(self.target_writes_met),
+            self.burst.connectwise_writes,
+            self.burst.tickets_touched
+        ));
+        out.push_str(&format!(
+            "polling alone (idle cycle): {:.1} s, busiest Sophos host {} calls: {} the {} s interval; {:.0} requests/min per host would fit it\n",
+            self.idle.cycle_max_s,
+            self.idle.cycles.first().map_or(0, |c| c.sophos_busiest_host_calls),
+            if self.polling_fits { "fits" } else { "does NOT fit" },
+            self.interval_s,
+            self.sophos_rate_to_fit
         ));
         out.push_str(&format!(
             "duplicates: {}  alerts never in ConnectWise: {}  failed tenant polls: {}\n",
@@ -211,6 +313,7 @@ const KINDS: [AlertKind; 6] = [
 struct Injected {
     id: String,
     raised: Timestamp,
+    severity: &'static str,
 }
 
 /// Raises one alert on a random mapped tenant, `raisedAt` = `at` (millisecond precision, as Sophos).
@@ -230,7 +333,11 @@ fn inject_random(
     let id = so_emu
         .inject_alert(tenant, spec)
         .map_err(|e| e.to_string())?;
-    Ok(Injected { id, raised })
+    Ok(Injected {
+        id,
+        raised,
+        severity: kind.severity(),
+    })
 }
 
 /// Runs the steady, burst and idle phases on in-process emulators and prints the report.
@@ -279,72 +386,113 @@ fn tempfile_dir() -> Result<std::path::PathBuf, CliError> {
     Ok(dir)
 }
 
-/// What one cycle needs.
+/// What one cycle needs, and where its counts come from.
 struct Runner<'a> {
     store: &'a Store,
     cw: &'a connectwise::Client,
     sophos: &'a sophos::Client,
+    cw_emu: &'a CwEmulator,
+    so_emu: &'a SophosEmulator,
+}
+
+/// Sophos calls per host so far, from the client's counters.
+fn sophos_per_host(sophos: &sophos::Client) -> HashMap<String, u64> {
+    sophos
+        .stats()
+        .requests
+        .into_iter()
+        .map(|(host, by_status)| (host, by_status.values().sum()))
+        .collect()
 }
 
 impl Runner<'_> {
     async fn cycle(&self, label: &str, n: usize) -> Result<CycleFig, CliError> {
         let wall = Instant::now();
+        let (cw0, so0) = (self.cw_emu.faults().counts(), self.so_emu.faults().counts());
+        let hosts0 = sophos_per_host(self.sophos);
         let run = super::bench::begin(self.store, Job::Tickets).await?;
         let r = tickets::run_cycle(self.store, self.cw, self.sophos, &run).await;
         run.finish(&r.run_end())
             .await
             .map_err(|e| fail("cycle")(e.to_string()))?;
         let r = r.map_err(|e| fail("cycle")(e.to_string()))?;
+        let (cw1, so1) = (self.cw_emu.faults().counts(), self.so_emu.faults().counts());
+        let busiest = sophos_per_host(self.sophos)
+            .into_iter()
+            .map(|(h, n)| n - hosts0.get(&h).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
         let fig = CycleFig {
             duration_s: wall.elapsed().as_secs_f64(),
             tickets_created: r.totals.created,
             notes: r.totals.noted,
             sophos_calls: r.api_calls.sophos,
+            sophos_busiest_host_calls: busiest,
             connectwise_calls: r.api_calls.connectwise,
+            connectwise_writes: cw1.writes - cw0.writes,
+            rate_limited: (cw1.rate_limited - cw0.rate_limited)
+                + (so1.rate_limited - so0.rate_limited),
             failed_tenants: r.failed(),
         };
         eprintln!(
-            "bench tickets: {label} cycle {n}: {:.1} s, {} tickets, {} notes, calls Sophos {} ConnectWise {}, {} tenants failed",
+            "bench tickets: {label} cycle {n}: {:.1} s, {} tickets, {} notes, calls Sophos {} (busiest host {}) ConnectWise {} ({} writes), {} 429s, {} tenants failed",
             fig.duration_s,
             fig.tickets_created,
             fig.notes,
             fig.sophos_calls,
+            fig.sophos_busiest_host_calls,
             fig.connectwise_calls,
+            fig.connectwise_writes,
+            fig.rate_limited,
             fig.failed_tenants
         );
         Ok(fig)
     }
 }
 
+/// Where an alert became visible in ConnectWise: when, and on which ticket.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    at: Timestamp,
+    ticket: i64,
+}
+
 /// When each alert id became visible in ConnectWise: its ticket's (`externalXRef`) or the first note
-/// naming it, by `_info.dateEntered`. Also counts duplicate tickets (same `externalXRef`).
-fn visible_in_connectwise(cw_emu: &CwEmulator) -> (HashMap<String, Timestamp>, u64) {
+/// naming it (a ticket's description is its first note), by `_info.dateEntered`. Also counts
+/// duplicate tickets (same `externalXRef`).
+fn visible_in_connectwise(cw_emu: &CwEmulator) -> (HashMap<String, Seen>, u64) {
     fn entered(r: &serde_json::Value) -> Option<Timestamp> {
         r["_info"]["dateEntered"].as_str()?.parse().ok()
     }
-    let mut seen: HashMap<String, Timestamp> = HashMap::new();
-    let mut note = |id: &str, at: Timestamp| {
+    let mut seen: HashMap<String, Seen> = HashMap::new();
+    let mut note = |id: &str, s: Seen| {
         seen.entry(id.to_owned())
-            .and_modify(|t| *t = (*t).min(at))
-            .or_insert(at);
+            .and_modify(|t| {
+                if s.at < t.at {
+                    *t = s;
+                }
+            })
+            .or_insert(s);
     };
     let mut per_xref = HashMap::<String, u64>::new();
     for t in cw_emu.records(Table::Tickets) {
         if let Some(x) = t["externalXRef"].as_str() {
             *per_xref.entry(x.to_owned()).or_default() += 1;
-            if let Some(at) = entered(&t) {
-                note(x, at);
+            if let (Some(at), Some(ticket)) = (entered(&t), t["id"].as_i64()) {
+                note(x, Seen { at, ticket });
             }
         }
     }
     for n in cw_emu.records(Table::Notes) {
-        let (Some(text), Some(at)) = (n["text"].as_str(), entered(&n)) else {
+        let (Some(text), Some(at), Some(ticket)) =
+            (n["text"].as_str(), entered(&n), n["ticketId"].as_i64())
+        else {
             continue;
         };
         // Alert ids are UUIDs: every hex-and-dash word is a candidate.
         for word in text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')) {
             if word.len() == 36 {
-                note(word, at);
+                note(word, Seen { at, ticket });
             }
         }
     }
@@ -357,38 +505,84 @@ fn all_visible(cw_emu: &CwEmulator, alerts: &[Injected]) -> bool {
     alerts.iter().all(|a| seen.contains_key(&a.id))
 }
 
+/// p50, p99 and max of `alerts`' latencies (sorted in place).
+fn spread(lat: &mut [f64]) -> (f64, f64, f64) {
+    lat.sort_by(|x, y| x.total_cmp(y));
+    (
+        percentile(lat, 0.5),
+        percentile(lat, 0.99),
+        lat.last().copied().unwrap_or(0.0),
+    )
+}
+
 fn phase(
     label: &str,
     alerts: &[Injected],
     cycles: Vec<CycleFig>,
-    seen: &HashMap<String, Timestamp>,
+    seen: &HashMap<String, Seen>,
+    limits: (u32, u32),
 ) -> Phase {
-    let mut lat: Vec<f64> = alerts
-        .iter()
-        .filter_map(|a| {
-            let at = seen.get(&a.id)?;
-            Some(a.raised.duration_until(*at).as_secs_f64())
+    let latency = |a: &Injected| {
+        seen.get(&a.id)
+            .map(|s| a.raised.duration_until(s.at).as_secs_f64())
+    };
+    let mut lat: Vec<f64> = alerts.iter().filter_map(latency).collect();
+    let (p50_s, p99_s, max_s) = spread(&mut lat);
+    let by_severity = ["high", "medium", "low"]
+        .into_iter()
+        .filter_map(|sev| {
+            let mut l: Vec<f64> = alerts
+                .iter()
+                .filter(|a| a.severity == sev)
+                .filter_map(latency)
+                .collect();
+            if l.is_empty() {
+                return None;
+            }
+            let (p50_s, p99_s, max_s) = spread(&mut l);
+            Some(SeverityFig {
+                severity: sev,
+                alerts: l.len(),
+                p50_s,
+                p99_s,
+                max_s,
+            })
         })
         .collect();
-    lat.sort_by(|x, y| x.total_cmp(y));
+    let tickets_touched = alerts
+        .iter()
+        .filter_map(|a| seen.get(&a.id).map(|s| s.ticket))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let n = cycles.len().max(1) as f64;
     let durations = cycles.iter().map(|c| c.duration_s);
+    let (cw_limit, so_limit) = (f64::from(limits.0.max(1)), f64::from(limits.1.max(1)));
+    let floor_s = cycles
+        .iter()
+        .map(|c| {
+            (c.connectwise_calls as f64 * 60.0 / cw_limit)
+                .max(c.sophos_busiest_host_calls as f64 * 60.0 / so_limit)
+        })
+        .sum();
     Phase {
         label: label.to_owned(),
         alerts: alerts.len(),
         in_connectwise: lat.len(),
         tickets_created: cycles.iter().map(|c| c.tickets_created).sum(),
         notes: cycles.iter().map(|c| c.notes).sum(),
-        p50_s: percentile(&lat, 0.5),
-        p99_s: percentile(&lat, 0.99),
-        max_s: lat.last().copied().unwrap_or(0.0),
+        tickets_touched,
+        connectwise_writes: cycles.iter().map(|c| c.connectwise_writes).sum(),
+        p50_s,
+        p99_s,
+        max_s,
+        by_severity,
         cycle_min_s: if cycles.is_empty() {
             0.0
         } else {
             durations.clone().fold(f64::INFINITY, f64::min)
         },
         cycle_avg_s: durations.clone().sum::<f64>() / n,
-        cycle_max_s: durations.fold(0.0, f64::max),
+        cycle_max_s: durations.clone().fold(0.0, f64::max),
         sophos_calls_per_cycle: cycles.iter().map(|c| c.sophos_calls as f64).sum::<f64>() / n,
         connectwise_calls_per_cycle: cycles
             .iter()
@@ -400,6 +594,9 @@ fn phase(
             .map(|c| c.connectwise_calls)
             .max()
             .unwrap_or(0),
+        floor_s,
+        wall_s: durations.sum(),
+        rate_limited: cycles.iter().map(|c| c.rate_limited).sum(),
         failed_tenant_polls: cycles.iter().map(|c| c.failed_tenants).sum(),
         cycles,
     }
@@ -427,7 +624,7 @@ async fn bench(
         creds.client_id.clone(),
     );
     cfg.allow_http = true;
-    cfg.rate_limit = connectwise::RateLimit::per_minute(a.cw_rps.max(1) * 60);
+    cfg.rate_limit = connectwise::RateLimit::per_minute(a.cw_pace.max(1));
     let cw = connectwise::Client::connect(cfg)
         .await
         .map_err(|e| fail("ConnectWise client")(e.to_string()))?;
@@ -435,8 +632,7 @@ async fn bench(
     let mut scfg = sophos::SophosConfig::new(sc.client_id, sc.client_secret);
     scfg.token_url = so_emu.token_url();
     scfg.global_url = so_emu.global_url();
-    scfg.rate_limit =
-        sophos::RateLimit::per_minute(((a.sophos_rps.max(0.1) * 60.0).round() as u32).max(1));
+    scfg.rate_limit = sophos::RateLimit::per_minute(a.sophos_pace.max(1));
     scfg.max_concurrency = a.concurrency.max(1);
     scfg.page_size.tenants = 100;
     let sophos = sophos::Client::connect(scfg)
@@ -499,10 +695,21 @@ async fn bench(
         store: &store,
         cw: &cw,
         sophos: &sophos,
+        cw_emu,
+        so_emu,
     };
     let latency = Duration::from_millis(a.latency_ms);
     cw_emu.faults().set_latency(latency);
     so_emu.faults().set_latency(latency);
+    // The vendors' limits, enforced from here on (setup above is not measured).
+    cw_emu.faults().set_rate_limit(Some(a.cw_limit.max(1)));
+    so_emu.faults().set_rate_limit(Some(a.sophos_limit.max(1)));
+    let limits = (a.cw_limit, a.sophos_limit);
+    let sophos_hosts = pairs
+        .iter()
+        .filter_map(|(t, _)| so_emu.tenant_api_host(t))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let interval = Duration::from_secs(a.interval_s.max(1));
 
     // Warm-up: every tenant's first poll (cursors), as after the service starts.
@@ -553,7 +760,7 @@ async fn bench(
         }
     }
     let (seen, _) = visible_in_connectwise(cw_emu);
-    let steady = phase("steady", &steady_alerts, cycles, &seen);
+    let steady = phase("steady", &steady_alerts, cycles, &seen, limits);
 
     // Burst: alerts raised over the interval just gone, then cycles at once until all are in.
     let mut rng = StdRng::seed_from_u64(a.seed.wrapping_add(1));
@@ -577,12 +784,12 @@ async fn bench(
         }
     }
     let (seen, _) = visible_in_connectwise(cw_emu);
-    let burst = phase("burst", &burst_alerts, cycles, &seen);
+    let burst = phase("burst", &burst_alerts, cycles, &seen, limits);
 
     // Idle: nothing new, one interval after the burst's last cycle started.
     tokio::time::sleep_until(next).await;
     let idle_cycle = runner.cycle("idle", 1).await?;
-    let idle = phase("idle", &[], vec![idle_cycle], &seen);
+    let idle = phase("idle", &[], vec![idle_cycle], &seen, limits);
 
     let (seen, duplicates) = visible_in_connectwise(cw_emu);
     let unhandled_alerts = steady_alerts
@@ -592,16 +799,34 @@ async fn bench(
         .count();
     store.close().await;
     let target_p99_s = a.interval_s as f64 + 2.0;
+    let target_high_p99_s = a.interval_s as f64 + 15.0;
+    let high_p99 = burst
+        .by_severity
+        .iter()
+        .find(|s| s.severity == "high")
+        .map_or(0.0, |s| s.p99_s);
+    let idle_busiest = idle
+        .cycles
+        .first()
+        .map_or(0, |c| c.sophos_busiest_host_calls);
     Ok(Report {
         tenants: a.tenants,
         mapped_tenants: pairs.len(),
+        sophos_hosts,
         interval_s: a.interval_s,
         latency_ms: a.latency_ms,
-        sophos_rps: a.sophos_rps,
-        cw_rps: a.cw_rps,
+        connectwise_limit: a.cw_limit,
+        sophos_limit: a.sophos_limit,
+        connectwise_pace: a.cw_pace,
+        sophos_pace: a.sophos_pace,
         concurrency: a.concurrency,
         warmup,
         target_met: steady.p99_s <= target_p99_s,
+        target_high_p99_s,
+        target_high_met: high_p99 <= target_high_p99_s,
+        target_writes_met: burst.connectwise_writes <= burst.tickets_touched as u64,
+        polling_fits: idle.cycle_max_s <= a.interval_s as f64,
+        sophos_rate_to_fit: idle_busiest as f64 * 60.0 / a.interval_s.max(1) as f64,
         steady,
         burst,
         idle,

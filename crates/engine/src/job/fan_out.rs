@@ -1,5 +1,6 @@
 //! The one bounded-concurrency primitive for per-customer work.
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 
 use tokio::task::JoinSet;
@@ -19,7 +20,7 @@ pub struct Panicked {
 pub async fn fan_out<T, R, F, Fut>(
     items: Vec<T>,
     limit: usize,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
     work: F,
 ) -> Vec<Result<R, Panicked>>
 where
@@ -27,21 +28,51 @@ where
     Fut: Future<Output = R> + Send + 'static,
     R: Send + 'static,
 {
+    fan_out_keyed(items, |_| (), limit, progress, work).await
+}
+
+/// [`fan_out`] with `limit` per key instead of overall: items of different keys (e.g. the vendor
+/// host they call) run side by side, each key within its own bound.
+pub async fn fan_out_keyed<T, K, R, F, Fut>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> K,
+    limit: usize,
+    mut progress: impl FnMut(usize, usize),
+    work: F,
+) -> Vec<Result<R, Panicked>>
+where
+    K: Eq + std::hash::Hash,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
     let total = items.len();
     let limit = limit.max(1);
     let mut results: Vec<Option<Result<R, Panicked>>> = (0..total).map(|_| None).collect();
-    let mut pending = items.into_iter().enumerate();
+    // One queue per key, in the order keys first appear; each with its running count.
+    let mut slot_of: HashMap<K, usize> = HashMap::new();
+    let mut queues: Vec<(VecDeque<(usize, T)>, usize)> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let q = *slot_of.entry(key(&item)).or_insert_with(|| {
+            queues.push((VecDeque::new(), 0));
+            queues.len() - 1
+        });
+        queues[q].0.push_back((index, item));
+    }
     let mut set = JoinSet::new();
-    let mut ids = std::collections::HashMap::new();
+    let mut ids = HashMap::new();
     let mut done = 0usize;
     loop {
-        while set.len() < limit {
-            let Some((index, item)) = pending.next() else {
-                break;
-            };
-            // The task keeps the caller's span (the run), so its log lines name the run too.
-            let handle = set.spawn(work(item).instrument(tracing::Span::current()));
-            ids.insert(handle.id(), index);
+        for (q, (pending, running)) in queues.iter_mut().enumerate() {
+            while *running < limit {
+                let Some((index, item)) = pending.pop_front() else {
+                    break;
+                };
+                // The task keeps the caller's span (the run), so its log lines name the run too.
+                let handle = set.spawn(work(item).instrument(tracing::Span::current()));
+                ids.insert(handle.id(), (index, q));
+                *running += 1;
+            }
         }
         let Some(joined) = set.join_next_with_id().await else {
             break;
@@ -58,8 +89,9 @@ where
                 (id, Err(Panicked { message }))
             }
         };
-        if let Some(index) = ids.remove(&id) {
+        if let Some((index, q)) = ids.remove(&id) {
             results[index] = Some(result);
+            queues[q].1 -= 1;
         }
         done += 1;
         progress(done, total);
@@ -127,5 +159,46 @@ mod tests {
         }
         assert!(peak.load(Ordering::SeqCst) <= 3);
         assert_eq!(seen.last(), Some(&(20, 20)));
+    }
+
+    #[tokio::test]
+    async fn keys_run_side_by_side_each_within_its_bound() {
+        // (key, running per key); the peak per key and overall.
+        let running: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
+        let peaks: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
+        let overall = Arc::new(AtomicUsize::new(0));
+        let overall_peak = Arc::new(AtomicUsize::new(0));
+        let items: Vec<(usize, u32)> = (0..30).map(|i| ((i % 3) as usize, i)).collect();
+        let out = fan_out_keyed(
+            items,
+            |(k, _)| *k,
+            2,
+            |_, _| {},
+            |(k, i)| {
+                let (running, peaks) = (running.clone(), peaks.clone());
+                let (overall, overall_peak) = (overall.clone(), overall_peak.clone());
+                async move {
+                    let now = running[k].fetch_add(1, Ordering::SeqCst) + 1;
+                    peaks[k].fetch_max(now, Ordering::SeqCst);
+                    let all = overall.fetch_add(1, Ordering::SeqCst) + 1;
+                    overall_peak.fetch_max(all, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    running[k].fetch_sub(1, Ordering::SeqCst);
+                    overall.fetch_sub(1, Ordering::SeqCst);
+                    i
+                }
+            },
+        )
+        .await;
+        let values: Vec<u32> = out.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(values, (0..30).collect::<Vec<u32>>(), "input order kept");
+        for p in peaks.iter() {
+            assert_eq!(
+                p.load(Ordering::SeqCst),
+                2,
+                "each key reaches its bound, never more"
+            );
+        }
+        assert!(overall_peak.load(Ordering::SeqCst) > 2, "keys overlap");
     }
 }

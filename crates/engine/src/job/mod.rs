@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use fan_out::{Panicked, fan_out};
+pub use fan_out::{Panicked, fan_out, fan_out_keyed};
 
 use crate::store::{CoreStore as _, CustomerStatus, RunOutcome, Store, StoreError};
 

@@ -366,9 +366,11 @@ async fn cycle_inner(
     let closed = Arc::new(closed);
     let concurrency = ctx.settings.concurrency.max(1);
     let who = targets.clone();
-    // Phase 1: read and plan every tenant.
-    let planned = crate::job::fan_out(
+    // Phase 1: read and plan every tenant; each Sophos host's tenants are polled side by side
+    // with the other hosts', each host within its own limit.
+    let planned = crate::job::fan_out_keyed(
         targets,
+        |t| t.api_host.clone(),
         concurrency,
         |_, _| {},
         |t| {
