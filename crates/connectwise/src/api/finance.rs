@@ -120,6 +120,11 @@ impl Client {
         )
     }
 
+    /// How many agreements match `query` (`finance/agreements/count`).
+    pub async fn count_agreements(&self, query: impl Into<Query>) -> Result<i64, CwError> {
+        self.count("finance/agreements/count", query.into()).await
+    }
+
     /// Every agreement (with an id), as [`AgreementSummary`] values, streamed.
     pub fn agreement_summaries(&self) -> CwStream<AgreementSummary> {
         Box::pin(

@@ -111,8 +111,10 @@ pub(super) async fn prefetch(
         .take(SAMPLE)
         .copied()
         .collect();
-    for a in &sample {
-        let rest: Vec<connectwise::AdditionState> = match cw.addition_states(a.get()).await {
+    // The sampled agreements are read at once.
+    let reads = futures::future::join_all(sample.iter().map(|a| cw.addition_states(a.get()))).await;
+    for (a, read) in sample.iter().zip(reads) {
+        let rest: Vec<connectwise::AdditionState> = match read {
             Ok(v) => v
                 .into_iter()
                 .filter(|s| catalog_item_ids.contains(&s.catalog_item_id))

@@ -586,16 +586,53 @@ pub async fn run_for(
         .collect();
 
     let wanted: BTreeSet<&str> = targets.iter().map(|t| t.tenant_id.as_str()).collect();
+    let (mut open, mut links) = read_left_overs(store).await?;
+    let mut agreement_ids: Vec<AgreementId> =
+        targets.iter().filter_map(|t| t.agreement_id).collect();
+    agreement_ids.sort();
+    agreement_ids.dedup();
+    // The reads overlap, since each waits mostly on its vendor: Sophos's usage listing beside
+    // ConnectWise's catalog items, then its agreements beside the additions report.
+    let connectwise_reads = async {
+        // Catalog items of the selected products (looked up or created only when not linked yet).
+        let catalog_outcomes =
+            ensure_catalog_items(store, cw, &selected, run.actor(), dry_run).await?;
+        // The additions of every agreement at once, when the report can be trusted.
+        let mut catalog_ids: BTreeSet<i64> = catalog_outcomes
+            .iter()
+            .map(|c| c.catalog_item_id.get())
+            .collect();
+        catalog_ids.extend(
+            links
+                .values()
+                .flat_map(|ls| ls.values())
+                .map(|l| l.catalog_item_id.get()),
+        );
+        let (agreements, prefetched) = tokio::join!(
+            read_agreements(cw, &targets),
+            bulk::prefetch(cw, opts.additions, &agreement_ids, &catalog_ids)
+        );
+        Ok::<_, UsageError>((catalog_outcomes, agreements?, prefetched))
+    };
+    let (month_usage, connectwise_reads) = tokio::join!(
+        MonthUsage::read(sophos, month, Some(&wanted)),
+        connectwise_reads
+    );
     let MonthUsage {
         mut usage,
         lines,
         lines_without_tenant,
         no_data,
         read,
-    } = MonthUsage::read(sophos, month, Some(&wanted)).await;
-
-    // Catalog items of the selected products (looked up or created only when not linked yet).
-    let catalog_outcomes = ensure_catalog_items(store, cw, &selected, run.actor(), dry_run).await?;
+    } = month_usage;
+    let (
+        catalog_outcomes,
+        mut agreements,
+        bulk::Prefetched {
+            by_agreement: mut prefetched,
+            source: additions_source,
+        },
+    ) = connectwise_reads?;
     let catalog: BTreeMap<String, CatalogItemId> = catalog_outcomes
         .iter()
         .map(|c| (c.product.clone(), c.catalog_item_id))
@@ -605,28 +642,6 @@ pub async fn run_for(
         .filter(|p| !catalog.contains_key(*p))
         .cloned()
         .collect();
-
-    let mut agreements = read_agreements(cw, &targets).await?;
-    let (mut open, mut links) = read_left_overs(store).await?;
-    // The additions of every agreement at once, when the report can be trusted.
-    let mut catalog_ids: BTreeSet<i64> = catalog.values().map(|c| c.get()).collect();
-    catalog_ids.extend(
-        links
-            .values()
-            .flat_map(|ls| ls.values())
-            .map(|l| l.catalog_item_id.get()),
-    );
-    let mut agreement_ids: Vec<AgreementId> = targets
-        .iter()
-        .filter_map(|t| t.agreement_id)
-        .filter(|a| agreements.contains_key(a))
-        .collect();
-    agreement_ids.sort();
-    agreement_ids.dedup();
-    let bulk::Prefetched {
-        by_agreement: mut prefetched,
-        source: additions_source,
-    } = bulk::prefetch(cw, opts.additions, &agreement_ids, &catalog_ids).await;
     let mut acknowledged: HashMap<String, BTreeSet<String>> = HashMap::new();
     for a in store.removal_acks(None).await? {
         acknowledged
@@ -842,23 +857,66 @@ impl MonthUsage {
     }
 }
 
-/// ConnectWise: the mapped agreements, a few hundred ids per listing call.
+/// Agreement listings by id sent at once.
+const AGREEMENT_READS_AT_ONCE: usize = 4;
+
+/// ConnectWise: the mapped agreements, in as few calls as it takes. By id, a few hundred per
+/// listing (the URL stays short), several listings at once; or, when the whole agreement list
+/// takes fewer pages than that (one count call tells), every agreement, keeping the mapped ones.
 async fn read_agreements(
     cw: &connectwise::Client,
     targets: &[UsageTarget],
 ) -> Result<HashMap<AgreementId, connectwise::AgreementSummary>, UsageError> {
-    let agreement_ids: Vec<i64> = targets
+    let mut agreement_ids: Vec<i64> = targets
         .iter()
         .filter_map(|t| t.agreement_id.map(AgreementId::get))
         .collect();
+    agreement_ids.sort_unstable();
+    agreement_ids.dedup();
+    let chunks = agreement_ids.len().div_ceil(AGREEMENT_CHUNK);
     let mut agreements = HashMap::new();
-    for chunk in agreement_ids.chunks(AGREEMENT_CHUNK) {
-        let mut s = cw.agreement_summaries_by_ids(chunk);
+    // A count ConnectWise refuses only means reading by id.
+    if chunks > 2
+        && let Ok(total) = cw.count_agreements(()).await
+        && list_every_agreement(agreement_ids.len(), total, cw.page_size())
+    {
+        let wanted: BTreeSet<i64> = agreement_ids.iter().copied().collect();
+        let mut s = cw.agreement_summaries();
         while let Some(a) = s.try_next().await? {
-            agreements.insert(AgreementId::new(a.id), a);
+            if wanted.contains(&a.id) {
+                agreements.insert(AgreementId::new(a.id), a);
+            }
+        }
+        return Ok(agreements);
+    }
+    for batch in agreement_ids.chunks(AGREEMENT_CHUNK * AGREEMENT_READS_AT_ONCE) {
+        let chunks: Vec<Vec<i64>> = batch.chunks(AGREEMENT_CHUNK).map(<[i64]>::to_vec).collect();
+        let reads = futures::future::join_all(chunks.into_iter().map(|chunk| {
+            let cw = cw.clone();
+            async move {
+                cw.agreement_summaries_by_ids(&chunk)
+                    .try_collect::<Vec<_>>()
+                    .await
+            }
+        }))
+        .await;
+        for read in reads {
+            for a in read? {
+                agreements.insert(AgreementId::new(a.id), a);
+            }
         }
     }
     Ok(agreements)
+}
+
+/// Whether listing all `total` agreements (pages of `page_size`) takes fewer calls than listing
+/// the `mapped` ones by id, counting the count call it took to know.
+fn list_every_agreement(mapped: usize, total: i64, page_size: u32) -> bool {
+    let by_id = mapped.div_ceil(AGREEMENT_CHUNK);
+    let pages = usize::try_from(total.max(0))
+        .unwrap_or(usize::MAX)
+        .div_ceil(page_size.max(1) as usize);
+    pages.max(1) < by_id
 }
 
 /// Journal entries left open by an interrupted run, and the additions we manage, by agreement.
@@ -1717,5 +1775,22 @@ impl Failure {
             advice: "centralbridge could not write to its database; check the disk or the database server, then sync again."
                 .to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agreements_are_listed_whole_only_when_that_takes_fewer_calls() {
+        // 4,500 mapped = 23 listings by id; 6,500 agreements in all = 7 pages of 1,000.
+        assert!(list_every_agreement(4_500, 6_500, 1000));
+        // 500 mapped of 60,000 agreements: 3 listings by id beat 60 pages.
+        assert!(!list_every_agreement(500, 60_000, 1000));
+        // Equal cost: by id (no count-dependent paging).
+        assert!(!list_every_agreement(600, 3_000, 1000));
+        // Small pages make the whole list dear.
+        assert!(!list_every_agreement(4_500, 6_500, 100));
     }
 }
