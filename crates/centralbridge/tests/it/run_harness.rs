@@ -73,15 +73,17 @@ async fn two_cli_ticket_syncs(t: Target) {
     let w = World::new(t, 12).await;
     let raised = w.raise_alerts(2).await;
     assert!(raised >= 10, "{raised} alerts raised");
-    // Slow enough that the first run still holds the lease while the second process starts, on a
-    // machine running the other tests beside this one.
-    w.set_latency(Duration::from_millis(400));
+    // Slow enough that the first run still holds the lease while the second and third processes
+    // start, on a machine running the other tests beside this one (the tenants' polls run side by
+    // side, so the cycle is a few calls long).
+    w.set_latency(Duration::from_millis(1200));
     let first = w.spawn(&["sync", "tickets", "--once"]);
     w.wait_for_lease("tickets", "cli").await;
+    // The third starts beside the second, while the first still runs: it waits.
+    let third = w.spawn(&["sync", "tickets", "--once", "--wait"]);
     let second = w.run(&["sync", "tickets", "--once"]).await;
     assert_eq!(second.status.code(), Some(2), "{}", text(&second));
     refused_by(&text(&second), "a centralbridge command run by");
-    let third = w.spawn(&["sync", "tickets", "--once", "--wait"]);
     let (code, out) = first.wait(LONG).await;
     assert_eq!(code, Some(0), "{out}");
     let (code, out3) = third.wait(LONG).await;

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use fan_out::{Panicked, fan_out, fan_out_keyed};
+pub use fan_out::{Panicked, fan_out, fan_out_keyed, panic_message};
 
 use crate::store::{CoreStore as _, CustomerStatus, RunOutcome, Store, StoreError};
 

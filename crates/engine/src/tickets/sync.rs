@@ -362,127 +362,42 @@ async fn cycle_inner(
     ctx: &Arc<Ctx>,
     targets: Vec<TenantTarget>,
 ) -> Result<(Vec<TenantReport>, Vec<String>), TicketError> {
-    let closed = closed_in_connectwise(ctx).await?;
-    let closed = Arc::new(closed);
+    let closed = Arc::new(closed_in_connectwise(ctx).await?);
     let concurrency = ctx.settings.concurrency.max(1);
     let who = targets.clone();
-    // Phase 1: read and plan every tenant; each Sophos host's tenants are polled side by side
-    // with the other hosts', each host within its own limit.
-    let planned = crate::job::fan_out_keyed(
-        targets,
-        |t| t.api_host.clone(),
-        concurrency,
-        |_, _| {},
-        |t| {
-            let ctx = ctx.clone();
-            let closed = closed.clone();
-            async move { plan_phase(&ctx, &t, &closed).await }
-        },
-    )
-    .await;
-    let mut reports = Vec::new();
-    let mut ready = Vec::new();
-    for (target, r) in who.iter().zip(planned) {
-        // A store failure or the crash hook stops the cycle; vendor failures are per tenant.
-        match r {
-            Ok(r) => match r? {
-                Planned::Done(report) => reports.push(*report),
-                Planned::Ready(r) => ready.push(*r),
-            },
-            Err(p) => reports.push(panicked(ctx, target, &p).await?),
+    // Polls: each Sophos host's tenants side by side with the other hosts', each host within its
+    // own limit. Every plan goes to the writers as soon as it is made, so a tenant's tickets do
+    // not wait for the last tenant's poll.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let polls = {
+        let ctx = ctx.clone();
+        let indexed: Vec<(usize, TenantTarget)> = targets.into_iter().enumerate().collect();
+        async move {
+            Ok::<_, TicketError>(
+                crate::job::fan_out_keyed(
+                    indexed,
+                    |(_, t)| t.api_host.clone(),
+                    concurrency,
+                    |_, _| {},
+                    move |(i, t)| {
+                        let (ctx, closed, tx) = (ctx.clone(), closed.clone(), tx.clone());
+                        async move {
+                            let planned = plan_phase(&ctx, &t, &closed).await;
+                            // The writers stop listening only when the cycle is stopping.
+                            let _ = tx.send((i, planned));
+                        }
+                    },
+                )
+                .await,
+            )
         }
-    }
-    // Exactly-once is anchored in ConnectWise, not only in our store: an alert about to get its
-    // first ticket may already have one (a second install, a restored backup, a lost database).
-    // One query per 100 such alerts, across all tenants, finds them; they are adopted, not made
-    // again.
-    let fresh: Vec<String> = ready
-        .iter()
-        .flat_map(Ready::fresh_alerts)
-        .cloned()
-        .collect();
-    let mut existing: HashMap<String, connectwise::OpenedTicket> = HashMap::new();
-    let mut seen: BTreeMap<String, Vec<TicketId>> = BTreeMap::new();
-    if !fresh.is_empty() {
-        ctx.step()?;
-        for (xref, t) in ctx.cw.tickets_by_external_refs(&fresh).await? {
-            seen.entry(xref.clone())
-                .or_default()
-                .push(TicketId::new(t.id));
-            // The oldest ticket wins where duplicates already exist.
-            match existing.get(&xref) {
-                Some(e) if e.id <= t.id => {}
-                _ => {
-                    existing.insert(xref, t);
-                }
-            }
+    };
+    let (poll_results, (mut reports, mut duplicates)) =
+        tokio::try_join!(polls, write_as_planned(ctx, rx, concurrency))?;
+    for (target, r) in who.iter().zip(poll_results) {
+        if let Err(p) = r {
+            reports.push(panicked(ctx, target, &p).await?);
         }
-    }
-    let mut duplicates: Vec<String> = seen
-        .iter()
-        .filter(|(_, ids)| ids.len() > 1)
-        .map(|(alert, ids)| messages::duplicate_tickets(alert, ids))
-        .collect();
-    let existing = Arc::new(existing);
-    // Phase 2: apply, the most urgent first: every tenant's high-severity problems, then the
-    // medium ones, then the low ones (and each tenant's other work with its most urgent tier).
-    let who: Vec<TenantTarget> = ready.iter().map(|r| r.target.clone()).collect();
-    let mut slots: Vec<Option<Applying>> = ready
-        .into_iter()
-        .map(|mut r| {
-            let alerts: HashMap<String, u8> = r
-                .view
-                .listed
-                .iter()
-                .chain(r.view.unlisted_open.iter())
-                .map(|a| (a.id.clone(), super::plan::rank(a.ticket_severity())))
-                .collect();
-            let ops = std::mem::take(&mut r.ops);
-            let tiers = super::plan::tiers(ops, |id| alerts.get(id).copied().unwrap_or(1));
-            Some(Applying {
-                ready: r,
-                tiers,
-                outcome: Ok(()),
-            })
-        })
-        .collect();
-    for tier in 0..3 {
-        let mut items = Vec::new();
-        for (i, slot) in slots.iter_mut().enumerate() {
-            if slot
-                .as_ref()
-                .is_some_and(|a| a.outcome.is_ok() && !a.tiers[tier].is_empty())
-                && let Some(a) = slot.take()
-            {
-                items.push((i, a));
-            }
-        }
-        let index: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
-        let done = crate::job::fan_out(
-            items,
-            concurrency,
-            |_, _| {},
-            |(_, mut a)| {
-                let ctx = ctx.clone();
-                let existing = existing.clone();
-                async move {
-                    let ops = std::mem::take(&mut a.tiers[tier]);
-                    a.outcome = apply_ops(&ctx, &mut a.ready, &ops, &existing).await;
-                    a.ready.ops.extend(ops);
-                    a
-                }
-            },
-        )
-        .await;
-        for (i, r) in index.into_iter().zip(done) {
-            match r {
-                Ok(a) => slots[i] = Some(a),
-                Err(p) => reports.push(panicked(ctx, &who[i], &p).await?),
-            }
-        }
-    }
-    for a in slots.into_iter().flatten() {
-        reports.push(finish_tenant(ctx, a.ready, a.outcome).await?);
     }
     let mut warnings = Vec::new();
     warnings.append(&mut duplicates);
@@ -761,8 +676,243 @@ async fn plan_phase(
 struct Applying {
     ready: Ready,
     tiers: [Vec<Op>; 3],
+    /// The tier to apply next.
+    next: usize,
+    /// The tickets ConnectWise already has for the tenant's new alerts (its lookup batch's).
+    existing: Arc<HashMap<String, connectwise::OpenedTicket>>,
     /// The first failure; a tenant that failed applies no later tier.
     outcome: Result<(), TicketError>,
+}
+
+impl Applying {
+    fn new(mut ready: Ready, existing: Arc<HashMap<String, connectwise::OpenedTicket>>) -> Self {
+        let alerts: HashMap<String, u8> = ready
+            .view
+            .listed
+            .iter()
+            .chain(ready.view.unlisted_open.iter())
+            .map(|a| (a.id.clone(), super::plan::rank(a.ticket_severity())))
+            .collect();
+        let ops = std::mem::take(&mut ready.ops);
+        let tiers = super::plan::tiers(ops, |id| alerts.get(id).copied().unwrap_or(1));
+        let mut a = Applying {
+            ready,
+            tiers,
+            next: 0,
+            existing,
+            outcome: Ok(()),
+        };
+        a.skip_empty();
+        a
+    }
+
+    fn skip_empty(&mut self) {
+        while self.next < self.tiers.len() && self.tiers[self.next].is_empty() {
+            self.next += 1;
+        }
+    }
+
+    /// The tier still to apply, if any (none after a failure).
+    fn pending(&self) -> Option<usize> {
+        (self.outcome.is_ok() && self.next < self.tiers.len()).then_some(self.next)
+    }
+}
+
+/// Lookups for new alerts wait this long at most to be sent together.
+const LOOKUP_GATHER: Duration = Duration::from_millis(500);
+
+/// The writers: takes each tenant's plan as its poll ends and applies it, the most urgent first
+/// across every tenant planned so far (all high-severity problems, then medium, then low; within
+/// a tier, in the order the plans came). Before a tenant's first tier, ConnectWise is asked, by
+/// external reference, for the tickets of every alert about to get its first ticket: exactly-once
+/// is anchored in ConnectWise, not only in our store (a second install, a restored backup, a lost
+/// database); those lookups are gathered, one query per 100 alerts across tenants. Returns the
+/// finished tenants' reports and the duplicates the lookups found.
+async fn write_as_planned(
+    ctx: &Arc<Ctx>,
+    mut planned: tokio::sync::mpsc::UnboundedReceiver<(usize, Result<Planned, TicketError>)>,
+    concurrency: usize,
+) -> Result<(Vec<TenantReport>, Vec<String>), TicketError> {
+    use std::cmp::Reverse;
+    use tracing::Instrument as _;
+    let mut reports = Vec::new();
+    let mut duplicates = Vec::new();
+    let mut slots: Vec<Option<Applying>> = Vec::new();
+    let mut targets: Vec<TenantTarget> = Vec::new();
+    // (tier, arrival, slot): the most urgent tier first, then the earliest plan.
+    let mut queue: std::collections::BinaryHeap<Reverse<(usize, usize, usize)>> =
+        std::collections::BinaryHeap::new();
+    let mut running = tokio::task::JoinSet::new();
+    let mut running_slot: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut gathering: Vec<Ready> = Vec::new();
+    let mut gather_until = tokio::time::Instant::now();
+    let mut polls_done = false;
+    loop {
+        while running.len() < concurrency
+            && let Some(Reverse((tier, _, slot))) = queue.pop()
+        {
+            let Some(mut a) = slots[slot].take() else {
+                continue;
+            };
+            let ctx = ctx.clone();
+            let task = async move {
+                let ops = std::mem::take(&mut a.tiers[tier]);
+                let existing = a.existing.clone();
+                a.outcome = apply_ops(&ctx, &mut a.ready, &ops, &existing).await;
+                a.ready.ops.extend(ops);
+                a.next = tier + 1;
+                a.skip_empty();
+                a
+            };
+            let handle = running.spawn(task.instrument(tracing::Span::current()));
+            running_slot.insert(handle.id(), slot);
+        }
+        let fresh: usize = gathering.iter().map(|r| r.fresh_alerts().count()).sum();
+        if !gathering.is_empty()
+            && (polls_done
+                || fresh >= connectwise::EXTERNAL_REF_BATCH
+                || tokio::time::Instant::now() >= gather_until)
+        {
+            let batch = std::mem::take(&mut gathering);
+            let existing = Arc::new(look_up_existing(ctx, &batch, &mut duplicates).await?);
+            for r in batch {
+                enqueue(
+                    ctx,
+                    Applying::new(r, existing.clone()),
+                    (&mut slots, &mut targets, &mut queue, &mut reports),
+                )
+                .await?;
+            }
+            continue;
+        }
+        if polls_done && running.is_empty() && queue.is_empty() && gathering.is_empty() {
+            break;
+        }
+        tokio::select! {
+            got = planned.recv(), if !polls_done => match got {
+                None => polls_done = true,
+                // A store failure or the crash hook stops the cycle; vendor failures are per tenant.
+                Some((_, r)) => match r? {
+                    Planned::Done(report) => reports.push(*report),
+                    Planned::Ready(r) if r.fresh_alerts().next().is_some() => {
+                        if gathering.is_empty() {
+                            gather_until = tokio::time::Instant::now() + LOOKUP_GATHER;
+                        }
+                        gathering.push(*r);
+                    }
+                    Planned::Ready(r) => {
+                        let a = Applying::new(*r, Arc::new(HashMap::new()));
+                        enqueue(ctx, a, (&mut slots, &mut targets, &mut queue, &mut reports)).await?;
+                    }
+                },
+            },
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let (id, result) = match done {
+                    Ok((id, a)) => (id, Ok(a)),
+                    Err(e) => (e.id(), Err(e)),
+                };
+                let Some(slot) = running_slot.remove(&id) else { continue };
+                match result {
+                    Ok(a) => {
+                        slots[slot] = Some(a);
+                        requeue(ctx, slot, (&mut slots, &mut queue, &mut reports)).await?;
+                    }
+                    Err(e) => {
+                        let message = if e.is_panic() {
+                            crate::job::panic_message(e.into_panic())
+                        } else {
+                            "the task was cancelled".to_owned()
+                        };
+                        let p = crate::job::Panicked { message };
+                        reports.push(panicked(ctx, &targets[slot], &p).await?);
+                    }
+                }
+            },
+            _ = tokio::time::sleep_until(gather_until), if !gathering.is_empty() => {},
+        }
+    }
+    Ok((reports, duplicates))
+}
+
+/// The tickets ConnectWise already has for the batch's alerts about to get their first ticket
+/// (the oldest one where several exist; the others are named in `duplicates`).
+async fn look_up_existing(
+    ctx: &Ctx,
+    batch: &[Ready],
+    duplicates: &mut Vec<String>,
+) -> Result<HashMap<String, connectwise::OpenedTicket>, TicketError> {
+    let fresh: Vec<String> = batch
+        .iter()
+        .flat_map(Ready::fresh_alerts)
+        .cloned()
+        .collect();
+    let mut existing: HashMap<String, connectwise::OpenedTicket> = HashMap::new();
+    if fresh.is_empty() {
+        return Ok(existing);
+    }
+    let mut seen: BTreeMap<String, Vec<TicketId>> = BTreeMap::new();
+    ctx.step()?;
+    for (xref, t) in ctx.cw.tickets_by_external_refs(&fresh).await? {
+        seen.entry(xref.clone())
+            .or_default()
+            .push(TicketId::new(t.id));
+        match existing.get(&xref) {
+            Some(e) if e.id <= t.id => {}
+            _ => {
+                existing.insert(xref, t);
+            }
+        }
+    }
+    duplicates.extend(
+        seen.iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(alert, ids)| messages::duplicate_tickets(alert, ids)),
+    );
+    Ok(existing)
+}
+
+type WriterState<'a> = (
+    &'a mut Vec<Option<Applying>>,
+    &'a mut Vec<TenantTarget>,
+    &'a mut std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize, usize)>>,
+    &'a mut Vec<TenantReport>,
+);
+
+/// A newly planned tenant: queued at its first tier, or finished at once when it has nothing
+/// to write.
+async fn enqueue(
+    ctx: &Ctx,
+    a: Applying,
+    (slots, targets, queue, reports): WriterState<'_>,
+) -> Result<(), TicketError> {
+    targets.push(a.ready.target.clone());
+    slots.push(Some(a));
+    requeue(ctx, slots.len() - 1, (slots, queue, reports)).await
+}
+
+/// A tenant between tiers: queued at its next one, or finished (cursor, status).
+async fn requeue(
+    ctx: &Ctx,
+    slot: usize,
+    (slots, queue, reports): (
+        &mut Vec<Option<Applying>>,
+        &mut std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize, usize)>>,
+        &mut Vec<TenantReport>,
+    ),
+) -> Result<(), TicketError> {
+    let Some(a) = slots[slot].as_ref() else {
+        return Ok(());
+    };
+    match a.pending() {
+        // The arrival order is the slot's: plans are queued as they come.
+        Some(tier) => queue.push(std::cmp::Reverse((tier, slot, slot))),
+        None => {
+            if let Some(a) = slots[slot].take() {
+                reports.push(finish_tenant(ctx, a.ready, a.outcome).await?);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Applies `ops` of one planned tenant, with the tickets the cycle found for new alerts.
