@@ -739,9 +739,8 @@ async fn write_as_planned(
     let mut duplicates = Vec::new();
     let mut slots: Vec<Option<Applying>> = Vec::new();
     let mut targets: Vec<TenantTarget> = Vec::new();
-    // (tier, arrival, slot): the most urgent tier first, then the earliest plan.
-    let mut queue: std::collections::BinaryHeap<Reverse<(usize, usize, usize)>> =
-        std::collections::BinaryHeap::new();
+    // The most urgent tier first, then the earliest plan.
+    let mut queue = WriteQueue::new();
     let mut running = tokio::task::JoinSet::new();
     let mut running_slot: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut gathering: Vec<Ready> = Vec::new();
@@ -871,10 +870,13 @@ async fn look_up_existing(
     Ok(existing)
 }
 
+/// (tier, arrival, slot), the most urgent first.
+type WriteQueue = std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize, usize)>>;
+
 type WriterState<'a> = (
     &'a mut Vec<Option<Applying>>,
     &'a mut Vec<TenantTarget>,
-    &'a mut std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize, usize)>>,
+    &'a mut WriteQueue,
     &'a mut Vec<TenantReport>,
 );
 
@@ -896,7 +898,7 @@ async fn requeue(
     slot: usize,
     (slots, queue, reports): (
         &mut Vec<Option<Applying>>,
-        &mut std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize, usize)>>,
+        &mut WriteQueue,
         &mut Vec<TenantReport>,
     ),
 ) -> Result<(), TicketError> {
