@@ -7,6 +7,7 @@
 //! | method and path | body | does |
 //! |---|---|---|
 //! | `GET /v1/state` | | every knob of both emulators (slow routes included), the codebase, and the changed billing types |
+//! | `GET /v1/world` | | the generated MSP's answer key: each customer's tenant and company as the generator paired them, billing type, active agreements and usage lines (to check a mapping against, or to set one up for a benchmark) |
 //! | `POST /v1/{vendor}/faults` | `latency_ms`, `rate_limit_per_minute`, `retry_after_s`, `fault_rate`, `slow_commit_ms` (each optional; `null` turns it off) | sets the knobs given |
 //! | `POST /v1/{vendor}/inject` | `path_contains`, `status`, optional `method`, `body`, `times` | answers matching requests with `status` (nothing is committed) |
 //! | `DELETE /v1/{vendor}/inject` | | removes every injection |
@@ -65,6 +66,7 @@ impl Admin {
         });
         let router = Router::new()
             .route("/v1/state", get(state_of))
+            .route("/v1/world", get(world_of))
             .route("/v1/{vendor}/faults", post(set_faults))
             .route("/v1/{vendor}/inject", post(inject).delete(clear_injections))
             .route("/v1/{vendor}/slow", post(slow).delete(clear_slow))
@@ -246,6 +248,32 @@ async fn state_of(State(st): Shared, headers: HeaderMap) -> Answer {
         },
     }))
     .into_response())
+}
+
+/// The generator's answer key, one row a customer.
+async fn world_of(State(st): Shared, headers: HeaderMap) -> Answer {
+    authorised(&st, &headers)?;
+    let customers: Vec<Value> = st
+        .sandbox
+        .world
+        .customers
+        .iter()
+        .map(|c| {
+            json!({
+                "tenant_id": c.tenant.as_ref().map(|t| &t.id),
+                "tenant_name": c.tenant.as_ref().map(|t| &t.name),
+                "billing": c.tenant.as_ref().map(|t| billing_name(t.billing)),
+                "usage_lines": c.tenant.as_ref().map_or(0, |t| t.usage.len()),
+                "company_identifier": c.company.as_ref().map(|co| &co.identifier),
+                "company_name": c.company.as_ref().map(|co| &co.name),
+                "company_deleted": c.company.as_ref().is_some_and(|co| co.deleted),
+                "active_agreements": c.company.as_ref().map_or(0, |co| {
+                    co.agreements.iter().filter(|a| a.status == "Active").count()
+                }),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "customers": customers })).into_response())
 }
 
 /// `null` in a body is `Some(None)` (turn off); an absent field is `None` (keep).

@@ -160,6 +160,78 @@ struct Endpoints {
     sophos_secret: String,
 }
 
+/// What the bench needs of the generated MSP: the true pairs (tenant id, company identifier) and
+/// the counts it prints. In child mode it comes from the sandbox's admin API (`GET /v1/world`),
+/// so the generated world is not held in the measured process.
+struct Truth {
+    pairs: Vec<(String, String)>,
+    /// Monthly (MSP Flex) tenants whose company has an active agreement.
+    monthly: usize,
+    /// Lines in the month's usage listing (the emulator adds two without a tenant).
+    usage_lines: u64,
+}
+
+impl Truth {
+    fn of(world: &World) -> Truth {
+        let mut t = Truth {
+            pairs: Vec::new(),
+            monthly: 0,
+            usage_lines: 2,
+        };
+        for c in &world.customers {
+            if let Some(tenant) = &c.tenant {
+                t.usage_lines += tenant.usage.len() as u64;
+            }
+            let (Some(tenant), Some(company)) = (&c.tenant, &c.company) else {
+                continue;
+            };
+            if tenant.billing == sandbox::world::BillingType::Usage
+                && company.agreements.iter().any(|a| a.status == "Active")
+            {
+                t.monthly += 1;
+            }
+            t.pairs
+                .push((tenant.id.clone(), company.identifier.clone()));
+        }
+        t
+    }
+
+    /// The answer key of a running `centralbridge sandbox`.
+    async fn from_admin(admin_url: &str, token: &str) -> Result<Truth, CliError> {
+        let http = clientkit::http_client()
+            .build()
+            .map_err(|e| fail("sandbox admin API")(e.to_string()))?;
+        let body: serde_json::Value = http
+            .get(format!("{}/v1/world", admin_url.trim_end_matches('/')))
+            .bearer_auth(token)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| fail("sandbox admin API")(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| fail("sandbox admin API")(e.to_string()))?;
+        let mut t = Truth {
+            pairs: Vec::new(),
+            monthly: 0,
+            usage_lines: 2,
+        };
+        for c in body["customers"].as_array().into_iter().flatten() {
+            t.usage_lines += c["usage_lines"].as_u64().unwrap_or(0);
+            let (Some(tenant), Some(company)) =
+                (c["tenant_id"].as_str(), c["company_identifier"].as_str())
+            else {
+                continue;
+            };
+            if c["billing"] == "usage" && c["active_agreements"].as_u64().unwrap_or(0) > 0 {
+                t.monthly += 1;
+            }
+            t.pairs.push((tenant.to_owned(), company.to_owned()));
+        }
+        Ok(t)
+    }
+}
+
 const NOTE_IN_PROCESS: &str =
     "emulators in this process: the peak RSS includes both emulators and their data";
 const NOTE_CHILD: &str = "emulators in a `centralbridge sandbox` child process: the peak RSS is the sync's own \
@@ -249,19 +321,18 @@ async fn usage_bench(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         year: now.year(),
         month: now.month(),
     };
-    let world = World::generate(WorldConfig {
-        seed: a.seed,
-        customers: a.tenants,
-        extra_companies: 0,
-        extra_tenants: 0,
-        usage_anchor: (month.year, month.month),
-    });
     let dir = std::env::temp_dir().join(format!(
         "centralbridge-bench-{}",
         uuid::Uuid::new_v4().simple()
     ));
     let result = if a.in_process {
-        let world = Arc::new(world);
+        let world = Arc::new(World::generate(WorldConfig {
+            seed: a.seed,
+            customers: a.tenants,
+            extra_companies: 0,
+            extra_tenants: 0,
+            usage_anchor: (month.year, month.month),
+        }));
         let cw_emu = CwEmulator::spawn(CwConfig::new(world.clone()))
             .await
             .map_err(|e| fail("ConnectWise emulator")(e.to_string()))?;
@@ -290,14 +361,17 @@ async fn usage_bench(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         sophos_emu
             .faults()
             .set_rate_limit(Some(a.sophos_limit.max(1)));
-        let r = bench_in(&a, &world, month, &ends, &dir, NOTE_IN_PROCESS).await;
+        let r = bench_in(&a, &Truth::of(&world), month, &ends, &dir, NOTE_IN_PROCESS).await;
         cw_emu.shutdown().await;
         sophos_emu.shutdown().await;
         r
     } else {
         let mut child = spawn_sandbox(&a)?;
         let r = match read_endpoints(&mut child).await {
-            Ok(ends) => bench_in(&a, &world, month, &ends, &dir, NOTE_CHILD).await,
+            Ok((ends, admin_url, token)) => match Truth::from_admin(&admin_url, &token).await {
+                Ok(truth) => bench_in(&a, &truth, month, &ends, &dir, NOTE_CHILD).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         // Our own child, by its handle.
@@ -342,7 +416,9 @@ fn spawn_sandbox(a: &UsageArgs) -> Result<std::process::Child, CliError> {
 }
 
 /// The sandbox prints its URLs and credentials as one JSON line.
-async fn read_endpoints(child: &mut std::process::Child) -> Result<Endpoints, CliError> {
+async fn read_endpoints(
+    child: &mut std::process::Child,
+) -> Result<(Endpoints, String, String), CliError> {
     use std::io::BufRead as _;
     let out = child
         .stdout
@@ -373,7 +449,7 @@ async fn read_endpoints(child: &mut std::process::Child) -> Result<Endpoints, Cl
             .map(str::to_owned)
             .ok_or_else(|| fail("sandbox output")(format!("missing {}", path.join("."))))
     };
-    Ok(Endpoints {
+    let ends = Endpoints {
         cw_site: s(&["connectwise", "site"])?,
         cw_company: s(&["connectwise", "company_id"])?,
         cw_public: s(&["connectwise", "public_key"])?,
@@ -383,7 +459,8 @@ async fn read_endpoints(child: &mut std::process::Child) -> Result<Endpoints, Cl
         global_url: s(&["sophos", "global_url"])?,
         sophos_id: s(&["sophos", "client_id"])?,
         sophos_secret: s(&["sophos", "client_secret"])?,
-    })
+    };
+    Ok((ends, s(&["admin", "url"])?, s(&["admin", "token"])?))
 }
 
 fn cw_writes(stats: &connectwise::Stats) -> u64 {
@@ -401,7 +478,7 @@ fn cw_writes(stats: &connectwise::Stats) -> u64 {
 
 async fn bench_in(
     a: &UsageArgs,
-    world: &World,
+    truth: &Truth,
     month: Month,
     ends: &Endpoints,
     dir: &std::path::Path,
@@ -452,24 +529,12 @@ async fn bench_in(
         .await
         .map_err(|e| fail("refresh")(e.to_string()))?;
     refreshed.map_err(|e| fail("refresh")(e.to_string()))?;
-    let mapped = map_true_pairs(&store, world).await?;
+    let mapped = map_true_pairs(&store, &truth.pairs).await?;
     usage::select_all(&store, "bench")
         .await
         .map_err(|e| fail("select")(e.to_string()))?;
 
-    let monthly = world
-        .customers
-        .iter()
-        .filter(|c| {
-            c.tenant
-                .as_ref()
-                .is_some_and(|t| t.billing == sandbox::world::BillingType::Usage)
-                && c.company
-                    .as_ref()
-                    .is_some_and(|co| co.agreements.iter().any(|a| a.status == "Active"))
-        })
-        .count();
-    let usage_lines: u64 = world.tenants().map(|t| t.usage.len() as u64).sum::<u64>() + 2;
+    let (monthly, usage_lines) = (truth.monthly, truth.usage_lines);
     let setup_peak_rss_mb = peak_rss_mb();
     let mut runs = Vec::new();
     for (label, additions) in [
@@ -559,21 +624,18 @@ fn cw_429s(stats: &connectwise::Stats) -> u64 {
         .sum()
 }
 
-async fn map_true_pairs(store: &Store, world: &World) -> Result<usize, CliError> {
+async fn map_true_pairs(store: &Store, pairs: &[(String, String)]) -> Result<usize, CliError> {
     let now = jiff::Timestamp::now();
     let customers = store.list_customers().await?;
     let known: std::collections::HashSet<&str> =
         customers.iter().map(|c| c.tenant.id.as_str()).collect();
     let mut writes = Vec::new();
-    for c in &world.customers {
-        let (Some(company), Some(tenant)) = (&c.company, &c.tenant) else {
-            continue;
-        };
-        if !known.contains(tenant.id.as_str()) {
+    for (tenant_id, identifier) in pairs {
+        if !known.contains(tenant_id.as_str()) {
             continue;
         }
         let Some(co) = store
-            .find_companies_by_identifier(&company.identifier)
+            .find_companies_by_identifier(identifier)
             .await?
             .into_iter()
             .next()
@@ -589,9 +651,9 @@ async fn map_true_pairs(store: &Store, world: &World) -> Result<usize, CliError>
             continue;
         };
         writes.push(MappingWrite {
-            tenant_id: tenant.id.as_str().into(),
+            tenant_id: tenant_id.as_str().into(),
             after: Some(Mapping {
-                tenant_id: tenant.id.as_str().into(),
+                tenant_id: tenant_id.as_str().into(),
                 company_id: co.id,
                 agreement_id: Some(agreement.id),
                 usage_sync: true,
@@ -604,7 +666,7 @@ async fn map_true_pairs(store: &Store, world: &World) -> Result<usize, CliError>
                 at: now,
                 actor: "bench".into(),
                 action: engine::audit::AuditKind::MappingSet,
-                subject: format!("tenant:{}", tenant.id),
+                subject: format!("tenant:{tenant_id}"),
                 before: None,
                 after: None,
                 reason: "benchmark: the world's true pairing".into(),

@@ -524,3 +524,40 @@ async fn a_role_level_is_taken_away_and_given_back() {
         assert!(b.to_string().contains("Fix:"), "{b}");
     }
 }
+
+#[tokio::test]
+async fn the_world_answer_key_pairs_every_customer_as_generated() {
+    let (sb, admin, _api, http) = start().await;
+    let no_token = http
+        .get(format!("{}/v1/world", admin.url()))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(no_token, StatusCode::UNAUTHORIZED);
+    let key: Value = http
+        .get(format!("{}/v1/world", admin.url()))
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows = key["customers"].as_array().unwrap();
+    assert_eq!(rows.len(), sb.world.customers.len());
+    for (row, c) in rows.iter().zip(&sb.world.customers) {
+        assert_eq!(
+            row["tenant_id"].as_str(),
+            c.tenant.as_ref().map(|t| t.id.as_str())
+        );
+        assert_eq!(
+            row["company_identifier"].as_str(),
+            c.company.as_ref().map(|co| co.identifier.as_str())
+        );
+        assert_eq!(
+            row["usage_lines"].as_u64(),
+            Some(c.tenant.as_ref().map_or(0, |t| t.usage.len() as u64))
+        );
+    }
+}
