@@ -106,6 +106,8 @@ struct CycleFig {
 struct SeverityFig {
     severity: &'static str,
     alerts: usize,
+    /// Distinct tickets those alerts landed on (the writes the severity needs at least).
+    tickets: usize,
     p50_s: f64,
     p99_s: f64,
     max_s: f64,
@@ -237,8 +239,8 @@ impl Render for Report {
         for p in [&self.steady, &self.burst] {
             for s in &p.by_severity {
                 out.push_str(&format!(
-                    "| {} | {} | {} | {:.1} s | {:.1} s | {:.1} s |\n",
-                    p.label, s.severity, s.alerts, s.p50_s, s.p99_s, s.max_s
+                    "| {} | {} | {} | {} | {:.1} s | {:.1} s | {:.1} s |\n",
+                    p.label, s.severity, s.alerts, s.tickets, s.p50_s, s.p99_s, s.max_s
                 ));
             }
         }
@@ -540,9 +542,16 @@ fn phase(
                 return None;
             }
             let (p50_s, p99_s, max_s) = spread(&mut l);
+            let tickets = alerts
+                .iter()
+                .filter(|a| a.severity == sev)
+                .filter_map(|a| seen.get(&a.id).map(|s| s.ticket))
+                .collect::<std::collections::HashSet<_>>()
+                .len();
             Some(SeverityFig {
                 severity: sev,
                 alerts: l.len(),
+                tickets,
                 p50_s,
                 p99_s,
                 max_s,
