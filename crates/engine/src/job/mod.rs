@@ -699,6 +699,14 @@ impl Run {
         self.0.store.upsert_customer_status(status).await
     }
 
+    /// Writes several customers' statuses for this job in one transaction (nothing in a dry run).
+    pub async fn record_customers(&self, statuses: &[CustomerStatus]) -> Result<(), StoreError> {
+        if self.is_dry_run() {
+            return Ok(());
+        }
+        self.0.store.upsert_customer_statuses(statuses).await
+    }
+
     /// Closes the run row with its outcome and gives the lease back (once; later calls only return
     /// the outcome). A run stopped by the crash hook leaves its row "running", as a dead process
     /// would, for the next run to mark abandoned.

@@ -563,6 +563,31 @@ store_area! {
             Ok(())
         }
 
+        /// Several customers' statuses in one transaction (a run's many unchanged customers).
+        async fn upsert_customer_statuses(&self, statuses: &[CustomerStatus]) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            for status in statuses {
+                sqlx::query(
+                    "INSERT INTO customer_status (tenant_id, job, last_run_at, ok, counts, error, advice) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (tenant_id, job) DO UPDATE SET last_run_at = excluded.last_run_at, \
+                     ok = excluded.ok, counts = excluded.counts, error = excluded.error, \
+                     advice = excluded.advice",
+                )
+                .bind(&status.tenant_id)
+                .bind(&status.job)
+                .bind(to_ms(status.last_run_at))
+                .bind(status.ok)
+                .bind(json_text(&status.counts)?)
+                .bind(status.error.as_deref())
+                .bind(status.advice.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
         /// Customer statuses of one job or of all, by tenant then job.
         async fn list_customer_status(&self, job: Option<&str>) -> Result<Vec<CustomerStatus>> {
             let rows = sqlx::query(

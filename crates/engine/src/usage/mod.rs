@@ -722,6 +722,7 @@ pub async fn run_for(
         catalog,
         table,
         acknowledged,
+        statuses: std::sync::Mutex::new(Vec::new()),
     });
     // Each customer's inputs, moved out of the shared maps (nothing is copied).
     let work: Vec<_> = targets
@@ -856,6 +857,9 @@ impl MonthUsage {
         m
     }
 }
+
+/// Statuses of customers with nothing to write go to the store this many at a time.
+const STATUS_BATCH: usize = 250;
 
 /// Agreement listings by id sent at once.
 const AGREEMENT_READS_AT_ONCE: usize = 4;
@@ -1001,6 +1005,7 @@ async fn plan_then_apply(
         },
     )
     .await;
+    shared.flush_statuses().await;
     // Large drops need a person: the whole plan is weighed before anything is applied.
     let plans: Vec<&CustomerReport> = planned
         .iter()
@@ -1144,6 +1149,8 @@ struct Shared {
     table: products::ProductTable,
     /// Acknowledged removals by tenant id: read once per run.
     acknowledged: HashMap<String, BTreeSet<String>>,
+    /// Statuses of customers finished while planning (nothing to write), written in batches.
+    statuses: std::sync::Mutex<Vec<CustomerStatus>>,
 }
 
 impl Shared {
@@ -1185,7 +1192,7 @@ impl Shared {
             }
         };
         if pending.is_none() {
-            self.finish(&report).await;
+            self.finish_later(&report).await;
         }
         (report, pending)
     }
@@ -1220,7 +1227,48 @@ impl Shared {
         }
     }
 
+    /// [`Self::finish`] for a customer with nothing to write: its status joins the next batch.
+    async fn finish_later(&self, report: &CustomerReport) {
+        if report.outcome == CustomerOutcome::Interrupted || self.dry_run {
+            return;
+        }
+        let full = {
+            let mut buffered = self
+                .statuses
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            buffered.push(self.status_of(report));
+            buffered.len() >= STATUS_BATCH
+        };
+        if full {
+            self.flush_statuses().await;
+        }
+    }
+
+    /// Writes the buffered statuses, one transaction.
+    async fn flush_statuses(&self) {
+        let batch = std::mem::take(
+            &mut *self
+                .statuses
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.run.record_customers(&batch).await {
+            tracing::error!(
+                "could not record the usage status of {} customers: {e}",
+                batch.len()
+            );
+        }
+    }
+
     async fn write_status(&self, r: &CustomerReport) -> Result<(), StoreError> {
+        self.run.record_customer(&self.status_of(r)).await
+    }
+
+    fn status_of(&self, r: &CustomerReport) -> CustomerStatus {
         let mut counts = serde_json::to_value(&r.counts).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut counts {
             m.insert("month".into(), json!(self.month.to_string()));
@@ -1239,17 +1287,15 @@ impl Shared {
                 );
             }
         }
-        self.run
-            .record_customer(&CustomerStatus {
-                tenant_id: r.tenant_id.clone(),
-                job: JOB.to_owned(),
-                last_run_at: Timestamp::now(),
-                ok: !matches!(r.outcome, CustomerOutcome::Failed | CustomerOutcome::Held),
-                counts,
-                error: r.error.clone(),
-                advice: r.advice.clone(),
-            })
-            .await
+        CustomerStatus {
+            tenant_id: r.tenant_id.clone(),
+            job: JOB.to_owned(),
+            last_run_at: Timestamp::now(),
+            ok: !matches!(r.outcome, CustomerOutcome::Failed | CustomerOutcome::Held),
+            counts,
+            error: r.error.clone(),
+            advice: r.advice.clone(),
+        }
     }
 
     async fn plan_customer(

@@ -345,6 +345,25 @@ async fn customer_status_upserts(t: TestStore) {
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].job, "alerts");
     assert!(!all[0].ok);
+
+    // A batch: one new, one replaced.
+    let batch = vec![
+        CustomerStatus {
+            tenant_id: "t-3".into(),
+            ..status.clone()
+        },
+        CustomerStatus {
+            tenant_id: "t-2".into(),
+            ok: false,
+            error: Some("held".into()),
+            ..status.clone()
+        },
+    ];
+    s.upsert_customer_statuses(&batch).await.unwrap();
+    let usage = s.list_customer_status(Some("usage")).await.unwrap();
+    assert_eq!(usage.len(), 3);
+    assert_eq!(usage[1], batch[1]);
+    assert_eq!(usage[2], batch[0]);
 }
 
 async fn leases_are_exclusive_and_expire(t: TestStore) {

@@ -99,6 +99,7 @@ const HARNESS_CALLS: &[&str] = &[
     "renew_lease",
     "release_lease",
     "upsert_customer_status",
+    "upsert_customer_statuses",
 ];
 
 /// Where [`HARNESS_CALLS`] may appear: the harness and the store.
