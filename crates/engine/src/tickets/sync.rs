@@ -730,8 +730,26 @@ const LOOKUP_GATHER: Duration = Duration::from_millis(500);
 /// finished tenants' reports and the duplicates the lookups found.
 async fn write_as_planned(
     ctx: &Arc<Ctx>,
+    planned: tokio::sync::mpsc::UnboundedReceiver<(usize, Result<Planned, TicketError>)>,
+    concurrency: usize,
+) -> Result<(Vec<TenantReport>, Vec<String>), TicketError> {
+    let mut running = tokio::task::JoinSet::new();
+    let written = write_loop(ctx, planned, concurrency, &mut running).await;
+    if written.is_err() {
+        // A cycle that stops (the crash hook, a store failure) lets the writes in flight end, at
+        // their next step, before it returns: none of its requests is still in the air after it.
+        while running.join_next().await.is_some() {}
+    }
+    written
+}
+
+type Running = tokio::task::JoinSet<Applying>;
+
+async fn write_loop(
+    ctx: &Arc<Ctx>,
     mut planned: tokio::sync::mpsc::UnboundedReceiver<(usize, Result<Planned, TicketError>)>,
     concurrency: usize,
+    running: &mut Running,
 ) -> Result<(Vec<TenantReport>, Vec<String>), TicketError> {
     use std::cmp::Reverse;
     use tracing::Instrument as _;
@@ -741,7 +759,6 @@ async fn write_as_planned(
     let mut targets: Vec<TenantTarget> = Vec::new();
     // The most urgent tier first, then the earliest plan.
     let mut queue = WriteQueue::new();
-    let mut running = tokio::task::JoinSet::new();
     let mut running_slot: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut gathering: Vec<Ready> = Vec::new();
     let mut gather_until = tokio::time::Instant::now();
