@@ -420,7 +420,7 @@ impl Faults {
     fn record(
         &self,
         method: &Method,
-        (family, is_write): (String, bool),
+        (family, is_write): Route,
         status: StatusCode,
         f: impl FnOnce(&mut RequestCounts),
     ) {
@@ -465,6 +465,9 @@ async fn fault_middleware(State(st): State<MiddlewareState>, req: Request, next:
 /// share no code with them).
 const RATE_HEADER: &str = "x-sandbox-rate-limit";
 
+/// A request's route family (for the counters) and whether it writes.
+type Route = (String, bool);
+
 /// Whether a request changes the vendor's data: POST, PUT, PATCH and DELETE, except a POST to a
 /// `…/search` route (ConnectWise's searches take their conditions in a POST body; they read).
 fn is_write(method: &Method, path: &str) -> bool {
@@ -477,7 +480,7 @@ fn is_write(method: &Method, path: &str) -> bool {
 
 async fn faulted(st: MiddlewareState, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let family = (
+    let route: Route = (
         (st.responses.family)(&method, req.uri().path()),
         is_write(&method, req.uri().path()),
     );
@@ -500,7 +503,7 @@ async fn faulted(st: MiddlewareState, req: Request, next: Next) -> Response {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         st.faults
-            .record(&method, family, resp.status(), |c| c.rate_limited += 1);
+            .record(&method, route, resp.status(), |c| c.rate_limited += 1);
         return resp;
     }
     if let Some(inj) = st.faults.take_injection(&method, req.uri().path()) {
@@ -517,19 +520,19 @@ async fn faulted(st: MiddlewareState, req: Request, next: Next) -> Response {
         };
         *resp.status_mut() = inj.status;
         st.faults
-            .record(&method, family, resp.status(), |c| c.injected_faults += 1);
+            .record(&method, route, resp.status(), |c| c.injected_faults += 1);
         return resp;
     }
     if st.faults.roll_fault(settings.fault_rate) {
         let mut resp = (st.responses.server_error)();
         *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         st.faults
-            .record(&method, family, resp.status(), |c| c.injected_faults += 1);
+            .record(&method, route, resp.status(), |c| c.injected_faults += 1);
         return resp;
     }
     let path = req.uri().path().to_owned();
     let resp = next.run(req).await;
-    st.faults.record(&method, family, resp.status(), |_| {});
+    st.faults.record(&method, route, resp.status(), |_| {});
     if method == Method::POST
         && resp.status().is_success()
         && let Some(delay) = st.faults.take_slow_route(&path).or(settings.slow_commit)

@@ -58,18 +58,27 @@ pub struct UsageArgs {
     /// (the peak RSS then includes them)
     #[arg(long)]
     in_process: bool,
-    /// The rate ConnectWise allows, requests per minute (the emulator answers 429 beyond it)
+    #[command(flatten)]
+    limits: Limits,
+}
+
+/// The vendors' limits the emulators enforce and the clients' own pace, as both benchmarks take
+/// them.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Limits {
+    /// The rate ConnectWise allows, requests per minute (its emulator answers 429 with
+    /// `Retry-After` beyond it)
     #[arg(long, default_value_t = 1000)]
-    cw_limit: u32,
+    pub cw_limit: u32,
     /// The rate each Sophos host allows, requests per minute
     #[arg(long, default_value_t = 600)]
-    sophos_limit: u32,
-    /// The client's own pace toward ConnectWise (as `--connectwise-rate`)
+    pub sophos_limit: u32,
+    /// The client's own pace toward ConnectWise (as `--connectwise-rate`), requests per minute
     #[arg(long, default_value_t = connectwise::DEFAULT_REQUESTS_PER_MINUTE)]
-    cw_pace: u32,
-    /// The client's own pace toward each Sophos host (as `--sophos-rate`)
+    pub cw_pace: u32,
+    /// The client's own pace toward each Sophos host (as `--sophos-rate`), requests per minute
     #[arg(long, default_value_t = sophos::DEFAULT_REQUESTS_PER_MINUTE)]
-    sophos_pace: u32,
+    pub sophos_pace: u32,
 }
 
 /// Runs the chosen benchmark and prints its report. Exit 1 when the usage sync had failed customers
@@ -357,10 +366,12 @@ async fn usage_bench(ctx: &Ctx, a: UsageArgs) -> Result<(), CliError> {
         let latency = Duration::from_millis(a.latency_ms);
         cw_emu.faults().set_latency(latency);
         sophos_emu.faults().set_latency(latency);
-        cw_emu.faults().set_rate_limit(Some(a.cw_limit.max(1)));
+        cw_emu
+            .faults()
+            .set_rate_limit(Some(a.limits.cw_limit.max(1)));
         sophos_emu
             .faults()
-            .set_rate_limit(Some(a.sophos_limit.max(1)));
+            .set_rate_limit(Some(a.limits.sophos_limit.max(1)));
         let r = bench_in(&a, &Truth::of(&world), month, &ends, &dir, NOTE_IN_PROCESS).await;
         cw_emu.shutdown().await;
         sophos_emu.shutdown().await;
@@ -407,8 +418,11 @@ fn spawn_sandbox(a: &UsageArgs) -> Result<std::process::Child, CliError> {
         .args(["--customers", &a.tenants.to_string()])
         .args(["--seed", &a.seed.to_string()])
         .args(["--latency-ms", &a.latency_ms.to_string()])
-        .args(["--cw-rate-limit", &a.cw_limit.max(1).to_string()])
-        .args(["--sophos-rate-limit", &a.sophos_limit.max(1).to_string()])
+        .args(["--cw-rate-limit", &a.limits.cw_limit.max(1).to_string()])
+        .args([
+            "--sophos-rate-limit",
+            &a.limits.sophos_limit.max(1).to_string(),
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -495,7 +509,7 @@ async fn bench_in(
     );
     cfg.allow_http = true;
     cfg.max_concurrency = a.concurrency.max(1);
-    cfg.rate_limit = connectwise::RateLimit::per_minute(a.cw_pace);
+    cfg.rate_limit = connectwise::RateLimit::per_minute(a.limits.cw_pace);
     let cw = connectwise::Client::connect(cfg)
         .await
         .map_err(|e| fail("ConnectWise client")(e.to_string()))?;
@@ -505,7 +519,7 @@ async fn bench_in(
     );
     scfg.token_url = ends.token_url.clone();
     scfg.global_url = ends.global_url.clone();
-    scfg.rate_limit = sophos::RateLimit::per_minute(a.sophos_pace);
+    scfg.rate_limit = sophos::RateLimit::per_minute(a.limits.sophos_pace);
     scfg.max_concurrency = 16;
     scfg.page_size.usage = 1000;
     scfg.page_size.tenants = 100;
@@ -573,8 +587,8 @@ async fn bench_in(
             - so_before.count_status(429);
         // At the vendors' limits: the ConnectWise calls at its rate, the Sophos ones (the usage
         // listing, on one host) at a host's; the slower bounds the run.
-        let floor_seconds = (cw_calls as f64 * 60.0 / f64::from(a.cw_limit.max(1)))
-            .max(so_calls as f64 * 60.0 / f64::from(a.sophos_limit.max(1)));
+        let floor_seconds = (cw_calls as f64 * 60.0 / f64::from(a.limits.cw_limit.max(1)))
+            .max(so_calls as f64 * 60.0 / f64::from(a.limits.sophos_limit.max(1)));
         let how = &report.additions;
         runs.push(RunFigures {
             label: label.to_owned(),
@@ -601,10 +615,10 @@ async fn bench_in(
     Ok(BenchReport {
         tenants: a.tenants,
         latency_ms: a.latency_ms,
-        connectwise_limit: a.cw_limit,
-        sophos_limit: a.sophos_limit,
-        connectwise_pace: a.cw_pace,
-        sophos_pace: a.sophos_pace,
+        connectwise_limit: a.limits.cw_limit,
+        sophos_limit: a.limits.sophos_limit,
+        connectwise_pace: a.limits.cw_pace,
+        sophos_pace: a.limits.sophos_pace,
         monthly_customers: monthly,
         usage_lines,
         mapped_agreements: mapped,

@@ -63,18 +63,8 @@ pub struct Args {
     /// Added latency per API call, milliseconds (both emulators)
     #[arg(long, default_value_t = 20)]
     latency_ms: u64,
-    /// ConnectWise's limit, enforced by its emulator (429 + `Retry-After` beyond it), requests/min
-    #[arg(long, default_value_t = 1000)]
-    cw_limit: u32,
-    /// Sophos's limit per host, enforced by its emulator, requests/min
-    #[arg(long, default_value_t = 600)]
-    sophos_limit: u32,
-    /// The client's own pace toward ConnectWise (as `--connectwise-rate`), requests/min
-    #[arg(long, default_value_t = connectwise::DEFAULT_REQUESTS_PER_MINUTE)]
-    cw_pace: u32,
-    /// The client's own pace toward each Sophos host (as `--sophos-rate`), requests/min
-    #[arg(long, default_value_t = sophos::DEFAULT_REQUESTS_PER_MINUTE)]
-    sophos_pace: u32,
+    #[command(flatten)]
+    limits: super::bench::Limits,
     /// Tenants polled at once per Sophos host
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -633,7 +623,7 @@ async fn bench(
         creds.client_id.clone(),
     );
     cfg.allow_http = true;
-    cfg.rate_limit = connectwise::RateLimit::per_minute(a.cw_pace.max(1));
+    cfg.rate_limit = connectwise::RateLimit::per_minute(a.limits.cw_pace.max(1));
     let cw = connectwise::Client::connect(cfg)
         .await
         .map_err(|e| fail("ConnectWise client")(e.to_string()))?;
@@ -641,7 +631,7 @@ async fn bench(
     let mut scfg = sophos::SophosConfig::new(sc.client_id, sc.client_secret);
     scfg.token_url = so_emu.token_url();
     scfg.global_url = so_emu.global_url();
-    scfg.rate_limit = sophos::RateLimit::per_minute(a.sophos_pace.max(1));
+    scfg.rate_limit = sophos::RateLimit::per_minute(a.limits.sophos_pace.max(1));
     scfg.max_concurrency = a.concurrency.max(1);
     scfg.page_size.tenants = 100;
     let sophos = sophos::Client::connect(scfg)
@@ -711,9 +701,13 @@ async fn bench(
     cw_emu.faults().set_latency(latency);
     so_emu.faults().set_latency(latency);
     // The vendors' limits, enforced from here on (setup above is not measured).
-    cw_emu.faults().set_rate_limit(Some(a.cw_limit.max(1)));
-    so_emu.faults().set_rate_limit(Some(a.sophos_limit.max(1)));
-    let limits = (a.cw_limit, a.sophos_limit);
+    cw_emu
+        .faults()
+        .set_rate_limit(Some(a.limits.cw_limit.max(1)));
+    so_emu
+        .faults()
+        .set_rate_limit(Some(a.limits.sophos_limit.max(1)));
+    let limits = (a.limits.cw_limit, a.limits.sophos_limit);
     let sophos_hosts = pairs
         .iter()
         .filter_map(|(t, _)| so_emu.tenant_api_host(t))
@@ -824,10 +818,10 @@ async fn bench(
         sophos_hosts,
         interval_s: a.interval_s,
         latency_ms: a.latency_ms,
-        connectwise_limit: a.cw_limit,
-        sophos_limit: a.sophos_limit,
-        connectwise_pace: a.cw_pace,
-        sophos_pace: a.sophos_pace,
+        connectwise_limit: a.limits.cw_limit,
+        sophos_limit: a.limits.sophos_limit,
+        connectwise_pace: a.limits.cw_pace,
+        sophos_pace: a.limits.sophos_pace,
         concurrency: a.concurrency,
         warmup,
         target_met: steady.p99_s <= target_p99_s,

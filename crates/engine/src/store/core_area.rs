@@ -544,23 +544,8 @@ store_area! {
 
         /// Inserts or replaces the status of one job for one customer.
         async fn upsert_customer_status(&self, status: &CustomerStatus) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO customer_status (tenant_id, job, last_run_at, ok, counts, error, advice) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (tenant_id, job) DO UPDATE SET last_run_at = excluded.last_run_at, \
-                 ok = excluded.ok, counts = excluded.counts, error = excluded.error, \
-                 advice = excluded.advice",
-            )
-            .bind(&status.tenant_id)
-            .bind(&status.job)
-            .bind(to_ms(status.last_run_at))
-            .bind(status.ok)
-            .bind(json_text(&status.counts)?)
-            .bind(status.error.as_deref())
-            .bind(status.advice.as_deref())
-            .execute(&self.pool)
-            .await?;
-            Ok(())
+            self.upsert_customer_statuses(std::slice::from_ref(status))
+                .await
         }
 
         /// Several customers' statuses in one transaction (a run's many unchanged customers).

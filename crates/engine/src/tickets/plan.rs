@@ -767,15 +767,15 @@ impl<'a> Planner<'a> {
             .tickets
             .iter()
             .any(|x| x.ticket_id == t && x.phase == TicketPhase::Reopening);
-        self.ops.push(if reopening {
-            Op::Reopen {
+        if reopening {
+            self.ops.push(Op::Reopen {
                 alert_id: a.id.clone(),
                 group_key: l.group_key.clone(),
                 ticket_id: t,
                 summary: l.summary.clone(),
                 status: self.settings.new_status.clone(),
                 note: content::reopen_note(a),
-            }
+            });
         } else {
             let repeat = Repeat {
                 alert_id: a.id.clone(),
@@ -783,12 +783,7 @@ impl<'a> Planner<'a> {
                 note: Some(content::repeat_note(a)),
             };
             self.push_repeat(&l.group_key, TicketRef::Existing(t), repeat);
-            self.groups.insert(
-                l.group_key.clone(),
-                (TicketRef::Existing(t), GroupTicket::Open),
-            );
-            return;
-        });
+        }
         self.groups.insert(
             l.group_key.clone(),
             (TicketRef::Existing(t), GroupTicket::Open),

@@ -765,7 +765,7 @@ async fn write_loop(
     let mut polls_done = false;
     loop {
         while running.len() < concurrency
-            && let Some(Reverse((tier, _, slot))) = queue.pop()
+            && let Some(Reverse((tier, slot))) = queue.pop()
         {
             let Some(mut a) = slots[slot].take() else {
                 continue;
@@ -887,8 +887,9 @@ async fn look_up_existing(
     Ok(existing)
 }
 
-/// (tier, arrival, slot), the most urgent first.
-type WriteQueue = std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize, usize)>>;
+/// (tier, slot), the most urgent tier first; slots are numbered as plans arrive, so within a
+/// tier the earliest plan goes first.
+type WriteQueue = std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize)>>;
 
 type WriterState<'a> = (
     &'a mut Vec<Option<Applying>>,
@@ -923,8 +924,7 @@ async fn requeue(
         return Ok(());
     };
     match a.pending() {
-        // The arrival order is the slot's: plans are queued as they come.
-        Some(tier) => queue.push(std::cmp::Reverse((tier, slot, slot))),
+        Some(tier) => queue.push(std::cmp::Reverse((tier, slot))),
         None => {
             if let Some(a) = slots[slot].take() {
                 reports.push(finish_tenant(ctx, a.ready, a.outcome).await?);

@@ -174,15 +174,7 @@ async fn sophos_faults_and_the_state() {
     let st = sb.sophos.faults().settings();
     assert_eq!(st.rate_limit_per_minute, None);
     assert_eq!(st.retry_after, Some(2));
-    let state: Value = http
-        .get(format!("{}/v1/state", admin.url()))
-        .bearer_auth(admin.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = state(&http, &admin).await;
     assert_eq!(state["sophos"]["faults"]["retry_after_s"], 2);
     assert_eq!(state["sophos"]["faults"]["latency_ms"], 5);
     // Unknown fields and vendors are refused.
@@ -202,7 +194,12 @@ async fn delete(http: &reqwest::Client, admin: &Admin, path: &str) -> StatusCode
 }
 
 async fn state(http: &reqwest::Client, admin: &Admin) -> Value {
-    http.get(format!("{}/v1/state", admin.url()))
+    get_json(http, admin, "/v1/state").await
+}
+
+/// An authorised GET of the admin API, its JSON answer.
+async fn get_json(http: &reqwest::Client, admin: &Admin, path: &str) -> Value {
+    http.get(format!("{}{path}", admin.url()))
         .bearer_auth(admin.token())
         .send()
         .await
@@ -535,15 +532,7 @@ async fn the_world_answer_key_pairs_every_customer_as_generated() {
         .unwrap()
         .status();
     assert_eq!(no_token, StatusCode::UNAUTHORIZED);
-    let key: Value = http
-        .get(format!("{}/v1/world", admin.url()))
-        .bearer_auth(admin.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key = get_json(&http, &admin, "/v1/world").await;
     let rows = key["customers"].as_array().unwrap();
     assert_eq!(rows.len(), sb.world.customers.len());
     for (row, c) in rows.iter().zip(&sb.world.customers) {
