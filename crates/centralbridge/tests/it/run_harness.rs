@@ -131,8 +131,12 @@ async fn service_and_cli(t: Target) {
     .await;
     let out = refused_while_service_runs(&w, "usage", &["sync", "usage"]).await;
     refused_by(&out, "the service on");
+    // A ticket cycle polls the tenants side by side, a few calls long: slow the vendors so the
+    // service's cycle outlasts a CLI process starting up.
+    w.set_latency(Duration::from_millis(400));
     let out = refused_while_service_runs(&w, "tickets", &["sync", "tickets", "--once"]).await;
     refused_by(&out, "the service on");
+    w.set_latency(Duration::from_millis(40));
     // Waiting, both run after the service's run.
     w.raise_alerts(1).await;
     let usage = w.run(&["sync", "usage", "--wait"]).await;
@@ -283,7 +287,9 @@ async fn a_killed_run_is_taken_over_and_marked_abandoned(t: Target) {
     let w = World::new(t, 12).await;
     w.set_latency(Duration::from_millis(80));
     let mut cmd = w.cli(&["sync", "usage"]);
-    cmd.env("CENTRALBRIDGE_SYNC_LEASE", "2s");
+    // Long enough that the lease outlives the next CLI process starting up on a loaded machine
+    // (PostgreSQL's pool and migrations included), short enough to expire within the test.
+    cmd.env("CENTRALBRIDGE_SYNC_LEASE", "6s");
     let killed = support::Proc::from(cmd.spawn().unwrap());
     let pid = killed.pid();
     w.wait_for_lease("usage", "cli").await;
