@@ -1402,3 +1402,90 @@ async fn delete_addition_needs_the_delete_permission() {
     assert!(!emu.additions(agr_id).iter().any(|a| id_of(a) == add_id));
     assert!(!technician.delete_addition(agr_id, add_id).await.unwrap());
 }
+
+/// The emulator builds a report's rows once per query while the data stands still: a write
+/// between two page reads shows in the next read, a quantity changed and a row added alike.
+#[tokio::test]
+async fn a_report_read_by_pages_follows_writes_between_pages() {
+    let (emu, cw) = demo().await;
+    let agr = emu
+        .records(Table::Agreements)
+        .into_iter()
+        .find(|a| a["cancelledFlag"] == Value::Bool(false) && a["prorateFlag"] != Value::Bool(true))
+        .expect("an active agreement");
+    let agr_id = id_of(&agr);
+    let billed: BTreeSet<i64> = emu
+        .additions(agr_id)
+        .iter()
+        .filter_map(|a| a["product"]["id"].as_i64())
+        .collect();
+    let products: Vec<i64> = emu
+        .records(Table::Catalog)
+        .iter()
+        .map(id_of)
+        .filter(|p| !billed.contains(p))
+        .collect();
+    let first = cw
+        .add_billable_addition(
+            agr_id,
+            &connectwise::NewAddition {
+                catalog_item_id: products[0],
+                quantity: 20.0,
+                effective_date: "2026-12-01T00:00:00Z".parse().unwrap(),
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    let rows = |page: u32| {
+        let cw = cw.clone();
+        async move {
+            let q = connectwise::ReportQuery {
+                conditions: Some(Conditions::new().eq("AGR_RecID", agr_id)),
+                columns: Some("Addition_RecId,Total_Quantity".into()),
+                order_by: Some("Addition_RecId".into()),
+                page: Some(page),
+                page_size: Some(1),
+            };
+            cw.report_data("AgreementAdditions", &q)
+                .await
+                .unwrap()
+                .records()
+                .into_iter()
+                .map(|r| {
+                    (
+                        r["Addition_RecId"].as_i64().unwrap(),
+                        r["Total_Quantity"].as_f64().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = cw
+        .report_count(
+            "AgreementAdditions",
+            Some(&Conditions::new().eq("AGR_RecID", agr_id)),
+        )
+        .await
+        .unwrap();
+    let last = u32::try_from(before).unwrap();
+    // Ordered by id, the newest addition is the last row.
+    assert_eq!(rows(last).await, vec![(first, 20.0)]);
+    cw.set_addition_quantity(agr_id, first, 35.0).await.unwrap();
+    assert_eq!(rows(last).await, vec![(first, 35.0)]);
+    let second = cw
+        .add_billable_addition(
+            agr_id,
+            &connectwise::NewAddition {
+                catalog_item_id: products[1],
+                quantity: 7.0,
+                effective_date: "2026-12-01T00:00:00Z".parse().unwrap(),
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(second > first);
+    assert_eq!(rows(last + 1).await, vec![(second, 7.0)]);
+    assert_eq!(rows(last).await, vec![(first, 35.0)]);
+}

@@ -39,7 +39,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// How to start the emulator.
@@ -186,6 +186,20 @@ pub(crate) struct Shared {
     now: Mutex<Option<Timestamp>>,
     is_cloud_as_string: bool,
     pub(crate) request_seq: AtomicU64,
+    /// Bumped under each write lock: what was read under a read lock at one generation still
+    /// holds while the generation is unchanged.
+    generation: AtomicU64,
+    /// The last report query's matching rows, in order, so a report read page by page is built
+    /// once, not once a page (a database would index; this keeps the emulator's cost out of
+    /// the client's figures).
+    pub(crate) report_cache: Mutex<Option<ReportCache>>,
+}
+
+/// Rows of one report query (name, conditions, order) at one generation of the data.
+pub(crate) struct ReportCache {
+    pub(crate) key: (String, String, String),
+    pub(crate) generation: u64,
+    pub(crate) rows: Arc<Vec<Value>>,
 }
 
 impl Shared {
@@ -193,7 +207,14 @@ impl Shared {
         self.store.read().unwrap_or_else(PoisonError::into_inner)
     }
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(PoisonError::into_inner)
+        let guard = self.store.write().unwrap_or_else(PoisonError::into_inner);
+        // Under the lock: a reader holding the read lock sees the generation of the data it reads.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        guard
+    }
+    /// The data's generation; read it while holding [`Shared::read`]'s guard.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
     pub(crate) fn settings(&self) -> Settings {
         self.settings
@@ -308,6 +329,8 @@ impl CwEmulator {
             now: Mutex::new(cfg.fixed_now),
             is_cloud_as_string: cfg.is_cloud_as_string,
             request_seq: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
+            report_cache: Mutex::new(None),
         });
         let faults = Faults::new(cfg.fault_seed);
         let router = Router::new()

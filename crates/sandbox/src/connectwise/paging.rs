@@ -91,6 +91,12 @@ impl Row for Value {
     }
 }
 
+impl Row for &Value {
+    fn obj(&self) -> Option<&Map<String, Value>> {
+        self.as_object()
+    }
+}
+
 impl Row for &Map<String, Value> {
     fn obj(&self) -> Option<&Map<String, Value>> {
         Some(self)

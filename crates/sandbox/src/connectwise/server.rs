@@ -570,16 +570,52 @@ fn report(
             .collect()
     });
     let store = sh.read();
-    let mut rows: Vec<Value> = super::reports::rows(&store, name)
+    let rows = report_rows(sh, &store, name, query, &opts);
+    let page = paging::paginate(rows.iter().collect(), &opts, query, url);
+    let items: Vec<Value> = page.items.into_iter().cloned().collect();
+    let body = super::reports::shape(&store, name, &items, columns.as_deref());
+    let mut resp = json_response(StatusCode::OK, &body);
+    set_link(&mut resp, &page.link, false);
+    Ok(resp)
+}
+
+/// A report's rows that match the query, in its order: built once per query and generation of
+/// the data, so reading a report page by page costs one pass over the table.
+fn report_rows(
+    sh: &Shared,
+    store: &Store,
+    name: &str,
+    query: &Query,
+    opts: &ListOptions,
+) -> Arc<Vec<Value>> {
+    let generation = sh.generation();
+    let key = (
+        name.to_ascii_lowercase(),
+        query.get("conditions").unwrap_or_default().to_owned(),
+        query.get("orderBy").unwrap_or_default().to_owned(),
+    );
+    let mut cache = sh
+        .report_cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(c) = cache.as_ref()
+        && c.key == key
+        && c.generation == generation
+    {
+        return c.rows.clone();
+    }
+    let mut rows: Vec<Value> = super::reports::rows(store, name)
         .into_iter()
         .filter(|r| opts.keeps(r))
         .collect();
     paging::sort(&mut rows, &opts.order_by);
-    let page = paging::paginate(rows, &opts, query, url);
-    let body = super::reports::shape(&store, name, &page.items, columns.as_deref());
-    let mut resp = json_response(StatusCode::OK, &body);
-    set_link(&mut resp, &page.link, false);
-    Ok(resp)
+    let rows = Arc::new(rows);
+    *cache = Some(super::ReportCache {
+        key,
+        generation,
+        rows: rows.clone(),
+    });
+    rows
 }
 
 /// `company/companies/{id}/typeAssociations`, derived from the company's types.
